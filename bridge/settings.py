@@ -1,0 +1,55 @@
+"""The one settings object: environment variables with the ``BRIDGE_`` prefix."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Values people paste from examples; refused as a real key so a demo key never guards production.
+PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "demo", "test"})
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or unusable; the message says which and how to fix it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BRIDGE_", extra="ignore")
+
+    database_url: str = "sqlite:///bridge.db"
+    redis_url: str | None = None
+    secret_key: SecretStr | None = None
+    pancake_base_url: str = "https://pos.pages.fm/api/v1"
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+    # How long a queued step may take before the sweep assumes its message was lost.
+    lease_seconds: float = 120.0
+    sweep_interval_seconds: float = 15.0
+    # Delivery polling backoff: first wait, growth factor, ceiling (manual plans can take hours).
+    poll_initial_seconds: float = 5.0
+    poll_factor: float = 2.0
+    poll_max_seconds: float = 600.0
+    # Transient failures (Pancake 5xx, supplier reads) are retried this many times before `failed`.
+    max_step_failures: int = 12
+    worker_threads: int = 8
+    auto_migrate: bool = True
+    log_level: str = Field(default="INFO")
+
+    def require_secret_key(self) -> str:
+        """The key that encrypts stored secrets; refuses a missing or placeholder value."""
+        value = self.secret_key.get_secret_value() if self.secret_key else ""
+        if value.strip().lower() in PLACEHOLDER_SECRETS or len(value) < 16:
+            raise SettingsError(
+                "BRIDGE_SECRET_KEY must be set to a random value of at least 16 characters "
+                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`); "
+                "it encrypts stored API keys and delivered credentials."
+            )
+        return value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
