@@ -42,8 +42,10 @@ def call_with_retries(
         except RetryLater as exc:
             if attempt == attempts - 1:
                 raise
-            wait = exc.retry_after if exc.retry_after is not None else backoff_delay(
-                attempt, base=base, cap=cap
+            wait = (
+                exc.retry_after
+                if exc.retry_after is not None
+                else backoff_delay(attempt, base=base, cap=cap)
             )
             sleep(min(wait, cap))
     raise AssertionError("unreachable: attempts must be >= 1")

@@ -1,0 +1,182 @@
+"""The bridge's tables: shops, suppliers, webhook events, orders, fulfilments, purchase attempts.
+
+Every timestamp is an aware UTC datetime. Secrets live only in ``*_enc`` columns (Fernet, see
+``bridge.secrets``) or, for webhook secrets, as an HMAC digest.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from bridge.db import UTCDateTime, utcnow
+
+
+def _ts(*, index: bool = False) -> Any:
+    """An optional timestamp (a lease or a lock that may be unset)."""
+    return Field(default=None, sa_type=UTCDateTime, nullable=True, index=index)
+
+
+def _created() -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+DEFAULT_TRIGGER_STATUSES = [1]  # 1 = confirmed
+
+
+class PancakeShop(SQLModel, table=True):
+    __tablename__ = "pancake_shops"
+
+    shop_id: str = Field(primary_key=True)
+    api_key_enc: str = Field(sa_type=Text)
+    webhook_secret_digest: str
+    warehouse_id: str | None = None
+    trigger_statuses: list[int] = Field(
+        default_factory=lambda: list(DEFAULT_TRIGGER_STATUSES),
+        sa_column=Column(JSON, nullable=False),
+    )
+    created_at: datetime = _created()
+
+
+class Supplier(SQLModel, table=True):
+    __tablename__ = "suppliers"
+
+    name: str = Field(primary_key=True)
+    base_url: str
+    api_key_enc: str = Field(sa_type=Text)
+    api_secret_enc: str = Field(sa_type=Text)
+    enabled: bool = True
+    created_at: datetime = _created()
+
+
+class WebhookEvent(SQLModel, table=True):
+    """Every authenticated webhook, once per distinct content (a replayed body is one row)."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (UniqueConstraint("shop_id", "body_hash", name="uq_webhook_events_body"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    shop_id: str = Field(index=True)
+    kind: str
+    order_id: str | None = Field(default=None, index=True)
+    order_status: int | None = None
+    body_hash: str
+    body: str = Field(sa_type=Text)
+    outcome: str
+    received_at: datetime = _created()
+
+
+class OrderState(StrEnum):
+    PENDING = "pending"  # a webhook says it needs fulfilment; intake has not read it yet
+    SYNCED = "synced"  # intake read it from Pancake and created its fulfilments
+    SKIPPED = "skipped"  # Pancake says it is not (or no longer) in a trigger status
+    FAILED = "failed"  # Pancake refused to give it to us; see last_error
+
+
+class PancakeOrder(SQLModel, table=True):
+    """A Pancake order the bridge works on; the per-order lock serialises note updates."""
+
+    __tablename__ = "orders"
+    __table_args__ = (UniqueConstraint("shop_id", "order_id", name="uq_orders_shop_order"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    shop_id: str
+    order_id: str
+    state: str = Field(default=OrderState.PENDING, index=True)
+    item_count: int = 0
+    failures: int = 0
+    last_error: str | None = None
+    lease_until: datetime | None = _ts()
+    annotate_lock_until: datetime | None = _ts()
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class FulfilmentState(StrEnum):
+    PENDING = "pending"  # ready to buy
+    PURCHASING = "purchasing"  # an attempt is in flight; never buy again from here
+    PURCHASE_UNKNOWN = "purchase_unknown"  # the supplier may or may not have sold it: settle first
+    PURCHASED = "purchased"  # trans_id known; polling for credentials
+    DELIVERED = "delivered"  # credentials stored; waiting to be written into the note
+    ANNOTATED = "annotated"  # done: credentials are in the Pancake note
+    NEEDS_ATTENTION = "needs_attention"  # a person must act (unmapped, balance, stock, field)
+    FAILED = "failed"  # gave up after repeated errors; see reason
+
+
+TERMINAL_STATES = frozenset(
+    {FulfilmentState.ANNOTATED, FulfilmentState.NEEDS_ATTENTION, FulfilmentState.FAILED}
+)
+
+
+class Fulfilment(SQLModel, table=True):
+    """One Pancake order line, bought once from one supplier plan."""
+
+    __tablename__ = "fulfilments"
+    __table_args__ = (
+        UniqueConstraint("shop_id", "order_id", "line_key", name="uq_fulfilments_line"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_pk: int = Field(foreign_key="orders.id", index=True)
+    shop_id: str
+    order_id: str
+    line_key: str
+    variation_id: str | None = None
+    item_name: str | None = None
+    quantity: int
+    supplier_name: str | None = None
+    plan_id: int | None = None
+    units: int = 1
+    supplier_quantity: int | None = None
+    fields_enc: str | None = Field(default=None, sa_type=Text)
+    state: str = Field(default=FulfilmentState.PENDING, index=True)
+    reason: str | None = None
+    trans_id: str | None = None
+    credentials_enc: str | None = Field(default=None, sa_type=Text)
+    delivered_count: int = 0
+    polls: int = 0
+    failures: int = 0
+    last_error: str | None = None
+    lease_until: datetime | None = _ts(index=True)
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class AttemptOutcome(StrEnum):
+    IN_FLIGHT = "in_flight"  # recorded before the call; still so if the worker died mid-call
+    BOUGHT = "bought"
+    REFUSED = "refused"  # a definite refusal (4xx with a code, 429): nothing was bought
+    NOT_SENT = "not_sent"  # the connection was never made: nothing was bought
+    UNKNOWN = "unknown"  # timeout, dropped connection, 5xx, or a worker killed mid-call
+
+
+class PurchaseAttempt(SQLModel, table=True):
+    """Written and committed before ``orders/create`` is sent: the guard against buying twice."""
+
+    __tablename__ = "purchase_attempts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    fulfilment_id: int = Field(foreign_key="fulfilments.id", index=True)
+    supplier_name: str
+    plan_id: int
+    quantity: int
+    outcome: str = AttemptOutcome.IN_FLIGHT
+    trans_id: str | None = None
+    error_code: str | None = None
+    detail: str | None = None
+    started_at: datetime = _created()
+    finished_at: datetime | None = _ts()
+
+
+class SchedulerLease(SQLModel, table=True):
+    """Who runs the periodic sweep: one holder at a time across every process and host."""
+
+    __tablename__ = "scheduler_leases"
+
+    name: str = Field(primary_key=True)
+    holder: str
+    expires_at: datetime = Field(sa_type=UTCDateTime)

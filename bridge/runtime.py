@@ -1,0 +1,76 @@
+"""The wiring shared by `bridge run`, `serve`, `worker`, the demo and the end-to-end tests."""
+
+from __future__ import annotations
+
+import dramatiq
+import uvicorn
+from starlette.applications import Starlette
+
+from bridge.db import make_engine
+from bridge.ingest import EventRecorder
+from bridge.migrate import upgrade
+from bridge.secrets import SecretBox
+from bridge.settings import Settings
+from bridge.simulators.server import ServerThread
+from bridge.web import create_app
+from workers.actors import declare_actors
+from workers.broker import build_broker
+from workers.context import Context
+from workers.dispatch import Dispatcher
+from workers.scheduler import Scheduler
+
+
+class Runtime:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        secret_key: str | None = None,
+        broker: dramatiq.Broker | None = None,
+    ) -> None:
+        self.settings = settings
+        self.engine = make_engine(settings.database_url)
+        if settings.auto_migrate:
+            upgrade(settings.database_url)
+        self.box = SecretBox(secret_key or settings.require_secret_key())
+        self.broker = broker or build_broker(settings.redis_url)
+        self.dispatch = Dispatcher(self.broker)
+        self.ctx = Context(settings, self.engine, self.box)
+        declare_actors(self.broker, self.ctx, self.dispatch)
+        self.recorder = EventRecorder(
+            self.engine, self.dispatch, lease_seconds=settings.lease_seconds
+        )
+        self.app: Starlette = create_app(self.engine, self.box, self.recorder)
+        self.scheduler = Scheduler(self.ctx, self.dispatch)
+        self._worker: dramatiq.Worker | None = None
+        self._web: ServerThread | None = None
+
+    def start_workers(self, *, with_scheduler: bool = True) -> None:
+        self._worker = dramatiq.Worker(
+            self.broker, worker_threads=self.settings.worker_threads, worker_timeout=200
+        )
+        self._worker.start()
+        if with_scheduler:
+            self.scheduler.start()
+
+    def start_web(self, *, host: str | None = None, port: int | None = None) -> ServerThread:
+        """Serve the web app in a background thread (demo, tests)."""
+        self._web = ServerThread(self.app, host=host or self.settings.host, port=port).start()
+        return self._web
+
+    def serve_forever(self) -> None:
+        """Serve the web app in this thread until interrupted (`bridge run`, `bridge serve`)."""
+        uvicorn.run(self.app, host=self.settings.host, port=self.settings.port, log_level="info")
+
+    def stop(self) -> None:
+        if self._web is not None:
+            self._web.stop()
+            self._web = None
+        self.scheduler.stop()
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker = None
+        self.recorder.stop()
+        self.ctx.close()
+        self.broker.close()
+        self.engine.dispose()

@@ -1,0 +1,75 @@
+"""What every step needs: settings, the database, the secret box, and cached API clients."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+
+from bridge.db import utcnow
+from bridge.models import PancakeShop, Supplier
+from bridge.pancake.client import PancakeClient
+from bridge.retrying import backoff_delay
+from bridge.secrets import SecretBox
+from bridge.settings import Settings
+from bridge.shop.client import ShopClient
+
+
+@dataclass
+class Context:
+    settings: Settings
+    engine: Engine
+    box: SecretBox
+    clock: Callable[[], datetime] = utcnow
+    _clients: dict[tuple[str, ...], PancakeClient | ShopClient] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def pancake(self, shop: PancakeShop) -> PancakeClient:
+        # Keyed by the encrypted key too, so a rotated key gets a fresh client.
+        key = ("pancake", shop.shop_id, shop.api_key_enc)
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                client = PancakeClient(
+                    self.settings.pancake_base_url, self.box.decrypt(shop.api_key_enc)
+                )
+                self._clients[key] = client
+        assert isinstance(client, PancakeClient)
+        return client
+
+    def supplier(self, supplier: Supplier) -> ShopClient:
+        key = (
+            "shop",
+            supplier.name,
+            supplier.base_url,
+            supplier.api_key_enc,
+            supplier.api_secret_enc,
+        )
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                client = ShopClient(
+                    supplier.base_url,
+                    self.box.decrypt(supplier.api_key_enc),
+                    self.box.decrypt(supplier.api_secret_enc),
+                )
+                self._clients[key] = client
+        assert isinstance(client, ShopClient)
+        return client
+
+    def retry_delay(self, failures: int) -> float:
+        """Wait before retrying a step that failed transiently ``failures`` times."""
+        return backoff_delay(max(failures - 1, 0), base=2.0, cap=self.settings.poll_max_seconds)
+
+    def poll_delay(self, polls: int) -> float:
+        s = self.settings
+        return float(min(s.poll_max_seconds, s.poll_initial_seconds * s.poll_factor**polls))
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()

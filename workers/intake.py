@@ -1,0 +1,173 @@
+"""order.intake: read the order from Pancake (not the webhook) and create one fulfilment per line.
+
+The Pancake API decides what gets bought: a webhook body can be stale, trimmed or forged. Lines are
+keyed by the order item id (or variation and occurrence), so re-reading the order after any later
+change creates nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from datetime import timedelta
+
+from sqlmodel import Session
+
+from bridge.db import insert_ignore, session_scope, utcnow
+from bridge.logs import event
+from bridge.models import Fulfilment, FulfilmentState, OrderState, PancakeOrder, PancakeShop
+from bridge.pancake.errors import PancakeRequestError, PancakeUnavailable
+from bridge.pancake.schemas import PancakeOrder as ApiOrder
+from bridge.pancake.schemas import PancakeOrderItem
+from mappings.resolve import MissingField, choices, render_fields
+from workers.context import Context
+from workers.dispatch import INTAKE, PURCHASE, Send
+
+
+def intake(ctx: Context, order_pk: int) -> list[Send]:
+    with session_scope(ctx.engine) as session:
+        order = session.get(PancakeOrder, order_pk)
+        if order is None or order.state != OrderState.PENDING:
+            return []
+        shop = session.get(PancakeShop, order.shop_id)
+        if shop is None:
+            _mark_order(session, order, OrderState.FAILED, "shop was removed")
+            return []
+        shop_id, order_id, triggers = shop.shop_id, order.order_id, set(shop.trigger_statuses)
+        client = ctx.pancake(shop)
+    try:
+        remote = client.get_order(shop_id, order_id)
+    except PancakeUnavailable as exc:
+        return _retry_later(ctx, order_pk, str(exc))
+    except PancakeRequestError as exc:
+        with session_scope(ctx.engine) as session:
+            order = session.get(PancakeOrder, order_pk)
+            assert order is not None
+            _mark_order(session, order, OrderState.FAILED, f"Pancake refused the order read: {exc}")
+        return []
+    if remote.status not in triggers:
+        with session_scope(ctx.engine) as session:
+            order = session.get(PancakeOrder, order_pk)
+            assert order is not None
+            _mark_order(session, order, OrderState.SKIPPED, f"status {remote.status} is no trigger")
+        event("order.intake.skipped", shop=shop_id, order=order_id, status=remote.status)
+        return []
+    return _create_fulfilments(ctx, order_pk, remote)
+
+
+def line_keys(items: list[PancakeOrderItem]) -> list[str]:
+    """A stable key per line: the item id, else the variation id and its occurrence number."""
+    seen: Counter[str] = Counter()
+    keys = []
+    for index, item in enumerate(items):
+        if item.id:
+            keys.append(f"item:{item.id}")
+            continue
+        base = item.variation_id or f"line{index}"
+        seen[base] += 1
+        keys.append(f"var:{base}#{seen[base]}")
+    return keys
+
+
+def _create_fulfilments(ctx: Context, order_pk: int, remote: ApiOrder) -> list[Send]:
+    now = ctx.clock()
+    sends: list[Send] = []
+    with session_scope(ctx.engine) as session:
+        order = session.get(PancakeOrder, order_pk)
+        if order is None or order.state != OrderState.PENDING:
+            return []  # another intake of the same order got here first
+        conn = session.connection()
+        for key, item in zip(line_keys(remote.items), remote.items, strict=True):
+            if item.quantity <= 0:
+                continue
+            values = _line_values(session, order, item, remote, ctx)
+            values.update(
+                order_pk=order_pk,
+                shop_id=order.shop_id,
+                order_id=order.order_id,
+                line_key=key,
+                variation_id=item.variation_id,
+                item_name=item.name,
+                quantity=item.quantity,
+                lease_until=now + timedelta(seconds=ctx.settings.lease_seconds),
+                created_at=now,
+                updated_at=now,
+            )
+            new_id = insert_ignore(
+                conn,
+                Fulfilment.__table__,  # type: ignore[attr-defined]
+                values,
+                ["shop_id", "order_id", "line_key"],
+                returning="id",
+            )
+            if new_id is not None and values["state"] == FulfilmentState.PENDING:
+                sends.append(Send(PURCHASE, new_id))
+            if new_id is not None:
+                event(
+                    "fulfilment.created",
+                    id=new_id,
+                    order=order.order_id,
+                    state=values["state"],
+                    reason=values.get("reason"),
+                )
+        order.item_count = max(order.item_count, len(remote.items))
+        _mark_order(session, order, OrderState.SYNCED, None)
+    return sends
+
+
+def _line_values(
+    session: Session, order: PancakeOrder, item: PancakeOrderItem, remote: ApiOrder, ctx: Context
+) -> dict[str, object]:
+    if not item.variation_id:
+        return _attention("unmapped: the order line has no variation id")
+    options = choices(session, order.shop_id, item.variation_id)
+    if not options:
+        return _attention(f"unmapped: variation {item.variation_id} has no mapping")
+    choice = options[0]
+    try:
+        fields = render_fields(choice.fields_template, remote.raw)
+    except MissingField as exc:
+        return _attention(str(exc)) | {
+            "supplier_name": choice.supplier_name,
+            "plan_id": choice.plan_id,
+        }
+    return {
+        "state": FulfilmentState.PENDING,
+        "supplier_name": choice.supplier_name,
+        "plan_id": choice.plan_id,
+        "units": choice.units,
+        "supplier_quantity": item.quantity * choice.units,
+        "fields_enc": ctx.box.encrypt(json.dumps(fields)) if fields else None,
+    }
+
+
+def _attention(reason: str) -> dict[str, object]:
+    return {"state": FulfilmentState.NEEDS_ATTENTION, "reason": reason}
+
+
+def _mark_order(
+    session: Session, order: PancakeOrder, state: OrderState, error: str | None
+) -> None:
+    order.state = state
+    order.last_error = error
+    order.updated_at = utcnow()
+    session.add(order)
+
+
+def _retry_later(ctx: Context, order_pk: int, error: str) -> list[Send]:
+    now = ctx.clock()
+    with session_scope(ctx.engine) as session:
+        order = session.get(PancakeOrder, order_pk)
+        assert order is not None
+        order.failures += 1
+        order.last_error = error
+        if order.failures >= ctx.settings.max_step_failures:
+            order.state = OrderState.FAILED
+            session.add(order)
+            event("order.intake.failed", logging.WARNING, id=order_pk, error=error)
+            return []
+        delay = ctx.retry_delay(order.failures)
+        order.lease_until = now + timedelta(seconds=delay + ctx.settings.lease_seconds)
+        session.add(order)
+    return [Send(INTAKE, order_pk, delay)]
