@@ -31,12 +31,21 @@ def event(name: str, level: int = logging.INFO, **fields: object) -> None:
         _logger.log(level, "%s %s", name, details)
 
 
+def protect_library_loggers() -> None:
+    """Redact query secrets in what the HTTP libraries log, whatever the logging setup is."""
+    for name in ("httpx", "httpcore", "uvicorn.access", "uvicorn.error"):
+        library = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in library.filters):
+            library.addFilter(RedactingFilter())
+
+
 def configure(level: str = "INFO") -> None:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactingFilter())
+    protect_library_loggers()
     # Request lines of the HTTP clients add nothing our own events lack, and carry URLs.
     for noisy in ("httpx", "httpcore", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

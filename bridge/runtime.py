@@ -8,6 +8,7 @@ from starlette.applications import Starlette
 
 from bridge.db import make_engine
 from bridge.ingest import EventRecorder
+from bridge.logs import protect_library_loggers
 from bridge.migrate import upgrade
 from bridge.secrets import SecretBox
 from bridge.settings import Settings
@@ -28,6 +29,7 @@ class Runtime:
         secret_key: str | None = None,
         broker: dramatiq.Broker | None = None,
     ) -> None:
+        protect_library_loggers()
         self.settings = settings
         self.engine = make_engine(settings.database_url)
         if settings.auto_migrate:

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     poll_max_seconds: float = 600.0
     # Transient failures (Pancake 5xx, supplier reads) are retried this many times before `failed`.
     max_step_failures: int = 12
+    # A purchase answer slower than this is treated as lost (outcome unknown, never re-sent).
+    supplier_timeout_seconds: float = 30.0
+    pancake_timeout_seconds: float = 15.0
     worker_threads: int = 8
     auto_migrate: bool = True
     log_level: str = Field(default="INFO")

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import httpx
 from sqlalchemy.engine import Engine
 
 from bridge.db import utcnow
@@ -34,7 +35,9 @@ class Context:
             client = self._clients.get(key)
             if client is None:
                 client = PancakeClient(
-                    self.settings.pancake_base_url, self.box.decrypt(shop.api_key_enc)
+                    self.settings.pancake_base_url,
+                    self.box.decrypt(shop.api_key_enc),
+                    timeout=httpx.Timeout(self.settings.pancake_timeout_seconds, connect=5.0),
                 )
                 self._clients[key] = client
         assert isinstance(client, PancakeClient)
@@ -55,6 +58,7 @@ class Context:
                     supplier.base_url,
                     self.box.decrypt(supplier.api_key_enc),
                     self.box.decrypt(supplier.api_secret_enc),
+                    timeout=httpx.Timeout(self.settings.supplier_timeout_seconds, connect=5.0),
                 )
                 self._clients[key] = client
         assert isinstance(client, ShopClient)

@@ -28,7 +28,9 @@ class ServerThread:
             app, host=host, port=self.port, log_level="warning", access_log=False, lifespan="on"
         )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name=f"server:{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, name=f"server:{self.port}", daemon=True
+        )
 
     @property
     def url(self) -> str:

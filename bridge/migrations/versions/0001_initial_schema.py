@@ -8,7 +8,7 @@ Create Date: 2026-11-22 14:53:41.489205
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 import bridge.db

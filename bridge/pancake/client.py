@@ -1,0 +1,249 @@
+"""Synchronous client for the Pancake POS API (``https://pos.pages.fm/api/v1``).
+
+Every call carries ``api_key`` as a query parameter and answers ``{"success": ..., "data": ...}``;
+a refusal may arrive as HTTP 200 with ``"success": false``, so the flag is always checked.
+Transient failures are retried here a few times with backoff (see ``bridge.retrying``); what is left
+is raised as ``PancakeUnavailable`` for the caller to reschedule.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import ValidationError
+
+from bridge import logs
+from bridge.pancake.errors import PancakeError, PancakeRequestError, PancakeUnavailable
+from bridge.pancake.schemas import (
+    PancakeOrder,
+    QuantityUpdate,
+    Variation,
+    VariationPage,
+    Warehouse,
+)
+from bridge.retrying import call_with_retries
+
+T = TypeVar("T")
+
+DEFAULT_BASE_URL = "https://pos.pages.fm/api/v1"
+DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+
+# Failures of the network or of Pancake itself, worth another try; anything else is our bug.
+_TRANSIENT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+
+
+def _is_transient_status(status: int) -> bool:
+    return status in (408, 429) or status >= 500
+
+
+def _segment(value: str) -> str:
+    # Marketplace order ids are free-form strings: never let one add a path segment or a query.
+    return quote(str(value), safe="")
+
+
+class PancakeClient:
+    """One Pancake shop API key; ``calls`` counts HTTP requests sent, retries included."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+        attempts: int = 3,
+        retry_base: float = 0.5,
+        retry_cap: float = 5.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if attempts < 1:
+            raise ValueError("attempts must be >= 1")
+        self._api_key = api_key
+        self._attempts = attempts
+        self._retry_base = retry_base
+        self._retry_cap = retry_cap
+        self._sleep = sleep
+        self._http = httpx.Client(
+            base_url=base_url,
+            timeout=timeout,
+            transport=transport,
+            headers={"Accept": "application/json", "User-Agent": "pancake-bridge"},
+        )
+        self._calls_lock = threading.Lock()
+        self.calls = 0
+
+    # -- orders -------------------------------------------------------------------------------
+
+    def get_order(self, shop_id: str, order_id: str) -> PancakeOrder:
+        path = f"/shops/{_segment(shop_id)}/orders/{_segment(order_id)}"
+        return self._request("GET", path, _order_from)
+
+    def update_order(self, shop_id: str, order_id: str, changes: Mapping[str, Any]) -> None:
+        """PUT only the keys in ``changes`` (e.g. ``{"note": ...}``); Pancake keeps the rest."""
+        path = f"/shops/{_segment(shop_id)}/orders/{_segment(order_id)}"
+        self._request("PUT", path, _ignore, json=dict(changes))
+
+    # -- stock --------------------------------------------------------------------------------
+
+    def list_warehouses(self, shop_id: str) -> list[Warehouse]:
+        return self._request("GET", f"/shops/{_segment(shop_id)}/warehouses", _warehouses_from)
+
+    def update_quantities(
+        self,
+        shop_id: str,
+        entries: Sequence[QuantityUpdate],
+        *,
+        is_actual_remain_quantity: bool = False,
+    ) -> None:
+        """Set stock per (variation, warehouse); ``False`` sets the sellable quantity.
+
+        Pancake replaces the quantity rather than adding to it, so a retried call is harmless.
+        """
+        if not entries:
+            return
+        body = {
+            "is_actual_remain_quantity": is_actual_remain_quantity,
+            "variations_warehouses": [entry.model_dump() for entry in entries],
+        }
+        path = f"/shops/{_segment(shop_id)}/variations/update_quantity"
+        self._request("POST", path, _ignore, json=body)
+
+    def list_variations(
+        self, shop_id: str, page_number: int = 1, page_size: int = 100
+    ) -> VariationPage:
+        return self._request(
+            "GET",
+            f"/shops/{_segment(shop_id)}/products/variations",
+            lambda payload: _variation_page_from(payload, page_number),
+            params={"page_number": page_number, "page_size": page_size},
+        )
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> PancakeClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        parse: Callable[[dict[str, Any]], T],
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+    ) -> T:
+        request = self._http.build_request(
+            method, path, params={**(params or {}), "api_key": self._api_key}, json=json
+        )
+        return call_with_retries(
+            lambda: self._send_once(request, parse),
+            attempts=self._attempts,
+            base=self._retry_base,
+            cap=self._retry_cap,
+            sleep=self._sleep,
+        )
+
+    def _send_once(self, request: httpx.Request, parse: Callable[[dict[str, Any]], T]) -> T:
+        with self._calls_lock:
+            self.calls += 1
+        try:
+            response = self._http.send(request)
+        except httpx.TransportError as exc:
+            # Not chained: the httpx exception holds the request URL, and so the api_key.
+            raise _transport_failure(exc, request) from None
+        payload = _checked_payload(response)
+        try:
+            return parse(payload)
+        except ValueError as exc:  # pydantic's ValidationError included
+            reason = f"unexpected answer: {_summarise(exc)}"
+            raise PancakeRequestError.from_response(response, reason=reason) from None
+
+
+def _transport_failure(exc: httpx.TransportError, request: httpx.Request) -> PancakeError:
+    error = PancakeUnavailable.from_transport_error(exc, request)
+    if isinstance(exc, _TRANSIENT_ERRORS):
+        logs.event("pancake.call.unavailable", logging.WARNING, detail=str(error))
+        return error
+    # e.g. an unsupported scheme in base_url: a configuration mistake, not worth retrying.
+    return PancakeRequestError(
+        str(error), method=error.method, path=error.path, status=None, message=None
+    )
+
+
+def _checked_payload(response: httpx.Response) -> dict[str, Any]:
+    status = response.status_code
+    if _is_transient_status(status):
+        error = PancakeUnavailable.from_response(response)
+        logs.event("pancake.call.unavailable", logging.WARNING, detail=str(error))
+        raise error
+    if not 200 <= status < 300:
+        raise PancakeRequestError.from_response(response)
+    try:
+        payload = response.json()
+    except ValueError:
+        raise PancakeRequestError.from_response(response, reason="answer is not JSON") from None
+    if not isinstance(payload, dict):
+        raise PancakeRequestError.from_response(response, reason="answer is not a JSON object")
+    if payload.get("success") is False:
+        raise PancakeRequestError.from_response(response)
+    return payload
+
+
+def _summarise(exc: ValueError) -> str:
+    # Name the offending fields, never their values: orders carry customers' personal data.
+    if isinstance(exc, ValidationError):
+        errors = exc.errors(include_input=False, include_url=False)
+        return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors[:3])
+    return str(exc)
+
+
+def _ignore(payload: dict[str, Any]) -> None:
+    return None
+
+
+def _data_rows(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = payload.get("data")
+    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+        raise ValueError("data is not a list of objects")
+    return rows
+
+
+def _order_from(payload: dict[str, Any]) -> PancakeOrder:
+    # The live API wraps the order in "data"; the documented example shows it bare.
+    data = payload.get("data")
+    order = data if isinstance(data, dict) else payload
+    return PancakeOrder.from_api(order)
+
+
+def _warehouses_from(payload: dict[str, Any]) -> list[Warehouse]:
+    return [Warehouse.model_validate(row) for row in _data_rows(payload)]
+
+
+def _variation_page_from(payload: dict[str, Any], requested_page: int) -> VariationPage:
+    variations = [Variation.model_validate(row) for row in _data_rows(payload)]
+    page_number = payload.get("page_number", requested_page)
+    # Without a page count, call this page the last rather than page forever.
+    total_pages = payload.get("total_pages", page_number)
+    return VariationPage.model_validate(
+        {"variations": variations, "page_number": page_number, "total_pages": total_pages}
+    )

@@ -1,0 +1,130 @@
+"""What the Pancake POS API really returns, read tolerantly.
+
+Pancake sends ids as ints, as 18-digit numbers or as strings (marketplace orders look like
+``"AF100975192O582"``); every id is kept as a string so they compare equal however they arrived.
+Unknown keys are ignored: the API adds fields freely and webhook bodies trim others.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+
+def _id_to_str(value: object) -> object:
+    # bool is an int subclass; True is never a valid id, so leave it for pydantic to reject.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+PancakeId = Annotated[str, BeforeValidator(_id_to_str)]
+
+
+class _Tolerant(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class PancakeOrderItem(_Tolerant):
+    id: PancakeId | None = None
+    variation_id: PancakeId | None = None
+    product_id: PancakeId | None = None
+    quantity: int
+    name: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_from_variation_info(cls, data: Any) -> Any:
+        # Items carry no name of their own: the variation's name lives in variation_info.
+        if isinstance(data, dict) and data.get("name") is None:
+            info = data.get("variation_info")
+            if isinstance(info, dict) and isinstance(info.get("name"), str):
+                return {**data, "name": info["name"]}
+        return data
+
+
+class PancakeOrder(_Tolerant):
+    id: PancakeId
+    shop_id: PancakeId | None = None
+    status: int | None = None
+    note: str = ""
+    items: list[PancakeOrderItem] = Field(default_factory=list)
+    # The whole order as Pancake sent it, for placeholders such as {order.bill_email}.
+    raw: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls_to_empty(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            fixes: dict[str, Any] = {}
+            if data.get("note") is None:
+                fixes["note"] = ""
+            if data.get("items") is None:
+                fixes["items"] = []
+            if fixes:
+                return {**data, **fixes}
+        return data
+
+    @classmethod
+    def from_api(cls, obj: dict[str, Any]) -> PancakeOrder:
+        """Parse one order object (the API's ``data``, or a flat webhook body)."""
+        return cls.model_validate({**obj, "raw": copy.deepcopy(obj)})
+
+
+class Warehouse(_Tolerant):
+    id: PancakeId
+    name: str | None = None
+
+
+class QuantityUpdate(BaseModel):
+    """One entry of ``POST /shops/<id>/variations/update_quantity``."""
+
+    variation_id: str
+    warehouse_id: str
+    remain_quantity: int
+
+
+class Variation(_Tolerant):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    id: PancakeId
+    product_id: PancakeId | None = None
+    name: str | None = None
+    retail_price: int | None = None
+    remain_quantity: int | None = None
+    # Per-warehouse stock as Pancake reports it (warehouse_id, remain_quantity, ...).
+    warehouses: list[dict[str, Any]] = Field(default_factory=list, alias="variations_warehouses")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tolerate_shapes(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        fixes: dict[str, Any] = {}
+        # Variations have no name of their own in the listing; the product's name stands in.
+        product = data.get("product")
+        if data.get("name") is None and isinstance(product, dict):
+            fixes["name"] = product.get("name")
+        if data.get("variations_warehouses") is None and "warehouses" not in data:
+            fixes["variations_warehouses"] = []
+        return {**data, **fixes} if fixes else data
+
+    def remain_in(self, warehouse_id: str) -> int | None:
+        """Sellable quantity in one warehouse, or None when Pancake reported none for it."""
+        for entry in self.warehouses:
+            if str(entry.get("warehouse_id")) == warehouse_id:
+                value = entry.get("remain_quantity")
+                return int(value) if value is not None else None
+        return None
+
+
+class VariationPage(_Tolerant):
+    variations: list[Variation]
+    page_number: int
+    total_pages: int
+
+    @property
+    def has_more(self) -> bool:
+        return self.page_number < self.total_pages

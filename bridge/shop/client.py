@@ -1,0 +1,209 @@
+"""Synchronous client of a supplier shop ("Shop API v1").
+
+``create_order`` sends exactly one request and never retries: the API has no idempotency key, so
+a second attempt after an ambiguous failure could buy twice. Reads retry transient failures a few
+times with backoff, honouring the supplier's Retry-After up to a cap.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import tzinfo
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from bridge.retrying import RetryLater, call_with_retries
+from bridge.shop.errors import (
+    ShopTransient,
+    from_response,
+    from_transport_error,
+    unexpected_body,
+)
+from bridge.shop.schemas import (
+    VN_TZ,
+    Balance,
+    CreateResult,
+    OrderItem,
+    OrderPage,
+    OrderStatus,
+    Product,
+    ProductPage,
+)
+
+DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=10.0, pool=5.0)
+READ_RETRY_BASE = 0.5
+READ_RETRY_CAP = 10.0
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class _RetryRead(RetryLater):
+    """Carries a transient ``ShopError`` through ``call_with_retries``."""
+
+    def __init__(self, error: ShopTransient) -> None:
+        super().__init__(str(error), retry_after=getattr(error, "retry_after", None))
+        self.error = error
+
+
+class ShopClient:
+    """One supplier account. ``calls`` counts the HTTP requests actually sent."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        api_secret: str,
+        *,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+        read_attempts: int = 3,
+        supplier_tz: tzinfo = VN_TZ,
+        read_retry_base: float = READ_RETRY_BASE,
+        read_retry_cap: float = READ_RETRY_CAP,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if read_attempts < 1:
+            raise ValueError("read_attempts must be at least 1")
+        # A trailing slash makes httpx append "orders/create" to the API root instead of
+        # replacing its last segment.
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/") + "/",
+            headers={
+                "X-API-Key": api_key,
+                "X-API-Secret": api_secret,
+                "Accept": "application/json",
+            },
+            timeout=timeout,
+            transport=transport,
+        )
+        self._secrets = (api_key, api_secret)
+        self._read_attempts = read_attempts
+        self._read_retry_base = read_retry_base
+        self._read_retry_cap = read_retry_cap
+        self._sleep = sleep
+        self._supplier_tz = supplier_tz
+        self.calls = 0
+
+    def __repr__(self) -> str:
+        return f"ShopClient({str(self._http.base_url)!r})"
+
+    def create_order(self, items: Sequence[OrderItem]) -> CreateResult:
+        """Buy ``items`` in exactly one request.
+
+        On ``ShopOutcomeUnknown`` the order may exist: look for it in ``list_orders`` before
+        buying again.
+        """
+        if not items:
+            raise ValueError("an order needs at least one item")
+        payload = {"items": [item.model_dump(exclude_none=True) for item in items]}
+        response, data = self._send("POST", "orders/create", json=payload)
+        return self._parse(CreateResult, data, response)
+
+    def order_status(self, trans_id: str) -> OrderStatus:
+        return self._read(OrderStatus, "orders/status", {"trans_id": trans_id})
+
+    def list_orders(self, page: int = 1, limit: int = 100, status: str | None = None) -> OrderPage:
+        """Newest first, as the supplier lists them; ``created_at`` is aware (UTC)."""
+        params: dict[str, Any] = {"page": page, "limit": limit}
+        if status is not None:
+            params["status"] = status
+        return self._read(OrderPage, "orders/list", params)
+
+    def list_products(self, page: int = 1, limit: int = 100) -> ProductPage:
+        return self._read(ProductPage, "products/list", {"page": page, "limit": limit})
+
+    def iter_products(self) -> Iterator[Product]:
+        """Every product of the catalogue, page after page while ``has_more``."""
+        page = 1
+        while True:
+            result = self.list_products(page=page)
+            yield from result.products
+            # An empty page that claims more would loop forever: trust the emptiness.
+            if not result.has_more or not result.products:
+                return
+            page += 1
+
+    def balance(self) -> float:
+        return self._read(Balance, "account/balance", {}).current
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ShopClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _read(self, model: type[M], path: str, params: Mapping[str, Any]) -> M:
+        def attempt() -> M:
+            try:
+                response, data = self._send("GET", path, params=params)
+                return self._parse(model, data, response, page=params.get("page"))
+            except ShopTransient as exc:
+                raise _RetryRead(exc) from exc
+
+        try:
+            return call_with_retries(
+                attempt,
+                attempts=self._read_attempts,
+                base=self._read_retry_base,
+                cap=self._read_retry_cap,
+                sleep=self._sleep,
+            )
+        except _RetryRead as exc:
+            raise exc.error from exc.error.__cause__
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: object = None,
+    ) -> tuple[httpx.Response, dict[str, Any]]:
+        """One HTTP request; returns the envelope's ``data`` or raises a ``ShopError``."""
+        request = self._http.build_request(method, path, params=params, json=json)
+        self.calls += 1
+        try:
+            response = self._http.send(request)
+        except httpx.RequestError as exc:
+            raise from_transport_error(exc) from exc
+        if not response.is_success:
+            raise from_response(response, redact=self._secrets)
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise unexpected_body(response, "answer is not JSON") from exc
+        if not isinstance(body, dict):
+            raise unexpected_body(response, "answer is not a JSON object")
+        if body.get("success") is False:
+            raise from_response(response, redact=self._secrets)
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise unexpected_body(response, "answer has no data object")
+        return response, data
+
+    def _parse(
+        self,
+        model: type[M],
+        data: dict[str, Any],
+        response: httpx.Response,
+        page: int | None = None,
+    ) -> M:
+        context = {"supplier_tz": self._supplier_tz, "page": page or 1}
+        try:
+            return model.model_validate(data, context=context)
+        except ValidationError as exc:
+            # The pydantic text quotes input values; keep only where the shape broke.
+            where = ", ".join(".".join(map(str, err["loc"])) for err in exc.errors()[:3])
+            raise unexpected_body(response, f"unexpected answer shape at {where}") from None

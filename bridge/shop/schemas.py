@@ -1,0 +1,254 @@
+"""What the supplier shops ("Shop API v1") really return, in both known dialects.
+
+Every model validates the ``data`` object of the ``{"success": true, "data": {...}}`` envelope.
+The full dialect (caoshop.net) nests an order under ``data.order`` and reports balance as
+``data.balance.current``; the short one (shopkey.appstoreviet.com) puts the order fields directly
+in ``data`` and the balance as a number. Ids are coerced (PHP sends ``"19"`` as readily as ``19``)
+and unknown keys are ignored.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+# The supplier shops are Vietnamese and print naive local times.
+VN_TZ = timezone(timedelta(hours=7), "UTC+07:00")
+
+# MySQL's "no date" placeholder that PHP happily serialises.
+_NO_DATES = frozenset({"", "0000-00-00 00:00:00", "0000-00-00"})
+
+Status = Annotated[str, AfterValidator(lambda value: value.strip().lower())]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+
+def _dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _number(value: object) -> float | None:
+    """Lenient numeric reading for derived fields; the typed fields validate strictly later."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+class OrderItem(BaseModel):
+    """One line of an ``orders/create`` request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    plan_id: int
+    quantity: int = Field(default=1, ge=1)
+    fields: dict[str, str] | None = None
+
+
+class CreatedOrder(_Model):
+    trans_id: str = Field(min_length=1)
+    status: Status
+    product_name: str | None = None
+    total: float | None = None
+
+
+class CreateResult(_Model):
+    # A success without any order gives us nothing to track: treated as an unreadable answer.
+    orders: list[CreatedOrder] = Field(min_length=1)
+    new_balance: float | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lift_summary(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "new_balance" not in data:
+            return {**data, "new_balance": _dict(data.get("summary")).get("new_balance")}
+        return data
+
+
+class OrderStatus(_Model):
+    trans_id: str = Field(min_length=1)
+    status: Status
+    items: list[str] = Field(default_factory=list)
+    delivered_count: int = 0
+    expected_count: int | None = None
+    plan_id: int | None = None
+    quantity: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flatten_dialects(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        # Full dialect: data.order{...} + data.delivery; short: the order fields sit in data.
+        order = data["order"] if isinstance(data.get("order"), dict) else data
+        delivery = _dict(data.get("delivery"))
+        items = delivery.get("items") or []
+        delivered = delivery.get("delivered_count")
+        return {
+            "trans_id": order.get("trans_id"),
+            "status": order.get("status"),
+            "items": items,
+            "delivered_count": len(items) if delivered is None else delivered,
+            "expected_count": delivery.get("expected_count"),
+            "plan_id": _dict(order.get("plan")).get("id", order.get("plan_id")),
+            "quantity": order.get("quantity"),
+        }
+
+
+class ListedOrder(_Model):
+    """An entry of ``orders/list``. ``created_at`` is aware, converted to UTC.
+
+    The supplier prints it naive in its local time; the zone comes from the validation context
+    key ``supplier_tz`` (default Vietnam, UTC+07:00).
+    """
+
+    id: int | None = None
+    trans_id: str = Field(min_length=1)
+    plan_id: int | None = None
+    quantity: int = 1
+    status: Status
+    created_at: datetime | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lift_plan(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "plan_id" not in data:
+            return {**data, "plan_id": _dict(data.get("plan")).get("id")}
+        return data
+
+    @field_validator("created_at", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip() in _NO_DATES:
+            return None
+        return value
+
+    @field_validator("created_at")
+    @classmethod
+    def _to_utc(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            context = info.context if isinstance(info.context, dict) else {}
+            supplier_tz: tzinfo = context.get("supplier_tz", VN_TZ)
+            value = value.replace(tzinfo=supplier_tz)
+        return value.astimezone(UTC)
+
+
+def _pagination(data: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+    """``page`` and ``has_more`` from the documented ``pagination`` block, tolerating gaps."""
+    pagination = _dict(data.get("pagination"))
+    context = info.context if isinstance(info.context, dict) else {}
+    page = pagination.get("current_page") or context.get("page", 1)
+    has_more = pagination.get("has_more")
+    if has_more is None:
+        current, total_pages = _number(page), _number(pagination.get("total_pages"))
+        has_more = current is not None and total_pages is not None and current < total_pages
+    return {"page": page, "has_more": has_more}
+
+
+class OrderPage(_Model):
+    orders: list[ListedOrder]
+    page: int
+    has_more: bool
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lift_pagination(cls, data: Any, info: ValidationInfo) -> Any:
+        if isinstance(data, dict):
+            return {**data, **_pagination(data, info)}
+        return data
+
+
+class PlanField(_Model):
+    key: str = Field(min_length=1)
+    label: str
+    type: str = "text"
+    required: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _label_defaults_to_key(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("label"):
+            return {**data, "label": data.get("key")}
+        return data
+
+
+class Plan(_Model):
+    id: int
+    name: str
+    final_price: float
+    is_instant: bool = True
+    # Manual plans (is_instant false) report 0 here while in_stock stays true.
+    stock_count: int = 0
+    in_stock: bool
+    fields: list[PlanField] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_derived(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if data.get("final_price") is None:
+            sale = data.get("sale_price")
+            data["final_price"] = sale if (_number(sale) or 0) > 0 else data.get("price")
+        if data.get("stock_count") is None:
+            data["stock_count"] = 0
+        if data.get("in_stock") is None:
+            stock = _number(data["stock_count"]) or 0
+            data["in_stock"] = not data.get("is_instant", True) or stock > 0
+        fields = data.get("fields")
+        # PHP serialises an empty array as [] but a keyed one as an object.
+        if isinstance(fields, dict):
+            data["fields"] = list(fields.values())
+        elif fields is None:
+            data["fields"] = []
+        return data
+
+
+class Product(_Model):
+    id: int
+    name: str
+    plans: list[Plan] = Field(default_factory=list)
+
+
+class ProductPage(_Model):
+    products: list[Product]
+    page: int
+    has_more: bool
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lift_pagination(cls, data: Any, info: ValidationInfo) -> Any:
+        if isinstance(data, dict):
+            return {**data, **_pagination(data, info)}
+        return data
+
+
+class Balance(_Model):
+    current: float
+
+    @model_validator(mode="before")
+    @classmethod
+    def _either_dialect(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        balance = data.get("balance")
+        if isinstance(balance, dict):  # full dialect: {"current": ..., "currency": ...}
+            return {"current": balance.get("current")}
+        return {"current": balance}

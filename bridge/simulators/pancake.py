@@ -1,0 +1,741 @@
+"""A Pancake POS stand-in, written from the API docs and what production is known to do.
+
+Serves the calls the bridge makes (orders GET/PUT, warehouses, variations, update_quantity, the
+webhook configuration) under ``/api/v1``, and sends webhooks the way Pancake does: the object itself
+as a **flat** body with a top-level ``"type"``, one at a time in the order the changes happened, and
+the order webhook again after **every** change to an order, including a PUT made by the bridge.
+
+The app is driven from test threads while uvicorn serves it, so all state sits behind one lock.
+"""
+
+from __future__ import annotations
+
+import copy
+import hmac
+import itertools
+import json
+import queue
+import random
+import threading
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, NamedTuple
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+
+API_PREFIX = "/api/v1"
+
+STATUS_NAMES: dict[int, str] = {
+    0: "new",
+    17: "waiting_confirmation",
+    11: "waiting_goods",
+    20: "ordered",
+    1: "submitted",
+    12: "waiting_print",
+    13: "printed",
+    8: "packing",
+    9: "waiting_shipment",
+    2: "shipped",
+    3: "delivered",
+    16: "money_received",
+    4: "returning",
+    15: "partly_returned",
+    5: "returned",
+    6: "cancelled",
+    7: "deleted",
+}
+
+WEBHOOK_TYPES = ("orders", "customers", "variations_warehouses")
+
+# Set by Pancake, never by a PUT body.
+_READ_ONLY_ORDER_KEYS = frozenset({"id", "shop_id", "inserted_at", "updated_at", "status_name"})
+
+Handler = Callable[[Request, "_Shop"], Awaitable[Response]]
+
+
+class WebhookDelivery(NamedTuple):
+    """One webhook sent: ``result`` is the HTTP status, or the error when none came back."""
+
+    type: str
+    ref_id: str
+    result: int | str
+
+
+@dataclass
+class _Shop:
+    shop_id: str
+    api_key: str
+    warehouses: list[dict[str, Any]]
+    webhook: dict[str, Any]
+    orders: dict[str, dict[str, Any]] = field(default_factory=dict)
+    variations: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class _Fault:
+    status: int
+    remaining: int
+    path_contains: str | None
+    retry_after: int | None
+
+    def matches(self, path: str) -> bool:
+        return self.path_contains is None or self.path_contains in path
+
+
+@dataclass(frozen=True)
+class _Outgoing:
+    url: str
+    headers: dict[str, str]
+    body: bytes
+    type: str
+    ref_id: str
+
+
+class PancakeSimulator:
+    """In-memory Pancake POS; serve ``app`` (e.g. with ``ServerThread``) and use ``url + /api/v1``.
+
+    ``shuffle_webhook_keys`` reorders the top-level keys of each webhook body, as Pancake does
+    between sends, to catch consumers that hash or compare raw bytes.
+    """
+
+    def __init__(self, *, webhook_timeout: float = 3.0, shuffle_webhook_keys: bool = False) -> None:
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._shops: dict[str, _Shop] = {}
+        self._faults: list[_Fault] = []
+        self._calls: list[tuple[str, str]] = []
+        self._deliveries: list[WebhookDelivery] = []
+        self._order_ids = itertools.count(1)
+        self._item_ids = itertools.count(1)
+        self._webhook_timeout = webhook_timeout
+        self._shuffle = random.Random() if shuffle_webhook_keys else None
+        self._outbox: queue.Queue[_Outgoing | None] = queue.Queue()
+        self._pending = 0
+        self._sender: threading.Thread | None = None
+        self._closed = False
+        self.app = Starlette(routes=[Mount(API_PREFIX, routes=self._routes())])
+
+    # -- setup from tests ---------------------------------------------------------------------
+
+    def add_shop(
+        self, shop_id: str, *, api_key: str, warehouses: list[dict[str, Any]] | None = None
+    ) -> None:
+        rows = warehouses if warehouses is not None else [{}]
+        with self._lock:
+            if shop_id in self._shops:
+                raise ValueError(f"shop {shop_id} already exists")
+            self._shops[shop_id] = _Shop(
+                shop_id=shop_id,
+                api_key=api_key,
+                warehouses=[_warehouse(shop_id, row) for row in rows],
+                webhook={
+                    "webhook_enable": False,
+                    "webhook_url": "",
+                    "webhook_email": "",
+                    "webhook_types": [],
+                    "webhook_partner": "",
+                    "webhook_headers": {},
+                },
+            )
+
+    def configure_webhook(
+        self,
+        shop_id: str,
+        *,
+        url: str,
+        headers: dict[str, str],
+        types: list[str] | None = None,
+    ) -> None:
+        with self._lock:
+            self._shop(shop_id).webhook.update(
+                webhook_enable=True,
+                webhook_url=url,
+                webhook_headers=dict(headers),
+                webhook_types=list(types if types is not None else WEBHOOK_TYPES),
+            )
+
+    def add_variation(
+        self,
+        shop_id: str,
+        variation_id: str,
+        *,
+        name: str,
+        product_id: str | None = None,
+        retail_price: int = 100_000,
+        remain_quantity: int = 0,
+    ) -> None:
+        with self._lock:
+            shop = self._shop(shop_id)
+            if variation_id in shop.variations:
+                raise ValueError(f"variation {variation_id} already exists")
+            stock = [
+                _stock_row(row["id"], remain_quantity if index == 0 else 0)
+                for index, row in enumerate(shop.warehouses)
+            ]
+            shop.variations[variation_id] = {
+                "id": variation_id,
+                "product_id": product_id or str(uuid.uuid4()),
+                "product": {"name": name, "display_id": None, "categories": [], "tags": []},
+                "display_id": None,
+                "barcode": None,
+                "fields": [],
+                "images": [],
+                "is_hidden": False,
+                "is_locked": False,
+                "is_sell_negative_variation": False,
+                "last_imported_price": 0,
+                "retail_price": retail_price,
+                "remain_quantity": remain_quantity,
+                "total_purchase_price": 0,
+                "variations_warehouses": stock,
+                "wholesale_price": [],
+            }
+
+    def create_order(
+        self,
+        shop_id: str,
+        *,
+        items: list[dict[str, Any]],
+        status: int = 0,
+        note: str = "",
+        order_id: str | None = None,
+        bill_full_name: str = "Nguyen Van A",
+        bill_phone_number: str = "0900000000",
+        bill_email: str | None = None,
+    ) -> str:
+        """Create an order and send its webhook; returns the order id."""
+        _check_status(status)
+        problem = _items_problem(items)
+        if problem is not None:
+            raise ValueError(problem)
+        with self._lock:
+            shop = self._shop(shop_id)
+            new_id = order_id if order_id is not None else str(next(self._order_ids))
+            if new_id in shop.orders:
+                raise ValueError(f"order {new_id} already exists in shop {shop_id}")
+            now = _now()
+            built_items = self._build_items(shop, items)
+            total = sum(i["quantity"] * i["variation_info"]["retail_price"] for i in built_items)
+            shop.orders[new_id] = {
+                "id": _json_id(new_id),
+                "shop_id": _json_id(shop_id),
+                "status": status,
+                "status_name": STATUS_NAMES[status],
+                "note": note,
+                "note_print": None,
+                "items": built_items,
+                "bill_full_name": bill_full_name,
+                "bill_phone_number": bill_phone_number,
+                "bill_email": bill_email,
+                "shipping_address": {
+                    "full_name": bill_full_name,
+                    "phone_number": bill_phone_number,
+                    "address": "",
+                    "full_address": "",
+                },
+                "warehouse_id": shop.warehouses[0]["id"] if shop.warehouses else None,
+                "page_id": None,
+                "is_free_shipping": False,
+                "received_at_shop": False,
+                "shipping_fee": 0,
+                "total_discount": 0,
+                "total_price": total,
+                "cod": total,
+                "tags": [],
+                "inserted_at": now,
+                "updated_at": now,
+            }
+            self._queue_order_webhook(shop, new_id)
+            return new_id
+
+    def set_status(self, shop_id: str, order_id: str, status: int) -> None:
+        """Move an order to ``status`` (as staff would) and send its webhook."""
+        _check_status(status)
+        with self._lock:
+            shop = self._shop(shop_id)
+            order = self._order(shop, order_id)
+            order.update(status=status, status_name=STATUS_NAMES[status], updated_at=_now())
+            self._queue_order_webhook(shop, order_id)
+
+    def send_order_webhook(self, shop_id: str, order_id: str) -> None:
+        """Send the order's current state once more, as Pancake's retries and re-sends do."""
+        with self._lock:
+            shop = self._shop(shop_id)
+            self._order(shop, order_id)
+            self._queue_order_webhook(shop, order_id)
+
+    def inject(
+        self,
+        status: int,
+        times: int = 1,
+        *,
+        path_contains: str | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        """Answer the next ``times`` matching API calls with ``status`` and ``success: false``.
+
+        ``status=200`` gives the "HTTP 200 but success false" refusal Pancake is known for.
+        """
+        with self._lock:
+            self._faults.append(_Fault(status, times, path_contains, retry_after))
+
+    # -- inspection ---------------------------------------------------------------------------
+
+    def order(self, shop_id: str, order_id: str) -> dict[str, Any]:
+        with self._lock:
+            return copy.deepcopy(self._order(self._shop(shop_id), order_id))
+
+    def variation(self, shop_id: str, variation_id: str) -> dict[str, Any]:
+        with self._lock:
+            return copy.deepcopy(self._variation(self._shop(shop_id), variation_id))
+
+    def warehouses(self, shop_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return copy.deepcopy(self._shop(shop_id).warehouses)
+
+    def webhook_config(self, shop_id: str) -> dict[str, Any]:
+        with self._lock:
+            return copy.deepcopy(self._shop(shop_id).webhook)
+
+    @property
+    def calls(self) -> list[tuple[str, str]]:
+        """(method, path below /api/v1) of every API call received, faults included."""
+        with self._lock:
+            return list(self._calls)
+
+    @property
+    def deliveries(self) -> list[WebhookDelivery]:
+        with self._lock:
+            return list(self._deliveries)
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until every queued webhook has been sent; False if ``timeout`` ran out first."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop the webhook sender once the webhooks already queued have been sent."""
+        with self._lock:
+            self._closed = True
+            sender = self._sender
+        if sender is not None:
+            self._outbox.put(None)
+            sender.join(timeout=self._webhook_timeout * 4 + 5)
+
+    def __enter__(self) -> PancakeSimulator:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- HTTP API -----------------------------------------------------------------------------
+
+    def _routes(self) -> list[Route]:
+        api = self._api
+        return [
+            Route("/shops/{shop_id}", api(self._put_shop), methods=["PUT"]),
+            Route("/shops/{shop_id}/orders/{order_id}", api(self._get_order), methods=["GET"]),
+            Route("/shops/{shop_id}/orders/{order_id}", api(self._put_order), methods=["PUT"]),
+            Route("/shops/{shop_id}/warehouses", api(self._get_warehouses), methods=["GET"]),
+            Route(
+                "/shops/{shop_id}/products/variations",
+                api(self._get_variations),
+                methods=["GET"],
+            ),
+            Route(
+                "/shops/{shop_id}/variations/update_quantity",
+                api(self._update_quantity),
+                methods=["POST"],
+            ),
+            Route(
+                "/shops/{shop_id}/variations/{variation_id}/update_quantity",
+                api(self._update_quantity),
+                methods=["POST"],
+            ),
+            Route(
+                "/{rest:path}",
+                self._unknown_route,
+                methods=["GET", "POST", "PUT", "DELETE", "PATCH"],
+            ),
+        ]
+
+    def _api(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        """Record the call, apply an injected fault, then check the shop and its api_key."""
+
+        async def endpoint(request: Request) -> Response:
+            path = _api_path(request)
+            with self._lock:
+                self._calls.append((request.method, path))
+                fault = self._take_fault(path)
+                shop = self._shops.get(request.path_params["shop_id"])
+            if fault is not None:
+                return _fault_response(fault)
+            if shop is None:
+                return _fail(404, "Shop not found")
+            given = request.query_params.get("api_key", "")
+            if not hmac.compare_digest(given.encode(), shop.api_key.encode()):
+                return _fail(401, "Unauthorized: invalid api_key")
+            return await handler(request, shop)
+
+        return endpoint
+
+    async def _unknown_route(self, request: Request) -> Response:
+        with self._lock:
+            self._calls.append((request.method, _api_path(request)))
+        return _fail(404, "Not found")
+
+    async def _put_shop(self, request: Request, shop: _Shop) -> Response:
+        body = await _json_object(request)
+        settings = body.get("shop") if body is not None else None
+        if not isinstance(settings, dict):
+            return _fail(400, 'body must be {"shop": {...}}')
+        problem = _webhook_settings_problem(settings)
+        if problem is not None:
+            return _fail(422, problem)
+        with self._lock:
+            for key in shop.webhook:
+                if key in settings:
+                    shop.webhook[key] = copy.deepcopy(settings[key])
+            return _ok({"id": _json_id(shop.shop_id), **copy.deepcopy(shop.webhook)})
+
+    async def _get_order(self, request: Request, shop: _Shop) -> Response:
+        with self._lock:
+            order = shop.orders.get(request.path_params["order_id"])
+            if order is None:
+                return _fail(404, "Order not found")
+            return _ok(copy.deepcopy(order))
+
+    async def _put_order(self, request: Request, shop: _Shop) -> Response:
+        order_id = request.path_params["order_id"]
+        changes = await _json_object(request)
+        if changes is None:
+            return _fail(400, "body must be a JSON object")
+        if "status" in changes and changes["status"] not in STATUS_NAMES:
+            return _fail(422, f"unknown status {changes['status']!r}")
+        if "items" in changes and _items_problem(changes["items"]) is not None:
+            return _fail(422, str(_items_problem(changes["items"])))
+        with self._lock:
+            order = shop.orders.get(order_id)
+            if order is None:
+                return _fail(404, "Order not found")
+            for key, value in changes.items():
+                if key == "items":
+                    order["items"] = self._build_items(shop, value)
+                elif key not in _READ_ONLY_ORDER_KEYS:
+                    order[key] = copy.deepcopy(value)
+            order["status_name"] = STATUS_NAMES[order["status"]]
+            order["updated_at"] = _now()
+            # Pancake re-sends the order webhook after every change, our own PUTs included.
+            self._queue_order_webhook(shop, order_id)
+            return _ok(copy.deepcopy(order))
+
+    async def _get_warehouses(self, request: Request, shop: _Shop) -> Response:
+        with self._lock:
+            return _ok(copy.deepcopy(shop.warehouses))
+
+    async def _get_variations(self, request: Request, shop: _Shop) -> Response:
+        try:
+            page_number = int(request.query_params.get("page_number", "1"))
+            page_size = int(request.query_params.get("page_size", "30"))
+        except ValueError:
+            return _fail(400, "page_number and page_size must be integers")
+        if page_number < 1 or page_size < 1:
+            return _fail(400, "page_number and page_size must be positive")
+        with self._lock:
+            rows = list(shop.variations.values())
+            start = (page_number - 1) * page_size
+            page = copy.deepcopy(rows[start : start + page_size])
+        total_pages = -(-len(rows) // page_size)
+        return JSONResponse(
+            {
+                "data": page,
+                "page_number": page_number,
+                "page_size": page_size,
+                "success": True,
+                "total_entries": len(rows),
+                "total_pages": total_pages,
+            }
+        )
+
+    async def _update_quantity(self, request: Request, shop: _Shop) -> Response:
+        body = await _json_object(request)
+        entries = body.get("variations_warehouses") if body is not None else None
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            return _fail(400, "variations_warehouses must be a list of objects")
+        path_variation = request.path_params.get("variation_id")
+        if path_variation is not None:
+            entries = [{**entry, "variation_id": path_variation} for entry in entries]
+        is_actual = body is not None and body.get("is_actual_remain_quantity") is True
+        with self._lock:
+            problem = self._stock_problem(shop, entries)
+            if problem is not None:
+                # Pancake refuses semantic errors with HTTP 200 and success false.
+                return JSONResponse({"success": False, "message": problem})
+            for entry in entries:
+                self._apply_stock(shop, entry, is_actual)
+        return JSONResponse({"success": True})
+
+    # -- state helpers (called with the lock held) ----------------------------------------------
+
+    def _shop(self, shop_id: str) -> _Shop:
+        try:
+            return self._shops[shop_id]
+        except KeyError:
+            raise KeyError(f"unknown shop {shop_id}") from None
+
+    @staticmethod
+    def _order(shop: _Shop, order_id: str) -> dict[str, Any]:
+        try:
+            return shop.orders[order_id]
+        except KeyError:
+            raise KeyError(f"unknown order {order_id} in shop {shop.shop_id}") from None
+
+    @staticmethod
+    def _variation(shop: _Shop, variation_id: str) -> dict[str, Any]:
+        try:
+            return shop.variations[variation_id]
+        except KeyError:
+            raise KeyError(f"unknown variation {variation_id} in shop {shop.shop_id}") from None
+
+    def _take_fault(self, path: str) -> _Fault | None:
+        for fault in self._faults:
+            if fault.matches(path):
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self._faults.remove(fault)
+                return fault
+        return None
+
+    def _build_items(self, shop: _Shop, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [self._build_item(shop, item) for item in items]
+
+    def _build_item(self, shop: _Shop, item: dict[str, Any]) -> dict[str, Any]:
+        variation_id = item.get("variation_id")
+        known = shop.variations.get(str(variation_id)) if variation_id is not None else None
+        name = known["product"]["name"] if known else item.get("name")
+        price = known["retail_price"] if known else item.get("retail_price", 0)
+        return {
+            "id": item.get("id", next(self._item_ids)),
+            "variation_id": variation_id,
+            "product_id": known["product_id"] if known else item.get("product_id"),
+            "quantity": item.get("quantity", 1),
+            "discount_each_product": 0,
+            "is_bonus_product": False,
+            "is_discount_percent": False,
+            "is_wholesale": False,
+            "one_time_product": False,
+            "variation_info": {
+                "name": name,
+                "retail_price": price,
+                "detail": None,
+                "fields": None,
+                "display_id": None,
+                "product_display_id": None,
+                "weight": 0,
+            },
+        }
+
+    def _stock_problem(self, shop: _Shop, entries: list[dict[str, Any]]) -> str | None:
+        warehouse_ids = {row["id"] for row in shop.warehouses}
+        for entry in entries:
+            if str(entry.get("variation_id")) not in shop.variations:
+                return f"variation {entry.get('variation_id')} not found"
+            if entry.get("warehouse_id") not in warehouse_ids:
+                return f"warehouse {entry.get('warehouse_id')} not found"
+            quantity = entry.get("remain_quantity")
+            if not isinstance(quantity, int) or isinstance(quantity, bool):
+                return "remain_quantity must be an integer"
+        return None
+
+    def _apply_stock(self, shop: _Shop, entry: dict[str, Any], is_actual: bool) -> None:
+        variation = shop.variations[str(entry["variation_id"])]
+        row = next(
+            r
+            for r in variation["variations_warehouses"]
+            if r["warehouse_id"] == entry["warehouse_id"]
+        )
+        # "actual" is the physical stock; otherwise only the sellable quantity is set.
+        key = "actual_remain_quantity" if is_actual else "remain_quantity"
+        change = entry["remain_quantity"] - row[key]
+        row[key] = entry["remain_quantity"]
+        if is_actual:
+            row["remain_quantity"] += change
+        row["total_quantity"] = row["actual_remain_quantity"]
+        variation["remain_quantity"] = sum(
+            r["remain_quantity"] for r in variation["variations_warehouses"]
+        )
+        body = _stock_webhook_body(variation["id"], row, change, is_actual)
+        self._queue_webhook(shop, "variations_warehouses", variation["id"], body)
+
+    # -- webhook sending ----------------------------------------------------------------------
+
+    def _queue_order_webhook(self, shop: _Shop, order_id: str) -> None:
+        body = {**copy.deepcopy(shop.orders[order_id]), "type": "orders"}
+        self._queue_webhook(shop, "orders", order_id, body)
+
+    def _queue_webhook(self, shop: _Shop, kind: str, ref_id: str, body: dict[str, Any]) -> None:
+        config = shop.webhook
+        wanted = config["webhook_enable"] and config["webhook_url"]
+        if self._closed or not wanted or kind not in config["webhook_types"]:
+            return
+        if self._shuffle is not None:
+            keys = list(body)
+            self._shuffle.shuffle(keys)
+            body = {key: body[key] for key in keys}
+        headers = {"Content-Type": "application/json", **config["webhook_headers"]}
+        payload = json.dumps(body, ensure_ascii=False).encode()
+        self._pending += 1
+        self._outbox.put(_Outgoing(config["webhook_url"], headers, payload, kind, ref_id))
+        if self._sender is None:
+            self._sender = threading.Thread(
+                target=self._send_loop, name="pancake-sim-webhooks", daemon=True
+            )
+            self._sender.start()
+
+    def _send_loop(self) -> None:
+        # One thread, one FIFO: webhooks leave in the order the changes happened.
+        with httpx.Client(timeout=self._webhook_timeout) as http:
+            while (job := self._outbox.get()) is not None:
+                result = _deliver(http, job)
+                with self._idle:
+                    self._deliveries.append(WebhookDelivery(job.type, job.ref_id, result))
+                    self._pending -= 1
+                    self._idle.notify_all()
+
+
+def _deliver(http: httpx.Client, job: _Outgoing) -> int | str:
+    """POST once; a failure is recorded, not retried, so a dead receiver cannot stall the queue."""
+    try:
+        response = http.post(job.url, content=job.body, headers=job.headers)
+    except Exception as exc:  # the sender thread must survive anything the receiver does
+        return f"{type(exc).__name__}: {exc}"
+    return response.status_code
+
+
+def _api_path(request: Request) -> str:
+    return request.url.path.removeprefix(API_PREFIX) or "/"
+
+
+def _json_id(value: str) -> int | str:
+    # Pancake sends numeric ids as JSON numbers and everything else as strings.
+    return int(value) if value.isdigit() and str(int(value)) == value else value
+
+
+def _now() -> str:
+    # Microseconds, as in live answers, so two quick updates still differ in updated_at.
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def _check_status(status: int) -> None:
+    if status not in STATUS_NAMES:
+        raise ValueError(f"unknown Pancake order status {status}")
+
+
+def _warehouse(shop_id: str, row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid4()),
+        "name": "Kho mặc định",
+        "address": "",
+        "allow_create_order": True,
+        "commune_id": None,
+        "country_code": "84",
+        "custom_id": None,
+        "district_id": None,
+        "full_address": "",
+        "phone_number": "",
+        "province_id": None,
+        "shop_id": _json_id(shop_id),
+        **row,
+    }
+
+
+def _stock_row(warehouse_id: str, quantity: int) -> dict[str, Any]:
+    return {
+        "warehouse_id": warehouse_id,
+        "remain_quantity": quantity,
+        "actual_remain_quantity": quantity,
+        "pending_quantity": 0,
+        "returning_quantity": 0,
+        "total_quantity": quantity,
+    }
+
+
+def _stock_webhook_body(
+    variation_id: str, row: dict[str, Any], change: int, is_actual: bool
+) -> dict[str, Any]:
+    return {
+        "type": "variations_warehouses",
+        "variation_id": variation_id,
+        "warehouse_id": row["warehouse_id"],
+        "remain_quantity": row["remain_quantity"],
+        "actual_remain_quantity": row["actual_remain_quantity"],
+        "change_quantity": change,
+        "is_actual_remain_quantity": is_actual,
+        # The documented webhook uses a space, not "T", in this timestamp.
+        "inserted_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f"),
+    }
+
+
+def _items_problem(items: Any) -> str | None:
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        return "items must be a list of objects"
+    for item in items:
+        quantity = item.get("quantity", 1)
+        if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 0:
+            return "item quantity must be a non-negative integer"
+    return None
+
+
+def _webhook_settings_problem(settings: dict[str, Any]) -> str | None:
+    if "webhook_enable" in settings and not isinstance(settings["webhook_enable"], bool):
+        return "webhook_enable must be a boolean"
+    if "webhook_url" in settings and not isinstance(settings["webhook_url"], str):
+        return "webhook_url must be a string"
+    types = settings.get("webhook_types", [])
+    if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
+        return "webhook_types must be a list of strings"
+    headers = settings.get("webhook_headers", {})
+    if not isinstance(headers, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+    ):
+        return "webhook_headers must map strings to strings"
+    return None
+
+
+async def _json_object(request: Request) -> dict[str, Any] | None:
+    try:
+        body = await request.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _ok(data: Any) -> JSONResponse:
+    return JSONResponse({"success": True, "data": data})
+
+
+def _fail(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"success": False, "message": message}, status_code=status)
+
+
+def _fault_response(fault: _Fault) -> JSONResponse:
+    headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else None
+    return JSONResponse(
+        {"success": False, "message": f"injected fault {fault.status}"},
+        status_code=fault.status,
+        headers=headers,
+    )

@@ -1,0 +1,681 @@
+"""A supplier shop ("Shop API v1"), simulated from its published docs, with fault injection.
+
+``ShopSimulator().app`` is a Starlette app serving the API under ``/api/v1``; tests drive the
+catalogue, balance and faults from their own thread while uvicorn serves it (see
+``bridge.simulators.server.ServerThread``), so every piece of state sits behind one lock.
+
+Both dialects are served: ``"full"`` as caoshop.net documents it, ``"short"`` as
+shopkey.appstoreviet.com does (flat ``orders/status``, numeric ``account/balance``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import math
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from bridge.shop.errors import (
+    CART_ERROR,
+    CHECKOUT_ERROR,
+    INSUFFICIENT_BALANCE,
+    INVALID_API_KEY,
+    INVALID_API_SECRET,
+    INVALID_JSON,
+    ITEMS_REQUIRED,
+    ORDER_NOT_FOUND,
+    OUT_OF_STOCK,
+    PRODUCT_NOT_FOUND,
+    RATE_LIMIT_EXCEEDED,
+)
+from bridge.shop.schemas import VN_TZ
+
+# Shaped like real keys (sk_live_ + 32, sk_secret_ + 64) but obviously fake: secret scanners
+# skip the documentation's "a1b2c3d4" prefix.
+DEMO_API_KEY = "sk_live_a1b2c3d4" + "0" * 24
+DEMO_API_SECRET = "sk_secret_a1b2c3d4" + "0" * 56
+
+FAULTS = frozenset(
+    {
+        "5xx_before_commit",
+        "5xx_after_commit",
+        "hang_after_commit",
+        "drop_after_commit",
+        "429",
+        "slow",
+    }
+)
+API = "/api/v1"
+
+Dialect = Literal["full", "short"]
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass
+class Purchase:
+    """One supplier order as the simulated shop's books hold it (``created_at`` aware, UTC)."""
+
+    trans_id: str
+    plan_id: int
+    quantity: int
+    fields: dict[str, str]
+    status: str
+    created_at: datetime
+    items: list[str]
+    amount: float
+    order_id: int = 0
+
+
+@dataclass
+class _Plan:
+    id: int
+    name: str
+    price: float
+    product_id: int
+    product_name: str
+    is_instant: bool
+    stock: int
+    fields: list[dict[str, Any]] = field(default_factory=list)
+
+
+class _Refusal(Exception):
+    """A documented error answer: ``{"success": false, "message", "data": {"error_code"}}``."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class _RateLimited(_Refusal):
+    """HTTP 429 with a Retry-After header, in whole seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(429, RATE_LIMIT_EXCEEDED, "Vượt quá giới hạn request")
+        self.retry_after = retry_after
+
+
+class _ConnectionDropped(Exception):
+    """Raised after the response started: uvicorn can only close the connection."""
+
+
+class _DroppedResponse(Response):
+    """Starts a 201 answer and breaks the connection mid-body, as a dying PHP worker would."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=201, media_type="application/json")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 201,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"512")],
+            }
+        )
+        await send(
+            {"type": "http.response.body", "body": b'{"success": true, "da', "more_body": True}
+        )
+        raise _ConnectionDropped("simulated: connection dropped after the order was committed")
+
+
+class ShopSimulator:
+    """An in-memory supplier shop: catalogue, balance, orders, rate limit and injected faults."""
+
+    def __init__(
+        self,
+        *,
+        dialect: Dialect = "full",
+        api_key: str = DEMO_API_KEY,
+        api_secret: str = DEMO_API_SECRET,
+        balance: float = 10_000_000,
+        rate_limit_per_minute: int | None = None,
+        time_scale: float = 1.0,
+        name: str = "sim-shop",
+    ) -> None:
+        if dialect not in ("full", "short"):
+            raise ValueError(f"unknown dialect {dialect!r}")
+        if time_scale <= 0:
+            raise ValueError("time_scale must be positive")
+        self.dialect = dialect
+        self.name = name
+        self.rate_limit_per_minute = rate_limit_per_minute
+        self.time_scale = time_scale
+        self.hang_seconds = 5.0
+        self.slow_seconds = 1.0
+        self.calls: list[tuple[str, str]] = []
+        self.count_429 = 0
+        self._api_key = api_key
+        self._api_secret = api_secret
+        self._balance = float(balance)
+        self._lock = threading.Lock()
+        self._plans: dict[int, _Plan] = {}
+        self._orders: dict[str, Purchase] = {}
+        self._create_faults: deque[str] = deque()
+        self._pending_429 = 0
+        self._windows: dict[str, deque[float]] = {}
+        self._order_ids = 0
+        self._credentials = 0
+        # A random start keeps trans_ids of two simulators in one test apart.
+        self._trans_seq = secrets.randbelow(8_000_000) + 1_000_000
+        self.app = Starlette(routes=self._routes())
+
+    # -- driving the simulator from tests ---------------------------------------------------
+
+    def add_plan(
+        self,
+        plan_id: int,
+        *,
+        name: str,
+        price: float = 50_000,
+        product_id: int | None = None,
+        product_name: str | None = None,
+        is_instant: bool = True,
+        stock: int = 100,
+        fields: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Add (or replace) a plan; without ``product_id`` it is the only plan of its product."""
+        plan = _Plan(
+            id=plan_id,
+            name=name,
+            price=float(price),
+            product_id=plan_id if product_id is None else product_id,
+            product_name=product_name or name,
+            is_instant=is_instant,
+            stock=stock,
+            fields=[_plan_field(raw) for raw in fields or []],
+        )
+        with self._lock:
+            self._plans[plan_id] = plan
+
+    def set_stock(self, plan_id: int, stock: int) -> None:
+        with self._lock:
+            self._plans[plan_id].stock = stock
+
+    def set_balance(self, balance: float) -> None:
+        with self._lock:
+            self._balance = float(balance)
+
+    @property
+    def balance(self) -> float:
+        with self._lock:
+            return self._balance
+
+    def complete_pending(self, trans_id: str | None = None) -> int:
+        """Fulfil manual orders by hand (all pending ones if ``trans_id`` is None)."""
+        with self._lock:
+            if trans_id is not None and trans_id not in self._orders:
+                raise KeyError(trans_id)
+            chosen = [self._orders[trans_id]] if trans_id else list(self._orders.values())
+            done = 0
+            for purchase in chosen:
+                if purchase.status in ("pending", "processing"):
+                    purchase.items = self._credentials_for(purchase.plan_id, purchase.quantity)
+                    purchase.status = "completed"
+                    done += 1
+            return done
+
+    def cancel(self, trans_id: str) -> None:
+        """Cancel an unfulfilled order and refund it, as the supplier's staff may."""
+        with self._lock:
+            purchase = self._orders[trans_id]
+            if purchase.status not in ("pending", "processing"):
+                raise ValueError(f"{trans_id} is {purchase.status}, not cancellable")
+            purchase.status = "cancelled"
+            self._balance += purchase.amount
+
+    @property
+    def ledger(self) -> list[Purchase]:
+        """Copies of every order, oldest first."""
+        with self._lock:
+            return [
+                replace(p, fields=dict(p.fields), items=list(p.items))
+                for p in sorted(self._orders.values(), key=lambda p: p.order_id)
+            ]
+
+    def inject(self, fault: str, times: int = 1) -> None:
+        """Apply ``fault`` to the next ``times`` ``orders/create`` calls ("429": any request).
+
+        A fault is used up by the call it hits even when that call is refused for another reason;
+        the ``*_after_commit`` faults only bite when the order commits.
+        """
+        if fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; known: {sorted(FAULTS)}")
+        with self._lock:
+            if fault == "429":
+                self._pending_429 += times
+            else:
+                self._create_faults.extend([fault] * times)
+
+    # -- HTTP ---------------------------------------------------------------------------------
+
+    def _routes(self) -> list[Route]:
+        endpoints: list[tuple[str, str, Handler]] = [
+            ("POST", "/orders/create", self._orders_create),
+            ("GET", "/orders/status", self._orders_status),
+            ("GET", "/orders/list", self._orders_list),
+            ("GET", "/products/list", self._products_list),
+            ("GET", "/account/balance", self._account_balance),
+            ("GET", "/account/info", self._account_info),
+        ]
+        return [
+            Route(API + path, self._guarded(handler), methods=[method])
+            for method, path, handler in endpoints
+        ]
+
+    def _guarded(self, handler: Handler) -> Handler:
+        async def endpoint(request: Request) -> Response:
+            try:
+                with self._lock:
+                    self._admit(request)
+                return await handler(request)
+            except _Refusal as refusal:
+                return self._refusal(refusal)
+
+        return endpoint
+
+    def _admit(self, request: Request) -> None:
+        """Record the call, then the checks every endpoint shares: faults, auth, rate limit."""
+        self.calls.append((request.method, request.url.path))
+        if self._pending_429:
+            self._pending_429 -= 1
+            self.count_429 += 1
+            raise _RateLimited(1)
+        key = request.headers.get("X-API-Key", "")
+        if not hmac.compare_digest(key.encode(), self._api_key.encode()):
+            raise _Refusal(401, INVALID_API_KEY, "API Key không hợp lệ")
+        secret = request.headers.get("X-API-Secret", "")
+        if not hmac.compare_digest(secret.encode(), self._api_secret.encode()):
+            raise _Refusal(401, INVALID_API_SECRET, "API Secret không chính xác")
+        self._count_against_limit(key)
+
+    def _count_against_limit(self, key: str) -> None:
+        """Sliding window of ``rate_limit_per_minute`` accepted requests per key."""
+        if self.rate_limit_per_minute is None:
+            return
+        window = 60.0 / self.time_scale
+        now = time.monotonic()
+        stamps = self._windows.setdefault(key, deque())
+        while stamps and stamps[0] <= now - window:
+            stamps.popleft()
+        if len(stamps) >= self.rate_limit_per_minute:
+            self.count_429 += 1
+            raise _RateLimited(max(1, math.ceil(stamps[0] + window - now)))
+        stamps.append(now)
+
+    def _refusal(self, refusal: _Refusal) -> JSONResponse:
+        headers: dict[str, str] = {}
+        if isinstance(refusal, _RateLimited):
+            headers["Retry-After"] = str(refusal.retry_after)
+        body = {"success": False, "message": refusal.message, "data": {"error_code": refusal.code}}
+        return JSONResponse(body, status_code=refusal.status, headers=headers)
+
+    def _ok(
+        self, data: dict[str, Any], *, status: int = 200, message: str | None = None
+    ) -> Response:
+        body: dict[str, Any] = {"success": True}
+        if message is not None:
+            body["message"] = message
+        if self.dialect == "full":
+            body["timestamp"] = int(time.time())
+            body["request_id"] = f"req_{secrets.token_hex(7)}.{secrets.randbelow(10**8):08d}"
+        body["data"] = data
+        return JSONResponse(body, status_code=status)
+
+    # -- orders -----------------------------------------------------------------------------
+
+    async def _orders_create(self, request: Request) -> Response:
+        with self._lock:
+            fault = self._create_faults.popleft() if self._create_faults else None
+        if fault == "slow":
+            # Not interruptible: a client that gives up first still gets its order, later.
+            await asyncio.sleep(self.slow_seconds)
+        if fault == "5xx_before_commit":
+            raise _Refusal(500, CHECKOUT_ERROR, "Không thể xử lý thanh toán, vui lòng thử lại")
+        try:
+            payload = await request.json()
+        except ValueError as exc:
+            raise _Refusal(400, INVALID_JSON, "Dữ liệu JSON không hợp lệ") from exc
+        with self._lock:
+            purchases = self._commit(self._validate(payload))
+            new_balance = self._balance
+        if fault == "5xx_after_commit":
+            return PlainTextResponse("Internal Server Error", status_code=500)
+        if fault == "drop_after_commit":
+            return _DroppedResponse()
+        if fault == "hang_after_commit":
+            await self._hang(request)
+        return self._ok(
+            self._created_body(purchases, new_balance),
+            status=201,
+            message="Đơn hàng đã được tạo thành công",
+        )
+
+    def _validate(self, payload: object) -> list[tuple[_Plan, int, dict[str, str]]]:
+        """Check every item before anything is bought: an order is all or nothing."""
+        items = payload.get("items") if isinstance(payload, dict) else None
+        if not isinstance(items, list) or not items:
+            raise _Refusal(400, ITEMS_REQUIRED, "Vui lòng chọn ít nhất một sản phẩm")
+        lines: list[tuple[_Plan, int, dict[str, str]]] = []
+        units: dict[int, int] = {}
+        for raw in items:
+            if not isinstance(raw, dict):
+                raise _Refusal(400, CART_ERROR, "Sản phẩm không hợp lệ")
+            plan_id = _as_int(raw.get("plan_id"))
+            plan = self._plans.get(plan_id) if plan_id is not None else None
+            if plan is None:
+                raise _Refusal(404, PRODUCT_NOT_FOUND, "Sản phẩm không tồn tại")
+            quantity = _as_int(raw.get("quantity", 1))
+            if quantity is None or quantity < 1:
+                raise _Refusal(400, CART_ERROR, "Số lượng không hợp lệ")
+            if plan.is_instant:
+                units[plan.id] = units.get(plan.id, 0) + quantity
+                if plan.stock < units[plan.id]:
+                    raise _Refusal(400, OUT_OF_STOCK, f"{plan.name}: sản phẩm đã hết hàng")
+            lines.append((plan, quantity, _required_fields(plan, raw.get("fields"))))
+        total = sum(plan.price * quantity for plan, quantity, _ in lines)
+        if self._balance < total:
+            raise _Refusal(400, INSUFFICIENT_BALANCE, "Số dư không đủ để thanh toán")
+        return lines
+
+    def _commit(self, lines: list[tuple[_Plan, int, dict[str, str]]]) -> list[Purchase]:
+        purchases = []
+        for plan, quantity, fields in lines:
+            self._order_ids += 1
+            self._trans_seq += 1
+            purchase = Purchase(
+                trans_id=f"PO{self._trans_seq}",
+                plan_id=plan.id,
+                quantity=quantity,
+                fields=fields,
+                status="pending",
+                created_at=datetime.now(UTC),
+                items=[],
+                amount=plan.price * quantity,
+                order_id=self._order_ids,
+            )
+            if plan.is_instant:
+                plan.stock -= quantity
+                purchase.status = "completed"
+                purchase.items = self._credentials_for(plan.id, quantity)
+            self._balance -= purchase.amount
+            self._orders[purchase.trans_id] = purchase
+            purchases.append(purchase)
+        return purchases
+
+    def _credentials_for(self, plan_id: int, quantity: int) -> list[str]:
+        items = []
+        for _ in range(quantity):
+            self._credentials += 1
+            user = f"u{self._credentials}@plan{plan_id}.example"
+            items.append(f"Account: {user} | Pass: {secrets.token_urlsafe(9)}")
+        return items
+
+    async def _hang(self, request: Request) -> None:
+        """Hold the answer back, but stop once the client has given up (keeps shutdown quick)."""
+        deadline = time.monotonic() + self.hang_seconds
+        while time.monotonic() < deadline:
+            if await request.is_disconnected():
+                return
+            await asyncio.sleep(0.02)
+
+    def _created_body(self, purchases: list[Purchase], new_balance: float) -> dict[str, Any]:
+        orders = [
+            {
+                "trans_id": p.trans_id,
+                "product_name": self._plans[p.plan_id].product_name,
+                "status": p.status,
+                "total": _money(p.amount),
+            }
+            for p in purchases
+        ]
+        total = sum(p.amount for p in purchases)
+        return {
+            "orders": orders,
+            "summary": {"total_amount": _money(total), "new_balance": _money(new_balance)},
+        }
+
+    async def _orders_status(self, request: Request) -> Response:
+        trans_id = request.query_params.get("trans_id", "")
+        if not trans_id:
+            raise _Refusal(400, "TRANS_ID_REQUIRED", "Thiếu mã giao dịch")
+        with self._lock:
+            purchase = self._orders.get(trans_id)
+            if purchase is None:
+                raise _Refusal(404, ORDER_NOT_FOUND, "Không tìm thấy đơn hàng")
+            body = self._status_body(purchase)
+        return self._ok(body)
+
+    def _status_body(self, p: Purchase) -> dict[str, Any]:
+        items = list(p.items) if p.status == "completed" else []
+        if self.dialect == "short":
+            return {
+                "trans_id": p.trans_id,
+                "status": p.status,
+                "total_amount": _money(p.amount),
+                "delivery": {"items": items, "delivered_count": len(items)},
+            }
+        plan = self._plans[p.plan_id]
+        stamp = _local_time(p.created_at)
+        order = {
+            "id": p.order_id,
+            "trans_id": p.trans_id,
+            "user_id": 1,
+            "product": {"id": plan.product_id, "name": plan.product_name, "slug": _slug(plan)},
+            "plan": {"id": plan.id, "name": plan.name, "is_instant": plan.is_instant},
+            "quantity": p.quantity,
+            "total_price": _money(p.amount),
+            "sale_price": _money(plan.price),
+            "discount_amount": 0,
+            "coupon_code": None,
+            "final_amount": _money(p.amount),
+            "fields_data": dict(p.fields) or [],  # PHP: an empty array is [], a keyed one {}
+            "status": p.status,
+            "payment_status": "refunded" if p.status == "cancelled" else "paid",
+            "order_source": "api",
+            "created_at": stamp,
+            "updated_at": stamp,
+        }
+        delivery = {"items": items, "delivered_count": len(items), "expected_count": p.quantity}
+        return {"order": order, "delivery": delivery}
+
+    async def _orders_list(self, request: Request) -> Response:
+        page, limit = _paging(request, default_limit=20)
+        wanted = request.query_params.get("status")
+        with self._lock:
+            newest_first = sorted(self._orders.values(), key=lambda p: p.order_id, reverse=True)
+            chosen = [p for p in newest_first if wanted in (None, "", p.status)]
+            shown = chosen[(page - 1) * limit : page * limit]
+            orders = [self._listed(p) for p in shown]
+        return self._ok({"orders": orders, "pagination": _pagination(page, limit, len(chosen))})
+
+    def _listed(self, p: Purchase) -> dict[str, Any]:
+        plan = self._plans[p.plan_id]
+        return {
+            "id": p.order_id,
+            "trans_id": p.trans_id,
+            "product": {"id": plan.product_id, "name": plan.product_name, "slug": _slug(plan)},
+            "plan": {"id": plan.id, "name": plan.name},
+            "quantity": p.quantity,
+            "total_price": _money(p.amount),
+            "final_amount": _money(p.amount),
+            "status": p.status,
+            "payment_status": "refunded" if p.status == "cancelled" else "paid",
+            "created_at": _local_time(p.created_at),
+        }
+
+    # -- catalogue and account --------------------------------------------------------------
+
+    async def _products_list(self, request: Request) -> Response:
+        page, limit = _paging(request, default_limit=10)
+        with self._lock:
+            products = self._products()
+        shown = products[(page - 1) * limit : page * limit]
+        return self._ok({"products": shown, "pagination": _pagination(page, limit, len(products))})
+
+    def _products(self) -> list[dict[str, Any]]:
+        by_product: dict[int, list[_Plan]] = {}
+        for plan in sorted(self._plans.values(), key=lambda plan: plan.id):
+            by_product.setdefault(plan.product_id, []).append(plan)
+        return [
+            {
+                "id": product_id,
+                "name": plans[0].product_name,
+                "slug": _slug(plans[0]),
+                "min_price": _money(min(plan.price for plan in plans)),
+                "max_price": _money(max(plan.price for plan in plans)),
+                "plans": [_listed_plan(plan) for plan in plans],
+            }
+            for product_id, plans in sorted(by_product.items())
+        ]
+
+    async def _account_balance(self, request: Request) -> Response:
+        with self._lock:
+            balance = self._balance
+        formatted = f"{balance:,.0f}"
+        if self.dialect == "short":
+            return self._ok(
+                {"balance": _money(balance), "currency": "VND", "formatted": f"{formatted} ₫"}
+            )
+        return self._ok(
+            {
+                "user": self._user(),
+                "balance": {
+                    "current": _money(balance),
+                    "total_deposited": _money(max(balance, 0)),
+                    "currency": "VND",
+                    "formatted": formatted.replace(",", ".") + "đ",
+                },
+            }
+        )
+
+    async def _account_info(self, request: Request) -> Response:
+        with self._lock:
+            balance = _money(self._balance)
+            statuses = [p.status for p in self._orders.values()]
+        if self.dialect == "short":
+            return self._ok({**self._user(), "balance": balance, "total_orders": len(statuses)})
+        return self._ok(
+            {
+                "user": {**self._user(), "balance": balance},
+                "api_key": {
+                    "name": "API Key",
+                    "permissions": [
+                        "orders.create",
+                        "orders.list",
+                        "orders.status",
+                        "products.list",
+                        "account.balance",
+                        "account.info",
+                    ],
+                    "rate_limit": self.rate_limit_per_minute or 60,
+                    "daily_limit": 10000,
+                    "expires_at": None,
+                },
+                "orders_summary": {
+                    "total": len(statuses),
+                    "pending": statuses.count("pending"),
+                    "completed": statuses.count("completed"),
+                },
+            }
+        )
+
+    def _user(self) -> dict[str, Any]:
+        return {"id": 1, "username": self.name, "email": f"{self.name}@sim.example"}
+
+
+def _plan_field(raw: dict[str, Any]) -> dict[str, Any]:
+    key = str(raw["key"])
+    return {
+        "key": key,
+        "label": str(raw.get("label") or key),
+        "type": str(raw.get("type") or "text"),
+        "required": bool(raw.get("required", False)),
+    }
+
+
+def _required_fields(plan: _Plan, raw: object) -> dict[str, str]:
+    """The item's ``fields`` as strings; refuses when a required one is missing or blank."""
+    if raw is None or raw == []:  # PHP clients send an empty array for "no fields"
+        raw = {}
+    if not isinstance(raw, dict):
+        raise _Refusal(400, CART_ERROR, "Trường bổ sung không hợp lệ")
+    fields = {str(key): str(value) for key, value in raw.items()}
+    for spec in plan.fields:
+        if spec["required"] and not fields.get(spec["key"], "").strip():
+            message = f"Vui lòng nhập {spec['label']} (field '{spec['key']}') cho gói {plan.id}"
+            raise _Refusal(400, CART_ERROR, message)
+    return fields
+
+
+def _listed_plan(plan: _Plan) -> dict[str, Any]:
+    return {
+        "id": plan.id,
+        "name": plan.name,
+        "price": _money(plan.price),
+        "sale_price": 0,
+        "final_price": _money(plan.price),
+        "is_instant": plan.is_instant,
+        "duration_type": "lifetime",
+        "duration_value": None,
+        # Manual plans are made to order: no stock count, always "in stock".
+        "stock_count": max(plan.stock, 0) if plan.is_instant else 0,
+        "in_stock": plan.stock > 0 if plan.is_instant else True,
+        "description": "",
+        "fields": [dict(spec) for spec in plan.fields],
+    }
+
+
+def _paging(request: Request, *, default_limit: int) -> tuple[int, int]:
+    page = _as_int(request.query_params.get("page")) or 1
+    limit = _as_int(request.query_params.get("limit")) or default_limit
+    return max(page, 1), min(max(limit, 1), 100)
+
+
+def _pagination(page: int, limit: int, total: int) -> dict[str, Any]:
+    total_pages = math.ceil(total / limit) if total else 0
+    return {
+        "current_page": page,
+        "per_page": limit,
+        "total": total,
+        "total_pages": total_pages,
+        "has_more": page < total_pages,
+    }
+
+
+def _as_int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def _money(amount: float) -> int | float:
+    """PHP prints whole amounts as integers."""
+    return int(amount) if float(amount).is_integer() else amount
+
+
+def _local_time(moment: datetime) -> str:
+    """The supplier prints naive timestamps in Vietnam time."""
+    return moment.astimezone(VN_TZ).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _slug(plan: _Plan) -> str:
+    return "-".join(plan.product_name.lower().split())

@@ -1,0 +1,108 @@
+"""Shared fixtures: the two backends (SQLite + embedded broker, PostgreSQL + Redis) and sandboxes.
+
+PostgreSQL and Redis tests run for real; they skip only when the server is absent locally and CI
+is unset. In CI a missing server fails the run instead of hiding the tests.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import dramatiq
+import pytest
+from sqlalchemy import create_engine, text
+
+from bridge.sandbox import Sandbox
+from bridge.settings import Settings
+from workers.broker import build_broker
+
+PG_ADMIN_URL = os.environ.get(
+    "BRIDGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("BRIDGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    if _reachable(host, port):
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{name} is required in CI but {host}:{port} is not reachable")
+    pytest.skip(f"{name} is not running on {host}:{port}")
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    name = f"bridge_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def redis_broker() -> Iterator[dramatiq.Broker]:
+    """dramatiq's Redis broker on a namespace of its own, emptied afterwards."""
+    require_service("Redis", "127.0.0.1", 6379)
+    broker = build_broker(REDIS_URL, namespace=f"bridge-test-{uuid.uuid4().hex[:8]}")
+    try:
+        yield broker
+    finally:
+        broker.flush_all()
+        broker.close()
+
+
+def fast_settings(database_url: str, **overrides: object) -> Settings:
+    """Settings with short waits so end-to-end tests finish in seconds."""
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "redis_url": None,
+        "poll_initial_seconds": 0.2,
+        "poll_factor": 1.5,
+        "poll_max_seconds": 1.0,
+        "sweep_interval_seconds": 0.5,
+        "lease_seconds": 30.0,
+        "worker_threads": 4,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@dataclass
+class Backend:
+    name: str
+    database_url: str
+    broker: dramatiq.Broker | None  # None: the embedded broker the runtime builds itself
+
+    def sandbox(self, **overrides: object) -> Sandbox:
+        return Sandbox(fast_settings(self.database_url, **overrides), broker=self.broker)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    """SQLite + the embedded broker, and PostgreSQL + Redis: every e2e test runs on both."""
+    if request.param == "sqlite":
+        return Backend("sqlite", f"sqlite:///{tmp_path / 'bridge.db'}", None)
+    url: str = request.getfixturevalue("postgres_url")
+    broker: dramatiq.Broker = request.getfixturevalue("redis_broker")
+    return Backend("postgres", url, broker)

@@ -1,0 +1,129 @@
+"""Supplier refusals, ambiguous purchases and Pancake errors end in clear, visible states."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+from sqlmodel import select
+
+from bridge.db import session_scope
+from bridge.models import AttemptOutcome, FulfilmentState, PurchaseAttempt
+from bridge.sandbox import Sandbox
+from tests.e2e.world import CHATGPT, NETFLIX, all_credentials
+
+
+def _attempts(sandbox: Sandbox) -> list[PurchaseAttempt]:
+    with session_scope(sandbox.runtime.engine) as session:
+        return list(session.exec(select(PurchaseAttempt)))
+
+
+@pytest.mark.parametrize(
+    ("setup", "code"),
+    [
+        (lambda sim: sim.set_stock(319, 0), "OUT_OF_STOCK"),
+        (lambda sim: sim.set_balance(1_000), "INSUFFICIENT_BALANCE"),
+        (
+            lambda sim: sim.add_plan(319, name="gone", stock=0) or sim._plans.pop(319),
+            "PRODUCT_NOT_FOUND",
+        ),
+    ],
+)
+def test_definite_refusals_need_attention_with_the_code(
+    sqlite_world: Sandbox, setup: object, code: str
+) -> None:
+    supplier = sqlite_world.suppliers["caoshop-sim"]
+    setup(supplier)  # type: ignore[operator]
+
+    order_id = sqlite_world.place_order([{"variation_id": NETFLIX, "quantity": 1}])
+    [line] = sqlite_world.wait_settled(order_id, lines=1)
+
+    assert line.state == FulfilmentState.NEEDS_ATTENTION
+    assert line.reason is not None
+    assert line.reason.startswith(code)
+    assert supplier.ledger == []
+    [attempt] = _attempts(sqlite_world)
+    assert (attempt.outcome, attempt.error_code) == (AttemptOutcome.REFUSED, code)
+
+
+def test_a_placeholder_with_no_value_needs_attention_naming_the_field(
+    sqlite_world: Sandbox,
+) -> None:
+    order_id = sqlite_world.place_order([{"variation_id": CHATGPT, "quantity": 1}], bill_email=None)
+
+    [line] = sqlite_world.wait_settled(order_id, lines=1)
+
+    assert line.state == FulfilmentState.NEEDS_ATTENTION
+    assert line.reason is not None
+    assert "missing field: email" in line.reason
+    assert "order.bill_email" in line.reason
+    assert sqlite_world.suppliers["caoshop-sim"].ledger == []
+
+
+@pytest.mark.parametrize("fault", ["5xx_after_commit", "drop_after_commit", "hang_after_commit"])
+def test_an_ambiguous_purchase_is_parked_and_never_bought_again(
+    sqlite_world: Sandbox, fault: str
+) -> None:
+    supplier = sqlite_world.suppliers["caoshop-sim"]
+    supplier.hang_seconds = 3.0  # longer than the 1 s supplier timeout of sqlite_world
+    supplier.inject(fault)
+
+    order_id = sqlite_world.place_order([{"variation_id": NETFLIX, "quantity": 1}])
+    [line] = sqlite_world.wait_settled(order_id, lines=1)
+    time.sleep(1.5)  # several sweeps run; none may buy again
+
+    [line] = sqlite_world.fulfilments(order_id)
+    assert line.state == FulfilmentState.PURCHASE_UNKNOWN
+    assert len(supplier.ledger) == 1, "the supplier did sell it once"
+    [attempt] = _attempts(sqlite_world)
+    assert attempt.outcome == AttemptOutcome.UNKNOWN
+
+
+def test_a_rate_limited_purchase_is_retried_after_the_wait(sqlite_world: Sandbox) -> None:
+    supplier = sqlite_world.suppliers["caoshop-sim"]
+    supplier.inject("429")
+
+    order_id = sqlite_world.place_order([{"variation_id": NETFLIX, "quantity": 1}])
+    [line] = sqlite_world.wait_settled(order_id, lines=1, timeout=20)
+
+    assert line.state == FulfilmentState.ANNOTATED
+    assert len(supplier.ledger) == 1
+    outcomes = [(a.outcome, a.error_code) for a in _attempts(sqlite_world)]
+    assert outcomes == [
+        (AttemptOutcome.REFUSED, "RATE_LIMIT_EXCEEDED"),
+        (AttemptOutcome.BOUGHT, None),
+    ]
+
+
+def test_pancake_errors_on_the_note_update_are_retried(sqlite_world: Sandbox) -> None:
+    # More failures than one client call retries: the worker must come back later by itself.
+    sqlite_world.pancake.inject(503, times=4, path_contains="/orders/")
+
+    order_id = sqlite_world.place_order([{"variation_id": NETFLIX, "quantity": 1}])
+    [line] = sqlite_world.wait_settled(order_id, lines=1, timeout=30)
+
+    assert line.state == FulfilmentState.ANNOTATED
+    [credential] = all_credentials(sqlite_world)
+    assert sqlite_world.note(order_id).count(credential) == 1
+
+
+def test_credentials_and_keys_never_reach_the_logs_and_are_encrypted_at_rest(
+    sqlite_world: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    order_id = sqlite_world.place_order([{"variation_id": NETFLIX, "quantity": 2}])
+    sqlite_world.wait_settled(order_id, lines=1)
+
+    credentials = all_credentials(sqlite_world)
+    assert len(credentials) == 2
+    secrets = [*credentials, sqlite_world.webhook_secret, "demo-pancake-api-key", "sk_live_a1b2"]
+    for secret in secrets:
+        assert secret not in caplog.text
+    engine = sqlite_world.runtime.engine
+    with engine.connect() as conn:
+        dump = "\n".join(str(row) for row in conn.exec_driver_sql("SELECT * FROM fulfilments"))
+        dump += "\n".join(str(row) for row in conn.exec_driver_sql("SELECT * FROM suppliers"))
+        dump += "\n".join(str(row) for row in conn.exec_driver_sql("SELECT * FROM pancake_shops"))
+    for secret in secrets:
+        assert secret not in dump

@@ -1,0 +1,55 @@
+"""A standard simulated world for the end-to-end tests: one shop, two suppliers, four mappings."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from bridge.sandbox import Sandbox
+from bridge.simulators.shop import ShopSimulator
+
+NETFLIX = "415040f4-ab63-465e-8699-e9ebfff4c6c7"  # instant plan, the fixtures' variation
+SPOTIFY = "5f0cfb8d-aee9-4ec0-9ff0-b5668d3143d2"  # instant plan, 2 supplier units per POS item
+CHATGPT = "8a1c2d3e-0000-4000-8000-00000000c0de"  # manual plan needing the customer's email
+CANVA = "c4a7a000-0000-4000-8000-0000000ca17a"  # on the short-dialect supplier
+UNMAPPED = "ffffffff-0000-4000-8000-000000000000"
+
+CAOSHOP = "caoshop-sim"
+SHOPKEY = "shopkey-sim"
+
+
+def build_world(sandbox: Sandbox) -> Sandbox:
+    caoshop = sandbox.add_supplier(CAOSHOP, ShopSimulator(dialect="full", name=CAOSHOP))
+    caoshop.add_plan(319, name="Netflix Premium 1 tháng", price=75_000, stock=50)
+    caoshop.add_plan(331, name="Spotify Family 3 tháng", price=60_000, stock=50)
+    caoshop.add_plan(
+        320,
+        name="ChatGPT Plus 1 tháng",
+        price=450_000,
+        is_instant=False,
+        fields=[{"key": "email", "label": "Email", "type": "email", "required": True}],
+    )
+    shopkey = sandbox.add_supplier(SHOPKEY, ShopSimulator(dialect="short", name=SHOPKEY))
+    shopkey.add_plan(77, name="Canva Pro 1 năm", price=120_000, stock=50)
+    sandbox.map(NETFLIX, supplier=CAOSHOP, plan_id=319, name="Netflix Premium 1 tháng")
+    sandbox.map(SPOTIFY, supplier=CAOSHOP, plan_id=331, name="Spotify Family 6 tháng", units=2)
+    sandbox.map(
+        CHATGPT,
+        supplier=CAOSHOP,
+        plan_id=320,
+        name="ChatGPT Plus 1 tháng",
+        fields={"email": "{order.bill_email}"},
+    )
+    sandbox.map(CANVA, supplier=SHOPKEY, plan_id=77, name="Canva Pro 1 năm")
+    sandbox.pancake.add_variation(sandbox.shop_id, UNMAPPED, name="Sản phẩm chưa map")
+    return sandbox
+
+
+def purchases_per_plan(sandbox: Sandbox) -> Counter[int]:
+    counts: Counter[int] = Counter()
+    for simulator in sandbox.suppliers.values():
+        counts.update(p.plan_id for p in simulator.ledger)
+    return counts
+
+
+def all_credentials(sandbox: Sandbox) -> list[str]:
+    return [item for sim in sandbox.suppliers.values() for p in sim.ledger for item in p.items]
