@@ -10,6 +10,7 @@ import httpx
 from bridge.models import FulfilmentState
 from bridge.notes import begin_marker
 from bridge.sandbox import Sandbox
+from tests.conftest import FIXTURES
 from tests.e2e.world import (
     CANVA,
     CHATGPT,
@@ -115,3 +116,35 @@ def test_replayed_and_out_of_order_webhooks_buy_each_line_exactly_once(world: Sa
     for credential in all_credentials(world):
         assert note.count(credential) == 1
     assert all(line.state == FulfilmentState.ANNOTATED for line in world.fulfilments(order_id))
+
+
+def test_the_multi_line_fixture_replayed_flows_end_to_end(world: Sandbox) -> None:
+    body = (FIXTURES / "pancake" / "orders__multi_line_one_unmapped.json").read_bytes()
+    fixture = json.loads(body)
+    # Pancake holds the same order; the bridge reads it from there, not from the body.
+    world.pancake.create_order(
+        world.shop_id,
+        order_id=fixture["id"],
+        items=[
+            {"variation_id": i["variation_id"], "quantity": i["quantity"]} for i in fixture["items"]
+        ],
+        status=1,
+        bill_email=fixture["bill_email"],
+    )
+    for _ in range(3):
+        response = httpx.post(
+            world.webhook_url, content=body, headers={"X-Bridge-Secret": world.webhook_secret}
+        )
+        assert response.status_code == 200
+
+    lines = world.wait_settled(fixture["id"], lines=3)
+
+    states = sorted((line.variation_id or "", line.state) for line in lines)
+    assert states == sorted(
+        [
+            (NETFLIX, FulfilmentState.ANNOTATED),
+            (SPOTIFY, FulfilmentState.ANNOTATED),
+            (UNMAPPED, FulfilmentState.NEEDS_ATTENTION),
+        ]
+    )
+    assert purchases_per_plan(world) == {319: 1, 331: 1}

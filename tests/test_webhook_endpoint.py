@@ -1,0 +1,134 @@
+"""The webhook endpoint over real HTTP: replayed Pancake fixtures and every kind of bad input."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from bridge.db import session_scope
+from bridge.models import PancakeOrder, WebhookEvent
+from bridge.sandbox import Sandbox
+from tests.conftest import FIXTURES, Backend
+
+PANCAKE = FIXTURES / "pancake"
+
+
+@pytest.fixture
+def bridge(backend: Backend) -> Iterator[Sandbox]:
+    """The web side only: what is recorded and queued, before any worker acts on it."""
+    sandbox = backend.sandbox().start(workers=False)
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+
+
+def post(
+    sandbox: Sandbox, body: bytes, *, secret: str | None = None, shop: str | None = None
+) -> httpx.Response:
+    headers = {"Content-Type": "application/json"}
+    secret = sandbox.webhook_secret if secret is None else secret
+    if secret:
+        headers["X-Bridge-Secret"] = secret
+    url = f"{sandbox.bridge_url}/webhooks/pancake/{shop or sandbox.shop_id}"
+    return httpx.post(url, content=body, headers=headers, timeout=10)
+
+
+def counts(sandbox: Sandbox) -> tuple[int, int]:
+    with session_scope(sandbox.runtime.engine) as session:
+        conn = session.connection()
+        events = conn.execute(select(func.count()).select_from(WebhookEvent)).scalar_one()
+        orders = conn.execute(select(func.count()).select_from(PancakeOrder)).scalar_one()
+    return events, orders
+
+
+@pytest.mark.parametrize(
+    ("fixture", "outcome", "order_id"),
+    [
+        ("orders__confirmed_flat.json", "queued", "1418"),
+        ("orders__confirmed_wrapped_data.json", "queued", "1419"),
+        ("orders__confirmed_wrapped_record.json", "queued", "1420"),
+        ("orders__marketplace_string_id.json", "queued", "AF100975192O582"),
+        ("orders__multi_line_one_unmapped.json", "queued", "123456789012345678"),
+        ("orders__new_not_triggered.json", "ignored:status", None),
+        ("variations_warehouses__sale.json", "ignored:type", None),
+        ("customers__updated.json", "ignored:type", None),
+    ],
+)
+def test_replayed_fixture_is_recorded_with_its_outcome(
+    bridge: Sandbox, fixture: str, outcome: str, order_id: str | None
+) -> None:
+    body = (PANCAKE / fixture).read_bytes()
+
+    response = post(bridge, body)
+
+    assert response.status_code == 200
+    assert response.json() == {"ok": True, "outcome": outcome}
+    with session_scope(bridge.runtime.engine) as session:
+        [event] = session.connection().execute(select(WebhookEvent)).all()
+        orders = session.connection().execute(select(PancakeOrder.order_id)).scalars().all()
+    assert event.outcome == outcome
+    assert event.body == body.decode()
+    assert orders == ([order_id] if order_id else [])
+
+
+def test_the_same_webhook_ten_times_is_one_event_and_one_order(bridge: Sandbox) -> None:
+    body = (PANCAKE / "orders__confirmed_flat.json").read_bytes()
+    reordered = json.dumps(dict(reversed(list(json.loads(body).items())))).encode()
+
+    outcomes = [post(bridge, body).json()["outcome"] for _ in range(9)]
+    outcomes.append(post(bridge, reordered).json()["outcome"])
+
+    assert outcomes == ["queued"] + ["duplicate"] * 9
+    assert counts(bridge) == (1, 1)
+
+
+def test_a_changed_order_is_recorded_but_queues_no_second_intake(bridge: Sandbox) -> None:
+    order = json.loads((PANCAKE / "orders__confirmed_flat.json").read_bytes())
+    first = post(bridge, json.dumps(order).encode()).json()["outcome"]
+    order["note"] = "staff edited the note"
+    second = post(bridge, json.dumps(order).encode()).json()["outcome"]
+
+    assert (first, second) == ("queued", "known")
+    assert counts(bridge) == (2, 1)
+
+
+BAD_INPUTS = [
+    pytest.param({"secret": "wrong-secret-value"}, b"{}", 401, id="wrong secret"),
+    pytest.param({"secret": ""}, b"{}", 401, id="missing secret"),
+    pytest.param({"shop": "no-such-shop"}, b"{}", 404, id="unknown shop"),
+    pytest.param({}, b"{" + b" " * (1024 * 1024) + b"}", 413, id="body over 1 MiB"),
+    pytest.param({}, b"not json at all", 400, id="not JSON"),
+    pytest.param({}, b"\xff\xfe garbage", 400, id="not UTF-8"),
+    pytest.param({}, b"[1, 2, 3]", 400, id="JSON array"),
+    pytest.param({}, b'"a string"', 400, id="JSON string"),
+    pytest.param({}, b'{"hello": "world"}', 400, id="no type"),
+    pytest.param({}, b'{"type": "orders", "status": 1, "items": []}', 400, id="order without id"),
+]
+
+
+@pytest.mark.parametrize(("where", "body", "status"), BAD_INPUTS)
+def test_bad_input_gets_its_status_a_reason_and_stores_nothing(
+    bridge: Sandbox, where: dict[str, str], body: bytes, status: int
+) -> None:
+    response = post(bridge, body, **where)
+
+    assert response.status_code == status
+    reason = response.json()["error"]
+    assert reason
+    assert "\n" not in reason
+    assert counts(bridge) == (0, 0)
+    # The process keeps serving: a good webhook right after is accepted.
+    good = post(bridge, (PANCAKE / "orders__confirmed_flat.json").read_bytes())
+    assert good.status_code == 200
+
+
+def test_the_endpoint_never_calls_pancake_or_a_supplier(bridge: Sandbox) -> None:
+    for fixture in sorted(Path(PANCAKE).glob("orders__*.json")):
+        assert post(bridge, fixture.read_bytes()).status_code == 200
+    assert bridge.pancake.calls == []
