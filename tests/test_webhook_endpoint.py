@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlmodel
 from sqlalchemy import func, select
 
 from bridge.db import session_scope
@@ -70,8 +71,8 @@ def test_replayed_fixture_is_recorded_with_its_outcome(
     assert response.status_code == 200
     assert response.json() == {"ok": True, "outcome": outcome}
     with session_scope(bridge.runtime.engine) as session:
-        [event] = session.connection().execute(select(WebhookEvent)).all()
-        orders = session.connection().execute(select(PancakeOrder.order_id)).scalars().all()
+        [event] = session.exec(sqlmodel.select(WebhookEvent)).all()
+        orders = [order.order_id for order in session.exec(sqlmodel.select(PancakeOrder))]
     assert event.outcome == outcome
     assert event.body == body.decode()
     assert orders == ([order_id] if order_id else [])
