@@ -50,6 +50,10 @@ class Supplier(SQLModel, table=True):
     api_key_enc: str = Field(sa_type=Text)
     api_secret_enc: str = Field(sa_type=Text)
     enabled: bool = True
+    # Circuit breaker: consecutive transient failures, and the pause they earned.
+    failure_streak: int = 0
+    paused_until: datetime | None = _ts()
+    last_failure: str | None = None
     created_at: datetime = _created()
 
 
@@ -88,6 +92,8 @@ class PancakeOrder(SQLModel, table=True):
     order_id: str
     state: str = Field(default=OrderState.PENDING, index=True)
     item_count: int = 0
+    # The order as Pancake last showed it (encrypted: customer data), for field placeholders.
+    snapshot_enc: str | None = Field(default=None, sa_type=Text)
     failures: int = 0
     last_error: str | None = None
     lease_until: datetime | None = _ts()
@@ -101,6 +107,7 @@ class FulfilmentState(StrEnum):
     PURCHASING = "purchasing"  # an attempt is in flight; never buy again from here
     PURCHASE_UNKNOWN = "purchase_unknown"  # the supplier may or may not have sold it: settle first
     PURCHASED = "purchased"  # trans_id known; polling for credentials
+    PARTIAL = "partially_delivered"  # some credentials arrived and are written; polling for more
     DELIVERED = "delivered"  # credentials stored; waiting to be written into the note
     ANNOTATED = "annotated"  # done: credentials are in the Pancake note
     NEEDS_ATTENTION = "needs_attention"  # a person must act (unmapped, balance, stock, field)
@@ -138,6 +145,11 @@ class Fulfilment(SQLModel, table=True):
     trans_id: str | None = None
     credentials_enc: str | None = Field(default=None, sa_type=Text)
     delivered_count: int = 0
+    annotated_count: int = 0  # how many credentials are already in the note
+    # A customer-safe "delivery is delayed" line: None, "pending" (to write) or "written".
+    delay_notice: str | None = None
+    # Refusals before this moment no longer rule a choice out (set by `fulfilments retry`).
+    retry_from: datetime | None = _ts()
     polls: int = 0
     failures: int = 0
     last_error: str | None = None
@@ -154,10 +166,19 @@ class AttemptOutcome(StrEnum):
     UNKNOWN = "unknown"  # timeout, dropped connection, 5xx, or a worker killed mid-call
 
 
+class Settlement(StrEnum):
+    ADOPTED = "adopted"  # the supplier's order list showed the order: it is ours
+    NOT_FOUND = "not_found"  # nothing matched after the settling delay: safe to buy again
+
+
 class PurchaseAttempt(SQLModel, table=True):
     """Written and committed before ``orders/create`` is sent: the guard against buying twice."""
 
     __tablename__ = "purchase_attempts"
+    # A supplier order belongs to at most one attempt: adoption can never claim it twice.
+    __table_args__ = (
+        UniqueConstraint("supplier_name", "trans_id", name="uq_purchase_attempts_trans"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     fulfilment_id: int = Field(foreign_key="fulfilments.id", index=True)
@@ -168,8 +189,28 @@ class PurchaseAttempt(SQLModel, table=True):
     trans_id: str | None = None
     error_code: str | None = None
     detail: str | None = None
+    # Lines bought together in one orders/create call share a batch key.
+    batch_key: str | None = Field(default=None, index=True)
+    settlement: str | None = None
     started_at: datetime = _created()
     finished_at: datetime | None = _ts()
+    settled_at: datetime | None = _ts()
+
+
+class Alert(SQLModel, table=True):
+    """Something an operator must act on (e.g. a supplier balance too low), deduplicated."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (UniqueConstraint("kind", "subject", name="uq_alerts_kind_subject"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str
+    subject: str
+    message: str
+    count: int = 1
+    resolved: bool = False
+    created_at: datetime = _created()
+    last_seen_at: datetime = _created()
 
 
 class SchedulerLease(SQLModel, table=True):
