@@ -35,7 +35,7 @@ class Runtime:
         if settings.auto_migrate:
             upgrade(settings.database_url)
         self.box = SecretBox(secret_key or settings.require_secret_key())
-        self.broker = broker or build_broker(settings.redis_url)
+        self.broker = broker or build_broker(settings.redis_url, namespace=settings.redis_namespace)
         self.dispatch = Dispatcher(self.broker)
         self.ctx = Context(settings, self.engine, self.box)
         declare_actors(self.broker, self.ctx, self.dispatch)

@@ -20,6 +20,8 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///bridge.db"
     redis_url: str | None = None
+    # Keys prefix in Redis, so several bridges (or test runs) can share one server.
+    redis_namespace: str = "pancake-bridge"
     secret_key: SecretStr | None = None
     pancake_base_url: str = "https://pos.pages.fm/api/v1"
     host: str = "127.0.0.1"
