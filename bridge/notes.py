@@ -1,8 +1,9 @@
-"""The block of credentials the bridge appends to a Pancake order note.
+"""What the bridge appends to a Pancake order note: credential blocks and delay notices.
 
-Each block is delimited by markers carrying the fulfilment id, so the bridge can tell that a block
-is already there (a retried or duplicated annotate writes nothing twice) and staff can tell where
-their own text ends.
+Each block is delimited by markers carrying the fulfilment id, so staff can tell where their own
+text ends. A credential that is already in the note is never written again, so a retried or
+duplicated annotate, or a crash between the PUT and the commit, adds nothing; a partial delivery
+writes what arrived and later only the rest.
 """
 
 from __future__ import annotations
@@ -23,8 +24,20 @@ def render_block(fulfilment_id: int, title: str, credentials: Sequence[str]) -> 
     return "\n".join(lines)
 
 
-def has_block(note: str, fulfilment_id: int) -> bool:
-    return begin_marker(fulfilment_id) in note
+def unwritten(note: str, credentials: Sequence[str]) -> list[str]:
+    return [credential for credential in credentials if credential not in note]
+
+
+def delay_marker(fulfilment_id: int) -> str:
+    return f"[pancake-bridge #{fulfilment_id}]"
+
+
+def render_delay_notice(fulfilment_id: int, item: str) -> str:
+    """Customer-safe: no supplier, no reason, just that it is coming later."""
+    return (
+        f"{delay_marker(fulfilment_id)} {item}: giao hàng bị chậm, chúng tôi sẽ gửi ngay khi có. "
+        "(Delivery is delayed; it will be sent as soon as it is ready.)"
+    )
 
 
 def append_blocks(note: str, blocks: Sequence[str]) -> str:

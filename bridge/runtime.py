@@ -12,6 +12,7 @@ from bridge.logs import protect_library_loggers
 from bridge.migrate import upgrade
 from bridge.secrets import SecretBox
 from bridge.settings import Settings
+from bridge.shop.budget import BudgetRule, Budgets
 from bridge.simulators.server import ServerThread
 from bridge.web import create_app
 from workers.actors import declare_actors
@@ -19,6 +20,16 @@ from workers.broker import build_broker
 from workers.context import Context
 from workers.dispatch import Dispatcher
 from workers.scheduler import Scheduler
+
+
+def budgets_from(settings: Settings) -> Budgets:
+    rule = BudgetRule(
+        limit=settings.supplier_rate_limit,
+        window_seconds=settings.supplier_rate_window_seconds,
+        daily_limit=settings.supplier_daily_limit,
+        margin=settings.supplier_rate_margin,
+    )
+    return Budgets(rule, settings.redis_url, settings.redis_namespace)
 
 
 class Runtime:
@@ -37,10 +48,15 @@ class Runtime:
         self.box = SecretBox(secret_key or settings.require_secret_key())
         self.broker = broker or build_broker(settings.redis_url, namespace=settings.redis_namespace)
         self.dispatch = Dispatcher(self.broker)
-        self.ctx = Context(settings, self.engine, self.box)
+        self.ctx = Context(settings, self.engine, self.box, budgets_from(settings))
         declare_actors(self.broker, self.ctx, self.dispatch)
         self.recorder = EventRecorder(
-            self.engine, self.dispatch, lease_seconds=settings.lease_seconds
+            self.engine,
+            self.dispatch,
+            lease_seconds=settings.lease_seconds,
+            stock_debounce_seconds=(
+                settings.stock_debounce_seconds if settings.stock_sync_enabled else None
+            ),
         )
         self.app: Starlette = create_app(self.engine, self.box, self.recorder)
         self.scheduler = Scheduler(self.ctx, self.dispatch)

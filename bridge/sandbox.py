@@ -26,14 +26,10 @@ from mappings.repository import add_mapping
 SHOP_ID = "demo-shop"
 PANCAKE_API_KEY = "demo-pancake-api-key"
 CONFIRMED = 1
-SETTLED_STATES = frozenset(
-    {
-        FulfilmentState.ANNOTATED,
-        FulfilmentState.NEEDS_ATTENTION,
-        FulfilmentState.FAILED,
-        FulfilmentState.PURCHASE_UNKNOWN,
-    }
+FINAL_STATES = frozenset(
+    {FulfilmentState.ANNOTATED, FulfilmentState.NEEDS_ATTENTION, FulfilmentState.FAILED}
 )
+SETTLED_STATES = FINAL_STATES | {FulfilmentState.PURCHASE_UNKNOWN}
 
 
 class Sandbox:
@@ -148,12 +144,18 @@ class Sandbox:
                 raise TimeoutError(f"timed out after {timeout}s waiting for {what or condition}")
             time.sleep(0.05)
 
-    def wait_settled(self, order_id: str, *, lines: int, timeout: float = 30.0) -> list[Fulfilment]:
-        """Until the order has ``lines`` fulfilments and none is still in progress."""
+    def wait_settled(
+        self, order_id: str, *, lines: int, timeout: float = 30.0, final: bool = False
+    ) -> list[Fulfilment]:
+        """Until the order has ``lines`` fulfilments and none is still in progress.
+
+        ``final``: an unknown purchase being settled counts as in progress too.
+        """
+        done = FINAL_STATES if final else SETTLED_STATES
 
         def settled() -> bool:
             rows = self.fulfilments(order_id)
-            return len(rows) >= lines and all(r.state in SETTLED_STATES for r in rows)
+            return len(rows) >= lines and all(r.state in done for r in rows)
 
         self.wait_for(settled, timeout=timeout, what=f"order {order_id} to settle")
         return self.fulfilments(order_id)

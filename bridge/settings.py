@@ -36,11 +36,37 @@ class Settings(BaseSettings):
     poll_max_seconds: float = 600.0
     # Transient failures (Pancake 5xx, supplier reads) are retried this many times before `failed`.
     max_step_failures: int = 12
+    # The API budget per supplier key (Shop API v1: 60 a minute, 10,000 a day). The margin keeps
+    # a couple of requests in hand for clock and ordering differences between hosts.
+    supplier_rate_limit: int = 60
+    supplier_rate_window_seconds: float = 60.0
+    supplier_daily_limit: int = 10_000
+    supplier_rate_margin: int = 2
+    # Circuit breaker: this many consecutive transient failures pause a supplier, first for
+    # breaker_pause_seconds, doubling while it keeps failing, up to breaker_max_pause_seconds.
+    breaker_threshold: int = 5
+    breaker_pause_seconds: float = 30.0
+    breaker_max_pause_seconds: float = 900.0
+    # An unknown purchase is settled against orders/list only this long after it started, so an
+    # order the supplier commits late is still found; orders up to settle_margin_seconds older than
+    # the attempt count too (the supplier's clock and 1-second timestamps).
+    settle_delay_seconds: float = 60.0
+    settle_margin_seconds: float = 5.0
+    # How long a step may wait for budget before it reschedules itself instead.
+    supplier_budget_wait_seconds: float = 20.0
     # A purchase answer slower than this is treated as lost (outcome unknown, never re-sent).
     supplier_timeout_seconds: float = 30.0
     pancake_timeout_seconds: float = 15.0
     worker_threads: int = 8
     auto_migrate: bool = True
+    # Stock sync: Pancake's sellable quantity follows supplier stock. The switch governs the
+    # automatic triggers (periodic, after a purchase, webhooks); `bridge stock sync` always works.
+    stock_sync_enabled: bool = True
+    stock_sync_interval_seconds: float = 300.0
+    # A burst of stock webhooks or purchases within this window causes one sync.
+    stock_debounce_seconds: float = 2.0
+    # Entries per `variations/update_quantity` call.
+    stock_push_batch_size: int = Field(default=100, ge=1)
     log_level: str = Field(default="INFO")
 
     def require_secret_key(self) -> str:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping as MappingABC
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
 
+from bridge.models import AttemptOutcome, Fulfilment, PurchaseAttempt, Supplier
 from mappings.models import Mapping
 
 PLACEHOLDER = re.compile(r"\{order\.([A-Za-z0-9_.\-]+)\}")
@@ -71,3 +74,90 @@ def placeholders(template: MappingABC[str, Any] | None) -> list[str]:
     return [
         m.group(1) for value in (template or {}).values() for m in PLACEHOLDER.finditer(str(value))
     ]
+
+
+# Refusals that prove a choice cannot serve the line now: try the next one instead.
+FALLBACK_CODES = frozenset(
+    {
+        "OUT_OF_STOCK",
+        "PRODUCT_NOT_FOUND",
+        "INSUFFICIENT_BALANCE",
+        "INVALID_API_KEY",
+        "INVALID_API_SECRET",
+        "DISABLED_API_KEY",
+        "IP_NOT_ALLOWED",
+        "PERMISSION_DENIED",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Chosen:
+    mapping: Mapping
+    supplier: Supplier
+    fields: dict[str, str] | None
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Every usable choice is on a paused supplier: try again when the first pause ends."""
+
+    until: datetime
+
+
+@dataclass(frozen=True)
+class NoChoice:
+    reason: str
+    mapped: bool  # False: the variation has no mapping at all
+
+
+def refused_choices(
+    session: Session, fulfilment_id: int, since: datetime | None
+) -> dict[tuple[str, int], str]:
+    """(supplier, plan) -> error code of single-line refusals that rule a choice out."""
+    statement = select(PurchaseAttempt).where(
+        PurchaseAttempt.fulfilment_id == fulfilment_id,
+        PurchaseAttempt.outcome == AttemptOutcome.REFUSED,
+        col(PurchaseAttempt.batch_key).is_(None),
+    )
+    refused: dict[tuple[str, int], str] = {}
+    for attempt in session.exec(statement):
+        if attempt.error_code in FALLBACK_CODES and (since is None or attempt.started_at >= since):
+            refused[(attempt.supplier_name, attempt.plan_id)] = attempt.error_code
+    return refused
+
+
+def choose(
+    session: Session, line: Fulfilment, order: MappingABC[str, Any], now: datetime
+) -> Chosen | Wait | NoChoice:
+    """The best choice that can serve ``line`` now, in priority order."""
+    assert line.id is not None
+    options = choices(session, line.shop_id, line.variation_id or "")
+    if not options:
+        return NoChoice(f"unmapped: variation {line.variation_id} has no mapping", mapped=False)
+    refused = refused_choices(session, line.id, line.retry_from)
+    reasons: list[str] = []
+    pause_ends: list[datetime] = []
+    for option in options:
+        where = f"supplier {option.supplier_name} plan {option.plan_id}"
+        code = refused.get((option.supplier_name, option.plan_id))
+        if code is not None:
+            reasons.append(f"{code}: {where}")
+            continue
+        supplier = session.get(Supplier, option.supplier_name)
+        if supplier is None or not supplier.enabled:
+            reasons.append(f"{where}: supplier disabled")
+            continue
+        if supplier.paused_until is not None and supplier.paused_until > now:
+            pause_ends.append(supplier.paused_until)
+            reasons.append(f"{where}: supplier paused")
+            continue
+        try:
+            fields = render_fields(option.fields_template, order)
+        except MissingField as exc:
+            reasons.append(str(exc))
+            continue
+        return Chosen(option, supplier, fields)
+    if pause_ends:
+        return Wait(min(pause_ends))
+    return NoChoice("; ".join(reasons), mapped=True)

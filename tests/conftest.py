@@ -83,6 +83,10 @@ def fast_settings(database_url: str, **overrides: object) -> Settings:
         "sweep_interval_seconds": 0.5,
         "lease_seconds": 30.0,
         "worker_threads": 4,
+        # Stock sync reads supplier catalogues and pushes to Pancake in the background; tests of
+        # other features keep their call counts to themselves. tests/stock turns it on.
+        "stock_sync_enabled": False,
+        "settle_delay_seconds": 0.5,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

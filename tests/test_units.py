@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
-from bridge.notes import append_blocks, has_block, render_block
+from bridge.notes import append_blocks, render_block, unwritten
 from bridge.pancake.schemas import PancakeOrderItem
 from bridge.pancake.webhooks import WebhookRejected, parse_webhook
 from bridge.secrets import SecretBox
@@ -19,9 +19,7 @@ def test_note_blocks_keep_staff_text_and_are_recognisable() -> None:
     assert block.splitlines()[-1] == "==== end #7 ===="
     note = append_blocks("Khách VIP\n", [block])
     assert note == "Khách VIP\n\n" + block
-    assert has_block(note, 7)
-    assert not has_block(render_block(70, "t", []), 7), "#7 is no prefix of #70"
-    assert not has_block(note, 8)
+    assert unwritten(note, ["Account: a@b.c | Pass: x", "Account: new"]) == ["Account: new"]
     assert append_blocks("", [block]) == block
     assert append_blocks("  ", [block, block]) == block + "\n\n" + block
 

@@ -9,12 +9,30 @@ import dramatiq
 from workers.annotate import annotate
 from workers.context import Context
 from workers.deliver import deliver
-from workers.dispatch import ANNOTATE, DELIVER, INTAKE, PURCHASE, QUEUE, Send
+from workers.dispatch import (
+    ANNOTATE,
+    DELIVER,
+    INTAKE,
+    PURCHASE,
+    QUEUE,
+    SETTLE,
+    STOCK_SYNC,
+    Send,
+)
 from workers.intake import intake
 from workers.purchase import purchase
+from workers.settle import settle
+from workers.stock import sync_stock
 
 Step = Callable[[Context, int], list[Send]]
-STEPS: dict[str, Step] = {INTAKE: intake, PURCHASE: purchase, DELIVER: deliver, ANNOTATE: annotate}
+STEPS: dict[str, Step] = {
+    INTAKE: intake,
+    PURCHASE: purchase,
+    SETTLE: settle,
+    DELIVER: deliver,
+    ANNOTATE: annotate,
+    STOCK_SYNC: sync_stock,
+}
 
 
 def declare_actors(

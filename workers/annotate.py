@@ -13,12 +13,18 @@ import logging
 from datetime import timedelta
 
 from sqlalchemy import or_, update
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from bridge.db import session_scope
 from bridge.logs import event
 from bridge.models import Fulfilment, FulfilmentState, PancakeOrder, PancakeShop
-from bridge.notes import append_blocks, has_block, render_block
+from bridge.notes import (
+    append_blocks,
+    delay_marker,
+    render_block,
+    render_delay_notice,
+    unwritten,
+)
 from bridge.pancake.errors import PancakeRequestError, PancakeUnavailable
 from workers.context import Context
 from workers.dispatch import ANNOTATE, Send
@@ -44,8 +50,12 @@ def _annotate_locked(ctx: Context, order_pk: int) -> list[Send]:
         lines = list(
             session.exec(
                 select(Fulfilment)
+                .where(Fulfilment.order_pk == order_pk)
                 .where(
-                    Fulfilment.order_pk == order_pk, Fulfilment.state == FulfilmentState.DELIVERED
+                    or_(
+                        col(Fulfilment.state).in_(WRITABLE),
+                        col(Fulfilment.delay_notice) == "pending",
+                    )
                 )
                 .order_by(col(Fulfilment.id))
             )
@@ -57,31 +67,54 @@ def _annotate_locked(ctx: Context, order_pk: int) -> list[Send]:
         shop_id, order_id = order.shop_id, order.order_id
     try:
         remote = client.get_order(shop_id, order_id)
-        blocks = [
-            render_block(
-                line.id, _title(line), json.loads(ctx.box.decrypt(line.credentials_enc or ""))
-            )
-            for line in lines
-            if line.id is not None and not has_block(remote.note, line.id)
-        ]
-        if blocks:
-            client.update_order(shop_id, order_id, {"note": append_blocks(remote.note, blocks)})
+        pieces = [piece for line in lines for piece in _pieces(ctx, line, remote.note)]
+        if pieces:
+            client.update_order(shop_id, order_id, {"note": append_blocks(remote.note, pieces)})
     except (PancakeUnavailable, PancakeRequestError) as exc:
         return _failed(ctx, order_pk, [line.id for line in lines if line.id], exc)
     with session_scope(ctx.engine) as session:
         for line in lines:
             row = session.get(Fulfilment, line.id)
-            if row is not None and row.state == FulfilmentState.DELIVERED:
-                row.lease_until = None
-                row.last_error = None
-                set_state(session, row, FulfilmentState.ANNOTATED, None)
-    event("order.annotate.written", order=order_id, lines=len(lines), blocks=len(blocks))
+            if row is not None:
+                _mark_written(session, row)
+    event("order.annotate.written", order=order_id, lines=len(lines), pieces=len(pieces))
     return []
 
 
-def _title(line: Fulfilment) -> str:
+WRITABLE = (FulfilmentState.DELIVERED, FulfilmentState.PARTIAL)
+
+
+def _pieces(ctx: Context, line: Fulfilment, note: str) -> list[str]:
+    assert line.id is not None
+    pieces: list[str] = []
+    if line.state in WRITABLE and line.credentials_enc:
+        credentials: list[str] = json.loads(ctx.box.decrypt(line.credentials_enc))
+        new = unwritten(note, credentials)
+        if new:
+            pieces.append(render_block(line.id, _title(line, len(credentials)), new))
+    if line.delay_notice == "pending" and delay_marker(line.id) not in note:
+        item = line.item_name or f"variation {line.variation_id}"
+        pieces.append(render_delay_notice(line.id, item))
+    return pieces
+
+
+def _mark_written(session: Session, row: Fulfilment) -> None:
+    if row.delay_notice == "pending":
+        row.delay_notice = "written"
+    if row.state in WRITABLE:
+        row.annotated_count = row.delivered_count
+        row.last_error = None
+    if row.state == FulfilmentState.DELIVERED:
+        row.lease_until = None
+        set_state(session, row, FulfilmentState.ANNOTATED, None)
+    session.add(row)
+
+
+def _title(line: Fulfilment, delivered: int) -> str:
     name = line.item_name or f"variation {line.variation_id}"
-    return f"{name} x{line.quantity} (supplier order {line.trans_id})"
+    expected = line.supplier_quantity or delivered
+    progress = f", {delivered} of {expected} delivered" if delivered < expected else ""
+    return f"{name} x{line.quantity} (supplier order {line.trans_id}{progress})"
 
 
 def _failed(ctx: Context, order_pk: int, line_ids: list[int], exc: Exception) -> list[Send]:
@@ -92,7 +125,7 @@ def _failed(ctx: Context, order_pk: int, line_ids: list[int], exc: Exception) ->
     with session_scope(ctx.engine) as session:
         for line_id in line_ids:
             row = session.get(Fulfilment, line_id)
-            if row is None or row.state != FulfilmentState.DELIVERED:
+            if row is None or row.state not in WRITABLE:
                 continue
             row.failures += 1
             failures = max(failures, row.failures)

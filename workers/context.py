@@ -16,6 +16,7 @@ from bridge.pancake.client import PancakeClient
 from bridge.retrying import backoff_delay
 from bridge.secrets import SecretBox
 from bridge.settings import Settings
+from bridge.shop.budget import Budgets
 from bridge.shop.client import ShopClient
 
 
@@ -24,6 +25,7 @@ class Context:
     settings: Settings
     engine: Engine
     box: SecretBox
+    budgets: Budgets
     clock: Callable[[], datetime] = utcnow
     _clients: dict[tuple[str, ...], PancakeClient | ShopClient] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -59,6 +61,8 @@ class Context:
                     self.box.decrypt(supplier.api_key_enc),
                     self.box.decrypt(supplier.api_secret_enc),
                     timeout=httpx.Timeout(self.settings.supplier_timeout_seconds, connect=5.0),
+                    budget=self.budgets.for_key(self.box.decrypt(supplier.api_key_enc)),
+                    budget_wait=self.settings.supplier_budget_wait_seconds,
                 )
                 self._clients[key] = client
         assert isinstance(client, ShopClient)
@@ -77,3 +81,4 @@ class Context:
             for client in self._clients.values():
                 client.close()
             self._clients.clear()
+        self.budgets.close()

@@ -14,17 +14,21 @@ from datetime import timedelta
 from bridge.db import session_scope
 from bridge.logs import event
 from bridge.models import FulfilmentState, Supplier
+from bridge.shop.budget import BudgetExhausted
 from bridge.shop.errors import ShopRefused, ShopTransient
 from bridge.shop.schemas import OrderStatus
+from workers import breaker
 from workers.context import Context
 from workers.dispatch import ANNOTATE, DELIVER, Send
 from workers.lines import load_line, set_state
+
+WAITING = frozenset({FulfilmentState.PURCHASED, FulfilmentState.PARTIAL})
 
 
 def deliver(ctx: Context, fulfilment_id: int) -> list[Send]:
     with session_scope(ctx.engine) as session:
         line = load_line(session, fulfilment_id)
-        if line.state != FulfilmentState.PURCHASED or line.trans_id is None:
+        if line.state not in WAITING or line.trans_id is None:
             return []
         supplier = session.get(Supplier, line.supplier_name)
         if supplier is None:
@@ -45,7 +49,10 @@ def deliver(ctx: Context, fulfilment_id: int) -> list[Send]:
             set_state(session, line, FulfilmentState.NEEDS_ATTENTION, reason)
         return []
     except ShopTransient as exc:
+        breaker.record_failure(ctx.engine, ctx.settings, supplier.name, str(exc), ctx.clock())
         return _wait(ctx, fulfilment_id, error=str(exc))
+    except BudgetExhausted as exc:
+        return _wait(ctx, fulfilment_id, error=str(exc), delay=exc.retry_after)
     return _apply(ctx, fulfilment_id, status)
 
 
@@ -53,29 +60,38 @@ def _apply(ctx: Context, fulfilment_id: int, status: OrderStatus) -> list[Send]:
     now = ctx.clock()
     with session_scope(ctx.engine) as session:
         line = load_line(session, fulfilment_id)
-        if line.state != FulfilmentState.PURCHASED:
+        if line.state not in WAITING:
             return []
         expected = line.supplier_quantity or status.expected_count or len(status.items)
+        arrived = len(status.items) > line.delivered_count
+        if arrived:
+            line.credentials_enc = ctx.box.encrypt(json.dumps(status.items))
+            line.delivered_count = len(status.items)
+        line.failures = 0
+        line.last_error = None
         if status.status == "cancelled":
             reason = f"supplier cancelled order {line.trans_id}"
             set_state(session, line, FulfilmentState.NEEDS_ATTENTION, reason)
             event("fulfilment.deliver.cancelled", logging.WARNING, id=fulfilment_id)
-            return []
-        if status.items:
-            line.credentials_enc = ctx.box.encrypt(json.dumps(status.items))
-            line.delivered_count = len(status.items)
-        if status.status == "completed" and len(status.items) >= expected:
-            line.failures = 0
-            line.last_error = None
+            return [Send(ANNOTATE, line.order_pk)] if arrived else []
+        if status.status == "completed" and line.delivered_count >= expected:
             line.lease_until = now + timedelta(seconds=ctx.settings.lease_seconds)
             set_state(session, line, FulfilmentState.DELIVERED, None)
-            event("fulfilment.deliver.completed", id=fulfilment_id, units=len(status.items))
+            event("fulfilment.deliver.completed", id=fulfilment_id, units=line.delivered_count)
             return [Send(ANNOTATE, line.order_pk)]
+        follow_up: list[Send] = []
+        if arrived:
+            # Write what arrived now; keep polling for the rest.
+            set_state(session, line, FulfilmentState.PARTIAL, None)
+            follow_up.append(Send(ANNOTATE, line.order_pk))
+            event("fulfilment.deliver.partial", id=fulfilment_id, units=line.delivered_count)
         session.add(line)
-    return _wait(ctx, fulfilment_id, error=None)
+    return follow_up + _wait(ctx, fulfilment_id, error=None)
 
 
-def _wait(ctx: Context, fulfilment_id: int, *, error: str | None) -> list[Send]:
+def _wait(
+    ctx: Context, fulfilment_id: int, *, error: str | None, delay: float | None = None
+) -> list[Send]:
     now = ctx.clock()
     with session_scope(ctx.engine) as session:
         line = load_line(session, fulfilment_id)
@@ -84,8 +100,8 @@ def _wait(ctx: Context, fulfilment_id: int, *, error: str | None) -> list[Send]:
             line.polls += 1
         else:
             line.failures += 1
-            line.last_error = error
-            delay = ctx.retry_delay(line.failures)
+            line.last_error = error[:500]
+            delay = delay if delay is not None else ctx.retry_delay(line.failures)
         line.lease_until = now + timedelta(seconds=delay + ctx.settings.lease_seconds)
         line.updated_at = now
         session.add(line)

@@ -15,6 +15,8 @@ INTAKE = "order.intake"
 PURCHASE = "fulfilment.purchase"
 DELIVER = "fulfilment.deliver"
 ANNOTATE = "order.annotate"
+STOCK_SYNC = "stock.sync"
+SETTLE = "fulfilment.settle"
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from bridge.models import Fulfilment, FulfilmentState, OrderState, PancakeOrder,
 from bridge.pancake.errors import PancakeRequestError, PancakeUnavailable
 from bridge.pancake.schemas import PancakeOrder as ApiOrder
 from bridge.pancake.schemas import PancakeOrderItem
-from mappings.resolve import MissingField, choices, render_fields
+from mappings.resolve import choices
 from workers.context import Context
 from workers.dispatch import INTAKE, PURCHASE, Send
 
@@ -81,7 +81,7 @@ def _create_fulfilments(ctx: Context, order_pk: int, remote: ApiOrder) -> list[S
         for key, item in zip(line_keys(remote.items), remote.items, strict=True):
             if item.quantity <= 0:
                 continue
-            values = _line_values(session, order, item, remote, ctx)
+            values = _line_values(session, order, item)
             values.update(
                 order_pk=order_pk,
                 shop_id=order.shop_id,
@@ -112,34 +112,21 @@ def _create_fulfilments(ctx: Context, order_pk: int, remote: ApiOrder) -> list[S
                     reason=values.get("reason"),
                 )
         order.item_count = max(order.item_count, len(remote.items))
+        # Field placeholders are filled from this copy when a line is bought (or re-bought).
+        order.snapshot_enc = ctx.box.encrypt(json.dumps(remote.raw))
         _mark_order(session, order, OrderState.SYNCED, None)
     return sends
 
 
 def _line_values(
-    session: Session, order: PancakeOrder, item: PancakeOrderItem, remote: ApiOrder, ctx: Context
+    session: Session, order: PancakeOrder, item: PancakeOrderItem
 ) -> dict[str, object]:
+    """Unmapped lines need a person now; the supplier choice is made when buying (fallbacks)."""
     if not item.variation_id:
         return _attention("unmapped: the order line has no variation id")
-    options = choices(session, order.shop_id, item.variation_id)
-    if not options:
+    if not choices(session, order.shop_id, item.variation_id):
         return _attention(f"unmapped: variation {item.variation_id} has no mapping")
-    choice = options[0]
-    try:
-        fields = render_fields(choice.fields_template, remote.raw)
-    except MissingField as exc:
-        return _attention(str(exc)) | {
-            "supplier_name": choice.supplier_name,
-            "plan_id": choice.plan_id,
-        }
-    return {
-        "state": FulfilmentState.PENDING,
-        "supplier_name": choice.supplier_name,
-        "plan_id": choice.plan_id,
-        "units": choice.units,
-        "supplier_quantity": item.quantity * choice.units,
-        "fields_enc": ctx.box.encrypt(json.dumps(fields)) if fields else None,
-    }
+    return {"state": FulfilmentState.PENDING}
 
 
 def _attention(reason: str) -> dict[str, object]:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlmodel import Session
 
 from bridge.db import utcnow
 from bridge.models import Fulfilment, FulfilmentState
+from workers.context import Context
+from workers.dispatch import SETTLE, Send
 
 
 def load_line(session: Session, fulfilment_id: int | None) -> Fulfilment:
@@ -24,7 +28,13 @@ def set_state(
     session.add(line)
 
 
-def park_unknown(session: Session, line: Fulfilment, reason: str) -> None:
-    """An attempt whose outcome is unknown: visible, and never bought again until settled."""
-    line.lease_until = None
+def park_unknown(ctx: Context, session: Session, line: Fulfilment, reason: str) -> Send:
+    """An attempt whose outcome is unknown: visible, never bought again until it is settled.
+
+    Settling waits ``settle_delay_seconds``, so an order the supplier commits late is found.
+    """
+    assert line.id is not None
+    delay = ctx.settings.settle_delay_seconds
+    line.lease_until = ctx.clock() + timedelta(seconds=delay + ctx.settings.lease_seconds)
     set_state(session, line, FulfilmentState.PURCHASE_UNKNOWN, reason)
+    return Send(SETTLE, line.id, delay)

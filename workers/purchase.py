@@ -1,19 +1,27 @@
-"""fulfilment.purchase: buy a line exactly once.
+"""fulfilment.purchase: buy each line exactly once, from the best choice that can serve it.
 
-The row is claimed with a conditional UPDATE (pending -> purchasing) and a PurchaseAttempt is
-committed *before* ``orders/create`` is sent. Whatever happens afterwards, the attempt says what is
-known: bought, refused (nothing spent), or unknown. An unknown outcome is never retried blindly: the
-line is parked in ``purchase_unknown`` until it is settled against the supplier's order list.
+The lines are claimed with a conditional UPDATE (pending -> purchasing) and their PurchaseAttempts
+are committed *before* ``orders/create`` is sent. Whatever happens afterwards, the attempts say what
+is known: bought, refused (nothing spent), not sent, or unknown. An unknown outcome is never retried
+blindly: the line waits in ``purchase_unknown`` until ``fulfilment.settle`` has read the supplier's
+order list and either adopted the order or proved there is none.
+
+Lines of one order that go to the same supplier are bought in one ``orders/create`` call (one
+request of the API budget for all of them). If such a batch is refused, the refusal cannot be
+pinned on one item, so its lines are bought one by one afterwards.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from datetime import timedelta
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import update
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from bridge.db import session_scope
 from bridge.logs import event
@@ -21,109 +29,202 @@ from bridge.models import (
     AttemptOutcome,
     Fulfilment,
     FulfilmentState,
+    PancakeOrder,
     PurchaseAttempt,
     Supplier,
 )
-from bridge.shop.errors import (
-    ShopOutcomeUnknown,
-    ShopRateLimited,
-    ShopRefused,
-    ShopUnreachable,
-)
+from bridge.shop.budget import BudgetExhausted
+from bridge.shop.errors import ShopOutcomeUnknown, ShopRateLimited, ShopRefused, ShopUnreachable
 from bridge.shop.schemas import CreateResult, OrderItem
+from mappings.resolve import FALLBACK_CODES, Chosen, NoChoice, Wait, choose
+from workers import breaker
+from workers.alerts import raise_alert
 from workers.context import Context
-from workers.dispatch import DELIVER, PURCHASE, Send
+from workers.dispatch import ANNOTATE, DELIVER, PURCHASE, Send
 from workers.lines import load_line, park_unknown, set_state
 
-AUTH_CODES = frozenset(
-    {
-        "INVALID_API_KEY",
-        "INVALID_API_SECRET",
-        "DISABLED_API_KEY",
-        "IP_NOT_ALLOWED",
-        "PERMISSION_DENIED",
-    }
-)
+MAX_BATCH = 20
+
+
+@dataclass(frozen=True)
+class Claim:
+    line_id: int
+    attempt_id: int
+    item: OrderItem
+
+
+@dataclass(frozen=True)
+class Batch:
+    supplier: Supplier
+    claims: list[Claim]
 
 
 def purchase(ctx: Context, fulfilment_id: int) -> list[Send]:
-    claimed = _claim(ctx, fulfilment_id)
-    if claimed is None:
-        return []
-    line, supplier, attempt_id = claimed
-    client = ctx.supplier(supplier)
-    fields = json.loads(ctx.box.decrypt(line.fields_enc)) if line.fields_enc else None
-    assert line.plan_id is not None
-    assert line.supplier_quantity is not None
-    item = OrderItem(plan_id=line.plan_id, quantity=line.supplier_quantity, fields=fields)
-    event(
-        "fulfilment.purchase.started", id=fulfilment_id, attempt=attempt_id, supplier=supplier.name
-    )
+    decided = _decide(ctx, fulfilment_id)
+    if not isinstance(decided, Batch):
+        return decided
+    client = ctx.supplier(decided.supplier)
+    name = decided.supplier.name
+    event("fulfilment.purchase.started", id=fulfilment_id, lines=len(decided.claims), supplier=name)
     try:
-        result = client.create_order([item])
+        result = client.create_order([claim.item for claim in decided.claims])
+    except BudgetExhausted as exc:
+        return _not_bought(ctx, decided, AttemptOutcome.NOT_SENT, None, str(exc), exc.retry_after)
     except ShopRateLimited as exc:
-        return _not_bought(ctx, line, attempt_id, "RATE_LIMIT_EXCEEDED", str(exc), exc.retry_after)
+        return _not_bought(
+            ctx, decided, AttemptOutcome.REFUSED, exc.error_code, str(exc), exc.retry_after
+        )
     except ShopUnreachable as exc:
-        return _not_bought(ctx, line, attempt_id, None, str(exc), None)
+        breaker.record_failure(ctx.engine, ctx.settings, name, str(exc), ctx.clock())
+        return _not_bought(ctx, decided, AttemptOutcome.NOT_SENT, None, str(exc), None)
     except ShopRefused as exc:
-        return _refused(ctx, line, attempt_id, exc)
+        breaker.record_success(ctx.engine, name)
+        return _refused(ctx, decided, exc)
     except ShopOutcomeUnknown as exc:
-        return _unknown(ctx, line, attempt_id, str(exc))
+        breaker.record_failure(ctx.engine, ctx.settings, name, str(exc), ctx.clock())
+        return _unknown(ctx, decided, str(exc))
     except Exception as exc:
-        # The request may have gone out before this failed: treat it as unknown, never as unsent.
-        _unknown(ctx, line, attempt_id, f"unexpected {type(exc).__name__}")
+        # The request may have gone out before this failed: unknown, never "not sent".
+        _unknown(ctx, decided, f"unexpected {type(exc).__name__}")
         raise
-    return _bought(ctx, line, attempt_id, result)
+    breaker.record_success(ctx.engine, name)
+    return _bought(ctx, decided, result)
 
 
-def _claim(ctx: Context, fulfilment_id: int) -> tuple[Fulfilment, Supplier, int] | None:
+def _decide(ctx: Context, fulfilment_id: int) -> Batch | list[Send]:
+    """Choose a supplier for the line (and its siblings), claim them and commit their attempts."""
     now = ctx.clock()
     with session_scope(ctx.engine) as session:
-        claimed = session.connection().execute(
+        line = load_line(session, fulfilment_id)
+        if line.state != FulfilmentState.PENDING:
+            return []
+        snapshot = _order_snapshot(ctx, session, line.order_pk)
+        decision = choose(session, line, snapshot, now)
+        if isinstance(decision, Wait):
+            delay = max(1.0, (decision.until - now).total_seconds())
+            line.lease_until = decision.until + timedelta(seconds=ctx.settings.lease_seconds)
+            line.last_error = "waiting: every usable supplier is paused"
+            session.add(line)
+            return [Send(PURCHASE, fulfilment_id, delay)]
+        if isinstance(decision, NoChoice):
+            return _no_choice(ctx, session, line, decision.reason, now)
+        batch = [(line, decision)]
+        if not _must_buy_alone(session, fulfilment_id):
+            batch += _siblings(session, line, decision.supplier.name, snapshot, now)
+        claims = _claim(ctx, session, batch, now)
+        if not claims:
+            return []
+        return Batch(decision.supplier, claims)
+
+
+def _order_snapshot(ctx: Context, session: Session, order_pk: int) -> dict[str, Any]:
+    order = session.get(PancakeOrder, order_pk)
+    if order is None or not order.snapshot_enc:
+        return {}
+    snapshot: dict[str, Any] = json.loads(ctx.box.decrypt(order.snapshot_enc))
+    return snapshot
+
+
+def _must_buy_alone(session: Session, fulfilment_id: int) -> bool:
+    """A line whose batch was refused is bought alone, so a refusal can be pinned on it."""
+    refused_batch = session.exec(
+        select(PurchaseAttempt.id).where(
+            PurchaseAttempt.fulfilment_id == fulfilment_id,
+            PurchaseAttempt.outcome == AttemptOutcome.REFUSED,
+            col(PurchaseAttempt.batch_key).is_not(None),
+        )
+    ).first()
+    return refused_batch is not None
+
+
+def _siblings(
+    session: Session, line: Fulfilment, supplier: str, snapshot: dict[str, Any], now: datetime
+) -> list[tuple[Fulfilment, Chosen]]:
+    others = session.exec(
+        select(Fulfilment)
+        .where(
+            Fulfilment.order_pk == line.order_pk,
+            Fulfilment.state == FulfilmentState.PENDING,
+            Fulfilment.id != line.id,
+        )
+        .order_by(col(Fulfilment.id))
+        .limit(MAX_BATCH - 1)
+    ).all()
+    same: list[tuple[Fulfilment, Chosen]] = []
+    for other in others:
+        assert other.id is not None
+        if _must_buy_alone(session, other.id):
+            continue
+        decision = choose(session, other, snapshot, now)
+        if isinstance(decision, Chosen) and decision.supplier.name == supplier:
+            same.append((other, decision))
+    return same
+
+
+def _claim(
+    ctx: Context, session: Session, batch: list[tuple[Fulfilment, Chosen]], now: datetime
+) -> list[Claim]:
+    lease = now + timedelta(seconds=ctx.settings.lease_seconds)
+    claimed: list[tuple[Fulfilment, Chosen, int]] = []
+    for line, choice in batch:
+        quantity = line.quantity * choice.mapping.units
+        fields = choice.fields
+        result = session.connection().execute(
             update(Fulfilment)
-            .where(
-                col(Fulfilment.id) == fulfilment_id,
-                col(Fulfilment.state) == FulfilmentState.PENDING,
-            )
+            .where(col(Fulfilment.id) == line.id, col(Fulfilment.state) == FulfilmentState.PENDING)
             .values(
                 state=FulfilmentState.PURCHASING,
-                lease_until=now + timedelta(seconds=ctx.settings.lease_seconds),
+                supplier_name=choice.supplier.name,
+                plan_id=choice.mapping.plan_id,
+                units=choice.mapping.units,
+                supplier_quantity=quantity,
+                fields_enc=ctx.box.encrypt(json.dumps(fields)) if fields else None,
+                reason=None,
+                lease_until=lease,
                 updated_at=now,
             )
         )
-        if claimed.rowcount != 1:
-            return None
-        line = load_line(session, fulfilment_id)
-        session.refresh(line)
-        supplier = session.get(Supplier, line.supplier_name) if line.supplier_name else None
-        if supplier is None or not supplier.enabled:
-            set_state(
-                session,
-                line,
-                FulfilmentState.NEEDS_ATTENTION,
-                f"supplier {line.supplier_name} is missing or disabled",
-            )
-            return None
-        assert line.plan_id is not None
-        assert line.supplier_quantity is not None
+        if result.rowcount == 1:
+            claimed.append((line, choice, quantity))
+    batch_key = uuid.uuid4().hex if len(claimed) > 1 else None
+    claims: list[Claim] = []
+    for line, choice, quantity in claimed:
+        assert line.id is not None
         attempt = PurchaseAttempt(
-            fulfilment_id=fulfilment_id,
-            supplier_name=supplier.name,
-            plan_id=line.plan_id,
-            quantity=line.supplier_quantity,
+            fulfilment_id=line.id,
+            supplier_name=choice.supplier.name,
+            plan_id=choice.mapping.plan_id,
+            quantity=quantity,
+            batch_key=batch_key,
             started_at=now,
         )
         session.add(attempt)
         session.flush()
         assert attempt.id is not None
-        return line, supplier, attempt.id
+        item = OrderItem(plan_id=choice.mapping.plan_id, quantity=quantity, fields=choice.fields)
+        claims.append(Claim(line.id, attempt.id, item))
+    return claims
 
 
-def _finish_attempt(
+def _no_choice(
+    ctx: Context, session: Session, line: Fulfilment, reason: str, now: datetime
+) -> list[Send]:
+    """No choice can serve the line: a person must act, and the customer hears of the delay."""
+    set_state(session, line, FulfilmentState.NEEDS_ATTENTION, reason)
+    event("fulfilment.purchase.no_choice", logging.WARNING, id=line.id, reason=reason)
+    if line.delay_notice is not None:
+        return []
+    line.delay_notice = "pending"
+    line.lease_until = now + timedelta(seconds=ctx.settings.lease_seconds)
+    session.add(line)
+    return [Send(ANNOTATE, line.order_pk)]
+
+
+def _finish(
     session: Session,
-    ctx: Context,
     attempt_id: int,
     outcome: AttemptOutcome,
+    now: datetime,
     *,
     trans_id: str | None = None,
     error_code: str | None = None,
@@ -134,94 +235,113 @@ def _finish_attempt(
     attempt.outcome = outcome
     attempt.trans_id = trans_id
     attempt.error_code = error_code
-    attempt.detail = detail
-    attempt.finished_at = ctx.clock()
+    attempt.detail = detail[:500] if detail else None
+    attempt.finished_at = now
     session.add(attempt)
 
 
-def _bought(ctx: Context, line: Fulfilment, attempt_id: int, result: CreateResult) -> list[Send]:
-    trans_id = result.orders[0].trans_id if result.orders else None
+def _bought(ctx: Context, batch: Batch, result: CreateResult) -> list[Send]:
+    orders = result.orders
+    if len(orders) != len(batch.claims) or any(not o.trans_id for o in orders):
+        # Paid for, but which order is whose is unclear: only the order list can tell.
+        return _unknown(ctx, batch, f"{len(orders)} orders for {len(batch.claims)} items")
     now = ctx.clock()
+    sends: list[Send] = []
     with session_scope(ctx.engine) as session:
-        if trans_id is None:
-            # Paid for but unnamed: only the order list can tell which order is ours.
-            _finish_attempt(
-                session, ctx, attempt_id, AttemptOutcome.UNKNOWN, detail="201 without trans_id"
-            )
-            park_unknown(
-                session, load_line(session, line.id), "supplier answered without a trans_id"
-            )
-            return []
-        _finish_attempt(session, ctx, attempt_id, AttemptOutcome.BOUGHT, trans_id=trans_id)
-        row = load_line(session, line.id)
-        row.trans_id = trans_id
-        row.polls = 0
-        row.failures = 0
-        row.last_error = None
-        row.lease_until = now + timedelta(seconds=ctx.settings.lease_seconds)
-        set_state(session, row, FulfilmentState.PURCHASED, None)
-    event("fulfilment.purchase.bought", id=line.id, trans_id=trans_id)
-    assert line.id is not None
-    return [Send(DELIVER, line.id)]
+        for claim, order in zip(batch.claims, orders, strict=True):
+            _finish(session, claim.attempt_id, AttemptOutcome.BOUGHT, now, trans_id=order.trans_id)
+            line = load_line(session, claim.line_id)
+            line.trans_id = order.trans_id
+            line.polls = 0
+            line.failures = 0
+            line.last_error = None
+            # Instant plans are completed at once; others are polled after the first wait.
+            delay = 0.0 if order.status == "completed" else ctx.poll_delay(0)
+            line.lease_until = now + timedelta(seconds=delay + ctx.settings.lease_seconds)
+            set_state(session, line, FulfilmentState.PURCHASED, None)
+            sends.append(Send(DELIVER, claim.line_id, delay))
+            event("fulfilment.purchase.bought", id=claim.line_id, trans_id=order.trans_id)
+    return sends
 
 
-def _refused(ctx: Context, line: Fulfilment, attempt_id: int, exc: ShopRefused) -> list[Send]:
-    if exc.error_code in AUTH_CODES:
-        reason = f"{exc.error_code}: supplier {line.supplier_name} rejected our API credentials"
-    else:
-        reason = (
-            f"{exc.error_code}: supplier {line.supplier_name} plan {line.plan_id}: {exc.message}"
-        )
+def _refused(ctx: Context, batch: Batch, exc: ShopRefused) -> list[Send]:
+    now = ctx.clock()
+    sends: list[Send] = []
     with session_scope(ctx.engine) as session:
-        _finish_attempt(
-            session,
-            ctx,
-            attempt_id,
-            AttemptOutcome.REFUSED,
-            error_code=exc.error_code,
-            detail=exc.message,
-        )
-        row = load_line(session, line.id)
-        set_state(session, row, FulfilmentState.NEEDS_ATTENTION, reason)
-    event("fulfilment.purchase.refused", logging.WARNING, id=line.id, code=exc.error_code)
-    return []
+        for claim in batch.claims:
+            _finish(
+                session,
+                claim.attempt_id,
+                AttemptOutcome.REFUSED,
+                now,
+                error_code=exc.error_code,
+                detail=exc.message,
+            )
+            line = load_line(session, claim.line_id)
+            fallback = len(batch.claims) > 1 or exc.error_code in FALLBACK_CODES
+            if fallback:
+                # The next run skips this choice (or buys the batch's lines one by one).
+                line.lease_until = now + timedelta(seconds=ctx.settings.lease_seconds)
+                set_state(session, line, FulfilmentState.PENDING, None)
+                sends.append(Send(PURCHASE, claim.line_id))
+            else:
+                where = f"supplier {line.supplier_name} plan {line.plan_id}"
+                reason = f"{exc.error_code}: {where}: {exc.message}"
+                sends += _no_choice(ctx, session, line, reason, now)
+        if exc.error_code == "INSUFFICIENT_BALANCE" or exc.error_code in _AUTH_CODES:
+            raise_alert(
+                session,
+                exc.error_code.lower(),
+                batch.supplier.name,
+                f"supplier {batch.supplier.name} refused a purchase: {exc.error_code}",
+                now,
+            )
+    event("fulfilment.purchase.refused", logging.WARNING, code=exc.error_code, lines=len(sends))
+    return sends
+
+
+_AUTH_CODES = frozenset(
+    {
+        "INVALID_API_KEY",
+        "INVALID_API_SECRET",
+        "DISABLED_API_KEY",
+        "IP_NOT_ALLOWED",
+        "PERMISSION_DENIED",
+    }
+)
 
 
 def _not_bought(
     ctx: Context,
-    line: Fulfilment,
-    attempt_id: int,
+    batch: Batch,
+    outcome: AttemptOutcome,
     code: str | None,
     detail: str,
     retry_after: float | None,
 ) -> list[Send]:
-    """Nothing was bought (429 or no connection): back to pending and try again later."""
+    """Nothing was bought (no budget, 429, no connection): back to pending, try again later."""
     now = ctx.clock()
+    sends: list[Send] = []
     with session_scope(ctx.engine) as session:
-        outcome = AttemptOutcome.REFUSED if code else AttemptOutcome.NOT_SENT
-        _finish_attempt(session, ctx, attempt_id, outcome, error_code=code, detail=detail)
-        row = load_line(session, line.id)
-        assert row.id is not None
-        row.failures += 1
-        row.last_error = detail
-        if row.failures >= ctx.settings.max_step_failures:
-            set_state(
-                session, row, FulfilmentState.NEEDS_ATTENTION, f"supplier unavailable: {detail}"
-            )
-            return []
-        delay = retry_after if retry_after is not None else ctx.retry_delay(row.failures)
-        row.lease_until = now + timedelta(seconds=delay + ctx.settings.lease_seconds)
-        set_state(session, row, FulfilmentState.PENDING, None)
-        return [Send(PURCHASE, row.id, delay)]
+        for claim in batch.claims:
+            _finish(session, claim.attempt_id, outcome, now, error_code=code, detail=detail)
+            line = load_line(session, claim.line_id)
+            line.failures += 1
+            line.last_error = detail[:500]
+            delay = retry_after if retry_after is not None else ctx.retry_delay(line.failures)
+            line.lease_until = now + timedelta(seconds=delay + ctx.settings.lease_seconds)
+            set_state(session, line, FulfilmentState.PENDING, None)
+            sends.append(Send(PURCHASE, claim.line_id, delay))
+    return sends
 
 
-def _unknown(ctx: Context, line: Fulfilment, attempt_id: int, detail: str) -> list[Send]:
+def _unknown(ctx: Context, batch: Batch, detail: str) -> list[Send]:
+    now = ctx.clock()
+    sends: list[Send] = []
     with session_scope(ctx.engine) as session:
-        _finish_attempt(session, ctx, attempt_id, AttemptOutcome.UNKNOWN, detail=detail)
-        park_unknown(
-            session,
-            load_line(session, line.id),
-            f"purchase outcome unknown ({detail}); settle before buying again",
-        )
-    event("fulfilment.purchase.unknown", logging.WARNING, id=line.id, attempt=attempt_id)
-    return []
+        for claim in batch.claims:
+            _finish(session, claim.attempt_id, AttemptOutcome.UNKNOWN, now, detail=detail)
+            line = load_line(session, claim.line_id)
+            sends.append(park_unknown(ctx, session, line, f"purchase outcome unknown ({detail})"))
+    event("fulfilment.purchase.unknown", logging.WARNING, lines=len(sends))
+    return sends

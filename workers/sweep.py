@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from bridge.db import session_scope
@@ -24,12 +25,14 @@ from bridge.models import (
     PurchaseAttempt,
 )
 from workers.context import Context
-from workers.dispatch import ANNOTATE, DELIVER, INTAKE, PURCHASE, Send
+from workers.dispatch import ANNOTATE, DELIVER, INTAKE, PURCHASE, SETTLE, Send
 from workers.lines import park_unknown
 
 STEP_FOR_STATE = {
     FulfilmentState.PENDING: PURCHASE,
+    FulfilmentState.PURCHASE_UNKNOWN: SETTLE,
     FulfilmentState.PURCHASED: DELIVER,
+    FulfilmentState.PARTIAL: DELIVER,
     FulfilmentState.DELIVERED: ANNOTATE,
 }
 BATCH = 500
@@ -42,7 +45,12 @@ def sweep(ctx: Context) -> list[Send]:
     with session_scope(ctx.engine) as session:
         expired = session.exec(
             select(Fulfilment)
-            .where(col(Fulfilment.state).in_([*STEP_FOR_STATE, FulfilmentState.PURCHASING]))
+            .where(
+                or_(
+                    col(Fulfilment.state).in_([*STEP_FOR_STATE, FulfilmentState.PURCHASING]),
+                    col(Fulfilment.delay_notice) == "pending",
+                )
+            )
             .where(col(Fulfilment.lease_until) < now)
             .order_by(col(Fulfilment.lease_until))
             .limit(BATCH)
@@ -52,17 +60,17 @@ def sweep(ctx: Context) -> list[Send]:
             assert line.id is not None
             if line.state == FulfilmentState.PURCHASING:
                 _abandon_attempts(session, line.id, now)
-                park_unknown(
-                    session, line, "the worker stopped during the purchase; outcome unknown"
-                )
+                reason = "the worker stopped during the purchase; outcome unknown"
+                sends.append(park_unknown(ctx, session, line, reason))
                 event("sweep.purchase.abandoned", logging.WARNING, id=line.id)
                 continue
             line.lease_until = renewed
             session.add(line)
-            if line.state == FulfilmentState.DELIVERED:
+            step = STEP_FOR_STATE.get(FulfilmentState(line.state), ANNOTATE)
+            if step == ANNOTATE:  # delivered lines, and lines with a delay notice to write
                 annotate_orders.add(line.order_pk)
             else:
-                sends.append(Send(STEP_FOR_STATE[FulfilmentState(line.state)], line.id))
+                sends.append(Send(step, line.id))
         sends.extend(Send(ANNOTATE, order_pk) for order_pk in sorted(annotate_orders))
         orders = session.exec(
             select(PancakeOrder)

@@ -17,7 +17,10 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from bridge.retrying import RetryLater, call_with_retries
+from bridge.shop.budget import Budget
 from bridge.shop.errors import (
+    ShopError,
+    ShopRateLimited,
     ShopTransient,
     from_response,
     from_transport_error,
@@ -65,6 +68,8 @@ class ShopClient:
         read_retry_base: float = READ_RETRY_BASE,
         read_retry_cap: float = READ_RETRY_CAP,
         sleep: Callable[[float], None] = time.sleep,
+        budget: Budget | None = None,
+        budget_wait: float = 20.0,
     ) -> None:
         if read_attempts < 1:
             raise ValueError("read_attempts must be at least 1")
@@ -86,6 +91,9 @@ class ShopClient:
         self._read_retry_cap = read_retry_cap
         self._sleep = sleep
         self._supplier_tz = supplier_tz
+        # Every request, reads and retries included, spends from the key's shared budget.
+        self._budget = budget
+        self._budget_wait = budget_wait
         self.calls = 0
 
     def __repr__(self) -> str:
@@ -173,13 +181,15 @@ class ShopClient:
     ) -> tuple[httpx.Response, dict[str, Any]]:
         """One HTTP request; returns the envelope's ``data`` or raises a ``ShopError``."""
         request = self._http.build_request(method, path, params=params, json=json)
+        if self._budget is not None:
+            self._budget.acquire(self._budget_wait)  # raises BudgetExhausted: nothing sent
         self.calls += 1
         try:
             response = self._http.send(request)
         except httpx.RequestError as exc:
             raise from_transport_error(exc) from exc
         if not response.is_success:
-            raise from_response(response, redact=self._secrets)
+            raise self._refusal(response)
         try:
             body = response.json()
         except ValueError as exc:
@@ -187,11 +197,17 @@ class ShopClient:
         if not isinstance(body, dict):
             raise unexpected_body(response, "answer is not a JSON object")
         if body.get("success") is False:
-            raise from_response(response, redact=self._secrets)
+            raise self._refusal(response)
         data = body.get("data")
         if not isinstance(data, dict):
             raise unexpected_body(response, "answer has no data object")
         return response, data
+
+    def _refusal(self, response: httpx.Response) -> ShopError:
+        error = from_response(response, redact=self._secrets)
+        if isinstance(error, ShopRateLimited) and self._budget is not None:
+            self._budget.penalize(error.retry_after or 1.0)
+        return error
 
     def _parse(
         self,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 
 import pytest
 from sqlmodel import select
@@ -62,7 +61,7 @@ def test_a_placeholder_with_no_value_needs_attention_naming_the_field(
 
 
 @pytest.mark.parametrize("fault", ["5xx_after_commit", "drop_after_commit", "hang_after_commit"])
-def test_an_ambiguous_purchase_is_parked_and_never_bought_again(
+def test_an_ambiguous_purchase_is_settled_by_adoption_not_bought_again(
     sqlite_world: Sandbox, fault: str
 ) -> None:
     supplier = sqlite_world.suppliers["caoshop-sim"]
@@ -70,14 +69,31 @@ def test_an_ambiguous_purchase_is_parked_and_never_bought_again(
     supplier.inject(fault)
 
     order_id = sqlite_world.place_order([{"variation_id": NETFLIX, "quantity": 1}])
-    [line] = sqlite_world.wait_settled(order_id, lines=1)
-    time.sleep(1.5)  # several sweeps run; none may buy again
+    [line] = sqlite_world.wait_settled(order_id, lines=1, timeout=20)
+    if line.state == FulfilmentState.PURCHASE_UNKNOWN:
+        [line] = sqlite_world.wait_settled(order_id, lines=1, timeout=20, final=True)
 
-    [line] = sqlite_world.fulfilments(order_id)
-    assert line.state == FulfilmentState.PURCHASE_UNKNOWN
-    assert len(supplier.ledger) == 1, "the supplier did sell it once"
+    assert line.state == FulfilmentState.ANNOTATED
+    [purchase] = supplier.ledger
+    assert line.trans_id == purchase.trans_id
     [attempt] = _attempts(sqlite_world)
-    assert attempt.outcome == AttemptOutcome.UNKNOWN
+    assert (attempt.outcome, attempt.settlement) == (AttemptOutcome.BOUGHT, "adopted")
+    assert sqlite_world.note(order_id).count(purchase.items[0]) == 1
+
+
+def test_a_purchase_refused_before_commit_is_settled_not_found_and_bought_once(
+    sqlite_world: Sandbox,
+) -> None:
+    supplier = sqlite_world.suppliers["caoshop-sim"]
+    supplier.inject("5xx_before_commit")
+
+    order_id = sqlite_world.place_order([{"variation_id": NETFLIX, "quantity": 1}])
+    [line] = sqlite_world.wait_settled(order_id, lines=1, timeout=20, final=True)
+
+    assert line.state == FulfilmentState.ANNOTATED
+    assert len(supplier.ledger) == 1
+    settlements = [(a.outcome, a.settlement) for a in _attempts(sqlite_world)]
+    assert settlements == [(AttemptOutcome.UNKNOWN, "not_found"), (AttemptOutcome.BOUGHT, None)]
 
 
 def test_a_rate_limited_purchase_is_retried_after_the_wait(sqlite_world: Sandbox) -> None:

@@ -5,16 +5,17 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from sqlmodel import select
+import pytest
 
 from bridge.db import session_scope
-from bridge.models import AttemptOutcome, FulfilmentState, PurchaseAttempt
+from bridge.models import FulfilmentState, PurchaseAttempt
 from bridge.sandbox import Sandbox
 from tests.conftest import Backend, fast_settings
 from tests.e2e.world import NETFLIX, all_credentials, build_world
-from workers.dispatch import PURCHASE
+from workers.dispatch import DELIVER, PURCHASE, SETTLE, Send
 from workers.intake import intake
-from workers.purchase import _claim, purchase
+from workers.purchase import Batch, _decide, purchase
+from workers.settle import settle
 from workers.sweep import sweep
 
 
@@ -36,8 +37,9 @@ def test_messages_lost_before_any_worker_ran_are_resent_by_the_sweep(backend: Ba
         sandbox.stop()
 
 
-def test_a_worker_that_died_mid_purchase_leaves_the_line_parked(
-    tmp_path: Path,
+@pytest.mark.parametrize("committed", [True, False], ids=["order-committed", "never-arrived"])
+def test_a_worker_that_died_mid_purchase_is_settled_not_blindly_rebought(
+    tmp_path: Path, committed: bool
 ) -> None:
     settings = fast_settings(f"sqlite:///{tmp_path / 'bridge.db'}", lease_seconds=5.0)
     sandbox = build_world(Sandbox(settings)).start(workers=False)
@@ -45,31 +47,43 @@ def test_a_worker_that_died_mid_purchase_leaves_the_line_parked(
     try:
         sandbox.place_order([{"variation_id": NETFLIX, "quantity": 1}])
         assert sandbox.pancake.wait_idle()
-        # Run intake by hand, then do what a worker does up to sending orders/create: claim the
-        # line and commit its attempt. The worker then "dies": the answer is never recorded.
+        # Do by hand what a worker does: intake, claim the line and commit its attempt, send
+        # orders/create (or not: the request never arrived), then "die" before recording it.
         [send] = intake(ctx, 1)
         assert send.actor == PURCHASE
+        line_id = send.entity_id
+        batch = _decide(ctx, line_id)
+        assert isinstance(batch, Batch)
+        [claim] = batch.claims
         supplier = sandbox.suppliers["caoshop-sim"]
-        claimed = _claim(ctx, send.entity_id)
-        assert claimed is not None
-        _, _, attempt_id = claimed
+        if committed:
+            ctx.supplier(batch.supplier).create_order([claim.item])
 
         assert sweep(ctx) == [], "the lease has not expired yet: nothing to do"
-        later = ctx.clock() + timedelta(seconds=6)
-        ctx.clock = lambda: later
-        sends = sweep(ctx)
-
-        assert sends == []
+        real_clock = ctx.clock
+        ctx.clock = lambda: real_clock() + timedelta(seconds=6)
+        assert sweep(ctx) == [Send(SETTLE, line_id, settings.settle_delay_seconds)]
         [row] = sandbox.fulfilments()
         assert row.state == FulfilmentState.PURCHASE_UNKNOWN
+        # A stray duplicate of the purchase message buys nothing while the line is parked.
+        assert purchase(ctx, line_id) == []
+
+        follow_up = settle(ctx, line_id)
+
         with session_scope(sandbox.runtime.engine) as session:
-            attempt = session.get(PurchaseAttempt, attempt_id)
+            attempt = session.get(PurchaseAttempt, claim.attempt_id)
             assert attempt is not None
-            assert attempt.outcome == AttemptOutcome.UNKNOWN
-        # Even a stray duplicate of the purchase message buys nothing now.
-        assert purchase(ctx, send.entity_id) == []
-        assert supplier.ledger == []
-        with session_scope(sandbox.runtime.engine) as session:
-            assert len(session.exec(select(PurchaseAttempt)).all()) == 1
+            settlement = attempt.settlement
+            adopted = attempt.trans_id
+        if committed:
+            assert settlement == "adopted"
+            assert follow_up == [Send(DELIVER, line_id)]
+            assert adopted == supplier.ledger[0].trans_id
+        else:
+            assert settlement == "not_found"
+            assert follow_up == [Send(PURCHASE, line_id)]
+            [bought] = purchase(ctx, line_id)
+            assert bought.actor == DELIVER
+        assert len(supplier.ledger) == 1, "exactly one purchase either way"
     finally:
         sandbox.stop()

@@ -1,0 +1,219 @@
+"""The API budget: one limiter per supplier key, shared by every worker process.
+
+Each key allows ``limit`` requests per ``window`` seconds and ``daily_limit`` a day (60/min and
+10,000/day on the Shop API v1). The window is a sliding log of request times, the same rule the
+supplier enforces, so a request the limiter admits is one the supplier accepts; a small ``margin``
+keeps us clear of the edge when requests from several hosts arrive in a different order than they
+were admitted. With Redis the log lives in a sorted set updated atomically by a Lua script on Redis'
+own clock (one clock for every host); without Redis it lives in this process.
+
+A 429 that still happens blocks the key for its Retry-After and lowers the limit for a while.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+import redis
+
+from bridge.shop.schemas import VN_TZ
+
+# After a 429 the key runs at this fraction of its limit for SLOWDOWN_SECONDS.
+SLOWDOWN_FACTOR = 0.8
+SLOWDOWN_SECONDS = 600.0
+
+
+class BudgetExhausted(Exception):
+    """No request may be sent now; nothing was sent. ``retry_after`` says when to come back."""
+
+    def __init__(self, retry_after: float, reason: str) -> None:
+        super().__init__(f"supplier API budget: {reason}; retry in {retry_after:.1f}s")
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class BudgetRule:
+    limit: int = 60
+    window_seconds: float = 60.0
+    daily_limit: int = 10_000
+    margin: int = 2
+
+    def effective(self, slowed: bool) -> int:
+        base = max(1, self.limit - self.margin)
+        return max(1, int(base * SLOWDOWN_FACTOR)) if slowed else base
+
+
+class Budget(Protocol):
+    def acquire(self, max_wait: float) -> None:
+        """Wait for a slot (at most ``max_wait`` seconds) or raise ``BudgetExhausted``."""
+
+    def penalize(self, retry_after: float) -> None:
+        """The supplier answered 429: block for ``retry_after`` and slow down."""
+
+
+def _day(now: float) -> str:
+    return datetime.fromtimestamp(now, VN_TZ).strftime("%Y%m%d")
+
+
+def _wait_or_raise(wait: float, max_wait: float, deadline: float, reason: str) -> None:
+    if time.monotonic() + wait > deadline:
+        raise BudgetExhausted(wait, reason)
+    time.sleep(min(wait, max(0.0, max_wait)))
+
+
+class LocalBudget:
+    """The in-process limiter (embedded mode: one process does all the work)."""
+
+    def __init__(self, rule: BudgetRule, clock: Callable[[], float] = time.time) -> None:
+        self._rule = rule
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._sent: deque[float] = deque()
+        self._days: dict[str, int] = {}
+        self._blocked_until = 0.0
+        self._slow_until = 0.0
+
+    def acquire(self, max_wait: float) -> None:
+        deadline = time.monotonic() + max_wait
+        while True:
+            wait, reason = self._try()
+            if wait <= 0:
+                return
+            _wait_or_raise(wait, max_wait, deadline, reason)
+
+    def _try(self) -> tuple[float, str]:
+        with self._lock:
+            now = self._clock()
+            if now < self._blocked_until:
+                return self._blocked_until - now, "blocked after a 429"
+            window = self._rule.window_seconds
+            while self._sent and self._sent[0] <= now - window:
+                self._sent.popleft()
+            if len(self._sent) >= self._rule.effective(now < self._slow_until):
+                return self._sent[0] + window - now, "per-minute limit reached"
+            day = _day(now)
+            if self._days.get(day, 0) >= self._rule.daily_limit:
+                return _seconds_to_next_day(now), "daily limit reached"
+            self._sent.append(now)
+            self._days = {day: self._days.get(day, 0) + 1}
+            return 0.0, ""
+
+    def penalize(self, retry_after: float) -> None:
+        with self._lock:
+            now = self._clock()
+            self._blocked_until = max(self._blocked_until, now + retry_after)
+            self._slow_until = now + SLOWDOWN_SECONDS
+
+
+# KEYS: log zset, day counter, blocked-until, slowed flag. ARGV: window ms, limit, slowed limit,
+# daily limit, member. Returns ms to wait (0 = admitted), or -1 when the day's budget is spent.
+_ACQUIRE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local blocked = tonumber(redis.call('GET', KEYS[3]) or '0')
+if blocked > now then return blocked - now end
+local window = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local limit = tonumber(ARGV[2])
+if redis.call('EXISTS', KEYS[4]) == 1 then limit = tonumber(ARGV[3]) end
+if redis.call('ZCARD', KEYS[1]) >= limit then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return math.max(1, tonumber(oldest[2]) + window - now)
+end
+if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[4]) then return -1 end
+redis.call('ZADD', KEYS[1], now, ARGV[5])
+redis.call('PEXPIRE', KEYS[1], window)
+redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], 172800)
+return 0
+"""
+
+_PENALIZE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local until_ms = now + tonumber(ARGV[1])
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if until_ms > current then redis.call('SET', KEYS[1], until_ms, 'PX', tonumber(ARGV[1]) + 1000) end
+redis.call('SET', KEYS[2], '1', 'PX', tonumber(ARGV[2]))
+return 0
+"""
+
+
+class RedisBudget:
+    """The limiter shared by every process that talks to the same Redis."""
+
+    def __init__(self, client: redis.Redis, prefix: str, rule: BudgetRule) -> None:
+        self._client = client
+        self._prefix = prefix
+        self._rule = rule
+        self._acquire = client.register_script(_ACQUIRE)
+        self._penalize = client.register_script(_PENALIZE)
+
+    def _keys(self) -> list[str]:
+        p = self._prefix
+        return [f"{p}:log", f"{p}:day:{_day(time.time())}", f"{p}:blocked", f"{p}:slowed"]
+
+    def acquire(self, max_wait: float) -> None:
+        deadline = time.monotonic() + max_wait
+        rule = self._rule
+        while True:
+            waited = int(
+                self._acquire(
+                    keys=self._keys(),
+                    args=[
+                        int(rule.window_seconds * 1000),
+                        rule.effective(False),
+                        rule.effective(True),
+                        rule.daily_limit,
+                        uuid.uuid4().hex,
+                    ],
+                )
+            )
+            if waited == 0:
+                return
+            if waited < 0:
+                raise BudgetExhausted(_seconds_to_next_day(time.time()), "daily limit reached")
+            _wait_or_raise(waited / 1000, max_wait, deadline, "per-minute limit reached")
+
+    def penalize(self, retry_after: float) -> None:
+        keys = self._keys()
+        self._penalize(
+            keys=[keys[2], keys[3]],
+            args=[max(1, int(retry_after * 1000)), int(SLOWDOWN_SECONDS * 1000)],
+        )
+
+
+def _seconds_to_next_day(now: float) -> float:
+    local = datetime.fromtimestamp(now, VN_TZ)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp() + 86_400
+    return max(1.0, midnight - now)
+
+
+class Budgets:
+    """One limiter per supplier key; keys are hashed, never stored in Redis or logged."""
+
+    def __init__(self, rule: BudgetRule, redis_url: str | None, namespace: str) -> None:
+        self._rule = rule
+        self._namespace = namespace
+        self._client = redis.Redis.from_url(redis_url) if redis_url else None
+        self._local: dict[str, LocalBudget] = {}
+        self._lock = threading.Lock()
+
+    def for_key(self, api_key: str) -> Budget:
+        key_id = hashlib.sha256(api_key.encode()).hexdigest()[:16]
+        if self._client is not None:
+            return RedisBudget(self._client, f"{self._namespace}:budget:{key_id}", self._rule)
+        with self._lock:
+            return self._local.setdefault(key_id, LocalBudget(self._rule))
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()

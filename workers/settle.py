@@ -1,0 +1,204 @@
+"""fulfilment.settle: decide an unknown purchase from the supplier's own order list.
+
+An attempt whose answer was lost may or may not have bought something. The supplier has no
+idempotency key, so the only proof is its order list: read it newest first, back to the moment the
+attempt began, and look for an order of the same plan and quantity that no other attempt has
+claimed. Found: adopt it (the unique (supplier, trans_id) constraint makes a double claim
+impossible). Not found after the settling delay: nothing was bought, and the line may be bought
+again. Either way the attempt records how it was settled.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from bridge.db import session_scope
+from bridge.logs import event
+from bridge.models import (
+    AttemptOutcome,
+    Fulfilment,
+    FulfilmentState,
+    PurchaseAttempt,
+    Settlement,
+    Supplier,
+)
+from bridge.shop.budget import BudgetExhausted
+from bridge.shop.client import ShopClient
+from bridge.shop.errors import ShopError, ShopTransient
+from bridge.shop.schemas import ListedOrder
+from workers import breaker
+from workers.context import Context
+from workers.dispatch import DELIVER, PURCHASE, SETTLE, Send
+from workers.lines import load_line, set_state
+
+# While another attempt of the same plan is still in flight its order could look like ours.
+IN_FLIGHT_RETRY_SECONDS = 2.0
+
+
+def settle(ctx: Context, fulfilment_id: int) -> list[Send]:
+    now = ctx.clock()
+    with session_scope(ctx.engine) as session:
+        line = load_line(session, fulfilment_id)
+        if line.state != FulfilmentState.PURCHASE_UNKNOWN:
+            return []
+        attempt = _open_attempt(session, fulfilment_id)
+        if attempt is None:
+            # Parked without an open attempt cannot happen by design; never guess: ask a person.
+            reason = "purchase_unknown without an open attempt; check the supplier's orders"
+            set_state(session, line, FulfilmentState.NEEDS_ATTENTION, reason)
+            return []
+        due = attempt.started_at + timedelta(seconds=ctx.settings.settle_delay_seconds)
+        if now < due:
+            return _later(ctx, session, line, (due - now).total_seconds())
+        if _other_in_flight(session, attempt):
+            return _later(ctx, session, line, IN_FLIGHT_RETRY_SECONDS)
+        supplier = session.get(Supplier, attempt.supplier_name)
+        if supplier is None:
+            set_state(session, line, FulfilmentState.NEEDS_ATTENTION, "supplier was removed")
+            return []
+        snapshot = (attempt.id, attempt.plan_id, attempt.quantity, attempt.started_at)
+    attempt_id, plan_id, quantity, started_at = snapshot
+    assert attempt_id is not None
+    since = started_at - timedelta(seconds=ctx.settings.settle_margin_seconds)
+    try:
+        candidates = _candidates(ctx.supplier(supplier), plan_id, quantity, since)
+    except (ShopTransient, BudgetExhausted) as exc:
+        if isinstance(exc, ShopTransient):
+            breaker.record_failure(ctx.engine, ctx.settings, supplier.name, str(exc), now)
+        with session_scope(ctx.engine) as session:
+            line = load_line(session, fulfilment_id)
+            line.failures += 1
+            line.last_error = f"settling: {exc}"[:500]
+            return _later(ctx, session, line, ctx.retry_delay(line.failures))
+    except ShopError as exc:
+        with session_scope(ctx.engine) as session:
+            line = load_line(session, fulfilment_id)
+            reason = f"cannot read the supplier's orders to settle an unknown purchase: {exc}"
+            set_state(session, line, FulfilmentState.NEEDS_ATTENTION, reason[:500])
+            return []
+    return _conclude(ctx, fulfilment_id, attempt_id, supplier.name, candidates)
+
+
+def _open_attempt(session: Session, fulfilment_id: int) -> PurchaseAttempt | None:
+    return session.exec(
+        select(PurchaseAttempt)
+        .where(
+            PurchaseAttempt.fulfilment_id == fulfilment_id,
+            col(PurchaseAttempt.outcome).in_([AttemptOutcome.UNKNOWN, AttemptOutcome.IN_FLIGHT]),
+            col(PurchaseAttempt.settlement).is_(None),
+        )
+        .order_by(col(PurchaseAttempt.id).desc())
+    ).first()
+
+
+def _other_in_flight(session: Session, attempt: PurchaseAttempt) -> bool:
+    other = session.exec(
+        select(PurchaseAttempt.id).where(
+            PurchaseAttempt.supplier_name == attempt.supplier_name,
+            PurchaseAttempt.plan_id == attempt.plan_id,
+            PurchaseAttempt.outcome == AttemptOutcome.IN_FLIGHT,
+            PurchaseAttempt.id != attempt.id,
+        )
+    ).first()
+    return other is not None
+
+
+def _candidates(
+    client: ShopClient, plan_id: int, quantity: int, since: datetime
+) -> list[ListedOrder]:
+    """Orders of this plan and quantity created since ``since``, oldest first."""
+    found: list[ListedOrder] = []
+    page = 1
+    while True:
+        listing = client.list_orders(page=page, limit=100)
+        for order in listing.orders:
+            if order.created_at is None or order.created_at < since:
+                continue
+            if (
+                order.plan_id == plan_id
+                and order.quantity == quantity
+                and order.status != "cancelled"
+            ):
+                found.append(order)
+        oldest = min((o.created_at for o in listing.orders if o.created_at), default=None)
+        if not listing.has_more or not listing.orders or (oldest is not None and oldest < since):
+            break
+        page += 1
+    return sorted(found, key=lambda o: (o.created_at or since, o.id or 0))
+
+
+def _conclude(
+    ctx: Context, fulfilment_id: int, attempt_id: int, supplier: str, candidates: list[ListedOrder]
+) -> list[Send]:
+    now = ctx.clock()
+    for order in candidates:
+        try:
+            with session_scope(ctx.engine) as session:
+                claimed = session.exec(
+                    select(PurchaseAttempt.id).where(
+                        PurchaseAttempt.supplier_name == supplier,
+                        PurchaseAttempt.trans_id == order.trans_id,
+                    )
+                ).first()
+                if claimed is not None:
+                    continue
+                return _adopt(ctx, session, fulfilment_id, attempt_id, order.trans_id, now)
+        except IntegrityError:
+            continue  # another settlement claimed it a moment ago: try the next candidate
+    with session_scope(ctx.engine) as session:
+        attempt = session.get(PurchaseAttempt, attempt_id)
+        assert attempt is not None
+        attempt.outcome = AttemptOutcome.UNKNOWN
+        attempt.settlement = Settlement.NOT_FOUND
+        attempt.settled_at = now
+        session.add(attempt)
+        line = load_line(session, fulfilment_id)
+        event("fulfilment.settle.not_found", logging.WARNING, id=fulfilment_id, attempt=attempt_id)
+        return _rebuy(ctx, session, line, now)
+
+
+def _adopt(
+    ctx: Context,
+    session: Session,
+    fulfilment_id: int,
+    attempt_id: int,
+    trans_id: str,
+    now: datetime,
+) -> list[Send]:
+    attempt = session.get(PurchaseAttempt, attempt_id)
+    line = load_line(session, fulfilment_id)
+    assert attempt is not None
+    if line.state != FulfilmentState.PURCHASE_UNKNOWN:
+        return []
+    attempt.outcome = AttemptOutcome.BOUGHT
+    attempt.trans_id = trans_id
+    attempt.settlement = Settlement.ADOPTED
+    attempt.settled_at = now
+    session.add(attempt)
+    session.flush()  # the unique (supplier, trans_id) check happens here
+    line.trans_id = trans_id
+    line.polls = 0
+    line.failures = 0
+    line.last_error = None
+    line.lease_until = now + timedelta(seconds=ctx.settings.lease_seconds)
+    set_state(session, line, FulfilmentState.PURCHASED, None)
+    event("fulfilment.settle.adopted", id=fulfilment_id, attempt=attempt_id, trans_id=trans_id)
+    return [Send(DELIVER, fulfilment_id)]
+
+
+def _rebuy(ctx: Context, session: Session, line: Fulfilment, now: datetime) -> list[Send]:
+    assert line.id is not None
+    line.lease_until = now + timedelta(seconds=ctx.settings.lease_seconds)
+    set_state(session, line, FulfilmentState.PENDING, None)
+    return [Send(PURCHASE, line.id)]
+
+
+def _later(ctx: Context, session: Session, line: Fulfilment, delay: float) -> list[Send]:
+    assert line.id is not None
+    line.lease_until = ctx.clock() + timedelta(seconds=delay + ctx.settings.lease_seconds)
+    session.add(line)
+    return [Send(SETTLE, line.id, delay)]
