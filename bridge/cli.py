@@ -9,16 +9,18 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 
+from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from bridge import admin
-from bridge.db import make_engine, session_scope
+from bridge import admin, cli_stock
+from bridge.db import make_engine, session_scope, utcnow
 from bridge.logs import configure
 from bridge.migrate import upgrade
-from bridge.models import Fulfilment, PurchaseAttempt
+from bridge.models import Alert, Fulfilment, PurchaseAttempt
 from bridge.secrets import SecretBox
 from bridge.settings import Settings, SettingsError, get_settings
 from mappings import repository as mapping_repo
+from workers.redrive import RedriveRefused, resend_line, retry_line
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -111,6 +113,21 @@ def _parser() -> argparse.ArgumentParser:
     show = fulfilments.add_parser("show")
     show.add_argument("id", type=int)
     show.set_defaults(handler=_fulfilments_show)
+    retry = fulfilments.add_parser(
+        "retry", help="re-drive a needs_attention/failed line (e.g. after a top-up)"
+    )
+    retry.add_argument("id", type=int)
+    retry.set_defaults(handler=_fulfilments_retry)
+    resend = fulfilments.add_parser(
+        "resend", help="write a line's stored credentials into the note again if missing"
+    )
+    resend.add_argument("id", type=int)
+    resend.set_defaults(handler=_fulfilments_resend)
+    alerts = sub.add_parser("alerts", help="what needs an operator").add_subparsers(
+        dest="alerts", required=True
+    )
+    alerts.add_parser("list").set_defaults(handler=_alerts_list)
+    cli_stock.register(sub)
     return parser
 
 
@@ -118,7 +135,7 @@ def _box(settings: Settings) -> SecretBox:
     return SecretBox(settings.require_secret_key())
 
 
-def _engine(settings: Settings):  # type: ignore[no-untyped-def]
+def _engine(settings: Settings) -> Engine:
     if settings.auto_migrate:
         upgrade(settings.database_url)
     return make_engine(settings.database_url)
@@ -334,6 +351,36 @@ def _fulfilments_show(args: argparse.Namespace, settings: Settings) -> int:
             for a in attempts
         ],
     )
+    return 0
+
+
+def _fulfilments_retry(args: argparse.Namespace, settings: Settings) -> int:
+    return _redrive(settings, lambda engine: retry_line(engine, args.id, utcnow()))
+
+
+def _fulfilments_resend(args: argparse.Namespace, settings: Settings) -> int:
+    return _redrive(settings, lambda engine: resend_line(engine, args.id, utcnow()))
+
+
+def _redrive(settings: Settings, action: Callable[[Engine], str]) -> int:
+    try:
+        print(action(_engine(settings)))
+    except LookupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except RedriveRefused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _alerts_list(args: argparse.Namespace, settings: Settings) -> int:
+    with session_scope(_engine(settings)) as session:
+        rows = [
+            [a.kind, a.subject, a.count, a.last_seen_at.isoformat(timespec="seconds"), a.message]
+            for a in session.exec(select(Alert).order_by(col(Alert.last_seen_at).desc()))
+        ]
+    _table(["kind", "subject", "count", "last seen", "message"], rows)
     return 0
 
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Dialect, Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, create_engine
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel import Session
 
@@ -66,8 +68,13 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> N
     cursor.close()
 
 
+READ_ONLY = "bridge_read_only"
+
+
 def _sqlite_begin_immediate(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # A read-only transaction takes no write lock: in WAL mode it never waits for the writer.
+    read_only = connection.get_execution_options().get(READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 @contextmanager
@@ -94,11 +101,19 @@ def insert_ignore(
 
     Returns the new row's ``returning`` column, or None when the row already existed.
     """
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    statement = (
+    statement = _insert_ignore_statement(conn.dialect.name, table, tuple(conflict), returning)
+    return conn.execute(statement, dict(values)).scalar_one_or_none()
+
+
+@lru_cache(maxsize=64)
+def _insert_ignore_statement(
+    dialect: str, table: Table, conflict: tuple[str, ...], returning: str
+) -> Executable:
+    """Built once per table: building and cache-keying a statement per row was most of the
+    webhook endpoint's CPU. The values are bound at execute time."""
+    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
         dialect_insert(table)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=conflict)
+        .on_conflict_do_nothing(index_elements=list(conflict))
         .returning(table.c[returning])
     )
-    return conn.execute(statement).scalar_one_or_none()

@@ -23,8 +23,9 @@ from sqlalchemy.engine import Connection, Engine
 from bridge.db import insert_ignore, utcnow
 from bridge.logs import event
 from bridge.models import OrderState, PancakeOrder, WebhookEvent
-from bridge.pancake.webhooks import ORDER_TYPE, ParsedWebhook
+from bridge.pancake.webhooks import ORDER_TYPE, STOCK_TYPE, ParsedWebhook
 from workers.dispatch import INTAKE, Send
+from workers.stock import mark_level_reported, request_stock_sync, tracked_level
 
 MAX_BATCH = 512
 
@@ -32,9 +33,12 @@ MAX_BATCH = 512
 class Outcome(StrEnum):
     QUEUED = "queued"  # the order needs fulfilment; intake was queued
     KNOWN = "known"  # the order is already being handled; nothing new to do
-    IGNORED_TYPE = "ignored:type"  # not an order webhook (stock events come later)
+    IGNORED_TYPE = "ignored:type"  # neither an order nor a stock webhook
     IGNORED_STATUS = "ignored:status"  # the order's status is not one of the shop's triggers
     DUPLICATE = "duplicate"  # this exact body was recorded before
+    STOCK_QUEUED = "stock:queued"  # Pancake's quantity is not what we pushed: a sync will fix it
+    STOCK_OURS = "stock:ours"  # the quantity we pushed (Pancake echoes our own pushes)
+    IGNORED_STOCK = "ignored:stock"  # a variation (or warehouse) the bridge does not sync
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +59,14 @@ class EventRecorder:
         dispatch: Callable[[Iterable[Send]], None],
         *,
         lease_seconds: float,
+        stock_debounce_seconds: float | None = None,
     ) -> None:
+        """``stock_debounce_seconds`` None: stock webhooks trigger no sync (stock sync is off)."""
         self._engine = engine
         self._dispatch = dispatch
         self._lease = timedelta(seconds=lease_seconds)
+        self._lease_seconds = lease_seconds
+        self._stock_debounce = stock_debounce_seconds
         self._queue: queue.SimpleQueue[_Waiter | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
 
@@ -119,12 +127,26 @@ class EventRecorder:
         self, conn: Connection, incoming: Incoming, now: datetime
     ) -> tuple[Outcome, list[Send]]:
         hook = incoming.webhook
+        if hook.kind == STOCK_TYPE:
+            return self._record_stock(conn, incoming, now)
         if hook.kind != ORDER_TYPE:
             outcome = Outcome.IGNORED_TYPE
         elif hook.order_status not in incoming.triggers:
             outcome = Outcome.IGNORED_STATUS
         else:
             outcome = Outcome.QUEUED
+        if not self._insert_event(conn, incoming, outcome, now):
+            return Outcome.DUPLICATE, []
+        if outcome != Outcome.QUEUED:
+            return outcome, []
+        assert hook.order_id is not None
+        return self._order_needs_work(conn, incoming.shop_id, hook, now)
+
+    def _insert_event(
+        self, conn: Connection, incoming: Incoming, outcome: Outcome, now: datetime
+    ) -> bool:
+        """Record the event; False when this exact body was recorded before."""
+        hook = incoming.webhook
         inserted = insert_ignore(
             conn,
             WebhookEvent.__table__,  # type: ignore[attr-defined]
@@ -140,12 +162,30 @@ class EventRecorder:
             },
             ["shop_id", "body_hash"],
         )
-        if inserted is None:
+        return inserted is not None
+
+    def _record_stock(
+        self, conn: Connection, incoming: Incoming, now: datetime
+    ) -> tuple[Outcome, list[Send]]:
+        """A quantity other than ours marks the variation and requests one debounced sync."""
+        hook, debounce, reported = incoming.webhook, self._stock_debounce, None
+        level = None
+        if debounce is not None and hook.variation_id and hook.warehouse_id:
+            reported = hook.remain_quantity
+            level = tracked_level(conn, incoming.shop_id, hook.variation_id, hook.warehouse_id)
+        outcome = Outcome.IGNORED_STOCK
+        if level is not None and reported is not None:
+            outcome = Outcome.STOCK_OURS if level.is_ours(reported) else Outcome.STOCK_QUEUED
+        if not self._insert_event(conn, incoming, outcome, now):
             return Outcome.DUPLICATE, []
-        if outcome != Outcome.QUEUED:
+        if outcome != Outcome.STOCK_QUEUED or level is None or reported is None:
             return outcome, []
-        assert hook.order_id is not None
-        return self._order_needs_work(conn, incoming.shop_id, hook, now)
+        assert debounce is not None  # a level is only looked up when stock sync is on
+        mark_level_reported(conn, level.id, reported, now)
+        sends = request_stock_sync(
+            conn, now, trigger="webhook", delay=debounce, stale_after=self._lease_seconds
+        )
+        return outcome, sends
 
     def _order_needs_work(
         self, conn: Connection, shop_id: str, hook: ParsedWebhook, now: datetime

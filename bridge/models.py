@@ -39,6 +39,8 @@ class PancakeShop(SQLModel, table=True):
         default_factory=lambda: list(DEFAULT_TRIGGER_STATUSES),
         sa_column=Column(JSON, nullable=False),
     )
+    # Stock sync keeps this many of every synced variation back from sale.
+    stock_buffer: int = 0
     created_at: datetime = _created()
 
 
@@ -143,6 +145,8 @@ class Fulfilment(SQLModel, table=True):
     state: str = Field(default=FulfilmentState.PENDING, index=True)
     reason: str | None = None
     trans_id: str | None = None
+    # The supplier's last word on the order: pending, processing, completed, cancelled.
+    supplier_status: str | None = None
     credentials_enc: str | None = Field(default=None, sa_type=Text)
     delivered_count: int = 0
     annotated_count: int = 0  # how many credentials are already in the note

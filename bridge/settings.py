@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     supplier_rate_limit: int = 60
     supplier_rate_window_seconds: float = 60.0
     supplier_daily_limit: int = 10_000
-    supplier_rate_margin: int = 2
+    supplier_rate_margin: int = 1
     # Circuit breaker: this many consecutive transient failures pause a supplier, first for
     # breaker_pause_seconds, doubling while it keeps failing, up to breaker_max_pause_seconds.
     breaker_threshold: int = 5
@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     stock_debounce_seconds: float = 2.0
     # Entries per `variations/update_quantity` call.
     stock_push_batch_size: int = Field(default=100, ge=1)
+    # The share of each supplier key's daily request limit that catalogue reads may spend: syncs
+    # are spaced out (whatever triggers them) so that purchases always keep the rest.
+    stock_sync_daily_budget_share: float = Field(default=0.5, gt=0, le=1)
     log_level: str = Field(default="INFO")
 
     def require_secret_key(self) -> str:

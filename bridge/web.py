@@ -6,19 +6,21 @@ in milliseconds. Bad input is refused with a one-line reason and stores nothing.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bridge.db import session_scope
+from bridge.db import READ_ONLY
 from bridge.ingest import EventRecorder, Incoming
 from bridge.models import PancakeShop
 from bridge.pancake.webhooks import WebhookRejected, parse_webhook
@@ -36,29 +38,52 @@ class ShopAuth:
 
 
 class ShopDirectory:
-    """Shop lookups for the hot path, cached briefly so a burst costs one query per shop."""
+    """Shop lookups for the hot path, cached briefly.
+
+    When an entry goes stale the old value keeps serving while one lookup refreshes it; without
+    that, every in-flight request missed the cache at the same moment and queued on the database.
+    """
 
     def __init__(self, engine: Engine, clock: Callable[[], float] = time.monotonic) -> None:
         self._engine = engine
         self._clock = clock
         self._cache: dict[str, tuple[float, ShopAuth | None]] = {}
+        self._loading: dict[str, asyncio.Future[ShopAuth | None]] = {}
 
     async def get(self, shop_id: str) -> ShopAuth | None:
         cached = self._cache.get(shop_id)
-        if cached is not None and cached[0] > self._clock():
+        if cached is not None:
+            if cached[0] <= self._clock() and shop_id not in self._loading:
+                self._start_loading(shop_id)
             return cached[1]
-        auth = await run_in_threadpool(self._load, shop_id)
-        if len(self._cache) > 10_000:  # unknown ids must not grow the cache without bound
-            self._cache.clear()
-        self._cache[shop_id] = (self._clock() + SHOP_CACHE_SECONDS, auth)
-        return auth
+        loading = self._loading.get(shop_id) or self._start_loading(shop_id)
+        return await asyncio.shield(loading)
+
+    def _start_loading(self, shop_id: str) -> asyncio.Future[ShopAuth | None]:
+        task = asyncio.ensure_future(self._refresh(shop_id))
+        self._loading[shop_id] = task
+        return task
+
+    async def _refresh(self, shop_id: str) -> ShopAuth | None:
+        try:
+            auth = await run_in_threadpool(self._load, shop_id)
+            if len(self._cache) > 10_000:  # unknown ids must not grow the cache without bound
+                self._cache.clear()
+            self._cache[shop_id] = (self._clock() + SHOP_CACHE_SECONDS, auth)
+            return auth
+        finally:
+            self._loading.pop(shop_id, None)
 
     def _load(self, shop_id: str) -> ShopAuth | None:
-        with session_scope(self._engine) as session:
-            shop = session.get(PancakeShop, shop_id)
-            if shop is None:
-                return None
-            return ShopAuth(shop.webhook_secret_digest, frozenset(shop.trigger_statuses))
+        with self._engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+            row = conn.execute(
+                select(PancakeShop.webhook_secret_digest, PancakeShop.trigger_statuses).where(
+                    PancakeShop.shop_id == shop_id
+                )
+            ).first()
+        if row is None:
+            return None
+        return ShopAuth(row[0], frozenset(row[1]))
 
 
 class BodyTooLarge(Exception):

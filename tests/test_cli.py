@@ -273,3 +273,50 @@ def test_the_demo_runs_end_to_end_and_exits_zero(tmp_path: Path) -> None:
     assert "==== pancake-bridge #1 ====" in out
     assert "Khách cần gấp trước 20h" in out, "the staff note is kept"
     assert list(tmp_path.iterdir()) == [], "the demo leaves the working directory clean"
+
+
+def test_retry_and_resend_are_safe_to_run_twice(
+    cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sqlmodel import Session
+
+    from bridge.db import make_engine
+    from bridge.models import Fulfilment, FulfilmentState, PancakeOrder
+
+    run(capsys, "shops", "list")  # creates the schema
+    engine = make_engine(f"sqlite:///{cli_env}")
+    with Session(engine) as session:
+        order = PancakeOrder(shop_id="4", order_id="1418")
+        session.add(order)
+        session.flush()
+        assert order.id is not None
+        session.add(
+            Fulfilment(
+                order_pk=order.id,
+                shop_id="4",
+                order_id="1418",
+                line_key="a",
+                quantity=1,
+                state=FulfilmentState.NEEDS_ATTENTION,
+                reason="INSUFFICIENT_BALANCE: x",
+            )
+        )
+        session.commit()
+
+    code, first, _ = run(capsys, "fulfilments", "retry", "1")
+    assert (code, "pending again" in first) == (0, True)
+    code, second, _ = run(capsys, "fulfilments", "retry", "1")
+    assert (code, "nothing to retry" in second) == (0, True)
+    with Session(engine) as session:
+        line = session.get(Fulfilment, 1)
+        assert line is not None
+        assert line.state == FulfilmentState.PENDING
+        assert line.retry_from is not None
+    engine.dispose()
+    code, _, err = run(capsys, "fulfilments", "resend", "1")
+    assert code == 2
+    assert "no stored credentials" in err
+    assert run(capsys, "fulfilments", "retry", "99")[0] == 1
+    code, out, _ = run(capsys, "alerts", "list")
+    assert code == 0
+    assert "(none)" in out

@@ -57,7 +57,7 @@ def counts(sandbox: Sandbox) -> tuple[int, int]:
         ("orders__marketplace_string_id.json", "queued", "AF100975192O582"),
         ("orders__multi_line_one_unmapped.json", "queued", "123456789012345678"),
         ("orders__new_not_triggered.json", "ignored:status", None),
-        ("variations_warehouses__sale.json", "ignored:type", None),
+        ("variations_warehouses__sale.json", "ignored:stock", None),
         ("customers__updated.json", "ignored:type", None),
     ],
 )

@@ -60,7 +60,10 @@ class Context:
                     supplier.base_url,
                     self.box.decrypt(supplier.api_key_enc),
                     self.box.decrypt(supplier.api_secret_enc),
-                    timeout=httpx.Timeout(self.settings.supplier_timeout_seconds, connect=5.0),
+                    timeout=httpx.Timeout(
+                        self.settings.supplier_timeout_seconds,
+                        connect=min(5.0, self.settings.supplier_timeout_seconds),
+                    ),
                     budget=self.budgets.for_key(self.box.decrypt(supplier.api_key_enc)),
                     budget_wait=self.settings.supplier_budget_wait_seconds,
                 )

@@ -21,6 +21,7 @@ from workers import breaker
 from workers.context import Context
 from workers.dispatch import ANNOTATE, DELIVER, Send
 from workers.lines import load_line, set_state
+from workers.watch import FINISHED, waiting_orders, watch
 
 WAITING = frozenset({FulfilmentState.PURCHASED, FulfilmentState.PARTIAL})
 
@@ -40,6 +41,15 @@ def deliver(ctx: Context, fulfilment_id: int) -> list[Send]:
             )
             return []
         trans_id = line.trans_id
+        batched = (
+            line.supplier_status not in FINISHED and waiting_orders(session, supplier.name) > 1
+        )
+        poll_delay = ctx.poll_delay(line.polls)
+    if batched:
+        found = watch(ctx, fulfilment_id, supplier, poll_delay)
+        if found is not None and Send(DELIVER, fulfilment_id) in found:
+            return found
+        return (found or []) + _wait(ctx, fulfilment_id, error=None)
     try:
         status = ctx.supplier(supplier).order_status(trans_id)
     except ShopRefused as exc:
@@ -63,6 +73,7 @@ def _apply(ctx: Context, fulfilment_id: int, status: OrderStatus) -> list[Send]:
         if line.state not in WAITING:
             return []
         expected = line.supplier_quantity or status.expected_count or len(status.items)
+        line.supplier_status = status.status
         arrived = len(status.items) > line.delivered_count
         if arrived:
             line.credentials_enc = ctx.box.encrypt(json.dumps(status.items))

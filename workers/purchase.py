@@ -42,6 +42,7 @@ from workers.alerts import raise_alert
 from workers.context import Context
 from workers.dispatch import ANNOTATE, DELIVER, PURCHASE, Send
 from workers.lines import load_line, park_unknown, set_state
+from workers.stock import stock_sync_after_purchase
 
 MAX_BATCH = 20
 
@@ -60,14 +61,25 @@ class Batch:
 
 
 def purchase(ctx: Context, fulfilment_id: int) -> list[Send]:
+    # Budget first, claim second: once the attempt is committed the request must go out at once,
+    # or its lease could expire while it waits and the sweep would settle it as never sent.
+    preferred = _preferred_supplier(ctx, fulfilment_id)
+    if preferred is not None:
+        try:
+            ctx.supplier(preferred).reserve_slot()
+        except BudgetExhausted as exc:
+            return _await_budget(ctx, fulfilment_id, exc.retry_after)
     decided = _decide(ctx, fulfilment_id)
     if not isinstance(decided, Batch):
         return decided
     client = ctx.supplier(decided.supplier)
     name = decided.supplier.name
+    reserved = preferred is not None and preferred.name == name
     event("fulfilment.purchase.started", id=fulfilment_id, lines=len(decided.claims), supplier=name)
     try:
-        result = client.create_order([claim.item for claim in decided.claims])
+        result = client.create_order(
+            [claim.item for claim in decided.claims], slot_reserved=reserved
+        )
     except BudgetExhausted as exc:
         return _not_bought(ctx, decided, AttemptOutcome.NOT_SENT, None, str(exc), exc.retry_after)
     except ShopRateLimited as exc:
@@ -91,6 +103,26 @@ def purchase(ctx: Context, fulfilment_id: int) -> list[Send]:
     return _bought(ctx, decided, result)
 
 
+def _preferred_supplier(ctx: Context, fulfilment_id: int) -> Supplier | None:
+    """The supplier the line would be bought from now, if any (a read; nothing is claimed)."""
+    with session_scope(ctx.engine) as session:
+        line = load_line(session, fulfilment_id)
+        if line.state != FulfilmentState.PENDING:
+            return None
+        decision = choose(session, line, _order_snapshot(ctx, session, line.order_pk), ctx.clock())
+        return decision.supplier if isinstance(decision, Chosen) else None
+
+
+def _await_budget(ctx: Context, fulfilment_id: int, retry_after: float) -> list[Send]:
+    with session_scope(ctx.engine) as session:
+        line = load_line(session, fulfilment_id)
+        if line.state != FulfilmentState.PENDING:
+            return []
+        line.lease_until = ctx.clock() + timedelta(seconds=retry_after + ctx.settings.lease_seconds)
+        session.add(line)
+    return [Send(PURCHASE, fulfilment_id, retry_after)]
+
+
 def _decide(ctx: Context, fulfilment_id: int) -> Batch | list[Send]:
     """Choose a supplier for the line (and its siblings), claim them and commit their attempts."""
     now = ctx.clock()
@@ -107,7 +139,7 @@ def _decide(ctx: Context, fulfilment_id: int) -> Batch | list[Send]:
             session.add(line)
             return [Send(PURCHASE, fulfilment_id, delay)]
         if isinstance(decision, NoChoice):
-            return _no_choice(ctx, session, line, decision.reason, now)
+            return _no_choice(ctx, session, line, decision.reason, now, notify=decision.mapped)
         batch = [(line, decision)]
         if not _must_buy_alone(session, fulfilment_id):
             batch += _siblings(session, line, decision.supplier.name, snapshot, now)
@@ -207,12 +239,22 @@ def _claim(
 
 
 def _no_choice(
-    ctx: Context, session: Session, line: Fulfilment, reason: str, now: datetime
+    ctx: Context,
+    session: Session,
+    line: Fulfilment,
+    reason: str,
+    now: datetime,
+    *,
+    notify: bool = True,
 ) -> list[Send]:
-    """No choice can serve the line: a person must act, and the customer hears of the delay."""
+    """No choice can serve the line: a person must act, and the customer hears of the delay.
+
+    The delay line is written once per line, not again after a retry fails the same way; an
+    unmapped line gets none (it may not be a digital good at all).
+    """
     set_state(session, line, FulfilmentState.NEEDS_ATTENTION, reason)
     event("fulfilment.purchase.no_choice", logging.WARNING, id=line.id, reason=reason)
-    if line.delay_notice is not None:
+    if not notify or line.delay_notice is not None:
         return []
     line.delay_notice = "pending"
     line.lease_until = now + timedelta(seconds=ctx.settings.lease_seconds)
@@ -252,6 +294,7 @@ def _bought(ctx: Context, batch: Batch, result: CreateResult) -> list[Send]:
             _finish(session, claim.attempt_id, AttemptOutcome.BOUGHT, now, trans_id=order.trans_id)
             line = load_line(session, claim.line_id)
             line.trans_id = order.trans_id
+            line.supplier_status = order.status
             line.polls = 0
             line.failures = 0
             line.last_error = None
@@ -261,6 +304,10 @@ def _bought(ctx: Context, batch: Batch, result: CreateResult) -> list[Send]:
             set_state(session, line, FulfilmentState.PURCHASED, None)
             sends.append(Send(DELIVER, claim.line_id, delay))
             event("fulfilment.purchase.bought", id=claim.line_id, trans_id=order.trans_id)
+        plans = {claim.item.plan_id for claim in batch.claims}
+        sends += stock_sync_after_purchase(
+            ctx, session, supplier_name=batch.supplier.name, plan_ids=plans
+        )
     return sends
 
 

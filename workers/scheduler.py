@@ -1,4 +1,5 @@
-"""The periodic scheduler: one holder across all processes (a lease row), running the sweep."""
+"""The periodic scheduler: one holder across all processes (a lease row), running the sweep
+and requesting the periodic stock sync."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from bridge.logs import event
 from bridge.models import SchedulerLease
 from workers.context import Context
 from workers.dispatch import Send
+from workers.stock import periodic_stock_sync
 from workers.sweep import sweep
 
 LEASE_NAME = "scheduler"
@@ -52,7 +54,8 @@ def acquire_lease(ctx: Context, holder: str, ttl_seconds: float, name: str = LEA
 
 
 class Scheduler:
-    """A daemon thread: every ``interval`` seconds, if this process holds the lease, sweep."""
+    """A daemon thread: every ``interval`` seconds, if this process holds the lease, sweep (and
+    request a stock sync when ``stock_sync_interval_seconds`` passed since the last one)."""
 
     def __init__(self, ctx: Context, dispatch: Callable[[Iterable[Send]], None]) -> None:
         self._ctx = ctx
@@ -74,6 +77,7 @@ class Scheduler:
         if not acquire_lease(self._ctx, self._holder, ttl_seconds=interval * 3):
             return False
         self._dispatch(sweep(self._ctx))
+        self._dispatch(periodic_stock_sync(self._ctx))
         return True
 
     def _run(self) -> None:

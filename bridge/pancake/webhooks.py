@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 ORDER_TYPE = "orders"
+STOCK_TYPE = "variations_warehouses"
 
 
 class WebhookRejected(ValueError):
@@ -21,6 +22,10 @@ class ParsedWebhook:
     order_status: int | None
     item_count: int
     body_hash: str
+    # variations_warehouses only: which stock changed and the sellable quantity it now has.
+    variation_id: str | None = None
+    warehouse_id: str | None = None
+    remain_quantity: int | None = None
 
 
 def parse_webhook(raw: bytes) -> ParsedWebhook:
@@ -43,6 +48,17 @@ def parse_webhook(raw: bytes) -> ParsedWebhook:
     # Pancake varies key order between sends: hash a canonical form so replays dedupe.
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     body_hash = hashlib.sha256(canonical.encode()).hexdigest()
+    if kind == STOCK_TYPE:
+        return ParsedWebhook(
+            kind,
+            None,
+            None,
+            0,
+            body_hash,
+            variation_id=_optional_id(payload.get("variation_id")),
+            warehouse_id=_optional_id(payload.get("warehouse_id")),
+            remain_quantity=_as_int(payload.get("remain_quantity")),
+        )
     return ParsedWebhook(kind, order_id, status, item_count, body_hash)
 
 
@@ -65,9 +81,15 @@ def _kind(document: dict[str, Any], payload: dict[str, Any]) -> str:
 
 
 def _order_id(payload: dict[str, Any]) -> str:
-    value = payload.get("id")
-    if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
+    value = _optional_id(payload.get("id"))
+    if value is None:
         raise WebhookRejected('order webhook without an "id"')
+    return value
+
+
+def _optional_id(value: object) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
+        return None
     return str(value)
 
 

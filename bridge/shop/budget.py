@@ -2,10 +2,11 @@
 
 Each key allows ``limit`` requests per ``window`` seconds and ``daily_limit`` a day (60/min and
 10,000/day on the Shop API v1). The window is a sliding log of request times, the same rule the
-supplier enforces, so a request the limiter admits is one the supplier accepts; a small ``margin``
-keeps us clear of the edge when requests from several hosts arrive in a different order than they
-were admitted. With Redis the log lives in a sorted set updated atomically by a Lua script on Redis'
-own clock (one clock for every host); without Redis it lives in this process.
+supplier enforces. A request reaches the supplier a little after it was admitted, and not always
+in the order it was admitted, so the limiter keeps a guard on both axes: its window is 2% longer
+than the supplier's, and it admits ``margin`` fewer requests per window. With Redis the log lives
+in a sorted set updated atomically by a Lua script on Redis' own clock (one clock for every
+host); without Redis it lives in this process.
 
 A 429 that still happens blocks the key for its Retry-After and lowers the limit for a while.
 """
@@ -26,9 +27,9 @@ import redis
 
 from bridge.shop.schemas import VN_TZ
 
-# After a 429 the key runs at this fraction of its limit for SLOWDOWN_SECONDS.
+# After a 429 the key runs at this fraction of its limit for SLOWDOWN_WINDOWS windows.
 SLOWDOWN_FACTOR = 0.8
-SLOWDOWN_SECONDS = 600.0
+SLOWDOWN_WINDOWS = 10
 
 
 class BudgetExhausted(Exception):
@@ -44,7 +45,15 @@ class BudgetRule:
     limit: int = 60
     window_seconds: float = 60.0
     daily_limit: int = 10_000
-    margin: int = 2
+    margin: int = 1
+
+    @property
+    def guarded_window(self) -> float:
+        return self.window_seconds * 1.02
+
+    @property
+    def slowdown_seconds(self) -> float:
+        return self.window_seconds * SLOWDOWN_WINDOWS
 
     def effective(self, slowed: bool) -> int:
         base = max(1, self.limit - self.margin)
@@ -94,7 +103,7 @@ class LocalBudget:
             now = self._clock()
             if now < self._blocked_until:
                 return self._blocked_until - now, "blocked after a 429"
-            window = self._rule.window_seconds
+            window = self._rule.guarded_window
             while self._sent and self._sent[0] <= now - window:
                 self._sent.popleft()
             if len(self._sent) >= self._rule.effective(now < self._slow_until):
@@ -110,7 +119,7 @@ class LocalBudget:
         with self._lock:
             now = self._clock()
             self._blocked_until = max(self._blocked_until, now + retry_after)
-            self._slow_until = now + SLOWDOWN_SECONDS
+            self._slow_until = now + self._rule.slowdown_seconds
 
 
 # KEYS: log zset, day counter, blocked-until, slowed flag. ARGV: window ms, limit, slowed limit,
@@ -169,7 +178,7 @@ class RedisBudget:
                 self._acquire(
                     keys=self._keys(),
                     args=[
-                        int(rule.window_seconds * 1000),
+                        int(rule.guarded_window * 1000),
                         rule.effective(False),
                         rule.effective(True),
                         rule.daily_limit,
@@ -187,7 +196,7 @@ class RedisBudget:
         keys = self._keys()
         self._penalize(
             keys=[keys[2], keys[3]],
-            args=[max(1, int(retry_after * 1000)), int(SLOWDOWN_SECONDS * 1000)],
+            args=[max(1, int(retry_after * 1000)), int(self._rule.slowdown_seconds * 1000)],
         )
 
 

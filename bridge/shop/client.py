@@ -99,16 +99,29 @@ class ShopClient:
     def __repr__(self) -> str:
         return f"ShopClient({str(self._http.base_url)!r})"
 
-    def create_order(self, items: Sequence[OrderItem]) -> CreateResult:
+    def reserve_slot(self) -> None:
+        """Take one request's budget now (waiting if needed) for a ``create_order`` to come.
+
+        A purchase records its attempt before it sends; waiting for budget in between would let
+        the attempt's lease run out while the request is still to be sent.
+        """
+        if self._budget is not None:
+            self._budget.acquire(self._budget_wait)
+
+    def create_order(
+        self, items: Sequence[OrderItem], *, slot_reserved: bool = False
+    ) -> CreateResult:
         """Buy ``items`` in exactly one request.
 
         On ``ShopOutcomeUnknown`` the order may exist: look for it in ``list_orders`` before
-        buying again.
+        buying again. ``slot_reserved``: ``reserve_slot`` already paid for this request.
         """
         if not items:
             raise ValueError("an order needs at least one item")
         payload = {"items": [item.model_dump(exclude_none=True) for item in items]}
-        response, data = self._send("POST", "orders/create", json=payload)
+        response, data = self._send(
+            "POST", "orders/create", json=payload, budgeted=not slot_reserved
+        )
         return self._parse(CreateResult, data, response)
 
     def order_status(self, trans_id: str) -> OrderStatus:
@@ -178,10 +191,11 @@ class ShopClient:
         *,
         params: Mapping[str, Any] | None = None,
         json: object = None,
+        budgeted: bool = True,
     ) -> tuple[httpx.Response, dict[str, Any]]:
         """One HTTP request; returns the envelope's ``data`` or raises a ``ShopError``."""
         request = self._http.build_request(method, path, params=params, json=json)
-        if self._budget is not None:
+        if budgeted and self._budget is not None:
             self._budget.acquire(self._budget_wait)  # raises BudgetExhausted: nothing sent
         self.calls += 1
         try:

@@ -271,6 +271,17 @@ class PancakeSimulator:
             self._order(shop, order_id)
             self._queue_order_webhook(shop, order_id)
 
+    def set_quantity(
+        self, shop_id: str, variation_id: str, quantity: int, *, warehouse_id: str | None = None
+    ) -> None:
+        """Set the sellable quantity as staff (or a sale) would, and send the stock webhook."""
+        with self._lock:
+            shop = self._shop(shop_id)
+            self._variation(shop, variation_id)
+            warehouse = warehouse_id or shop.warehouses[0]["id"]
+            entry = {"variation_id": variation_id, "warehouse_id": warehouse}
+            self._apply_stock(shop, {**entry, "remain_quantity": quantity}, is_actual=False)
+
     def inject(
         self,
         status: int,
@@ -295,6 +306,21 @@ class PancakeSimulator:
     def variation(self, shop_id: str, variation_id: str) -> dict[str, Any]:
         with self._lock:
             return copy.deepcopy(self._variation(self._shop(shop_id), variation_id))
+
+    def remain_quantity(
+        self, shop_id: str, variation_id: str, *, warehouse_id: str | None = None
+    ) -> int:
+        """The sellable quantity of a variation in a warehouse (the shop's first by default)."""
+        with self._lock:
+            shop = self._shop(shop_id)
+            rows = self._variation(shop, variation_id)["variations_warehouses"]
+            warehouse = warehouse_id or shop.warehouses[0]["id"]
+            return int(next(r for r in rows if r["warehouse_id"] == warehouse)["remain_quantity"])
+
+    def count_calls(self, method: str, path_suffix: str) -> int:
+        """How many API calls had this method and a path ending with ``path_suffix``."""
+        with self._lock:
+            return sum(1 for m, path in self._calls if m == method and path.endswith(path_suffix))
 
     def warehouses(self, shop_id: str) -> list[dict[str, Any]]:
         with self._lock:

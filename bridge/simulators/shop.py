@@ -223,11 +223,21 @@ class ShopSimulator:
             chosen = [self._orders[trans_id]] if trans_id else list(self._orders.values())
             done = 0
             for purchase in chosen:
-                if purchase.status in ("pending", "processing"):
-                    purchase.items = self._credentials_for(purchase.plan_id, purchase.quantity)
+                missing = purchase.quantity - len(purchase.items)
+                if purchase.status in ("pending", "processing", "completed") and missing > 0:
+                    purchase.items += self._credentials_for(purchase.plan_id, missing)
                     purchase.status = "completed"
                     done += 1
             return done
+
+    def deliver_partial(self, trans_id: str, count: int) -> None:
+        """Hand over only ``count`` units for now: completed, with delivered < expected."""
+        with self._lock:
+            purchase = self._orders[trans_id]
+            missing = min(count, purchase.quantity) - len(purchase.items)
+            if missing > 0:
+                purchase.items += self._credentials_for(purchase.plan_id, missing)
+            purchase.status = "completed"
 
     def cancel(self, trans_id: str) -> None:
         """Cancel an unfulfilled order and refund it, as the supplier's staff may."""

@@ -1,0 +1,152 @@
+"""How many of a variation the shop may sell, from what its suppliers can deliver right now.
+
+Pure functions over a snapshot (catalogues, balances, reservations); ``workers.stock`` reads the
+snapshot and pushes the result. For one variation::
+
+    sellable = max(0, Σ over its enabled choices of contribution(choice)
+                      - POS items of its lines waiting to be bought - shop buffer)
+
+(a line waiting to be bought has no supplier yet: the choice is made when buying), and a choice
+contributes
+
+* 0 when its supplier is disabled or paused, its plan left the catalogue or is out of stock, or
+  the supplier balance cannot pay for one POS item (``final_price × units``);
+* for an instant plan ``floor((stock_count - reserved units) / units)``, where reserved units
+  are lines being bought, or bought, that the catalogue may not show yet
+  (``workers.stock.reservations``);
+* for a manual plan (no stock count) the mapping's fixed ``manual_stock``;
+
+either way capped at the POS items the balance can pay for. A variation is left alone (``None``,
+Pancake keeps its last value) when a choice's supplier could not be read — a guess would either
+oversell or hide stock — or when a manual choice has no fixed quantity ("don't sync").
+
+Two variations mapped to one plan each see the plan's whole stock: the catalogue is shared, and
+the supplier refuses a purchase that would overdraw it (the line then falls back to its next
+choice, or needs attention).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+PlanKey = tuple[str, int]  # (supplier name, plan id)
+UNLIMITED = 1 << 62
+
+
+@dataclass(frozen=True, slots=True)
+class PlanStock:
+    """One plan as ``products/list`` showed it."""
+
+    is_instant: bool
+    stock_count: int
+    in_stock: bool
+    final_price: float
+
+
+@dataclass(frozen=True, slots=True)
+class SupplierSnapshot:
+    """A supplier as one sync cycle saw it. ``error`` set: it could not be read this cycle."""
+
+    name: str
+    paused: bool = False
+    error: str | None = None
+    balance: float = 0.0
+    plans: Mapping[int, PlanStock] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    supplier_name: str
+    plan_id: int
+    units: int = 1
+    manual_stock: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sellable:
+    """The outcome for one variation: ``quantity`` None means "leave Pancake's value alone"."""
+
+    quantity: int | None
+    why: str
+    # Per choice, what the supplier shows, e.g. "caoshop/319: 50 (2 reserved)".
+    supplier_stock: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    units: int | None  # POS items this choice can serve; None: unknown or not synced
+    stock: str
+    note: str
+
+
+def sellable(
+    choices: Sequence[Choice],
+    suppliers: Mapping[str, SupplierSnapshot],
+    reserved: Mapping[PlanKey, int],
+    *,
+    pending: int = 0,
+    buffer: int = 0,
+) -> Sellable:
+    """The sellable quantity of one variation from its enabled choices (see the module doc).
+
+    ``reserved``: supplier units per plan already taken; ``pending``: POS items of this
+    variation's lines not yet bought; ``buffer``: the shop's safety buffer.
+    """
+    parts = [_contribution(c, suppliers.get(c.supplier_name), reserved) for c in choices]
+    stock = "; ".join(part.stock for part in parts) or "-"
+    unknown = [part.note for part in parts if part.units is None]
+    if not choices:
+        return Sellable(None, "no enabled choice", stock)
+    if unknown:
+        return Sellable(None, "; ".join(unknown), stock)
+    total = sum(part.units or 0 for part in parts)
+    quantity = max(0, total - pending - buffer)
+    why = " + ".join(part.note for part in parts)
+    if pending:
+        why += f" - {pending} pending"
+    if buffer:
+        why += f" - buffer {buffer}"
+    return Sellable(quantity, why, stock)
+
+
+def _contribution(
+    choice: Choice, supplier: SupplierSnapshot | None, reserved: Mapping[PlanKey, int]
+) -> _Part:
+    label = f"{choice.supplier_name}/{choice.plan_id}"
+    if supplier is None or supplier.paused:
+        return _Part(0, f"{label}: paused", f"{label} paused: 0")
+    if supplier.error is not None:
+        note = f"{choice.supplier_name} unavailable ({supplier.error}): last value kept"
+        return _Part(None, f"{label}: ?", note)
+    plan = supplier.plans.get(choice.plan_id)
+    if plan is None:
+        return _Part(0, f"{label}: not listed", f"{label} not listed: 0")
+    if plan.is_instant:
+        held = reserved.get((choice.supplier_name, choice.plan_id), 0)
+        stock = f"{label}: {plan.stock_count}" + (f" ({held} reserved)" if held else "")
+        base = max(plan.stock_count - held, 0) // choice.units
+        formula = f"({plan.stock_count}-{held})" if held else str(plan.stock_count)
+        note = f"{label} {formula}" + (f"/{choice.units}" if choice.units > 1 else "")
+    elif choice.manual_stock is None:
+        return _Part(None, f"{label}: manual", f"{label} manual, no fixed quantity: not synced")
+    else:
+        base = choice.manual_stock
+        stock, note = f"{label}: manual", f"{label} manual {choice.manual_stock}"
+    if not plan.in_stock:
+        return _Part(0, stock, f"{label} out of stock: 0")
+    affordable = _affordable(supplier.balance, plan.final_price * choice.units)
+    if affordable == 0:
+        return _Part(0, stock, f"{label} balance too low: 0")
+    if affordable < base:
+        return _Part(affordable, stock, f"{note} capped by balance = {affordable}")
+    return _Part(base, stock, f"{note} = {base}")
+
+
+def _affordable(balance: float, cost: float) -> int:
+    """POS items the balance pays for; a free plan is never limited by the balance."""
+    if cost <= 0:
+        return UNLIMITED
+    # A hair of tolerance: balances and prices are decimal amounts carried in floats.
+    return max(0, math.floor(balance / cost + 1e-9))

@@ -1,0 +1,124 @@
+"""The API budget: exact sliding windows, shared through Redis, slowed by a 429."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from bridge.shop.budget import Budget, BudgetExhausted, BudgetRule, Budgets, LocalBudget
+from tests.conftest import REDIS_URL, require_service
+
+RULE = BudgetRule(limit=5, window_seconds=1.0, daily_limit=1000, margin=0)
+
+
+def admitted(budget: Budget, tries: int = 50) -> int:
+    """How many requests go through right now, without waiting."""
+    for count in range(tries):
+        try:
+            budget.acquire(max_wait=0)
+        except BudgetExhausted:
+            return count
+    return tries
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_local_budget_admits_the_limit_per_sliding_window() -> None:
+    clock = FakeClock()
+    budget = LocalBudget(RULE, clock=clock)
+    for _ in range(5):
+        budget.acquire(max_wait=0)
+    with pytest.raises(BudgetExhausted) as caught:
+        budget.acquire(max_wait=0)
+    assert 0 < caught.value.retry_after <= 1.02
+    clock.now += 1.02  # the window plus its guard
+    budget.acquire(max_wait=0)
+
+
+def test_local_budget_keeps_a_margin_and_slows_down_after_a_429() -> None:
+    clock = FakeClock()
+    budget = LocalBudget(BudgetRule(limit=10, window_seconds=1.0, margin=2), clock=clock)
+    assert admitted(budget) == 8
+    clock.now += 1.02
+    budget.penalize(retry_after=3.0)
+    with pytest.raises(BudgetExhausted) as caught:
+        budget.acquire(max_wait=0)
+    assert caught.value.retry_after == pytest.approx(3.0)
+    clock.now += 3.0
+    assert admitted(budget) == int(8 * 0.8)
+
+
+def test_local_budget_daily_limit() -> None:
+    clock = FakeClock()
+    budget = LocalBudget(
+        BudgetRule(limit=100, window_seconds=1.0, daily_limit=3, margin=0), clock=clock
+    )
+    for _ in range(3):
+        budget.acquire(max_wait=0)
+    with pytest.raises(BudgetExhausted, match="daily"):
+        budget.acquire(max_wait=0)
+
+
+def test_acquire_waits_for_a_slot_when_allowed_to() -> None:
+    budget = LocalBudget(BudgetRule(limit=2, window_seconds=0.3, margin=0))
+    started = time.monotonic()
+    for _ in range(4):
+        budget.acquire(max_wait=5)
+    assert time.monotonic() - started >= 0.25
+
+
+@pytest.fixture
+def redis_budgets() -> Iterator[tuple[Budgets, str]]:
+    require_service("Redis", "127.0.0.1", 6379)
+    namespace = f"bridge-test-{uuid.uuid4().hex[:8]}"
+    budgets = Budgets(RULE, REDIS_URL, namespace)
+    yield budgets, namespace
+    budgets.close()
+    client = redis.Redis.from_url(REDIS_URL)
+    for key in client.scan_iter(f"{namespace}:*"):
+        client.delete(key)
+    client.close()
+
+
+def test_redis_budget_is_shared_by_every_holder_of_the_same_key(
+    redis_budgets: tuple[Budgets, str],
+) -> None:
+    budgets, namespace = redis_budgets
+    # Two "processes": separate Budgets objects, one Redis.
+    other = Budgets(RULE, REDIS_URL, namespace)
+    try:
+        mine: Budget = budgets.for_key("sk_live_key_one")
+        theirs: Budget = other.for_key("sk_live_key_one")
+        unrelated: Budget = other.for_key("sk_live_key_two")
+        for budget in (mine, theirs, mine, theirs, mine):
+            budget.acquire(max_wait=0)
+        with pytest.raises(BudgetExhausted):
+            theirs.acquire(max_wait=0)
+        unrelated.acquire(max_wait=0)  # another key has its own budget
+        mine.acquire(max_wait=2.0)  # waits until the oldest request leaves the window
+    finally:
+        other.close()
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = [k.decode() for k in client.scan_iter(f"{namespace}:*")]
+    client.close()
+    assert keys
+    assert not any("sk_live" in key for key in keys), "keys are hashed, never stored"
+
+
+def test_redis_budget_blocks_after_a_429(redis_budgets: tuple[Budgets, str]) -> None:
+    budgets, _ = redis_budgets
+    budget = budgets.for_key("sk_live_key_one")
+    budget.penalize(retry_after=2.0)
+    with pytest.raises(BudgetExhausted) as caught:
+        budget.acquire(max_wait=0)
+    assert 1.0 < caught.value.retry_after <= 2.0

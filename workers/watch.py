@@ -1,0 +1,92 @@
+"""Batched delivery polling: one ``orders/list`` read answers for every waiting order of a supplier.
+
+``orders/status`` costs one request per order per poll; ``orders/list`` shows up to 100 orders per
+request. While a supplier has several orders still pending (manual plans), one poller at a time
+(a lease per supplier, which also spaces the polls) reads the list back to the oldest waiting
+order and marks the ones that completed; only those then cost an ``orders/status`` read, the one
+that carries the credentials.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import ColumnElement, func, or_
+from sqlmodel import Session, col, select
+
+from bridge.db import session_scope
+from bridge.models import Fulfilment, FulfilmentState, Supplier
+from bridge.shop.budget import BudgetExhausted
+from bridge.shop.errors import ShopTransient
+from workers import breaker
+from workers.context import Context
+from workers.dispatch import DELIVER, Send
+from workers.scheduler import acquire_lease
+
+WAITING = (FulfilmentState.PURCHASED, FulfilmentState.PARTIAL)
+FINISHED = ("completed", "cancelled")
+
+
+def _undecided(supplier: str) -> list[ColumnElement[bool]]:
+    return [
+        col(Fulfilment.supplier_name) == supplier,
+        col(Fulfilment.state).in_(WAITING),
+        col(Fulfilment.trans_id).is_not(None),
+        or_(
+            col(Fulfilment.supplier_status).is_(None),
+            col(Fulfilment.supplier_status).not_in(FINISHED),
+        ),
+    ]
+
+
+def waiting_orders(session: Session, supplier: str) -> int:
+    """How many bought orders of this supplier are still waiting for the supplier to finish."""
+    count = session.exec(select(func.count()).where(*_undecided(supplier))).one()
+    return int(count)
+
+
+def watch(ctx: Context, fulfilment_id: int, supplier: Supplier, delay: float) -> list[Send] | None:
+    """Poll the supplier's list for all its waiting orders; None if another poll ran just now."""
+    now = ctx.clock()
+    holder = f"watch:{fulfilment_id}:{now.timestamp()}"
+    # The lease is never released: expiring after ``delay`` is what spaces the list reads.
+    if not acquire_lease(ctx, holder, ttl_seconds=delay, name=f"watch:{supplier.name}"):
+        return None
+    with session_scope(ctx.engine) as session:
+        rows = session.exec(
+            select(Fulfilment.id, Fulfilment.trans_id, Fulfilment.created_at).where(
+                *_undecided(supplier.name)
+            )
+        ).all()
+    if not rows:
+        return []
+    waiting = {trans_id: line_id for line_id, trans_id, _ in rows if trans_id}
+    since = min(created for _, _, created in rows) - timedelta(
+        seconds=ctx.settings.settle_margin_seconds
+    )
+    client = ctx.supplier(supplier)
+    finished: dict[int, str] = {}
+    page = 1
+    try:
+        while True:
+            listing = client.list_orders(page=page, limit=100)
+            for order in listing.orders:
+                line_id = waiting.get(order.trans_id)
+                if line_id is not None and order.status in FINISHED:
+                    finished[line_id] = order.status
+            oldest = min((o.created_at for o in listing.orders if o.created_at), default=None)
+            if not listing.has_more or not listing.orders or (oldest and oldest < since):
+                break
+            page += 1
+    except ShopTransient as exc:
+        breaker.record_failure(ctx.engine, ctx.settings, supplier.name, str(exc), now)
+        return []
+    except BudgetExhausted:
+        return []
+    with session_scope(ctx.engine) as session:
+        for line_id, status in finished.items():
+            line = session.get(Fulfilment, line_id)
+            if line is not None:
+                line.supplier_status = status
+                session.add(line)
+    return [Send(DELIVER, line_id) for line_id in sorted(finished)]
