@@ -16,6 +16,9 @@ from bridge.simulators.shop import ShopSimulator
 SUPPLIER = "caoshop-sim"
 INSTANT_PLAN = 319
 MANUAL_PLAN = 320
+INSTANT_STOCK = 25
+NETFLIX = "var-netflix-1m"
+CHATGPT = "var-chatgpt-1m"
 # The supplier's staff fulfil the manual plan by hand this long after it is bought.
 MANUAL_DELAY_SECONDS = 2.0
 
@@ -29,11 +32,16 @@ def run_demo(*, once: bool, timeout: float = 60.0) -> int:
         poll_max_seconds=2.0,
         sweep_interval_seconds=2.0,
         lease_seconds=30.0,
+        # The simulated supplier has no daily quota, so stock syncs need not be spaced out to
+        # spare one: the sync that follows a purchase shows at once.
+        supplier_daily_limit=10_000_000,
         log_level="WARNING",
     )
     logging.getLogger("bridge").setLevel(logging.WARNING)
     supplier = ShopSimulator(dialect="full", name=SUPPLIER)
-    supplier.add_plan(INSTANT_PLAN, name="Netflix Premium 1 tháng", price=75_000, stock=25)
+    supplier.add_plan(
+        INSTANT_PLAN, name="Netflix Premium 1 tháng", price=75_000, stock=INSTANT_STOCK
+    )
     supplier.add_plan(
         MANUAL_PLAN,
         name="ChatGPT Plus 1 tháng (nâng chính chủ)",
@@ -45,13 +53,13 @@ def run_demo(*, once: bool, timeout: float = 60.0) -> int:
     try:
         sandbox.add_supplier(SUPPLIER, supplier)
         sandbox.map(
-            "var-netflix-1m",
+            NETFLIX,
             supplier=SUPPLIER,
             plan_id=INSTANT_PLAN,
             name="Netflix Premium 1 tháng",
         )
         sandbox.map(
-            "var-chatgpt-1m",
+            CHATGPT,
             supplier=SUPPLIER,
             plan_id=MANUAL_PLAN,
             name="ChatGPT Plus 1 tháng",
@@ -73,11 +81,27 @@ def run_demo(*, once: bool, timeout: float = 60.0) -> int:
         sandbox.stop()
 
 
+def _show_stock(sandbox: Sandbox, supplier: ShopSimulator) -> None:
+    """The purchase triggered a stock sync: Pancake now sells what the supplier has left."""
+    sold = sum(p.quantity for p in supplier.ledger if p.plan_id == INSTANT_PLAN)
+    left = INSTANT_STOCK - sold
+    try:
+        sandbox.wait_for(
+            lambda: sandbox.pancake.remain_quantity(sandbox.shop_id, NETFLIX) == left,
+            timeout=10,
+            what="the stock sync",
+        )
+    except TimeoutError:
+        print("  stock sync: not finished within 10 s")
+        return
+    print(f"  stock sync: Pancake now sells {left} of {NETFLIX}, what the supplier has left")
+
+
 def _one_order(sandbox: Sandbox, supplier: ShopSimulator, timeout: float) -> int:
     order_id = sandbox.place_order(
         [
-            {"variation_id": "var-netflix-1m", "quantity": 2},
-            {"variation_id": "var-chatgpt-1m", "quantity": 1},
+            {"variation_id": NETFLIX, "quantity": 2},
+            {"variation_id": CHATGPT, "quantity": 1},
         ],
         bill_full_name="Tran Thi B",
         bill_email="khach.hang@example.com",
@@ -101,6 +125,7 @@ def _one_order(sandbox: Sandbox, supplier: ShopSimulator, timeout: float) -> int
     print("  final Pancake order note:")
     for text in sandbox.note(order_id).splitlines():
         print(f"    | {text}")
+    _show_stock(sandbox, supplier)
     ok = all(line.state == FulfilmentState.ANNOTATED for line in lines)
     print(
         "done: every line delivered into the note" if ok else "done, with lines that need attention"

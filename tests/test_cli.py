@@ -272,6 +272,7 @@ def test_the_demo_runs_end_to_end_and_exits_zero(tmp_path: Path) -> None:
     assert "trans_id PO" in out
     assert "==== pancake-bridge #1 ====" in out
     assert "Khách cần gấp trước 20h" in out, "the staff note is kept"
+    assert "stock sync: Pancake now sells 23 of var-netflix-1m" in out
     assert list(tmp_path.iterdir()) == [], "the demo leaves the working directory clean"
 
 

@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from bridge.coerce import as_int
+
 ORDER_TYPE = "orders"
 STOCK_TYPE = "variations_warehouses"
 
@@ -42,7 +44,7 @@ def parse_webhook(raw: bytes) -> ParsedWebhook:
     item_count = 0
     if kind == ORDER_TYPE:
         order_id = _order_id(payload)
-        status = _as_int(payload.get("status"))
+        status = as_int(payload.get("status"))
         items = payload.get("items")
         item_count = len(items) if isinstance(items, list) else 0
     # Pancake varies key order between sends: hash a canonical form so replays dedupe.
@@ -57,7 +59,7 @@ def parse_webhook(raw: bytes) -> ParsedWebhook:
             body_hash,
             variation_id=_optional_id(payload.get("variation_id")),
             warehouse_id=_optional_id(payload.get("warehouse_id")),
-            remain_quantity=_as_int(payload.get("remain_quantity")),
+            remain_quantity=as_int(payload.get("remain_quantity")),
         )
     return ParsedWebhook(kind, order_id, status, item_count, body_hash)
 
@@ -91,13 +93,3 @@ def _optional_id(value: object) -> str | None:
     if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
         return None
     return str(value)
-
-
-def _as_int(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    return None

@@ -28,6 +28,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from bridge.coerce import as_int
 from bridge.shop.errors import (
     CART_ERROR,
     CHECKOUT_ERROR,
@@ -385,11 +386,11 @@ class ShopSimulator:
         for raw in items:
             if not isinstance(raw, dict):
                 raise _Refusal(400, CART_ERROR, "Sản phẩm không hợp lệ")
-            plan_id = _as_int(raw.get("plan_id"))
+            plan_id = as_int(raw.get("plan_id"))
             plan = self._plans.get(plan_id) if plan_id is not None else None
             if plan is None:
                 raise _Refusal(404, PRODUCT_NOT_FOUND, "Sản phẩm không tồn tại")
-            quantity = _as_int(raw.get("quantity", 1))
+            quantity = as_int(raw.get("quantity", 1))
             if quantity is None or quantity < 1:
                 raise _Refusal(400, CART_ERROR, "Số lượng không hợp lệ")
             if plan.is_instant:
@@ -651,8 +652,8 @@ def _listed_plan(plan: _Plan) -> dict[str, Any]:
 
 
 def _paging(request: Request, *, default_limit: int) -> tuple[int, int]:
-    page = _as_int(request.query_params.get("page")) or 1
-    limit = _as_int(request.query_params.get("limit")) or default_limit
+    page = as_int(request.query_params.get("page")) or 1
+    limit = as_int(request.query_params.get("limit")) or default_limit
     return max(page, 1), min(max(limit, 1), 100)
 
 
@@ -665,16 +666,6 @@ def _pagination(page: int, limit: int, total: int) -> dict[str, Any]:
         "total_pages": total_pages,
         "has_more": page < total_pages,
     }
-
-
-def _as_int(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    return None
 
 
 def _money(amount: float) -> int | float:
