@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Values people paste from examples; refused as a real key so a demo key never guards production.
@@ -71,6 +71,16 @@ class Settings(BaseSettings):
     # are spaced out (whatever triggers them) so that purchases always keep the rest.
     stock_sync_daily_budget_share: float = Field(default=0.5, gt=0, le=1)
     log_level: str = Field(default="INFO")
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_purchase(self) -> Settings:
+        # The sweep takes a line still `purchasing` past its lease for a dead worker; a live one
+        # must have had its answer (or its timeout) well before that.
+        if self.lease_seconds <= 2 * self.supplier_timeout_seconds:
+            raise ValueError(
+                "BRIDGE_LEASE_SECONDS must be more than twice BRIDGE_SUPPLIER_TIMEOUT_SECONDS"
+            )
+        return self
 
     def require_secret_key(self) -> str:
         """The key that encrypts stored secrets; refuses a missing or placeholder value."""

@@ -87,3 +87,9 @@ def test_line_keys_are_stable_and_unique() -> None:
     keys = line_keys(items)
     assert keys == ["item:11", "var:v2#1", "var:v2#2", "var:line3#1"]
     assert line_keys(items) == keys
+
+
+def test_settings_refuse_a_lease_shorter_than_a_purchase_can_take() -> None:
+    with pytest.raises(ValueError, match="BRIDGE_LEASE_SECONDS"):
+        Settings(lease_seconds=30, supplier_timeout_seconds=30)
+    assert Settings(lease_seconds=61, supplier_timeout_seconds=30).lease_seconds == 61

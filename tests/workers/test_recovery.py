@@ -20,7 +20,9 @@ from workers.sweep import sweep
 
 
 def test_messages_lost_before_any_worker_ran_are_resent_by_the_sweep(backend: Backend) -> None:
-    sandbox = build_world(backend.sandbox(lease_seconds=1.0)).start(workers=False)
+    sandbox = build_world(backend.sandbox(lease_seconds=1.0, supplier_timeout_seconds=0.4)).start(
+        workers=False
+    )
     try:
         order_id = sandbox.place_order([{"variation_id": NETFLIX, "quantity": 1}])
         assert sandbox.pancake.wait_idle()
@@ -41,7 +43,9 @@ def test_messages_lost_before_any_worker_ran_are_resent_by_the_sweep(backend: Ba
 def test_a_worker_that_died_mid_purchase_is_settled_not_blindly_rebought(
     tmp_path: Path, committed: bool
 ) -> None:
-    settings = fast_settings(f"sqlite:///{tmp_path / 'bridge.db'}", lease_seconds=5.0)
+    settings = fast_settings(
+        f"sqlite:///{tmp_path / 'bridge.db'}", lease_seconds=5.0, supplier_timeout_seconds=2.0
+    )
     sandbox = build_world(Sandbox(settings)).start(workers=False)
     ctx = sandbox.runtime.ctx
     try:
