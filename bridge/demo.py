@@ -32,6 +32,7 @@ def run_demo(*, once: bool, timeout: float = 60.0) -> int:
         poll_max_seconds=2.0,
         sweep_interval_seconds=2.0,
         lease_seconds=30.0,
+        supplier_timeout_seconds=10.0,
         # The simulated supplier has no daily quota, so stock syncs need not be spaced out to
         # spare one: the sync that follows a purchase shows at once.
         supplier_daily_limit=10_000_000,

@@ -199,6 +199,7 @@ class EventRecorder:
                 "order_id": hook.order_id,
                 "state": OrderState.PENDING,
                 "item_count": 0,
+                "generation": 0,
                 "failures": 0,
                 "lease_until": now + self._lease,
                 "created_at": now,
@@ -213,6 +214,11 @@ class EventRecorder:
                 table.c.shop_id == shop_id, table.c.order_id == hook.order_id
             )
         ).one()
+        bump = table.c.generation + 1
+        if row.state == OrderState.PENDING:
+            # An intake is queued or running: make it read the order again before it concludes.
+            conn.execute(update(table).where(table.c.id == row.id).values(generation=bump))
+            return Outcome.KNOWN, []
         # Re-read the order only if it was skipped before or now shows lines we have not seen:
         # the echo of our own note update (same lines) must not cost a Pancake call.
         stale = row.state == OrderState.SKIPPED or (
@@ -223,7 +229,12 @@ class EventRecorder:
         conn.execute(
             update(table)
             .where(table.c.id == row.id)
-            .values(state=OrderState.PENDING, lease_until=now + self._lease, updated_at=now)
+            .values(
+                state=OrderState.PENDING,
+                generation=bump,
+                lease_until=now + self._lease,
+                updated_at=now,
+            )
         )
         return Outcome.QUEUED, [Send(INTAKE, row.id)]
 

@@ -94,6 +94,8 @@ class PancakeOrder(SQLModel, table=True):
     order_id: str
     state: str = Field(default=OrderState.PENDING, index=True)
     item_count: int = 0
+    # Bumped by every trigger webhook: intake records its finding only if no webhook came since.
+    generation: int = 0
     # The order as Pancake last showed it (encrypted: customer data), for field placeholders.
     snapshot_enc: str | None = Field(default=None, sa_type=Text)
     failures: int = 0

@@ -82,6 +82,7 @@ def fast_settings(database_url: str, **overrides: object) -> Settings:
         "poll_max_seconds": 1.0,
         "sweep_interval_seconds": 0.5,
         "lease_seconds": 30.0,
+        "supplier_timeout_seconds": 5.0,
         "worker_threads": 4,
         # Stock sync reads supplier catalogues and pushes to Pancake in the background; tests of
         # other features keep their call counts to themselves. tests/stock turns it on.

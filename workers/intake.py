@@ -12,7 +12,8 @@ import logging
 from collections import Counter
 from datetime import timedelta
 
-from sqlmodel import Session
+from sqlalchemy import update
+from sqlmodel import Session, col
 
 from bridge.db import insert_ignore, session_scope, utcnow
 from bridge.logs import event
@@ -30,10 +31,10 @@ def intake(ctx: Context, order_pk: int) -> list[Send]:
         order = session.get(PancakeOrder, order_pk)
         if order is None or order.state != OrderState.PENDING:
             return []
+        generation = order.generation
         shop = session.get(PancakeShop, order.shop_id)
         if shop is None:
-            _mark_order(session, order, OrderState.FAILED, "shop was removed")
-            return []
+            return _conclude(session, order_pk, generation, OrderState.FAILED, "shop was removed")
         shop_id, order_id, triggers = shop.shop_id, order.order_id, set(shop.trigger_statuses)
         client = ctx.pancake(shop)
     try:
@@ -42,18 +43,14 @@ def intake(ctx: Context, order_pk: int) -> list[Send]:
         return _retry_later(ctx, order_pk, str(exc))
     except PancakeRequestError as exc:
         with session_scope(ctx.engine) as session:
-            order = session.get(PancakeOrder, order_pk)
-            assert order is not None
-            _mark_order(session, order, OrderState.FAILED, f"Pancake refused the order read: {exc}")
-        return []
+            error = f"Pancake refused the order read: {exc}"
+            return _conclude(session, order_pk, generation, OrderState.FAILED, error)
     if remote.status not in triggers:
-        with session_scope(ctx.engine) as session:
-            order = session.get(PancakeOrder, order_pk)
-            assert order is not None
-            _mark_order(session, order, OrderState.SKIPPED, f"status {remote.status} is no trigger")
         event("order.intake.skipped", shop=shop_id, order=order_id, status=remote.status)
-        return []
-    return _create_fulfilments(ctx, order_pk, remote)
+        with session_scope(ctx.engine) as session:
+            error = f"status {remote.status} is no trigger"
+            return _conclude(session, order_pk, generation, OrderState.SKIPPED, error)
+    return _create_fulfilments(ctx, order_pk, remote, generation)
 
 
 def line_keys(items: list[PancakeOrderItem]) -> list[str]:
@@ -70,7 +67,9 @@ def line_keys(items: list[PancakeOrderItem]) -> list[str]:
     return keys
 
 
-def _create_fulfilments(ctx: Context, order_pk: int, remote: ApiOrder) -> list[Send]:
+def _create_fulfilments(
+    ctx: Context, order_pk: int, remote: ApiOrder, generation: int
+) -> list[Send]:
     now = ctx.clock()
     sends: list[Send] = []
     with session_scope(ctx.engine) as session:
@@ -114,7 +113,9 @@ def _create_fulfilments(ctx: Context, order_pk: int, remote: ApiOrder) -> list[S
         order.item_count = max(order.item_count, len(remote.items))
         # Field placeholders are filled from this copy when a line is bought (or re-bought).
         order.snapshot_enc = ctx.box.encrypt(json.dumps(remote.raw))
-        _mark_order(session, order, OrderState.SYNCED, None)
+        session.add(order)
+        session.flush()
+        sends += _conclude(session, order_pk, generation, OrderState.SYNCED, None)
     return sends
 
 
@@ -133,13 +134,20 @@ def _attention(reason: str) -> dict[str, object]:
     return {"state": FulfilmentState.NEEDS_ATTENTION, "reason": reason}
 
 
-def _mark_order(
-    session: Session, order: PancakeOrder, state: OrderState, error: str | None
-) -> None:
-    order.state = state
-    order.last_error = error
-    order.updated_at = utcnow()
-    session.add(order)
+def _conclude(
+    session: Session, order_pk: int, generation: int, state: OrderState, error: str | None
+) -> list[Send]:
+    """Record what intake found, unless a trigger webhook arrived after it read the order.
+
+    Each such webhook bumps the order's generation. If it moved, this read may be stale (the
+    order was confirmed, or got a line, meanwhile): leave it pending and read it again.
+    """
+    result = session.connection().execute(
+        update(PancakeOrder)
+        .where(col(PancakeOrder.id) == order_pk, col(PancakeOrder.generation) == generation)
+        .values(state=state, last_error=error, updated_at=utcnow())
+    )
+    return [] if result.rowcount == 1 else [Send(INTAKE, order_pk)]
 
 
 def _retry_later(ctx: Context, order_pk: int, error: str) -> list[Send]:

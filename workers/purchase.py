@@ -69,17 +69,14 @@ def purchase(ctx: Context, fulfilment_id: int) -> list[Send]:
             ctx.supplier(preferred).reserve_slot()
         except BudgetExhausted as exc:
             return _await_budget(ctx, fulfilment_id, exc.retry_after)
-    decided = _decide(ctx, fulfilment_id)
+    decided = _decide(ctx, fulfilment_id, preferred.name if preferred else None)
     if not isinstance(decided, Batch):
         return decided
     client = ctx.supplier(decided.supplier)
     name = decided.supplier.name
-    reserved = preferred is not None and preferred.name == name
     event("fulfilment.purchase.started", id=fulfilment_id, lines=len(decided.claims), supplier=name)
     try:
-        result = client.create_order(
-            [claim.item for claim in decided.claims], slot_reserved=reserved
-        )
+        result = client.create_order([claim.item for claim in decided.claims], slot_reserved=True)
     except BudgetExhausted as exc:
         return _not_bought(ctx, decided, AttemptOutcome.NOT_SENT, None, str(exc), exc.retry_after)
     except ShopRateLimited as exc:
@@ -123,8 +120,12 @@ def _await_budget(ctx: Context, fulfilment_id: int, retry_after: float) -> list[
     return [Send(PURCHASE, fulfilment_id, retry_after)]
 
 
-def _decide(ctx: Context, fulfilment_id: int) -> Batch | list[Send]:
-    """Choose a supplier for the line (and its siblings), claim them and commit their attempts."""
+def _decide(ctx: Context, fulfilment_id: int, reserved: str | None) -> Batch | list[Send]:
+    """Choose a supplier for the line (and its siblings), claim them and commit their attempts.
+
+    ``reserved`` names the supplier whose budget was taken for this purchase; if the choice has
+    changed since, nothing is claimed (the request could wait for budget past its lease).
+    """
     now = ctx.clock()
     with session_scope(ctx.engine) as session:
         line = load_line(session, fulfilment_id)
@@ -140,10 +141,13 @@ def _decide(ctx: Context, fulfilment_id: int) -> Batch | list[Send]:
             return [Send(PURCHASE, fulfilment_id, delay)]
         if isinstance(decision, NoChoice):
             return _no_choice(ctx, session, line, decision.reason, now, notify=decision.mapped)
+        if decision.supplier.name != reserved:
+            return [Send(PURCHASE, fulfilment_id)]
         batch = [(line, decision)]
         if not _must_buy_alone(session, fulfilment_id):
             batch += _siblings(session, line, decision.supplier.name, snapshot, now)
-        claims = _claim(ctx, session, batch, now)
+        # Rows are claimed in id order: two workers claiming lines of one order never deadlock.
+        claims = _claim(ctx, session, sorted(batch, key=lambda pair: pair[0].id or 0), now)
         if not claims:
             return []
         return Batch(decision.supplier, claims)
@@ -291,6 +295,9 @@ def _bought(ctx: Context, batch: Batch, result: CreateResult) -> list[Send]:
     sends: list[Send] = []
     with session_scope(ctx.engine) as session:
         for claim, order in zip(batch.claims, orders, strict=True):
+            if not _still_ours(session, claim, now):
+                _late_answer(session, batch.supplier.name, claim, order.trans_id, now)
+                continue
             _finish(session, claim.attempt_id, AttemptOutcome.BOUGHT, now, trans_id=order.trans_id)
             line = load_line(session, claim.line_id)
             line.trans_id = order.trans_id
@@ -311,11 +318,60 @@ def _bought(ctx: Context, batch: Batch, result: CreateResult) -> list[Send]:
     return sends
 
 
+def _still_ours(session: Session, claim: Claim, now: datetime) -> bool:
+    """Is the line still waiting for this answer (in flight, or parked but not yet settled)?"""
+    attempt = session.get(PurchaseAttempt, claim.attempt_id)
+    line = load_line(session, claim.line_id)
+    assert attempt is not None
+    in_flight = (
+        attempt.outcome == AttemptOutcome.IN_FLIGHT and line.state == FulfilmentState.PURCHASING
+    )
+    parked = (
+        attempt.outcome == AttemptOutcome.UNKNOWN
+        and attempt.settlement is None
+        and line.state == FulfilmentState.PURCHASE_UNKNOWN
+    )
+    return in_flight or parked
+
+
+def _ours(session: Session, batch: Batch, now: datetime) -> list[Claim]:
+    """The claims whose lines still wait for this answer; a line that moved on is left alone
+    (a late refusal must not send a re-bought line back to buying)."""
+    ours = [claim for claim in batch.claims if _still_ours(session, claim, now)]
+    if len(ours) < len(batch.claims):
+        event("fulfilment.purchase.late", logging.WARNING, lines=len(batch.claims) - len(ours))
+    return ours
+
+
+def _late_answer(
+    session: Session, supplier: str, claim: Claim, trans_id: str, now: datetime
+) -> None:
+    """The attempt was already settled and the line went on: this order is one too many.
+
+    Record it on the attempt (so adoption never hands it to another line) and alert a person;
+    the line keeps the order it has.
+    """
+    attempt = session.get(PurchaseAttempt, claim.attempt_id)
+    assert attempt is not None
+    attempt.outcome = AttemptOutcome.BOUGHT
+    attempt.trans_id = trans_id
+    attempt.detail = "answer arrived after the attempt was settled: a second order exists"
+    attempt.finished_at = now
+    session.add(attempt)
+    raise_alert(
+        session,
+        "late_purchase",
+        f"{supplier}:{trans_id}",
+        f"order {trans_id} at {supplier} was answered after line {claim.line_id} moved on",
+        now,
+    )
+
+
 def _refused(ctx: Context, batch: Batch, exc: ShopRefused) -> list[Send]:
     now = ctx.clock()
     sends: list[Send] = []
     with session_scope(ctx.engine) as session:
-        for claim in batch.claims:
+        for claim in _ours(session, batch, now):
             _finish(
                 session,
                 claim.attempt_id,
@@ -370,7 +426,7 @@ def _not_bought(
     now = ctx.clock()
     sends: list[Send] = []
     with session_scope(ctx.engine) as session:
-        for claim in batch.claims:
+        for claim in _ours(session, batch, now):
             _finish(session, claim.attempt_id, outcome, now, error_code=code, detail=detail)
             line = load_line(session, claim.line_id)
             line.failures += 1
@@ -386,7 +442,7 @@ def _unknown(ctx: Context, batch: Batch, detail: str) -> list[Send]:
     now = ctx.clock()
     sends: list[Send] = []
     with session_scope(ctx.engine) as session:
-        for claim in batch.claims:
+        for claim in _ours(session, batch, now):
             _finish(session, claim.attempt_id, AttemptOutcome.UNKNOWN, now, detail=detail)
             line = load_line(session, claim.line_id)
             sends.append(park_unknown(ctx, session, line, f"purchase outcome unknown ({detail})"))

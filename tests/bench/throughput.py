@@ -55,6 +55,7 @@ def main() -> int:
         poll_max_seconds=2.0,
         sweep_interval_seconds=1.0,
         lease_seconds=60.0,
+        supplier_timeout_seconds=10.0,
         worker_threads=16,
         stock_sync_enabled=False,
         log_level="WARNING",

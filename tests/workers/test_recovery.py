@@ -5,14 +5,17 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bridge.db import session_scope
 from bridge.models import FulfilmentState, PurchaseAttempt
+from bridge.pancake.client import PancakeClient
+from bridge.pancake.schemas import PancakeOrder as ApiOrder
 from bridge.sandbox import Sandbox
 from tests.conftest import Backend, fast_settings
 from tests.e2e.world import NETFLIX, all_credentials, build_world
-from workers.dispatch import DELIVER, PURCHASE, SETTLE, Send
+from workers.dispatch import DELIVER, INTAKE, PURCHASE, SETTLE, Send
 from workers.intake import intake
 from workers.purchase import Batch, _decide, purchase
 from workers.settle import settle
@@ -56,7 +59,7 @@ def test_a_worker_that_died_mid_purchase_is_settled_not_blindly_rebought(
         [send] = intake(ctx, 1)
         assert send.actor == PURCHASE
         line_id = send.entity_id
-        batch = _decide(ctx, line_id)
+        batch = _decide(ctx, line_id, reserved="caoshop-sim")
         assert isinstance(batch, Batch)
         [claim] = batch.claims
         supplier = sandbox.suppliers["caoshop-sim"]
@@ -89,5 +92,48 @@ def test_a_worker_that_died_mid_purchase_is_settled_not_blindly_rebought(
             [bought] = purchase(ctx, line_id)
             assert bought.actor == DELIVER
         assert len(supplier.ledger) == 1, "exactly one purchase either way"
+    finally:
+        sandbox.stop()
+
+
+def test_a_confirmation_arriving_while_intake_reads_the_order_is_not_lost(tmp_path: Path) -> None:
+    """Intake reads "new" from Pancake; before it records "skipped", staff confirm the order and
+    that webhook is recorded. Intake must not bury the order as skipped."""
+    sandbox = build_world(Sandbox(fast_settings(f"sqlite:///{tmp_path / 'b.db'}"))).start(
+        workers=False
+    )
+    ctx = sandbox.runtime.ctx
+    shop = sandbox.shop_id
+    try:
+        order_id = sandbox.pancake.create_order(
+            shop, items=[{"variation_id": NETFLIX, "quantity": 1}], status=0
+        )
+        # A stale or reordered copy claiming "confirmed" queues an intake...
+        stale = sandbox.pancake.order(shop, order_id) | {"type": "orders", "status": 1}
+        response = httpx.post(
+            sandbox.webhook_url, json=stale, headers={"X-Bridge-Secret": sandbox.webhook_secret}
+        )
+        assert response.json()["outcome"] == "queued"
+        assert sandbox.pancake.wait_idle()
+        real = ctx.pancake
+
+        class ConfirmedDuringRead:
+            def __init__(self, client: PancakeClient) -> None:
+                self.client = client
+
+            def get_order(self, shop_id: str, order: str) -> ApiOrder:
+                remote = self.client.get_order(shop_id, order)  # still "new"
+                sandbox.pancake.set_status(shop_id, order, 1)  # staff confirm right now
+                assert sandbox.pancake.wait_idle()
+                return remote
+
+        ctx.pancake = lambda row: ConfirmedDuringRead(real(row))  # type: ignore[method-assign,assignment,return-value]
+        [again] = intake(ctx, 1)
+        ctx.pancake = real  # type: ignore[method-assign]
+
+        assert again == Send(INTAKE, 1), "the order is read again, not buried as skipped"
+        [purchase_line] = intake(ctx, 1)
+        assert purchase_line.actor == PURCHASE
+        assert [line.variation_id for line in sandbox.fulfilments(order_id)] == [NETFLIX]
     finally:
         sandbox.stop()

@@ -1,0 +1,54 @@
+"""Worker processes SIGKILLed at random points of purchase, deliver and annotate lose nothing and
+buy nothing twice."""
+
+from __future__ import annotations
+
+import random
+import time
+
+from bridge.models import FulfilmentState
+from tests.faults.conftest import MakeWorld
+from tests.faults.harness import CHATGPT, DONE, INSTANT, YOUTUBE, Product
+
+ORDERS = 70
+MANUAL_ORDERS = 6
+
+
+def _random_order(rng: random.Random, manual: Product | None) -> list[tuple[Product, int]]:
+    lines = [(rng.choice(INSTANT), rng.randint(1, 2)) for _ in range(rng.randint(1, 3))]
+    if manual is not None:
+        lines[-1] = (manual, rng.randint(1, 2))  # two units are handed over in two parts
+    return lines
+
+
+def test_sigkilled_workers_buy_every_line_exactly_once(make_world: MakeWorld) -> None:
+    rng = random.Random()
+    world = make_world()
+    world.start_workers(3)
+    manual = [CHATGPT, YOUTUBE] * (MANUAL_ORDERS // 2)
+    manual_at = set(rng.sample(range(ORDERS), MANUAL_ORDERS))
+
+    # Staff fulfil the manual plans by hand on the supplier side, all along.
+    with world.every(0.5, world.complete_manual_orders, "complete-manual"):
+        with world.killer((0.3, 0.8)) as killer:
+            for n in range(ORDERS):
+                product = manual.pop() if n in manual_at else None
+                world.place_order(_random_order(rng, product), note=f"Ghi chú của shop #{n}")
+                time.sleep(rng.uniform(0.05, 0.25))
+            time.sleep(5)  # keep killing while the last orders are in flight
+        kills = len(killer.events)
+
+        # The workers stay alive from here: every line must reach the note.
+        rows = world.wait_all_settled(timeout=40, states=DONE)
+
+    assert kills >= 10, f"only {kills} workers were killed"
+    interrupted = world.settlements()
+    assert interrupted["adopted"] + interrupted["not_found"] >= 1, "no kill hit a purchase"
+    assert len(rows) >= ORDERS
+    assert world.double_purchases() == 0, world.ledger_check().problems()
+    assert world.lost_lines() == []
+    assert world.note_problems() == []
+    assert all(row.state == FulfilmentState.ANNOTATED for row in rows)
+    assert world.unexpected_exits == []
+    for order_id in world.order_ids:
+        assert world.note(order_id).startswith(f"Ghi chú của shop #{int(order_id) - 1}")
