@@ -8,17 +8,16 @@ timeout) and the journal is WAL so readers never wait for the writer.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Dialect, Table, event
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Column, ColumnDefault, Dialect, Table, event
 from sqlalchemy.engine import Connection, Engine, create_engine
 from sqlalchemy.pool import ConnectionPoolEntry
-from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel import Session
 
@@ -99,21 +98,57 @@ def insert_ignore(
 ) -> Any | None:
     """INSERT that skips a row violating the unique key ``conflict``.
 
-    Returns the new row's ``returning`` column, or None when the row already existed.
+    Returns the new row's ``returning`` column, or None when the row already existed. This is
+    the webhook endpoint's hot path: the SQL is built once per shape and sent straight to the
+    driver, with each value converted by its column type. Building a SQLAlchemy statement per
+    row cost more than the insert itself.
     """
-    statement = _insert_ignore_statement(conn.dialect.name, table, tuple(conflict), returning)
-    return conn.execute(statement, dict(values)).scalar_one_or_none()
+    raw = _raw_insert(conn.dialect, table, tuple(values), tuple(conflict), returning)
+    row = {**values, **{key: default() for key, default in raw.defaults}}
+    params = {
+        key: convert(row[key]) if convert else row[key]
+        for key, convert in zip(raw.keys, raw.converters, strict=True)
+    }
+    return conn.exec_driver_sql(raw.sql, params).scalar()
 
 
-@lru_cache(maxsize=64)
-def _insert_ignore_statement(
-    dialect: str, table: Table, conflict: tuple[str, ...], returning: str
-) -> Executable:
-    """Built once per table: building and cache-keying a statement per row was most of the
-    webhook endpoint's CPU. The values are bound at execute time."""
-    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return (
-        dialect_insert(table)
-        .on_conflict_do_nothing(index_elements=list(conflict))
-        .returning(table.c[returning])
+@dataclass(frozen=True)
+class _RawInsert:
+    sql: str
+    keys: tuple[str, ...]
+    converters: tuple[Callable[[Any], Any] | None, ...]
+    defaults: tuple[tuple[str, Callable[[], Any]], ...]
+
+
+def _column_default(column: Column[Any]) -> Callable[[], Any] | None:
+    """The Python-side default SQLAlchemy would have filled in for an omitted column."""
+    default = column.default
+    if not isinstance(default, ColumnDefault) or column.primary_key:
+        return None
+    if default.is_callable:
+        return lambda: default.arg(None)
+    return lambda: default.arg
+
+
+@lru_cache(maxsize=128)
+def _raw_insert(
+    dialect: Dialect, table: Table, keys: tuple[str, ...], conflict: tuple[str, ...], returning: str
+) -> _RawInsert:
+    # SQLite and PostgreSQL share this syntax; they differ in how a named parameter is written.
+    defaults = tuple(
+        (column.name, fill)
+        for column in table.columns
+        if column.name not in keys and (fill := _column_default(column)) is not None
     )
+    keys = keys + tuple(name for name, _ in defaults)
+    mark = ":{}" if dialect.name == "sqlite" else "%({})s"
+    preparer = dialect.identifier_preparer
+    columns = ", ".join(preparer.quote(key) for key in keys)
+    marks = ", ".join(mark.format(key) for key in keys)
+    sql = (
+        f"INSERT INTO {preparer.format_table(table)} ({columns}) VALUES ({marks}) "
+        f"ON CONFLICT ({', '.join(preparer.quote(c) for c in conflict)}) DO NOTHING "
+        f"RETURNING {preparer.quote(returning)}"
+    )
+    converters = tuple(table.c[key].type.bind_processor(dialect) for key in keys)
+    return _RawInsert(sql, keys, converters, defaults)

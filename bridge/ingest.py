@@ -12,10 +12,11 @@ import asyncio
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, Engine
@@ -116,12 +117,10 @@ class EventRecorder:
                     sends.extend(follow_up)
         except Exception as exc:  # noqa: BLE001 - every waiter learns it was not recorded
             event("webhook.record.failed", logging.ERROR, error=type(exc).__name__, size=len(batch))
-            for _, loop, future in batch:
-                loop.call_soon_threadsafe(_set_exception, future, exc)
+            _wake(batch, [exc] * len(batch))
             return
         self._dispatch(sends)
-        for (_, loop, future), outcome in zip(batch, outcomes, strict=True):
-            loop.call_soon_threadsafe(_set_result, future, outcome)
+        _wake(batch, outcomes)
 
     def _record_one(
         self, conn: Connection, incoming: Incoming, now: datetime
@@ -239,11 +238,20 @@ class EventRecorder:
         return Outcome.QUEUED, [Send(INTAKE, row.id)]
 
 
-def _set_result(future: asyncio.Future[Outcome], outcome: Outcome) -> None:
-    if not future.done():
-        future.set_result(outcome)
+def _wake(batch: list[_Waiter], results: Sequence[Outcome | Exception]) -> None:
+    """Hand each waiter its result with one wake-up per event loop, not one per request."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Outcome], Any]]] = {}
+    for (_, loop, future), result in zip(batch, results, strict=True):
+        by_loop.setdefault(loop, []).append((future, result))
+    for loop, pairs in by_loop.items():
+        loop.call_soon_threadsafe(_resolve, pairs)
 
 
-def _set_exception(future: asyncio.Future[Outcome], exc: Exception) -> None:
-    if not future.done():
-        future.set_exception(exc)
+def _resolve(pairs: list[tuple[asyncio.Future[Outcome], Outcome | Exception]]) -> None:
+    for future, result in pairs:
+        if future.done():
+            continue
+        if isinstance(result, Exception):
+            future.set_exception(result)
+        else:
+            future.set_result(result)

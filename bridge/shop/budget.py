@@ -4,9 +4,9 @@ Each key allows ``limit`` requests per ``window`` seconds and ``daily_limit`` a 
 10,000/day on the Shop API v1). The window is a sliding log of request times, the same rule the
 supplier enforces. A request reaches the supplier a little after it was admitted, and not always
 in the order it was admitted, so the limiter keeps a guard on both axes: its window is 2% longer
-than the supplier's, and it admits ``margin`` fewer requests per window. With Redis the log lives
-in a sorted set updated atomically by a Lua script on Redis' own clock (one clock for every
-host); without Redis it lives in this process.
+than the supplier's (at least 0.1 s), and it admits ``margin`` fewer requests per window. With
+Redis the log lives in a sorted set updated atomically by a Lua script on Redis' own clock (one
+clock for every host); without Redis it lives in this process.
 
 A 429 that still happens blocks the key for its Retry-After and lowers the limit for a while.
 """
@@ -49,7 +49,7 @@ class BudgetRule:
 
     @property
     def guarded_window(self) -> float:
-        return self.window_seconds * 1.02
+        return self.window_seconds + max(0.1, 0.02 * self.window_seconds)
 
     @property
     def slowdown_seconds(self) -> float:

@@ -40,8 +40,8 @@ def test_local_budget_admits_the_limit_per_sliding_window() -> None:
         budget.acquire(max_wait=0)
     with pytest.raises(BudgetExhausted) as caught:
         budget.acquire(max_wait=0)
-    assert 0 < caught.value.retry_after <= 1.02
-    clock.now += 1.02  # the window plus its guard
+    assert 0 < caught.value.retry_after <= 1.1
+    clock.now += 1.1  # the window plus its guard
     budget.acquire(max_wait=0)
 
 
@@ -49,7 +49,7 @@ def test_local_budget_keeps_a_margin_and_slows_down_after_a_429() -> None:
     clock = FakeClock()
     budget = LocalBudget(BudgetRule(limit=10, window_seconds=1.0, margin=2), clock=clock)
     assert admitted(budget) == 8
-    clock.now += 1.02
+    clock.now += 1.1
     budget.penalize(retry_after=3.0)
     with pytest.raises(BudgetExhausted) as caught:
         budget.acquire(max_wait=0)
