@@ -61,20 +61,18 @@ class Batch:
 
 
 def purchase(ctx: Context, fulfilment_id: int) -> list[Send]:
-    # Budget first, claim second: once the attempt is committed the request must go out at once,
-    # or its lease could expire while it waits and the sweep would settle it as never sent.
-    preferred = _preferred_supplier(ctx, fulfilment_id)
-    if preferred is not None:
-        try:
-            ctx.supplier(preferred).reserve_slot()
-        except BudgetExhausted as exc:
-            return _await_budget(ctx, fulfilment_id, exc.retry_after)
-    decided = _decide(ctx, fulfilment_id, preferred.name if preferred else None)
+    decided = _decide(ctx, fulfilment_id)
     if not isinstance(decided, Batch):
         return decided
     client = ctx.supplier(decided.supplier)
     name = decided.supplier.name
     event("fulfilment.purchase.started", id=fulfilment_id, lines=len(decided.claims), supplier=name)
+    try:
+        # The attempt is committed: wait for budget only as long as its lease safely allows,
+        # or the sweep could take a live purchase for a dead one and settle it as never sent.
+        client.reserve_slot(max_wait=_budget_wait(ctx))
+    except BudgetExhausted as exc:
+        return _not_bought(ctx, decided, AttemptOutcome.NOT_SENT, None, str(exc), exc.retry_after)
     try:
         result = client.create_order([claim.item for claim in decided.claims], slot_reserved=True)
     except BudgetExhausted as exc:
@@ -100,32 +98,15 @@ def purchase(ctx: Context, fulfilment_id: int) -> list[Send]:
     return _bought(ctx, decided, result)
 
 
-def _preferred_supplier(ctx: Context, fulfilment_id: int) -> Supplier | None:
-    """The supplier the line would be bought from now, if any (a read; nothing is claimed)."""
-    with session_scope(ctx.engine) as session:
-        line = load_line(session, fulfilment_id)
-        if line.state != FulfilmentState.PENDING:
-            return None
-        decision = choose(session, line, _order_snapshot(ctx, session, line.order_pk), ctx.clock())
-        return decision.supplier if isinstance(decision, Chosen) else None
+def _budget_wait(ctx: Context) -> float:
+    """The longest wait for budget that still leaves the request its timeout within the lease."""
+    settings = ctx.settings
+    spare = settings.lease_seconds - 2 * settings.supplier_timeout_seconds
+    return max(0.0, min(settings.supplier_budget_wait_seconds, spare))
 
 
-def _await_budget(ctx: Context, fulfilment_id: int, retry_after: float) -> list[Send]:
-    with session_scope(ctx.engine) as session:
-        line = load_line(session, fulfilment_id)
-        if line.state != FulfilmentState.PENDING:
-            return []
-        line.lease_until = ctx.clock() + timedelta(seconds=retry_after + ctx.settings.lease_seconds)
-        session.add(line)
-    return [Send(PURCHASE, fulfilment_id, retry_after)]
-
-
-def _decide(ctx: Context, fulfilment_id: int, reserved: str | None) -> Batch | list[Send]:
-    """Choose a supplier for the line (and its siblings), claim them and commit their attempts.
-
-    ``reserved`` names the supplier whose budget was taken for this purchase; if the choice has
-    changed since, nothing is claimed (the request could wait for budget past its lease).
-    """
+def _decide(ctx: Context, fulfilment_id: int) -> Batch | list[Send]:
+    """Choose a supplier for the line (and its siblings), claim them and commit their attempts."""
     now = ctx.clock()
     with session_scope(ctx.engine) as session:
         line = load_line(session, fulfilment_id)
@@ -141,8 +122,6 @@ def _decide(ctx: Context, fulfilment_id: int, reserved: str | None) -> Batch | l
             return [Send(PURCHASE, fulfilment_id, delay)]
         if isinstance(decision, NoChoice):
             return _no_choice(ctx, session, line, decision.reason, now, notify=decision.mapped)
-        if decision.supplier.name != reserved:
-            return [Send(PURCHASE, fulfilment_id)]
         batch = [(line, decision)]
         if not _must_buy_alone(session, fulfilment_id):
             batch += _siblings(session, line, decision.supplier.name, snapshot, now)

@@ -28,8 +28,8 @@ import redis
 from bridge.shop.schemas import VN_TZ
 
 # After a 429 the key runs at this fraction of its limit for SLOWDOWN_WINDOWS windows.
-SLOWDOWN_FACTOR = 0.8
-SLOWDOWN_WINDOWS = 10
+SLOWDOWN_FACTOR = 0.9
+SLOWDOWN_WINDOWS = 5
 
 
 class BudgetExhausted(Exception):

@@ -99,14 +99,11 @@ class ShopClient:
     def __repr__(self) -> str:
         return f"ShopClient({str(self._http.base_url)!r})"
 
-    def reserve_slot(self) -> None:
-        """Take one request's budget now (waiting if needed) for a ``create_order`` to come.
-
-        A purchase records its attempt before it sends; waiting for budget in between would let
-        the attempt's lease run out while the request is still to be sent.
-        """
+    def reserve_slot(self, max_wait: float) -> None:
+        """Take one request's budget for the ``create_order`` that follows, waiting at most
+        ``max_wait`` seconds (a purchase bounds its wait by its lease); raises BudgetExhausted."""
         if self._budget is not None:
-            self._budget.acquire(self._budget_wait)
+            self._budget.acquire(max_wait)
 
     def create_order(
         self, items: Sequence[OrderItem], *, slot_reserved: bool = False

@@ -55,7 +55,7 @@ def test_local_budget_keeps_a_margin_and_slows_down_after_a_429() -> None:
         budget.acquire(max_wait=0)
     assert caught.value.retry_after == pytest.approx(3.0)
     clock.now += 3.0
-    assert admitted(budget) == int(8 * 0.8)
+    assert admitted(budget) == int(8 * 0.9)
 
 
 def test_local_budget_daily_limit() -> None:

@@ -59,7 +59,7 @@ def test_a_worker_that_died_mid_purchase_is_settled_not_blindly_rebought(
         [send] = intake(ctx, 1)
         assert send.actor == PURCHASE
         line_id = send.entity_id
-        batch = _decide(ctx, line_id, reserved="caoshop-sim")
+        batch = _decide(ctx, line_id)
         assert isinstance(batch, Batch)
         [claim] = batch.claims
         supplier = sandbox.suppliers["caoshop-sim"]
