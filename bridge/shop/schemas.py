@@ -161,8 +161,9 @@ def _pagination(data: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
     return {"page": page, "has_more": has_more}
 
 
-class OrderPage(_Model):
-    orders: list[ListedOrder]
+class _Page(_Model):
+    """One page of a listing; ``has_more`` comes from the pagination block, as documented."""
+
     page: int
     has_more: bool
 
@@ -172,6 +173,10 @@ class OrderPage(_Model):
         if isinstance(data, dict):
             return {**data, **_pagination(data, info)}
         return data
+
+
+class OrderPage(_Page):
+    orders: list[ListedOrder]
 
 
 class PlanField(_Model):
@@ -227,17 +232,8 @@ class Product(_Model):
     plans: list[Plan] = Field(default_factory=list)
 
 
-class ProductPage(_Model):
+class ProductPage(_Page):
     products: list[Product]
-    page: int
-    has_more: bool
-
-    @model_validator(mode="before")
-    @classmethod
-    def _lift_pagination(cls, data: Any, info: ValidationInfo) -> Any:
-        if isinstance(data, dict):
-            return {**data, **_pagination(data, info)}
-        return data
 
 
 class Balance(_Model):
