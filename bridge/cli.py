@@ -13,11 +13,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from bridge import admin, cli_stock
-from bridge.db import make_engine, session_scope, utcnow
+from bridge.cli_support import open_engine, print_table, secret_box
+from bridge.db import session_scope, utcnow
 from bridge.logs import configure
 from bridge.migrate import upgrade
 from bridge.models import Alert, Fulfilment, PurchaseAttempt
-from bridge.secrets import SecretBox
 from bridge.settings import Settings, SettingsError, get_settings
 from mappings import repository as mapping_repo
 from workers.redrive import RedriveRefused, resend_line, retry_line
@@ -131,16 +131,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _box(settings: Settings) -> SecretBox:
-    return SecretBox(settings.require_secret_key())
-
-
-def _engine(settings: Settings) -> Engine:
-    if settings.auto_migrate:
-        upgrade(settings.database_url)
-    return make_engine(settings.database_url)
-
-
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from bridge.runtime import Runtime
 
@@ -191,8 +181,8 @@ def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _shops_add(args: argparse.Namespace, settings: Settings) -> int:
-    box = _box(settings)
-    with session_scope(_engine(settings)) as session:
+    box = secret_box(settings)
+    with session_scope(open_engine(settings)) as session:
         admin.add_shop(
             session,
             box,
@@ -207,18 +197,18 @@ def _shops_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _shops_list(args: argparse.Namespace, settings: Settings) -> int:
-    with session_scope(_engine(settings)) as session:
+    with session_scope(open_engine(settings)) as session:
         rows = [
             [s.shop_id, s.warehouse_id or "-", ",".join(map(str, s.trigger_statuses))]
             for s in admin.list_shops(session)
         ]
-    _table(["shop", "warehouse", "triggers"], rows)
+    print_table(["shop", "warehouse", "triggers"], rows)
     return 0
 
 
 def _suppliers_add(args: argparse.Namespace, settings: Settings) -> int:
-    box = _box(settings)
-    with session_scope(_engine(settings)) as session:
+    box = secret_box(settings)
+    with session_scope(open_engine(settings)) as session:
         admin.add_supplier(
             session,
             box,
@@ -232,18 +222,18 @@ def _suppliers_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _suppliers_list(args: argparse.Namespace, settings: Settings) -> int:
-    with session_scope(_engine(settings)) as session:
+    with session_scope(open_engine(settings)) as session:
         rows = [
             [s.name, s.base_url, "yes" if s.enabled else "no"]
             for s in admin.list_suppliers(session)
         ]
-    _table(["supplier", "base_url", "enabled"], rows)
+    print_table(["supplier", "base_url", "enabled"], rows)
     return 0
 
 
 def _mappings_add(args: argparse.Namespace, settings: Settings) -> int:
     fields = mapping_repo.parse_fields(args.fields)
-    with session_scope(_engine(settings)) as session:
+    with session_scope(open_engine(settings)) as session:
         mapping = mapping_repo.add_mapping(
             session,
             shop_id=args.shop,
@@ -260,7 +250,7 @@ def _mappings_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _mappings_list(args: argparse.Namespace, settings: Settings) -> int:
-    with session_scope(_engine(settings)) as session:
+    with session_scope(open_engine(settings)) as session:
         rows = [
             [
                 m.id,
@@ -274,7 +264,9 @@ def _mappings_list(args: argparse.Namespace, settings: Settings) -> int:
             ]
             for m in mapping_repo.list_mappings(session, args.shop)
         ]
-    _table(["id", "shop", "variation", "supplier", "plan", "units", "priority", "fields"], rows)
+    print_table(
+        ["id", "shop", "variation", "supplier", "plan", "units", "priority", "fields"], rows
+    )
     return 0
 
 
@@ -282,7 +274,7 @@ def _fulfilments_list(args: argparse.Namespace, settings: Settings) -> int:
     statement = select(Fulfilment).order_by(col(Fulfilment.id).desc()).limit(args.limit)
     if args.state:
         statement = statement.where(Fulfilment.state == args.state)
-    with session_scope(_engine(settings)) as session:
+    with session_scope(open_engine(settings)) as session:
         rows = [
             [
                 f.id,
@@ -298,7 +290,7 @@ def _fulfilments_list(args: argparse.Namespace, settings: Settings) -> int:
             ]
             for f in session.exec(statement)
         ]
-    _table(
+    print_table(
         [
             "id",
             "shop",
@@ -317,7 +309,7 @@ def _fulfilments_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _fulfilments_show(args: argparse.Namespace, settings: Settings) -> int:
-    with session_scope(_engine(settings)) as session:
+    with session_scope(open_engine(settings)) as session:
         line = session.get(Fulfilment, args.id)
         if line is None:
             print(f"error: no fulfilment {args.id}", file=sys.stderr)
@@ -334,7 +326,7 @@ def _fulfilments_show(args: argparse.Namespace, settings: Settings) -> int:
             .order_by(col(PurchaseAttempt.id))
         ).all()
     print("\npurchase attempts:")
-    _table(
+    print_table(
         ["id", "supplier", "plan", "qty", "outcome", "trans_id", "code", "started", "finished"],
         [
             [
@@ -364,7 +356,7 @@ def _fulfilments_resend(args: argparse.Namespace, settings: Settings) -> int:
 
 def _redrive(settings: Settings, action: Callable[[Engine], str]) -> int:
     try:
-        print(action(_engine(settings)))
+        print(action(open_engine(settings)))
     except LookupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -375,23 +367,13 @@ def _redrive(settings: Settings, action: Callable[[Engine], str]) -> int:
 
 
 def _alerts_list(args: argparse.Namespace, settings: Settings) -> int:
-    with session_scope(_engine(settings)) as session:
+    with session_scope(open_engine(settings)) as session:
         rows = [
             [a.kind, a.subject, a.count, a.last_seen_at.isoformat(timespec="seconds"), a.message]
             for a in session.exec(select(Alert).order_by(col(Alert.last_seen_at).desc()))
         ]
-    _table(["kind", "subject", "count", "last seen", "message"], rows)
+    print_table(["kind", "subject", "count", "last seen", "message"], rows)
     return 0
-
-
-def _table(headers: list[str], rows: Sequence[Sequence[object]]) -> None:
-    cells = [[str(c) for c in row] for row in rows]
-    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
-    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
-    for row in cells:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-    if not rows:
-        print("(none)")
 
 
 if __name__ == "__main__":

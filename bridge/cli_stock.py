@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TextIO
 
 from bridge import admin
+from bridge.cli_support import open_engine, print_table, secret_box
 from bridge.db import session_scope
 from bridge.settings import Settings
 from mappings import repository as mapping_repo
@@ -72,12 +73,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _sync(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge.cli import _box, _engine, _table
     from bridge.runtime import budgets_from
     from workers.context import Context
     from workers.stock import SyncBusy, run_exclusive, run_sync
 
-    ctx = Context(settings, _engine(settings), _box(settings), budgets_from(settings))
+    ctx = Context(settings, open_engine(settings), secret_box(settings), budgets_from(settings))
     show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
     bar = ProgressBar(sys.stderr, enabled=show)
     try:
@@ -103,7 +103,7 @@ def _sync(args: argparse.Namespace, settings: Settings) -> int:
         for row in sorted(report.rows, key=lambda r: (r.shop_id, r.variation_id))
         if row.push or not args.changed
     ]
-    _table(["variation", "supplier stock", "pancake", "new", "why"], rows)
+    print_table(["variation", "supplier stock", "pancake", "new", "why"], rows)
     verb = "would change" if report.dry_run else "changed"
     changed = sum(1 for row in report.rows if row.push) if report.dry_run else report.changed
     _say(
@@ -117,11 +117,10 @@ def _sync(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _status(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge.cli import _engine, _table
     from mappings.models import StockSyncControl
     from workers.stock import CONTROL_ID, latest_runs
 
-    with session_scope(_engine(settings)) as session:
+    with session_scope(open_engine(settings)) as session:
         runs = latest_runs(session)
         control = session.get(StockSyncControl, CONTROL_ID)
     state = "on" if settings.stock_sync_enabled else "off (only `bridge stock sync` runs)"
@@ -132,7 +131,7 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
             f"running until: {_when(control.running_until)}; "
             f"failures in a row: {control.failures}"
         )
-    _table(
+    print_table(
         [
             "run",
             "trigger",
@@ -165,11 +164,10 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _set(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge.cli import _engine
 
     if args.sync is None and args.manual_quantity is None and not args.no_manual_quantity:
         raise admin.ConfigError("nothing to set: give --sync/--no-sync or a manual quantity")
-    with session_scope(_engine(settings)) as session:
+    with session_scope(open_engine(settings)) as session:
         rows = mapping_repo.set_stock_policy(
             session,
             shop_id=args.shop,
@@ -188,9 +186,8 @@ def _set(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _buffer(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge.cli import _engine
 
-    with session_scope(_engine(settings)) as session:
+    with session_scope(open_engine(settings)) as session:
         admin.set_stock_buffer(session, args.shop, args.quantity)
     _say(f"shop {args.shop}: {args.quantity} of every synced variation kept back")
     return 0
