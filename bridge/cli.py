@@ -12,15 +12,16 @@ from collections.abc import Callable, Sequence
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from bridge import admin, cli_stock
+from bridge import cli_stock
 from bridge.cli_support import open_engine, print_table, secret_box
 from bridge.db import session_scope, utcnow
 from bridge.logs import configure
 from bridge.migrate import upgrade
 from bridge.models import Alert, Fulfilment, PurchaseAttempt
 from bridge.settings import Settings, SettingsError, get_settings
+from mappings import admin
 from mappings import repository as mapping_repo
-from workers.redrive import RedriveRefused, resend_line, retry_line
+from workers.fulfilment.redrive import RedriveRefused, resend_line, retry_line
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -132,7 +133,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge.runtime import Runtime
+    from bridge.runtime.wiring import Runtime
 
     runtime = Runtime(settings)
     runtime.start_workers()
@@ -144,7 +145,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge.runtime import Runtime
+    from bridge.runtime.wiring import Runtime
 
     runtime = Runtime(settings)
     try:
@@ -155,7 +156,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge.runtime import Runtime
+    from bridge.runtime.wiring import Runtime
 
     runtime = Runtime(settings)
     runtime.start_workers()
@@ -169,7 +170,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge.demo import run_demo
+    from bridge.dev.demo import run_demo
 
     return run_demo(once=args.once)
 

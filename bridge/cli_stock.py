@@ -15,10 +15,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TextIO
 
-from bridge import admin
 from bridge.cli_support import open_engine, print_table, secret_box
 from bridge.db import session_scope
 from bridge.settings import Settings
+from mappings import admin
 from mappings import repository as mapping_repo
 
 # Draw the progress bar only for runs that take longer than this.
@@ -73,9 +73,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _sync(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge.runtime import budgets_from
+    from bridge.runtime.wiring import budgets_from
     from workers.context import Context
-    from workers.stock import SyncBusy, run_exclusive, run_sync
+    from workers.stock.sync import SyncBusy, run_exclusive, run_sync
 
     ctx = Context(settings, open_engine(settings), secret_box(settings), budgets_from(settings))
     show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
@@ -117,8 +117,8 @@ def _sync(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _status(args: argparse.Namespace, settings: Settings) -> int:
-    from mappings.models import StockSyncControl
-    from workers.stock import CONTROL_ID, latest_runs
+    from workers.stock.models import StockSyncControl
+    from workers.stock.sync import CONTROL_ID, latest_runs
 
     with session_scope(open_engine(settings)) as session:
         runs = latest_runs(session)

@@ -19,7 +19,7 @@ from sqlalchemy import Column, ColumnDefault, Dialect, Table, event
 from sqlalchemy.engine import Connection, Engine, create_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import DateTime, TypeDecorator
-from sqlmodel import Session
+from sqlmodel import Field, Session
 
 
 def utcnow() -> datetime:
@@ -44,6 +44,16 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def optional_timestamp(*, index: bool = False) -> Any:
+    """A model field for a moment that may be unset (a lease, a lock, a finish time)."""
+    return Field(default=None, sa_type=UTCDateTime, nullable=True, index=index)
+
+
+def created_timestamp() -> Any:
+    """A model field set to the moment the row is made."""
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
 def make_engine(url: str) -> Engine:

@@ -8,22 +8,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import JSON, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from bridge.db import UTCDateTime, utcnow
-
-
-def _ts(*, index: bool = False) -> Any:
-    """An optional timestamp (a lease or a lock that may be unset)."""
-    return Field(default=None, sa_type=UTCDateTime, nullable=True, index=index)
-
-
-def _created() -> Any:
-    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-
+from bridge.db import UTCDateTime, created_timestamp, optional_timestamp
 
 DEFAULT_TRIGGER_STATUSES = [1]  # 1 = confirmed
 
@@ -41,7 +30,7 @@ class PancakeShop(SQLModel, table=True):
     )
     # Stock sync keeps this many of every synced variation back from sale.
     stock_buffer: int = 0
-    created_at: datetime = _created()
+    created_at: datetime = created_timestamp()
 
 
 class Supplier(SQLModel, table=True):
@@ -54,9 +43,9 @@ class Supplier(SQLModel, table=True):
     enabled: bool = True
     # Circuit breaker: consecutive transient failures, and the pause they earned.
     failure_streak: int = 0
-    paused_until: datetime | None = _ts()
+    paused_until: datetime | None = optional_timestamp()
     last_failure: str | None = None
-    created_at: datetime = _created()
+    created_at: datetime = created_timestamp()
 
 
 class WebhookEvent(SQLModel, table=True):
@@ -73,7 +62,7 @@ class WebhookEvent(SQLModel, table=True):
     body_hash: str
     body: str = Field(sa_type=Text)
     outcome: str
-    received_at: datetime = _created()
+    received_at: datetime = created_timestamp()
 
 
 class OrderState(StrEnum):
@@ -100,10 +89,10 @@ class PancakeOrder(SQLModel, table=True):
     snapshot_enc: str | None = Field(default=None, sa_type=Text)
     failures: int = 0
     last_error: str | None = None
-    lease_until: datetime | None = _ts()
-    annotate_lock_until: datetime | None = _ts()
-    created_at: datetime = _created()
-    updated_at: datetime = _created()
+    lease_until: datetime | None = optional_timestamp()
+    annotate_lock_until: datetime | None = optional_timestamp()
+    created_at: datetime = created_timestamp()
+    updated_at: datetime = created_timestamp()
 
 
 class FulfilmentState(StrEnum):
@@ -155,13 +144,13 @@ class Fulfilment(SQLModel, table=True):
     # A customer-safe "delivery is delayed" line: None, "pending" (to write) or "written".
     delay_notice: str | None = None
     # Refusals before this moment no longer rule a choice out (set by `fulfilments retry`).
-    retry_from: datetime | None = _ts()
+    retry_from: datetime | None = optional_timestamp()
     polls: int = 0
     failures: int = 0
     last_error: str | None = None
-    lease_until: datetime | None = _ts(index=True)
-    created_at: datetime = _created()
-    updated_at: datetime = _created()
+    lease_until: datetime | None = optional_timestamp(index=True)
+    created_at: datetime = created_timestamp()
+    updated_at: datetime = created_timestamp()
 
 
 class AttemptOutcome(StrEnum):
@@ -198,9 +187,9 @@ class PurchaseAttempt(SQLModel, table=True):
     # Lines bought together in one orders/create call share a batch key.
     batch_key: str | None = Field(default=None, index=True)
     settlement: str | None = None
-    started_at: datetime = _created()
-    finished_at: datetime | None = _ts()
-    settled_at: datetime | None = _ts()
+    started_at: datetime = created_timestamp()
+    finished_at: datetime | None = optional_timestamp()
+    settled_at: datetime | None = optional_timestamp()
 
 
 class Alert(SQLModel, table=True):
@@ -215,8 +204,8 @@ class Alert(SQLModel, table=True):
     message: str
     count: int = 1
     resolved: bool = False
-    created_at: datetime = _created()
-    last_seen_at: datetime = _created()
+    created_at: datetime = created_timestamp()
+    last_seen_at: datetime = created_timestamp()
 
 
 class SchedulerLease(SQLModel, table=True):

@@ -17,7 +17,7 @@ import dramatiq
 import pytest
 from sqlalchemy import create_engine, text
 
-from bridge.sandbox import Sandbox
+from bridge.dev.sandbox import Sandbox
 from bridge.settings import Settings
 from workers.broker import build_broker
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
-from bridge.notes import append_blocks, render_block, unwritten
 from bridge.pancake.schemas import PancakeOrderItem
 from bridge.pancake.webhooks import WebhookRejected, parse_webhook
 from bridge.secrets import SecretBox
 from bridge.settings import Settings, SettingsError
-from workers.intake import line_keys
+from workers.fulfilment.intake import line_keys
+from workers.fulfilment.notes import append_blocks, render_block, unwritten
 
 
 def test_note_blocks_keep_staff_text_and_are_recognisable() -> None:

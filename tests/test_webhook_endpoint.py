@@ -12,8 +12,8 @@ import sqlmodel
 from sqlalchemy import func, select
 
 from bridge.db import session_scope
+from bridge.dev.sandbox import Sandbox
 from bridge.models import PancakeOrder, WebhookEvent
-from bridge.sandbox import Sandbox
 from tests.conftest import FIXTURES, Backend
 
 PANCAKE = FIXTURES / "pancake"

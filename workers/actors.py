@@ -6,9 +6,7 @@ from collections.abc import Callable, Iterable
 
 import dramatiq
 
-from workers.annotate import annotate
 from workers.context import Context
-from workers.deliver import deliver
 from workers.dispatch import (
     ANNOTATE,
     DELIVER,
@@ -19,10 +17,12 @@ from workers.dispatch import (
     STOCK_SYNC,
     Send,
 )
-from workers.intake import intake
-from workers.purchase import purchase
-from workers.settle import settle
-from workers.stock import sync_stock
+from workers.fulfilment.annotate import annotate
+from workers.fulfilment.deliver import deliver
+from workers.fulfilment.intake import intake
+from workers.fulfilment.purchase import purchase
+from workers.fulfilment.settle import settle
+from workers.stock.sync import sync_stock
 
 Step = Callable[[Context, int], list[Send]]
 STEPS: dict[str, Step] = {

@@ -16,8 +16,8 @@ from bridge.pancake.client import PancakeClient
 from bridge.retrying import backoff_delay
 from bridge.secrets import SecretBox
 from bridge.settings import Settings
-from bridge.shop.budget import Budgets
-from bridge.shop.client import ShopClient
+from bridge.supplier.budget import Budgets
+from bridge.supplier.client import ShopClient
 
 
 @dataclass

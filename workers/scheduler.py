@@ -19,8 +19,8 @@ from bridge.logs import event
 from bridge.models import SchedulerLease
 from workers.context import Context
 from workers.dispatch import Send
-from workers.stock import periodic_stock_sync
-from workers.sweep import sweep
+from workers.fulfilment.sweep import sweep
+from workers.stock.sync import periodic_stock_sync
 
 LEASE_NAME = "scheduler"
 

@@ -7,6 +7,7 @@ from sqlmodel import SQLModel
 
 import bridge.models  # noqa: F401  (registers the tables)
 import mappings.models  # noqa: F401
+import workers.stock.models  # noqa: F401
 from bridge.db import make_engine
 from bridge.settings import get_settings
 

@@ -41,18 +41,18 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
-from bridge import admin
 from bridge.db import make_engine, session_scope
+from bridge.dev.simulators.pancake import PancakeSimulator
+from bridge.dev.simulators.supplier import DEMO_API_SECRET, ShopSimulator
 from bridge.migrate import upgrade
 from bridge.secrets import SecretBox
 from bridge.settings import Settings
-from bridge.shop.budget import BudgetRule, Budgets
-from bridge.simulators.pancake import PancakeSimulator
-from bridge.simulators.server import ServerThread
-from bridge.simulators.shop import DEMO_API_SECRET, ShopSimulator
+from bridge.supplier.budget import BudgetRule, Budgets
+from bridge.web.server import ServerThread
+from mappings import admin
 from mappings.models import Mapping
 from workers.context import Context
-from workers.stock import SyncReport, budget_spacing, run_exclusive
+from workers.stock.sync import SyncReport, budget_spacing, run_exclusive
 
 SHOP_ID = "bench-shop"
 SUPPLIERS = ("alpha", "bravo", "charlie")

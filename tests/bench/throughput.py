@@ -26,10 +26,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from bridge.dev.sandbox import Sandbox
+from bridge.dev.simulators.supplier import ShopSimulator
 from bridge.models import FulfilmentState
-from bridge.sandbox import Sandbox
 from bridge.settings import Settings
-from bridge.simulators.shop import ShopSimulator
 
 PLAN = 319
 VARIATION = "bench-netflix"

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.sandbox import Sandbox
+from bridge.dev.sandbox import Sandbox
 from tests.conftest import Backend, fast_settings
 from tests.e2e.world import build_world
 

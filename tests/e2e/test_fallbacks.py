@@ -7,12 +7,12 @@ import time
 from sqlmodel import select
 
 from bridge.db import session_scope, utcnow
+from bridge.dev.sandbox import Sandbox
 from bridge.models import Alert, FulfilmentState, Supplier
-from bridge.notes import delay_marker
-from bridge.sandbox import Sandbox
 from mappings.repository import add_mapping
 from tests.e2e.world import CAOSHOP, CHATGPT, NETFLIX, SHOPKEY, SPOTIFY, all_credentials
-from workers.redrive import resend_line, retry_line
+from workers.fulfilment.notes import delay_marker
+from workers.fulfilment.redrive import resend_line, retry_line
 
 
 def second_choice(sandbox: Sandbox, variation: str, supplier: str, plan_id: int) -> None:

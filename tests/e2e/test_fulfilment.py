@@ -7,9 +7,8 @@ import time
 
 import httpx
 
+from bridge.dev.sandbox import Sandbox
 from bridge.models import FulfilmentState
-from bridge.notes import begin_marker
-from bridge.sandbox import Sandbox
 from tests.conftest import FIXTURES
 from tests.e2e.world import (
     CANVA,
@@ -20,6 +19,7 @@ from tests.e2e.world import (
     all_credentials,
     purchases_per_plan,
 )
+from workers.fulfilment.notes import begin_marker
 
 
 def test_one_order_is_bought_once_and_its_credentials_land_in_the_note(world: Sandbox) -> None:

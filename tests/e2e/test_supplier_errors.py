@@ -8,8 +8,8 @@ import pytest
 from sqlmodel import select
 
 from bridge.db import session_scope
+from bridge.dev.sandbox import Sandbox
 from bridge.models import AttemptOutcome, FulfilmentState, PurchaseAttempt
-from bridge.sandbox import Sandbox
 from tests.e2e.world import CHATGPT, NETFLIX, all_credentials
 
 

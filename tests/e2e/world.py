@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from bridge.sandbox import Sandbox
-from bridge.simulators.shop import ShopSimulator
+from bridge.dev.sandbox import Sandbox
+from bridge.dev.simulators.supplier import ShopSimulator
 
 NETFLIX = "415040f4-ab63-465e-8699-e9ebfff4c6c7"  # instant plan, the fixtures' variation
 SPOTIFY = "5f0cfb8d-aee9-4ec0-9ff0-b5668d3143d2"  # instant plan, 2 supplier units per POS item

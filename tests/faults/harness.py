@@ -39,12 +39,12 @@ import httpx
 from sqlmodel import col, select
 
 from bridge.db import session_scope
+from bridge.dev.sandbox import Sandbox
+from bridge.dev.simulators.supplier import Dialect, ShopSimulator
 from bridge.models import AttemptOutcome, Fulfilment, FulfilmentState, PurchaseAttempt
-from bridge.notes import begin_marker
-from bridge.sandbox import Sandbox
 from bridge.settings import Settings
-from bridge.simulators.shop import Dialect, ShopSimulator
 from workers.broker import build_broker
+from workers.fulfilment.notes import begin_marker
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_HOST = "127.0.0.1"
@@ -214,7 +214,7 @@ def zygote_main() -> None:
     zygote (PR_SET_PDEATHSIG); the zygote exits when its stdin closes.
     """
     import bridge.cli
-    import bridge.runtime  # noqa: F401 - what `bridge worker` imports lazily, paid once here
+    import bridge.runtime.wiring  # noqa: F401 - what `bridge worker` imports lazily, paid once here
 
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     me = os.getpid()

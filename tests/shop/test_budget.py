@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from bridge.shop.budget import Budget, BudgetExhausted, BudgetRule, Budgets, LocalBudget
+from bridge.supplier.budget import Budget, BudgetExhausted, BudgetRule, Budgets, LocalBudget
 from tests.conftest import REDIS_URL, require_service
 
 RULE = BudgetRule(limit=5, window_seconds=1.0, daily_limit=1000, margin=0)

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bridge.shop import (
+from bridge.supplier import (
     OrderItem,
     ShopClient,
     ShopError,
@@ -19,7 +19,7 @@ from bridge.shop import (
     ShopRefused,
     ShopUnreachable,
 )
-from bridge.shop.errors import parse_retry_after
+from bridge.supplier.errors import parse_retry_after
 
 API_KEY = "sk_live_a1b2c3d4" + "7" * 24
 API_SECRET = "sk_secret_a1b2c3d4" + "9" * 56

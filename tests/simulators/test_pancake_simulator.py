@@ -14,11 +14,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from bridge.dev.simulators.pancake import PancakeSimulator, WebhookDelivery
 from bridge.pancake.client import PancakeClient
 from bridge.pancake.errors import PancakeRequestError, PancakeUnavailable
 from bridge.pancake.schemas import QuantityUpdate
-from bridge.simulators.pancake import PancakeSimulator, WebhookDelivery
-from bridge.simulators.server import ServerThread, free_port
+from bridge.web.server import ServerThread, free_port
 
 SHOP = "4"
 API_KEY = "pos-key-1234567890"

@@ -12,15 +12,15 @@ from typing import Any
 import httpx
 import pytest
 
-from bridge.shop import (
+from bridge.dev.simulators.supplier import DEMO_API_KEY, DEMO_API_SECRET, Dialect, ShopSimulator
+from bridge.supplier import (
     OrderItem,
     ShopClient,
     ShopOutcomeUnknown,
     ShopRateLimited,
     ShopRefused,
 )
-from bridge.simulators.server import ServerThread
-from bridge.simulators.shop import DEMO_API_KEY, DEMO_API_SECRET, Dialect, ShopSimulator
+from bridge.web.server import ServerThread
 
 START_BALANCE = 10_000_000
 INSTANT, MANUAL = 5, 6

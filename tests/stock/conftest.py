@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from bridge.sandbox import Sandbox
-from bridge.simulators.shop import ShopSimulator
+from bridge.dev.sandbox import Sandbox
+from bridge.dev.simulators.supplier import ShopSimulator
 from tests.conftest import Backend, fast_settings
 from tests.e2e.world import build_world
 

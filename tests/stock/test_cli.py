@@ -12,13 +12,14 @@ from sqlmodel import select
 from bridge.cli import main
 from bridge.cli_stock import ProgressBar
 from bridge.db import session_scope
+from bridge.dev.sandbox import Sandbox
 from bridge.models import PancakeShop
-from bridge.sandbox import Sandbox
 from bridge.settings import get_settings
-from mappings.models import Mapping, StockLevel, StockSyncRun
+from mappings.models import Mapping
 from tests.conftest import fast_settings
 from tests.e2e.world import CHATGPT, NETFLIX, SPOTIFY, build_world
 from tests.stock.conftest import SECRET_KEY, STOCK_SETTINGS, pushes, quantity
+from workers.stock.models import StockLevel, StockSyncRun
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mappings.stock import Choice, PlanStock, SupplierSnapshot, sellable
+from workers.stock.sellable import Choice, PlanStock, SupplierSnapshot, sellable
 
 NETFLIX = PlanStock(is_instant=True, stock_count=50, in_stock=True, final_price=75_000)
 SPOTIFY = PlanStock(is_instant=True, stock_count=31, in_stock=True, final_price=60_000)

@@ -11,16 +11,16 @@ from datetime import timedelta
 from sqlmodel import col, select
 
 from bridge.db import session_scope
+from bridge.dev.sandbox import Sandbox
+from bridge.dev.simulators.supplier import ShopSimulator
 from bridge.models import AttemptOutcome, Fulfilment, PancakeOrder, PurchaseAttempt, Supplier
-from bridge.sandbox import Sandbox
-from bridge.simulators.shop import ShopSimulator
-from mappings.models import StockLevel, StockSyncControl, StockSyncRun
 from mappings.repository import add_mapping, set_stock_policy
 from tests.e2e.world import CANVA, CAOSHOP, CHATGPT, NETFLIX, SHOPKEY, SPOTIFY
 from tests.stock.conftest import catalogue_reads, pushes, quantity
 from workers.dispatch import STOCK_SYNC
-from workers.intake import intake
-from workers.stock import (
+from workers.fulfilment.intake import intake
+from workers.stock.models import StockLevel, StockSyncControl, StockSyncRun
+from workers.stock.sync import (
     CONTROL_ID,
     SyncReport,
     request_stock_sync,
@@ -254,7 +254,7 @@ def test_a_variation_with_sync_off_is_left_to_staff(world: Sandbox) -> None:
 
 
 def test_the_shop_buffer_is_kept_back(world: Sandbox) -> None:
-    from bridge.admin import set_stock_buffer
+    from mappings.admin import set_stock_buffer
 
     with session_scope(world.runtime.engine) as session:
         set_stock_buffer(session, world.shop_id, 2)

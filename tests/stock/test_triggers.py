@@ -12,16 +12,16 @@ import pytest
 from sqlmodel import col, select
 
 from bridge.db import session_scope
+from bridge.dev.sandbox import Sandbox
 from bridge.models import WebhookEvent
-from bridge.runtime import Runtime
-from bridge.sandbox import Sandbox
-from mappings.models import StockSyncRun
+from bridge.runtime.wiring import Runtime
 from tests.conftest import REDIS_URL, Backend
 from tests.e2e.world import CANVA, CAOSHOP, NETFLIX, SHOPKEY, UNMAPPED, build_world
 from tests.stock.conftest import SECRET_KEY, catalogue_reads, pushes, quantity, stock_sandbox
 from workers.broker import build_broker
 from workers.dispatch import STOCK_SYNC, Send
-from workers.stock import (
+from workers.stock.models import StockSyncRun
+from workers.stock.sync import (
     CONTROL_ID,
     periodic_stock_sync,
     request_stock_sync,

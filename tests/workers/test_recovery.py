@@ -9,17 +9,17 @@ import httpx
 import pytest
 
 from bridge.db import session_scope
+from bridge.dev.sandbox import Sandbox
 from bridge.models import FulfilmentState, PurchaseAttempt
 from bridge.pancake.client import PancakeClient
 from bridge.pancake.schemas import PancakeOrder as ApiOrder
-from bridge.sandbox import Sandbox
 from tests.conftest import Backend, fast_settings
 from tests.e2e.world import NETFLIX, all_credentials, build_world
 from workers.dispatch import DELIVER, INTAKE, PURCHASE, SETTLE, Send
-from workers.intake import intake
-from workers.purchase import Batch, _decide, purchase
-from workers.settle import settle
-from workers.sweep import sweep
+from workers.fulfilment.intake import intake
+from workers.fulfilment.purchase import Batch, _decide, purchase
+from workers.fulfilment.settle import settle
+from workers.fulfilment.sweep import sweep
 
 
 def test_messages_lost_before_any_worker_ran_are_resent_by_the_sweep(backend: Backend) -> None:

@@ -26,7 +26,7 @@ from bridge.models import (
 )
 from workers.context import Context
 from workers.dispatch import ANNOTATE, DELIVER, INTAKE, PURCHASE, SETTLE, Send
-from workers.lines import park_unknown
+from workers.fulfilment.lines import park_unknown
 
 STEP_FOR_STATE = {
     FulfilmentState.PENDING: PURCHASE,

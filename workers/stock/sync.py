@@ -47,13 +47,14 @@ from bridge.pancake.client import PancakeClient
 from bridge.pancake.errors import PancakeRequestError, PancakeUnavailable
 from bridge.pancake.schemas import QuantityUpdate
 from bridge.settings import Settings
-from bridge.shop.budget import BudgetExhausted
-from bridge.shop.errors import ShopError
-from mappings.models import Mapping, StockLevel, StockShop, StockSyncControl, StockSyncRun
-from mappings.stock import Choice, PlanKey, PlanStock, Sellable, SupplierSnapshot, sellable
-from workers.breaker import is_paused
+from bridge.supplier.budget import BudgetExhausted
+from bridge.supplier.errors import ShopError
+from mappings.models import Mapping
 from workers.context import Context
 from workers.dispatch import STOCK_SYNC, Send
+from workers.fulfilment.breaker import is_paused
+from workers.stock.models import StockLevel, StockShop, StockSyncControl, StockSyncRun
+from workers.stock.sellable import Choice, PlanKey, PlanStock, Sellable, SupplierSnapshot, sellable
 
 CONTROL_ID = 1
 CATALOGUE_PAGE_SIZE = 100

@@ -26,14 +26,14 @@ from bridge.models import (
     Settlement,
     Supplier,
 )
-from bridge.shop.budget import BudgetExhausted
-from bridge.shop.client import ShopClient
-from bridge.shop.errors import ShopError, ShopTransient
-from bridge.shop.schemas import ListedOrder
-from workers import breaker
+from bridge.supplier.budget import BudgetExhausted
+from bridge.supplier.client import ShopClient
+from bridge.supplier.errors import ShopError, ShopTransient
+from bridge.supplier.schemas import ListedOrder
 from workers.context import Context
 from workers.dispatch import DELIVER, PURCHASE, SETTLE, Send
-from workers.lines import load_line, set_state
+from workers.fulfilment import breaker
+from workers.fulfilment.lines import load_line, set_state
 
 # While another attempt of the same plan is still in flight its order could look like ours.
 IN_FLIGHT_RETRY_SECONDS = 2.0

@@ -33,16 +33,16 @@ from bridge.models import (
     PurchaseAttempt,
     Supplier,
 )
-from bridge.shop.budget import BudgetExhausted
-from bridge.shop.errors import ShopOutcomeUnknown, ShopRateLimited, ShopRefused, ShopUnreachable
-from bridge.shop.schemas import CreateResult, OrderItem
+from bridge.supplier.budget import BudgetExhausted
+from bridge.supplier.errors import ShopOutcomeUnknown, ShopRateLimited, ShopRefused, ShopUnreachable
+from bridge.supplier.schemas import CreateResult, OrderItem
 from mappings.resolve import FALLBACK_CODES, Chosen, NoChoice, Wait, choose
-from workers import breaker
-from workers.alerts import raise_alert
+from workers.alerts.store import raise_alert
 from workers.context import Context
 from workers.dispatch import ANNOTATE, DELIVER, PURCHASE, Send
-from workers.lines import load_line, park_unknown, set_state
-from workers.stock import stock_sync_after_purchase
+from workers.fulfilment import breaker
+from workers.fulfilment.lines import load_line, park_unknown, set_state
+from workers.stock.sync import stock_sync_after_purchase
 
 MAX_BATCH = 20
 

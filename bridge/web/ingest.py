@@ -26,7 +26,7 @@ from bridge.logs import event
 from bridge.models import OrderState, PancakeOrder, WebhookEvent
 from bridge.pancake.webhooks import ORDER_TYPE, STOCK_TYPE, ParsedWebhook
 from workers.dispatch import INTAKE, Send
-from workers.stock import mark_level_reported, request_stock_sync, tracked_level
+from workers.stock.sync import mark_level_reported, request_stock_sync, tracked_level
 
 MAX_BATCH = 512
 

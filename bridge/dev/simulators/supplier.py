@@ -29,7 +29,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from bridge.coerce import as_int
-from bridge.shop.errors import (
+from bridge.supplier.errors import (
     CART_ERROR,
     CHECKOUT_ERROR,
     INSUFFICIENT_BALANCE,
@@ -42,7 +42,7 @@ from bridge.shop.errors import (
     PRODUCT_NOT_FOUND,
     RATE_LIMIT_EXCEEDED,
 )
-from bridge.shop.schemas import VN_TZ
+from bridge.supplier.schemas import VN_TZ
 
 # Shaped like real keys (sk_live_ + 32, sk_secret_ + 64) but obviously fake: secret scanners
 # skip the documentation's "a1b2c3d4" prefix.

@@ -17,8 +17,8 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from bridge.retrying import RetryLater, call_with_retries
-from bridge.shop.budget import Budget
-from bridge.shop.errors import (
+from bridge.supplier.budget import Budget
+from bridge.supplier.errors import (
     ShopError,
     ShopRateLimited,
     ShopTransient,
@@ -26,7 +26,7 @@ from bridge.shop.errors import (
     from_transport_error,
     unexpected_body,
 )
-from bridge.shop.schemas import (
+from bridge.supplier.schemas import (
     VN_TZ,
     Balance,
     CreateResult,

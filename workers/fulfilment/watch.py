@@ -16,11 +16,11 @@ from sqlmodel import Session, col, select
 
 from bridge.db import session_scope
 from bridge.models import Fulfilment, FulfilmentState, Supplier
-from bridge.shop.budget import BudgetExhausted
-from bridge.shop.errors import ShopTransient
-from workers import breaker
+from bridge.supplier.budget import BudgetExhausted
+from bridge.supplier.errors import ShopTransient
 from workers.context import Context
 from workers.dispatch import DELIVER, Send
+from workers.fulfilment import breaker
 from workers.scheduler import acquire_lease
 
 WAITING = (FulfilmentState.PURCHASED, FulfilmentState.PARTIAL)

@@ -18,17 +18,17 @@ from sqlmodel import Session, col, select
 from bridge.db import session_scope
 from bridge.logs import event
 from bridge.models import Fulfilment, FulfilmentState, PancakeOrder, PancakeShop
-from bridge.notes import (
+from bridge.pancake.errors import PancakeRequestError, PancakeUnavailable
+from workers.context import Context
+from workers.dispatch import ANNOTATE, Send
+from workers.fulfilment.lines import set_state
+from workers.fulfilment.notes import (
     append_blocks,
     delay_marker,
     render_block,
     render_delay_notice,
     unwritten,
 )
-from bridge.pancake.errors import PancakeRequestError, PancakeUnavailable
-from workers.context import Context
-from workers.dispatch import ANNOTATE, Send
-from workers.lines import set_state
 
 # While another annotator holds the order, come back shortly: it may not see our line.
 LOCKED_RETRY_SECONDS = 1.0

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 
 from bridge.db import session_scope
 from bridge.models import Fulfilment, FulfilmentState
-from workers.lines import load_line, set_state
+from workers.fulfilment.lines import load_line, set_state
 
 RETRYABLE = frozenset({FulfilmentState.NEEDS_ATTENTION, FulfilmentState.FAILED})
 

@@ -7,14 +7,14 @@ import uvicorn
 from starlette.applications import Starlette
 
 from bridge.db import make_engine
-from bridge.ingest import EventRecorder
 from bridge.logs import protect_library_loggers
 from bridge.migrate import upgrade
 from bridge.secrets import SecretBox
 from bridge.settings import Settings
-from bridge.shop.budget import BudgetRule, Budgets
-from bridge.simulators.server import ServerThread
-from bridge.web import create_app
+from bridge.supplier.budget import BudgetRule, Budgets
+from bridge.web.app import create_app
+from bridge.web.ingest import EventRecorder
+from bridge.web.server import ServerThread
 from workers.actors import declare_actors
 from workers.broker import build_broker
 from workers.context import Context

@@ -1,7 +1,7 @@
 """Client of the supplier shops ("Shop API v1")."""
 
-from bridge.shop.client import DEFAULT_TIMEOUT, ShopClient
-from bridge.shop.errors import (
+from bridge.supplier.client import DEFAULT_TIMEOUT, ShopClient
+from bridge.supplier.errors import (
     ShopError,
     ShopOutcomeUnknown,
     ShopRateLimited,
@@ -9,7 +9,7 @@ from bridge.shop.errors import (
     ShopTransient,
     ShopUnreachable,
 )
-from bridge.shop.schemas import (
+from bridge.supplier.schemas import (
     VN_TZ,
     CreatedOrder,
     CreateResult,

@@ -21,10 +21,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bridge.db import READ_ONLY
-from bridge.ingest import EventRecorder, Incoming
 from bridge.models import PancakeShop
 from bridge.pancake.webhooks import WebhookRejected, parse_webhook
 from bridge.secrets import SecretBox
+from bridge.web.ingest import EventRecorder, Incoming
 
 MAX_BODY_BYTES = 1024 * 1024
 SECRET_HEADER = "x-bridge-secret"

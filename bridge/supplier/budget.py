@@ -25,7 +25,7 @@ from typing import Protocol
 
 import redis
 
-from bridge.shop.schemas import VN_TZ
+from bridge.supplier.schemas import VN_TZ
 
 # After a 429 the key runs at this fraction of its limit for SLOWDOWN_WINDOWS windows.
 SLOWDOWN_FACTOR = 0.9

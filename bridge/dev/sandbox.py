@@ -13,14 +13,14 @@ from typing import Any
 import dramatiq
 from sqlmodel import col, select
 
-from bridge import admin
 from bridge.db import session_scope
+from bridge.dev.simulators.pancake import PancakeSimulator
+from bridge.dev.simulators.supplier import DEMO_API_KEY, DEMO_API_SECRET, ShopSimulator
 from bridge.models import Fulfilment, FulfilmentState
-from bridge.runtime import Runtime
+from bridge.runtime.wiring import Runtime
 from bridge.settings import Settings
-from bridge.simulators.pancake import PancakeSimulator
-from bridge.simulators.server import ServerThread
-from bridge.simulators.shop import DEMO_API_KEY, DEMO_API_SECRET, ShopSimulator
+from bridge.web.server import ServerThread
+from mappings import admin
 from mappings.repository import add_mapping
 
 SHOP_ID = "demo-shop"

@@ -14,14 +14,14 @@ from datetime import timedelta
 from bridge.db import session_scope
 from bridge.logs import event
 from bridge.models import FulfilmentState, Supplier
-from bridge.shop.budget import BudgetExhausted
-from bridge.shop.errors import ShopRefused, ShopTransient
-from bridge.shop.schemas import OrderStatus
-from workers import breaker
+from bridge.supplier.budget import BudgetExhausted
+from bridge.supplier.errors import ShopRefused, ShopTransient
+from bridge.supplier.schemas import OrderStatus
 from workers.context import Context
 from workers.dispatch import ANNOTATE, DELIVER, Send
-from workers.lines import load_line, set_state
-from workers.watch import FINISHED, waiting_orders, watch
+from workers.fulfilment import breaker
+from workers.fulfilment.lines import load_line, set_state
+from workers.fulfilment.watch import FINISHED, waiting_orders, watch
 
 WAITING = frozenset({FulfilmentState.PURCHASED, FulfilmentState.PARTIAL})
 

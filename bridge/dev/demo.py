@@ -8,10 +8,10 @@ import tempfile
 import threading
 from pathlib import Path
 
+from bridge.dev.sandbox import Sandbox
+from bridge.dev.simulators.supplier import ShopSimulator
 from bridge.models import FulfilmentState
-from bridge.sandbox import Sandbox
 from bridge.settings import Settings
-from bridge.simulators.shop import ShopSimulator
 
 SUPPLIER = "caoshop-sim"
 INSTANT_PLAN = 319
