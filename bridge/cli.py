@@ -15,10 +15,11 @@ from sqlmodel import col, select
 from bridge import cli_stock
 from bridge.cli_support import open_engine, print_table, secret_box
 from bridge.db import session_scope, utcnow
+from bridge.errors import ConfigError, SettingsError
 from bridge.logs import configure
 from bridge.migrate import upgrade
 from bridge.models import Alert, Fulfilment, PurchaseAttempt
-from bridge.settings import Settings, SettingsError, get_settings
+from bridge.settings import Settings, get_settings
 from mappings import admin
 from mappings import repository as mapping_repo
 from workers.fulfilment.redrive import RedriveRefused, resend_line, retry_line
@@ -34,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         return handler(args, settings)
-    except (SettingsError, admin.ConfigError) as exc:
+    except (SettingsError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

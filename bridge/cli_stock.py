@@ -17,6 +17,7 @@ from typing import TextIO
 
 from bridge.cli_support import open_engine, print_table, secret_box
 from bridge.db import session_scope
+from bridge.errors import ConfigError
 from bridge.settings import Settings
 from mappings import admin
 from mappings import repository as mapping_repo
@@ -166,7 +167,7 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
 def _set(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.sync is None and args.manual_quantity is None and not args.no_manual_quantity:
-        raise admin.ConfigError("nothing to set: give --sync/--no-sync or a manual quantity")
+        raise ConfigError("nothing to set: give --sync/--no-sync or a manual quantity")
     with session_scope(open_engine(settings)) as session:
         rows = mapping_repo.set_stock_policy(
             session,

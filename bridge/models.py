@@ -7,12 +7,12 @@ Every timestamp is an aware UTC datetime. Secrets live only in ``*_enc`` columns
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import JSON, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from bridge.db import UTCDateTime, created_timestamp, optional_timestamp
+from bridge.states import AttemptOutcome, FulfilmentState, OrderState
 
 DEFAULT_TRIGGER_STATUSES = [1]  # 1 = confirmed
 
@@ -65,14 +65,7 @@ class WebhookEvent(SQLModel, table=True):
     received_at: datetime = created_timestamp()
 
 
-class OrderState(StrEnum):
-    PENDING = "pending"  # a webhook says it needs fulfilment; intake has not read it yet
-    SYNCED = "synced"  # intake read it from Pancake and created its fulfilments
-    SKIPPED = "skipped"  # Pancake says it is not (or no longer) in a trigger status
-    FAILED = "failed"  # Pancake refused to give it to us; see last_error
-
-
-class PancakeOrder(SQLModel, table=True):
+class Order(SQLModel, table=True):
     """A Pancake order the bridge works on; the per-order lock serialises note updates."""
 
     __tablename__ = "orders"
@@ -93,23 +86,6 @@ class PancakeOrder(SQLModel, table=True):
     annotate_lock_until: datetime | None = optional_timestamp()
     created_at: datetime = created_timestamp()
     updated_at: datetime = created_timestamp()
-
-
-class FulfilmentState(StrEnum):
-    PENDING = "pending"  # ready to buy
-    PURCHASING = "purchasing"  # an attempt is in flight; never buy again from here
-    PURCHASE_UNKNOWN = "purchase_unknown"  # the supplier may or may not have sold it: settle first
-    PURCHASED = "purchased"  # trans_id known; polling for credentials
-    PARTIAL = "partially_delivered"  # some credentials arrived and are written; polling for more
-    DELIVERED = "delivered"  # credentials stored; waiting to be written into the note
-    ANNOTATED = "annotated"  # done: credentials are in the Pancake note
-    NEEDS_ATTENTION = "needs_attention"  # a person must act (unmapped, balance, stock, field)
-    FAILED = "failed"  # gave up after repeated errors; see reason
-
-
-TERMINAL_STATES = frozenset(
-    {FulfilmentState.ANNOTATED, FulfilmentState.NEEDS_ATTENTION, FulfilmentState.FAILED}
-)
 
 
 class Fulfilment(SQLModel, table=True):
@@ -141,7 +117,7 @@ class Fulfilment(SQLModel, table=True):
     credentials_enc: str | None = Field(default=None, sa_type=Text)
     delivered_count: int = 0
     annotated_count: int = 0  # how many credentials are already in the note
-    # A customer-safe "delivery is delayed" line: None, "pending" (to write) or "written".
+    # A customer-safe "delivery is delayed" line (DelayNotice), or None when none is needed.
     delay_notice: str | None = None
     # Refusals before this moment no longer rule a choice out (set by `fulfilments retry`).
     retry_from: datetime | None = optional_timestamp()
@@ -151,19 +127,6 @@ class Fulfilment(SQLModel, table=True):
     lease_until: datetime | None = optional_timestamp(index=True)
     created_at: datetime = created_timestamp()
     updated_at: datetime = created_timestamp()
-
-
-class AttemptOutcome(StrEnum):
-    IN_FLIGHT = "in_flight"  # recorded before the call; still so if the worker died mid-call
-    BOUGHT = "bought"
-    REFUSED = "refused"  # a definite refusal (4xx with a code, 429): nothing was bought
-    NOT_SENT = "not_sent"  # the connection was never made: nothing was bought
-    UNKNOWN = "unknown"  # timeout, dropped connection, 5xx, or a worker killed mid-call
-
-
-class Settlement(StrEnum):
-    ADOPTED = "adopted"  # the supplier's order list showed the order: it is ours
-    NOT_FOUND = "not_found"  # nothing matched after the settling delay: safe to buy again
 
 
 class PurchaseAttempt(SQLModel, table=True):

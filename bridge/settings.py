@@ -7,12 +7,10 @@ from functools import lru_cache
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bridge.errors import SettingsError
+
 # Values people paste from examples; refused as a real key so a demo key never guards production.
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "demo", "test"})
-
-
-class SettingsError(RuntimeError):
-    """A setting is missing or unusable; the message says which and how to fix it."""
 
 
 class Settings(BaseSettings):

@@ -6,12 +6,9 @@ from collections.abc import Sequence
 
 from sqlmodel import Session, select
 
+from bridge.errors import ConfigError
 from bridge.models import DEFAULT_TRIGGER_STATUSES, PancakeShop, Supplier
 from bridge.secrets import SecretBox
-
-
-class ConfigError(ValueError):
-    """Operator input that cannot be saved; the message says why."""
 
 
 def add_shop(

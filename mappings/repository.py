@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from bridge.errors import ConfigError
 from bridge.models import PancakeShop, Supplier
-from mappings.admin import ConfigError
 from mappings.models import Mapping
 
 

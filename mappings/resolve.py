@@ -10,7 +10,9 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bridge.models import AttemptOutcome, Fulfilment, PurchaseAttempt, Supplier
+from bridge.models import Fulfilment, PurchaseAttempt, Supplier
+from bridge.states import AttemptOutcome
+from bridge.supplier.vocabulary import FALLBACK_CODES
 from mappings.models import Mapping
 
 PLACEHOLDER = re.compile(r"\{order\.([A-Za-z0-9_.\-]+)\}")
@@ -74,21 +76,6 @@ def placeholders(template: MappingABC[str, Any] | None) -> list[str]:
     return [
         m.group(1) for value in (template or {}).values() for m in PLACEHOLDER.finditer(str(value))
     ]
-
-
-# Refusals that prove a choice cannot serve the line now: try the next one instead.
-FALLBACK_CODES = frozenset(
-    {
-        "OUT_OF_STOCK",
-        "PRODUCT_NOT_FOUND",
-        "INSUFFICIENT_BALANCE",
-        "INVALID_API_KEY",
-        "INVALID_API_SECRET",
-        "DISABLED_API_KEY",
-        "IP_NOT_ALLOWED",
-        "PERMISSION_DENIED",
-    }
-)
 
 
 @dataclass(frozen=True)

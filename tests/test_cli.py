@@ -198,12 +198,13 @@ def test_fulfilments_list_and_show(cli_env: Path, capsys: pytest.CaptureFixture[
     from sqlmodel import Session
 
     from bridge.db import make_engine
-    from bridge.models import Fulfilment, FulfilmentState, PancakeOrder, PurchaseAttempt
+    from bridge.models import Fulfilment, Order, PurchaseAttempt
+    from bridge.states import FulfilmentState
 
     run(capsys, "shops", "list")  # creates the schema
     engine = make_engine(f"sqlite:///{cli_env}")
     with Session(engine) as session:
-        order = PancakeOrder(shop_id="4", order_id="1418")
+        order = Order(shop_id="4", order_id="1418")
         session.add(order)
         session.flush()
         assert order.id is not None
@@ -282,12 +283,13 @@ def test_retry_and_resend_are_safe_to_run_twice(
     from sqlmodel import Session
 
     from bridge.db import make_engine
-    from bridge.models import Fulfilment, FulfilmentState, PancakeOrder
+    from bridge.models import Fulfilment, Order
+    from bridge.states import FulfilmentState
 
     run(capsys, "shops", "list")  # creates the schema
     engine = make_engine(f"sqlite:///{cli_env}")
     with Session(engine) as session:
-        order = PancakeOrder(shop_id="4", order_id="1418")
+        order = Order(shop_id="4", order_id="1418")
         session.add(order)
         session.flush()
         assert order.id is not None

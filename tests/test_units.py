@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
+from bridge.errors import SettingsError
 from bridge.pancake.schemas import PancakeOrderItem
 from bridge.pancake.webhooks import WebhookRejected, parse_webhook
 from bridge.secrets import SecretBox
-from bridge.settings import Settings, SettingsError
+from bridge.settings import Settings
 from workers.fulfilment.intake import line_keys
 from workers.fulfilment.notes import append_blocks, render_block, unwritten
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from bridge.db import session_scope
 from bridge.dev.sandbox import Sandbox
-from bridge.models import PancakeOrder, WebhookEvent
+from bridge.models import Order, WebhookEvent
 from tests.conftest import FIXTURES, Backend
 
 PANCAKE = FIXTURES / "pancake"
@@ -44,7 +44,7 @@ def counts(sandbox: Sandbox) -> tuple[int, int]:
     with session_scope(sandbox.runtime.engine) as session:
         conn = session.connection()
         events = conn.execute(select(func.count()).select_from(WebhookEvent)).scalar_one()
-        orders = conn.execute(select(func.count()).select_from(PancakeOrder)).scalar_one()
+        orders = conn.execute(select(func.count()).select_from(Order)).scalar_one()
     return events, orders
 
 
@@ -72,7 +72,7 @@ def test_replayed_fixture_is_recorded_with_its_outcome(
     assert response.json() == {"ok": True, "outcome": outcome}
     with session_scope(bridge.runtime.engine) as session:
         [event] = session.exec(sqlmodel.select(WebhookEvent)).all()
-        orders = [order.order_id for order in session.exec(sqlmodel.select(PancakeOrder))]
+        orders = [order.order_id for order in session.exec(sqlmodel.select(Order))]
     assert event.outcome == outcome
     assert event.body == body.decode()
     assert orders == ([order_id] if order_id else [])

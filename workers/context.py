@@ -17,7 +17,7 @@ from bridge.retrying import backoff_delay
 from bridge.secrets import SecretBox
 from bridge.settings import Settings
 from bridge.supplier.budget import Budgets
-from bridge.supplier.client import ShopClient
+from bridge.supplier.client import SupplierClient
 
 
 @dataclass
@@ -27,7 +27,7 @@ class Context:
     box: SecretBox
     budgets: Budgets
     clock: Callable[[], datetime] = utcnow
-    _clients: dict[tuple[str, ...], PancakeClient | ShopClient] = field(default_factory=dict)
+    _clients: dict[tuple[str, ...], PancakeClient | SupplierClient] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def pancake(self, shop: PancakeShop) -> PancakeClient:
@@ -45,7 +45,7 @@ class Context:
         assert isinstance(client, PancakeClient)
         return client
 
-    def supplier(self, supplier: Supplier) -> ShopClient:
+    def supplier(self, supplier: Supplier) -> SupplierClient:
         key = (
             "shop",
             supplier.name,
@@ -56,7 +56,7 @@ class Context:
         with self._lock:
             client = self._clients.get(key)
             if client is None:
-                client = ShopClient(
+                client = SupplierClient(
                     supplier.base_url,
                     self.box.decrypt(supplier.api_key_enc),
                     self.box.decrypt(supplier.api_secret_enc),
@@ -68,7 +68,7 @@ class Context:
                     budget_wait=self.settings.supplier_budget_wait_seconds,
                 )
                 self._clients[key] = client
-        assert isinstance(client, ShopClient)
+        assert isinstance(client, SupplierClient)
         return client
 
     def retry_delay(self, failures: int) -> float:

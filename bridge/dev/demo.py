@@ -9,9 +9,9 @@ import threading
 from pathlib import Path
 
 from bridge.dev.sandbox import Sandbox
-from bridge.dev.simulators.supplier import ShopSimulator
-from bridge.models import FulfilmentState
+from bridge.dev.simulators.supplier import SupplierSimulator
 from bridge.settings import Settings
+from bridge.states import FulfilmentState
 
 SUPPLIER = "caoshop-sim"
 INSTANT_PLAN = 319
@@ -39,7 +39,7 @@ def run_demo(*, once: bool, timeout: float = 60.0) -> int:
         log_level="WARNING",
     )
     logging.getLogger("bridge").setLevel(logging.WARNING)
-    supplier = ShopSimulator(dialect="full", name=SUPPLIER)
+    supplier = SupplierSimulator(dialect="full", name=SUPPLIER)
     supplier.add_plan(
         INSTANT_PLAN, name="Netflix Premium 1 tháng", price=75_000, stock=INSTANT_STOCK
     )
@@ -82,7 +82,7 @@ def run_demo(*, once: bool, timeout: float = 60.0) -> int:
         sandbox.stop()
 
 
-def _show_stock(sandbox: Sandbox, supplier: ShopSimulator) -> None:
+def _show_stock(sandbox: Sandbox, supplier: SupplierSimulator) -> None:
     """The purchase triggered a stock sync: Pancake now sells what the supplier has left."""
     sold = sum(p.quantity for p in supplier.ledger if p.plan_id == INSTANT_PLAN)
     left = INSTANT_STOCK - sold
@@ -98,7 +98,7 @@ def _show_stock(sandbox: Sandbox, supplier: ShopSimulator) -> None:
     print(f"  stock sync: Pancake now sells {left} of {NETFLIX}, what the supplier has left")
 
 
-def _one_order(sandbox: Sandbox, supplier: ShopSimulator, timeout: float) -> int:
+def _one_order(sandbox: Sandbox, supplier: SupplierSimulator, timeout: float) -> int:
     order_id = sandbox.place_order(
         [
             {"variation_id": NETFLIX, "quantity": 2},

@@ -15,10 +15,11 @@ from sqlmodel import col, select
 
 from bridge.db import session_scope
 from bridge.dev.simulators.pancake import PancakeSimulator
-from bridge.dev.simulators.supplier import DEMO_API_KEY, DEMO_API_SECRET, ShopSimulator
-from bridge.models import Fulfilment, FulfilmentState
+from bridge.dev.simulators.supplier import DEMO_API_KEY, DEMO_API_SECRET, SupplierSimulator
+from bridge.models import Fulfilment
 from bridge.runtime.wiring import Runtime
 from bridge.settings import Settings
+from bridge.states import TERMINAL, FulfilmentState
 from bridge.web.server import ServerThread
 from mappings import admin
 from mappings.repository import add_mapping
@@ -26,10 +27,8 @@ from mappings.repository import add_mapping
 SHOP_ID = "demo-shop"
 PANCAKE_API_KEY = "demo-pancake-api-key"
 CONFIRMED = 1
-FINAL_STATES = frozenset(
-    {FulfilmentState.ANNOTATED, FulfilmentState.NEEDS_ATTENTION, FulfilmentState.FAILED}
-)
-SETTLED_STATES = FINAL_STATES | {FulfilmentState.PURCHASE_UNKNOWN}
+# A test may want to see an unknown purchase before it is settled: it is parked, not moving.
+PARKED_OR_TERMINAL = TERMINAL | {FulfilmentState.PURCHASE_UNKNOWN}
 
 
 class Sandbox:
@@ -52,7 +51,7 @@ class Sandbox:
         self.runtime = Runtime(
             settings, secret_key=secret_key or secrets.token_urlsafe(32), broker=broker
         )
-        self.suppliers: dict[str, ShopSimulator] = {}
+        self.suppliers: dict[str, SupplierSimulator] = {}
         self._supplier_servers: list[ServerThread] = []
         self._bridge_server: ServerThread | None = None
         with session_scope(self.runtime.engine) as session:
@@ -82,7 +81,7 @@ class Sandbox:
             self.runtime.start_workers()
         return self
 
-    def add_supplier(self, name: str, simulator: ShopSimulator) -> ShopSimulator:
+    def add_supplier(self, name: str, simulator: SupplierSimulator) -> SupplierSimulator:
         server = ServerThread(simulator.app).start()
         self._supplier_servers.append(server)
         self.suppliers[name] = simulator
@@ -151,7 +150,7 @@ class Sandbox:
 
         ``final``: an unknown purchase being settled counts as in progress too.
         """
-        done = FINAL_STATES if final else SETTLED_STATES
+        done = TERMINAL if final else PARKED_OR_TERMINAL
 
         def settled() -> bool:
             rows = self.fulfilments(order_id)

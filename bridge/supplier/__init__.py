@@ -1,13 +1,13 @@
 """Client of the supplier shops ("Shop API v1")."""
 
-from bridge.supplier.client import DEFAULT_TIMEOUT, ShopClient
+from bridge.supplier.client import DEFAULT_TIMEOUT, SupplierClient
 from bridge.supplier.errors import (
-    ShopError,
-    ShopOutcomeUnknown,
-    ShopRateLimited,
-    ShopRefused,
-    ShopTransient,
-    ShopUnreachable,
+    SupplierError,
+    SupplierOutcomeUnknown,
+    SupplierRateLimited,
+    SupplierRefused,
+    SupplierTransient,
+    SupplierUnreachable,
 )
 from bridge.supplier.schemas import (
     VN_TZ,
@@ -36,11 +36,11 @@ __all__ = [
     "PlanField",
     "Product",
     "ProductPage",
-    "ShopClient",
-    "ShopError",
-    "ShopOutcomeUnknown",
-    "ShopRateLimited",
-    "ShopRefused",
-    "ShopTransient",
-    "ShopUnreachable",
+    "SupplierClient",
+    "SupplierError",
+    "SupplierOutcomeUnknown",
+    "SupplierRateLimited",
+    "SupplierRefused",
+    "SupplierTransient",
+    "SupplierUnreachable",
 ]

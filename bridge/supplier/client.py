@@ -19,9 +19,9 @@ from pydantic import BaseModel, ValidationError
 from bridge.retrying import RetryLater, call_with_retries
 from bridge.supplier.budget import Budget
 from bridge.supplier.errors import (
-    ShopError,
-    ShopRateLimited,
-    ShopTransient,
+    SupplierError,
+    SupplierRateLimited,
+    SupplierTransient,
     from_response,
     from_transport_error,
     unexpected_body,
@@ -45,14 +45,14 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class _RetryRead(RetryLater):
-    """Carries a transient ``ShopError`` through ``call_with_retries``."""
+    """Carries a transient ``SupplierError`` through ``call_with_retries``."""
 
-    def __init__(self, error: ShopTransient) -> None:
+    def __init__(self, error: SupplierTransient) -> None:
         super().__init__(str(error), retry_after=getattr(error, "retry_after", None))
         self.error = error
 
 
-class ShopClient:
+class SupplierClient:
     """One supplier account. ``calls`` counts the HTTP requests actually sent."""
 
     def __init__(
@@ -97,7 +97,7 @@ class ShopClient:
         self.calls = 0
 
     def __repr__(self) -> str:
-        return f"ShopClient({str(self._http.base_url)!r})"
+        return f"SupplierClient({str(self._http.base_url)!r})"
 
     def reserve_slot(self, max_wait: float) -> None:
         """Take one request's budget for the ``create_order`` that follows, waiting at most
@@ -110,7 +110,7 @@ class ShopClient:
     ) -> CreateResult:
         """Buy ``items`` in exactly one request.
 
-        On ``ShopOutcomeUnknown`` the order may exist: look for it in ``list_orders`` before
+        On ``SupplierOutcomeUnknown`` the order may exist: look for it in ``list_orders`` before
         buying again. ``slot_reserved``: ``reserve_slot`` already paid for this request.
         """
         if not items:
@@ -151,7 +151,7 @@ class ShopClient:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> ShopClient:
+    def __enter__(self) -> SupplierClient:
         return self
 
     def __exit__(
@@ -167,7 +167,7 @@ class ShopClient:
             try:
                 response, data = self._send("GET", path, params=params)
                 return self._parse(model, data, response, page=params.get("page"))
-            except ShopTransient as exc:
+            except SupplierTransient as exc:
                 raise _RetryRead(exc) from exc
 
         try:
@@ -190,7 +190,7 @@ class ShopClient:
         json: object = None,
         budgeted: bool = True,
     ) -> tuple[httpx.Response, dict[str, Any]]:
-        """One HTTP request; returns the envelope's ``data`` or raises a ``ShopError``."""
+        """One HTTP request; returns the envelope's ``data`` or raises a ``SupplierError``."""
         request = self._http.build_request(method, path, params=params, json=json)
         if budgeted and self._budget is not None:
             self._budget.acquire(self._budget_wait)  # raises BudgetExhausted: nothing sent
@@ -214,9 +214,9 @@ class ShopClient:
             raise unexpected_body(response, "answer has no data object")
         return response, data
 
-    def _refusal(self, response: httpx.Response) -> ShopError:
+    def _refusal(self, response: httpx.Response) -> SupplierError:
         error = from_response(response, redact=self._secrets)
-        if isinstance(error, ShopRateLimited) and self._budget is not None:
+        if isinstance(error, SupplierRateLimited) and self._budget is not None:
             self._budget.penalize(error.retry_after or 1.0)
         return error
 

@@ -1,18 +1,18 @@
 """Errors of the supplier ("Shop API v1") client.
 
 ```
-ShopError                  base; str() names only method + path, never keys, headers or queries
-├── ShopTransient          worth retrying for reads
-│   ├── ShopUnreachable    the request never reached the supplier: nothing was bought
-│   ├── ShopOutcomeUnknown the supplier may have processed it: timeout after sending, connection
-│   │                      dropped mid-answer, any 5xx, or a 2xx whose body is not the expected JSON
-│   └── ShopRateLimited    HTTP 429 / RATE_LIMIT_EXCEEDED: refused, try again after `retry_after`
-└── ShopRefused            a 4xx (or a 200 with "success": false): refused, nothing bought
+SupplierError                base; str() names only method + path, never keys, headers or queries
+├── SupplierTransient        worth retrying for reads
+│   ├── SupplierUnreachable  the request never reached the supplier: nothing was bought
+│   ├── SupplierOutcomeUnknown  the supplier may have processed it: timeout after sending,
+│   │                        connection dropped mid-answer, any 5xx, or a 2xx we cannot read
+│   └── SupplierRateLimited  HTTP 429 / RATE_LIMIT_EXCEEDED: refused, retry after `retry_after`
+└── SupplierRefused          a 4xx (or a 200 with "success": false): refused, nothing bought
 ```
 
-The split that matters for purchases is *did money move?* `ShopUnreachable`, `ShopRateLimited`
-and `ShopRefused` are definite "no"; `ShopOutcomeUnknown` is "maybe", to be settled by reading the
-supplier's order list before buying again.
+The split that matters for purchases is *did money move?* `SupplierUnreachable`,
+`SupplierRateLimited` and `SupplierRefused` are definite "no"; `SupplierOutcomeUnknown` is
+"maybe", to be settled by reading the supplier's order list before buying again.
 """
 
 from __future__ import annotations
@@ -25,21 +25,7 @@ from typing import Any
 
 import httpx
 
-INSUFFICIENT_BALANCE = "INSUFFICIENT_BALANCE"
-OUT_OF_STOCK = "OUT_OF_STOCK"
-PRODUCT_NOT_FOUND = "PRODUCT_NOT_FOUND"
-INVALID_API_KEY = "INVALID_API_KEY"
-INVALID_API_SECRET = "INVALID_API_SECRET"
-DISABLED_API_KEY = "DISABLED_API_KEY"
-RATE_LIMIT_EXCEEDED = "RATE_LIMIT_EXCEEDED"
-IP_NOT_ALLOWED = "IP_NOT_ALLOWED"
-PERMISSION_DENIED = "PERMISSION_DENIED"
-ITEMS_REQUIRED = "ITEMS_REQUIRED"
-INVALID_JSON = "INVALID_JSON"
-CART_ERROR = "CART_ERROR"
-CHECKOUT_ERROR = "CHECKOUT_ERROR"
-ORDER_NOT_FOUND = "ORDER_NOT_FOUND"  # not in the docs; what the simulator answers
-UNKNOWN = "UNKNOWN"
+from bridge.supplier.vocabulary import ErrorCode
 
 # Transport failures raised before a single byte of the request left this host.
 _NEVER_SENT: tuple[type[httpx.RequestError], ...] = (
@@ -51,7 +37,7 @@ _NEVER_SENT: tuple[type[httpx.RequestError], ...] = (
 _MAX_MESSAGE = 300
 
 
-class ShopError(Exception):
+class SupplierError(Exception):
     """Base of every supplier error. ``method`` and ``path`` say which call failed."""
 
     def __init__(self, detail: str, *, method: str, path: str) -> None:
@@ -60,15 +46,15 @@ class ShopError(Exception):
         self.path = path
 
 
-class ShopTransient(ShopError):
+class SupplierTransient(SupplierError):
     """Retryable for reads. For ``orders/create`` only the subclass tells whether it is safe."""
 
 
-class ShopUnreachable(ShopTransient):
+class SupplierUnreachable(SupplierTransient):
     """The request never reached the supplier (connect failed or timed out): nothing was bought."""
 
 
-class ShopOutcomeUnknown(ShopTransient):
+class SupplierOutcomeUnknown(SupplierTransient):
     """The supplier may have processed the request; settle by reading its orders, never rebuy."""
 
     def __init__(
@@ -85,7 +71,7 @@ class ShopOutcomeUnknown(ShopTransient):
         self.error_code = error_code
 
 
-class ShopRateLimited(ShopTransient):
+class SupplierRateLimited(SupplierTransient):
     """HTTP 429 / RATE_LIMIT_EXCEEDED: a definite refusal; ``retry_after`` seconds if announced."""
 
     def __init__(
@@ -93,11 +79,11 @@ class ShopRateLimited(ShopTransient):
     ) -> None:
         super().__init__(detail, method=method, path=path)
         self.status = 429
-        self.error_code = RATE_LIMIT_EXCEEDED
+        self.error_code = ErrorCode.RATE_LIMIT_EXCEEDED
         self.retry_after = retry_after
 
 
-class ShopRefused(ShopError):
+class SupplierRefused(SupplierError):
     """The supplier answered with an error code: a definite refusal, nothing was bought."""
 
     def __init__(
@@ -109,7 +95,7 @@ class ShopRefused(ShopError):
         self.message = message
 
 
-def from_response(response: httpx.Response, *, redact: Iterable[str] = ()) -> ShopError:
+def from_response(response: httpx.Response, *, redact: Iterable[str] = ()) -> SupplierError:
     """Classify a response that is not a usable success.
 
     ``redact`` lists strings (the API key and secret) to blank out of the supplier's message, in
@@ -120,17 +106,17 @@ def from_response(response: httpx.Response, *, redact: Iterable[str] = ()) -> Sh
     body = _json_object(response)
     code, message = _code_and_message(body, redact)
 
-    if status == 429 or code == RATE_LIMIT_EXCEEDED:
-        return ShopRateLimited(
-            f"HTTP {status} {RATE_LIMIT_EXCEEDED}",
+    if status == 429 or code == ErrorCode.RATE_LIMIT_EXCEEDED:
+        return SupplierRateLimited(
+            f"HTTP {status} {ErrorCode.RATE_LIMIT_EXCEEDED}",
             method=method,
             path=path,
             retry_after=parse_retry_after(response.headers.get("Retry-After")),
         )
     is_refusal = 400 <= status < 500 or (response.is_success and body.get("success") is False)
     if is_refusal:
-        code = code or UNKNOWN
-        return ShopRefused(
+        code = code or ErrorCode.UNKNOWN
+        return SupplierRefused(
             f"HTTP {status} {code}: {message}" if message else f"HTTP {status} {code}",
             method=method,
             path=path,
@@ -140,7 +126,7 @@ def from_response(response: httpx.Response, *, redact: Iterable[str] = ()) -> Sh
         )
     # 5xx (even one naming an error code: PHP may fail after the order row is written), 3xx, or a
     # 2xx whose body we cannot read: the order may exist.
-    return ShopOutcomeUnknown(
+    return SupplierOutcomeUnknown(
         f"HTTP {status} {code or 'unexpected answer'}",
         method=method,
         path=path,
@@ -149,10 +135,10 @@ def from_response(response: httpx.Response, *, redact: Iterable[str] = ()) -> Sh
     )
 
 
-def unexpected_body(response: httpx.Response, reason: str) -> ShopOutcomeUnknown:
+def unexpected_body(response: httpx.Response, reason: str) -> SupplierOutcomeUnknown:
     """A 2xx we cannot interpret: the supplier did something, we cannot tell what."""
     method, path = _where(response.request)
-    return ShopOutcomeUnknown(
+    return SupplierOutcomeUnknown(
         f"HTTP {response.status_code} {reason}",
         method=method,
         path=path,
@@ -160,13 +146,13 @@ def unexpected_body(response: httpx.Response, reason: str) -> ShopOutcomeUnknown
     )
 
 
-def from_transport_error(exc: httpx.RequestError) -> ShopTransient:
+def from_transport_error(exc: httpx.RequestError) -> SupplierTransient:
     """Map an httpx failure; only the class name is kept, httpx texts may carry URLs."""
     method, path = _where(exc.request)
     name = type(exc).__name__
     if isinstance(exc, _NEVER_SENT):
-        return ShopUnreachable(f"supplier unreachable ({name})", method=method, path=path)
-    return ShopOutcomeUnknown(f"no complete answer ({name})", method=method, path=path)
+        return SupplierUnreachable(f"supplier unreachable ({name})", method=method, path=path)
+    return SupplierOutcomeUnknown(f"no complete answer ({name})", method=method, path=path)
 
 
 def parse_retry_after(value: str | None) -> float | None:

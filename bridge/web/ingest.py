@@ -23,8 +23,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from bridge.db import insert_ignore, utcnow
 from bridge.logs import event
-from bridge.models import OrderState, PancakeOrder, WebhookEvent
+from bridge.models import Order, WebhookEvent
 from bridge.pancake.webhooks import ORDER_TYPE, STOCK_TYPE, ParsedWebhook
+from bridge.states import OrderState
 from workers.dispatch import INTAKE, Send
 from workers.stock.sync import mark_level_reported, request_stock_sync, tracked_level
 
@@ -189,7 +190,7 @@ class EventRecorder:
     def _order_needs_work(
         self, conn: Connection, shop_id: str, hook: ParsedWebhook, now: datetime
     ) -> tuple[Outcome, list[Send]]:
-        table = PancakeOrder.__table__  # type: ignore[attr-defined]
+        table = Order.__table__  # type: ignore[attr-defined]
         new_id = insert_ignore(
             conn,
             table,

@@ -43,7 +43,7 @@ from sqlalchemy import insert
 
 from bridge.db import make_engine, session_scope
 from bridge.dev.simulators.pancake import PancakeSimulator
-from bridge.dev.simulators.supplier import DEMO_API_SECRET, ShopSimulator
+from bridge.dev.simulators.supplier import DEMO_API_SECRET, SupplierSimulator
 from bridge.migrate import upgrade
 from bridge.secrets import SecretBox
 from bridge.settings import Settings
@@ -77,7 +77,7 @@ class World:
         self.pancake = PancakeSimulator()
         self.pancake.add_shop(SHOP_ID, api_key="bench-pancake-key")
         self.servers = [ServerThread(self.pancake.app).start()]
-        self.suppliers: dict[str, ShopSimulator] = {}
+        self.suppliers: dict[str, SupplierSimulator] = {}
         self.plans: dict[str, list[int]] = {}
         workdir = Path(tempfile.mkdtemp(prefix="bridge-bench-stock-"))
         url = database_url or f"sqlite:///{workdir / 'bridge.db'}"
@@ -128,10 +128,10 @@ class World:
         self.ctx = Context(self.settings, self.engine, self.box, budgets)
         self.rng = rng
 
-    def _supplier(self, name: str) -> ShopSimulator:
+    def _supplier(self, name: str) -> SupplierSimulator:
         if name not in self.suppliers:
             api_key = "sk_live_" + secrets.token_hex(16)
-            simulator = ShopSimulator(name=name, api_key=api_key, balance=10**12)
+            simulator = SupplierSimulator(name=name, api_key=api_key, balance=10**12)
             server = ServerThread(simulator.app).start()
             self.servers.append(server)
             self.suppliers[name] = simulator

@@ -27,9 +27,9 @@ import time
 from pathlib import Path
 
 from bridge.dev.sandbox import Sandbox
-from bridge.dev.simulators.supplier import ShopSimulator
-from bridge.models import FulfilmentState
+from bridge.dev.simulators.supplier import SupplierSimulator
 from bridge.settings import Settings
+from bridge.states import FulfilmentState
 
 PLAN = 319
 VARIATION = "bench-netflix"
@@ -60,7 +60,7 @@ def main() -> int:
         stock_sync_enabled=False,
         log_level="WARNING",
     )
-    supplier = ShopSimulator(
+    supplier = SupplierSimulator(
         name="bench",
         rate_limit_per_minute=args.rate_limit,
         time_scale=args.time_scale,

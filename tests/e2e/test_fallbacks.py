@@ -8,7 +8,8 @@ from sqlmodel import select
 
 from bridge.db import session_scope, utcnow
 from bridge.dev.sandbox import Sandbox
-from bridge.models import Alert, FulfilmentState, Supplier
+from bridge.models import Alert, Supplier
+from bridge.states import FulfilmentState
 from mappings.repository import add_mapping
 from tests.e2e.world import CAOSHOP, CHATGPT, NETFLIX, SHOPKEY, SPOTIFY, all_credentials
 from workers.fulfilment.notes import delay_marker

@@ -8,7 +8,7 @@ import time
 import httpx
 
 from bridge.dev.sandbox import Sandbox
-from bridge.models import FulfilmentState
+from bridge.states import FulfilmentState
 from tests.conftest import FIXTURES
 from tests.e2e.world import (
     CANVA,

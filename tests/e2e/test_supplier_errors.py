@@ -9,7 +9,8 @@ from sqlmodel import select
 
 from bridge.db import session_scope
 from bridge.dev.sandbox import Sandbox
-from bridge.models import AttemptOutcome, FulfilmentState, PurchaseAttempt
+from bridge.models import PurchaseAttempt
+from bridge.states import AttemptOutcome, FulfilmentState
 from tests.e2e.world import CHATGPT, NETFLIX, all_credentials
 
 

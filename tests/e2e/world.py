@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from bridge.dev.sandbox import Sandbox
-from bridge.dev.simulators.supplier import ShopSimulator
+from bridge.dev.simulators.supplier import SupplierSimulator
 
 NETFLIX = "415040f4-ab63-465e-8699-e9ebfff4c6c7"  # instant plan, the fixtures' variation
 SPOTIFY = "5f0cfb8d-aee9-4ec0-9ff0-b5668d3143d2"  # instant plan, 2 supplier units per POS item
@@ -18,7 +18,7 @@ SHOPKEY = "shopkey-sim"
 
 
 def build_world(sandbox: Sandbox) -> Sandbox:
-    caoshop = sandbox.add_supplier(CAOSHOP, ShopSimulator(dialect="full", name=CAOSHOP))
+    caoshop = sandbox.add_supplier(CAOSHOP, SupplierSimulator(dialect="full", name=CAOSHOP))
     caoshop.add_plan(319, name="Netflix Premium 1 tháng", price=75_000, stock=50)
     caoshop.add_plan(331, name="Spotify Family 3 tháng", price=60_000, stock=50)
     caoshop.add_plan(
@@ -28,7 +28,7 @@ def build_world(sandbox: Sandbox) -> Sandbox:
         is_instant=False,
         fields=[{"key": "email", "label": "Email", "type": "email", "required": True}],
     )
-    shopkey = sandbox.add_supplier(SHOPKEY, ShopSimulator(dialect="short", name=SHOPKEY))
+    shopkey = sandbox.add_supplier(SHOPKEY, SupplierSimulator(dialect="short", name=SHOPKEY))
     shopkey.add_plan(77, name="Canva Pro 1 năm", price=120_000, stock=50)
     sandbox.map(NETFLIX, supplier=CAOSHOP, plan_id=319, name="Netflix Premium 1 tháng")
     sandbox.map(SPOTIFY, supplier=CAOSHOP, plan_id=331, name="Spotify Family 6 tháng", units=2)

@@ -40,9 +40,10 @@ from sqlmodel import col, select
 
 from bridge.db import session_scope
 from bridge.dev.sandbox import Sandbox
-from bridge.dev.simulators.supplier import Dialect, ShopSimulator
-from bridge.models import AttemptOutcome, Fulfilment, FulfilmentState, PurchaseAttempt
+from bridge.dev.simulators.supplier import Dialect, SupplierSimulator
+from bridge.models import Fulfilment, PurchaseAttempt
 from bridge.settings import Settings
+from bridge.states import TERMINAL, AttemptOutcome, FulfilmentState
 from workers.broker import build_broker
 from workers.fulfilment.notes import begin_marker
 
@@ -56,12 +57,8 @@ CONFIRMED = 1
 CAOSHOP = "caoshop-sim"  # full dialect
 SHOPKEY = "shopkey-sim"  # short dialect (shopkey.appstoreviet.com)
 
-# Lines may end here; anything else at the end of a test is a lost line.
-FINAL_STATES = frozenset({FulfilmentState.ANNOTATED, FulfilmentState.NEEDS_ATTENTION})
-# No worker will move a line out of these by itself.
-SETTLED_STATES = frozenset(
-    {FulfilmentState.ANNOTATED, FulfilmentState.NEEDS_ATTENTION, FulfilmentState.FAILED}
-)
+# Lines may end here in a fault test; anything else at the end (failed included) is a lost line.
+ACCEPTABLE_ENDS = TERMINAL - {FulfilmentState.FAILED}
 DONE = frozenset({FulfilmentState.ANNOTATED})
 
 
@@ -512,7 +509,7 @@ class FaultWorld:
         dialects: tuple[tuple[str, Dialect], ...] = ((CAOSHOP, "full"), (SHOPKEY, "short"))
         for name, dialect in dialects:
             options: dict[str, Any] = {"balance": self._balance, **self._shop_options.get(name, {})}
-            sandbox.add_supplier(name, ShopSimulator(dialect=dialect, name=name, **options))
+            sandbox.add_supplier(name, SupplierSimulator(dialect=dialect, name=name, **options))
         for product in CATALOGUE:
             self.supplier(product.supplier).add_plan(
                 product.plan_id,
@@ -539,11 +536,11 @@ class FaultWorld:
         assert self._sandbox is not None, "start() first"
         return self._sandbox
 
-    def supplier(self, name: str) -> ShopSimulator:
+    def supplier(self, name: str) -> SupplierSimulator:
         return self.sandbox.suppliers[name]
 
     @property
-    def suppliers(self) -> dict[str, ShopSimulator]:
+    def suppliers(self) -> dict[str, SupplierSimulator]:
         return self.sandbox.suppliers
 
     def env(self) -> dict[str, str]:
@@ -820,7 +817,7 @@ class FaultWorld:
         order_ids: Sequence[str] | None = None,
         *,
         timeout: float = 60,
-        states: frozenset[FulfilmentState] = SETTLED_STATES,
+        states: frozenset[FulfilmentState] = TERMINAL,
     ) -> list[Fulfilment]:
         """Until every confirmed order has all its lines, each in one of ``states``."""
         wanted = list(order_ids) if order_ids is not None else self.order_ids
@@ -852,7 +849,7 @@ class FaultWorld:
         rows = self.lines()
         states = Counter(row.state for row in rows)
         parts = [f"line states: {dict(states)}"]
-        unfinished = [row for row in rows if row.state not in FINAL_STATES]
+        unfinished = [row for row in rows if row.state not in ACCEPTABLE_ENDS]
         for row in unfinished[:15]:
             parts.append(
                 f"  line {row.id} order {row.order_id} {row.supplier_name}/{row.plan_id}: "
@@ -930,7 +927,7 @@ class FaultWorld:
             if len(have) < count:
                 lost.append(f"order {order_id}: only {len(have)} of {count} lines exist")
         for row in rows:
-            if row.state not in FINAL_STATES:
+            if row.state not in ACCEPTABLE_ENDS:
                 lost.append(
                     f"line {row.id} (order {row.order_id}) is {row.state}: {row.reason or ''}"
                 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from bridge.models import FulfilmentState
+from bridge.states import FulfilmentState
 from tests.faults.conftest import MakeWorld
 from tests.faults.harness import CANVA, CAOSHOP, DONE, NETFLIX, SHOPKEY, FaultWorld
 

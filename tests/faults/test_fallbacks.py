@@ -8,7 +8,7 @@ import sys
 import time
 
 from bridge.db import session_scope
-from bridge.models import FulfilmentState
+from bridge.states import TERMINAL, FulfilmentState
 from mappings.repository import add_mapping
 from tests.faults.conftest import MakeWorld
 from tests.faults.harness import (
@@ -16,7 +16,6 @@ from tests.faults.harness import (
     DONE,
     NETFLIX,
     ROOT,
-    SETTLED_STATES,
     SHOPKEY,
     FaultWorld,
 )
@@ -77,7 +76,7 @@ def test_insufficient_balance_everywhere_needs_attention_then_retry_buys_once(
     world.start_workers(2)
 
     order_id = world.place_order([(NETFLIX, 1)], note=STAFF_NOTE)
-    [line] = world.wait_all_settled(timeout=30, states=SETTLED_STATES)
+    [line] = world.wait_all_settled(timeout=30, states=TERMINAL)
 
     assert line.state == FulfilmentState.NEEDS_ATTENTION
     assert "INSUFFICIENT_BALANCE" in (line.reason or "")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import time
 
-from bridge.models import FulfilmentState
+from bridge.states import FulfilmentState
 from tests.faults.conftest import MakeWorld
 from tests.faults.harness import CHATGPT, DONE, INSTANT, YOUTUBE, Product
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from bridge.dev.sandbox import Sandbox
-from bridge.dev.simulators.supplier import ShopSimulator
+from bridge.dev.simulators.supplier import SupplierSimulator
 from tests.conftest import Backend, fast_settings
 from tests.e2e.world import build_world
 
@@ -46,5 +46,5 @@ def pushes(sandbox: Sandbox) -> int:
     return sandbox.pancake.count_calls("POST", "/variations/update_quantity")
 
 
-def catalogue_reads(simulator: ShopSimulator) -> int:
+def catalogue_reads(simulator: SupplierSimulator) -> int:
     return sum(1 for method, path in simulator.calls if path.endswith("/products/list"))

@@ -58,7 +58,7 @@ def test_a_paused_or_missing_supplier_counts_zero() -> None:
 
 
 def test_a_supplier_that_could_not_be_read_leaves_the_variation_alone() -> None:
-    down = {"cao": SupplierSnapshot("cao", error="ShopUnreachable"), "key": SHOPKEY}
+    down = {"cao": SupplierSnapshot("cao", error="SupplierUnreachable"), "key": SHOPKEY}
 
     result = sellable([Choice("key", 77), Choice("cao", 319)], down, {})
 

@@ -12,8 +12,9 @@ from sqlmodel import col, select
 
 from bridge.db import session_scope
 from bridge.dev.sandbox import Sandbox
-from bridge.dev.simulators.supplier import ShopSimulator
-from bridge.models import AttemptOutcome, Fulfilment, PancakeOrder, PurchaseAttempt, Supplier
+from bridge.dev.simulators.supplier import SupplierSimulator
+from bridge.models import Fulfilment, Order, PurchaseAttempt, Supplier
+from bridge.states import AttemptOutcome
 from mappings.repository import add_mapping, set_stock_policy
 from tests.e2e.world import CANVA, CAOSHOP, CHATGPT, NETFLIX, SHOPKEY, SPOTIFY
 from tests.stock.conftest import catalogue_reads, pushes, quantity
@@ -34,7 +35,7 @@ def sync(world: Sandbox) -> SyncReport:
     return run_exclusive(world.runtime.ctx, trigger="test")
 
 
-def caoshop(world: Sandbox) -> ShopSimulator:
+def caoshop(world: Sandbox) -> SupplierSimulator:
     return world.suppliers[CAOSHOP]
 
 
@@ -101,7 +102,7 @@ def test_lines_being_bought_are_subtracted(world: Sandbox) -> None:
     order_id = world.place_order([{"variation_id": SPOTIFY, "quantity": 3}])
     assert world.pancake.wait_idle()
     with session_scope(world.runtime.engine) as session:
-        order = session.exec(select(PancakeOrder).where(PancakeOrder.order_id == order_id)).one()
+        order = session.exec(select(Order).where(Order.order_id == order_id)).one()
     assert order.id is not None
     intake(ctx, order.id)  # workers are off: the line stays pending, about to be bought
     [line] = world.fulfilments(order_id)
@@ -119,7 +120,7 @@ def test_lines_bought_or_being_bought_are_reserved_until_the_catalogue_shows_the
 ) -> None:
     read_at = world.runtime.ctx.clock()
     with session_scope(world.runtime.engine) as session:
-        order = PancakeOrder(shop_id=world.shop_id, order_id="r-1", state="synced")
+        order = Order(shop_id=world.shop_id, order_id="r-1", state="synced")
         session.add(order)
         session.flush()
         assert order.id is not None

@@ -10,9 +10,10 @@ import pytest
 
 from bridge.db import session_scope
 from bridge.dev.sandbox import Sandbox
-from bridge.models import FulfilmentState, PurchaseAttempt
+from bridge.models import PurchaseAttempt
 from bridge.pancake.client import PancakeClient
-from bridge.pancake.schemas import PancakeOrder as ApiOrder
+from bridge.pancake.schemas import PancakeOrder
+from bridge.states import FulfilmentState
 from tests.conftest import Backend, fast_settings
 from tests.e2e.world import NETFLIX, all_credentials, build_world
 from workers.dispatch import DELIVER, INTAKE, PURCHASE, SETTLE, Send
@@ -121,7 +122,7 @@ def test_a_confirmation_arriving_while_intake_reads_the_order_is_not_lost(tmp_pa
             def __init__(self, client: PancakeClient) -> None:
                 self.client = client
 
-            def get_order(self, shop_id: str, order: str) -> ApiOrder:
+            def get_order(self, shop_id: str, order: str) -> PancakeOrder:
                 remote = self.client.get_order(shop_id, order)  # still "new"
                 sandbox.pancake.set_status(shop_id, order, 1)  # staff confirm right now
                 assert sandbox.pancake.wait_idle()

@@ -17,8 +17,9 @@ from sqlmodel import Session, col, select
 
 from bridge.db import session_scope
 from bridge.logs import event
-from bridge.models import Fulfilment, FulfilmentState, PancakeOrder, PancakeShop
+from bridge.models import Fulfilment, Order, PancakeShop
 from bridge.pancake.errors import PancakeRequestError, PancakeUnavailable
+from bridge.states import WRITABLE, DelayNotice, FulfilmentState
 from workers.context import Context
 from workers.dispatch import ANNOTATE, Send
 from workers.fulfilment.lines import set_state
@@ -45,7 +46,7 @@ def annotate(ctx: Context, order_pk: int) -> list[Send]:
 
 def _annotate_locked(ctx: Context, order_pk: int) -> list[Send]:
     with session_scope(ctx.engine) as session:
-        order = session.get(PancakeOrder, order_pk)
+        order = session.get(Order, order_pk)
         assert order is not None
         lines = list(
             session.exec(
@@ -54,7 +55,7 @@ def _annotate_locked(ctx: Context, order_pk: int) -> list[Send]:
                 .where(
                     or_(
                         col(Fulfilment.state).in_(WRITABLE),
-                        col(Fulfilment.delay_notice) == "pending",
+                        col(Fulfilment.delay_notice) == DelayNotice.PENDING,
                     )
                 )
                 .order_by(col(Fulfilment.id))
@@ -81,9 +82,6 @@ def _annotate_locked(ctx: Context, order_pk: int) -> list[Send]:
     return []
 
 
-WRITABLE = (FulfilmentState.DELIVERED, FulfilmentState.PARTIAL)
-
-
 def _pieces(ctx: Context, line: Fulfilment, note: str) -> list[str]:
     assert line.id is not None
     pieces: list[str] = []
@@ -92,15 +90,15 @@ def _pieces(ctx: Context, line: Fulfilment, note: str) -> list[str]:
         new = unwritten(note, credentials)
         if new:
             pieces.append(render_block(line.id, _title(line, len(credentials)), new))
-    if line.delay_notice == "pending" and delay_marker(line.id) not in note:
+    if line.delay_notice == DelayNotice.PENDING and delay_marker(line.id) not in note:
         item = line.item_name or f"variation {line.variation_id}"
         pieces.append(render_delay_notice(line.id, item))
     return pieces
 
 
 def _mark_written(session: Session, row: Fulfilment) -> None:
-    if row.delay_notice == "pending":
-        row.delay_notice = "written"
+    if row.delay_notice == DelayNotice.PENDING:
+        row.delay_notice = DelayNotice.WRITTEN
     if row.state in WRITABLE:
         row.annotated_count = row.delivered_count
         row.last_error = None
@@ -150,12 +148,12 @@ def _lock(ctx: Context, order_pk: int) -> bool:
     now = ctx.clock()
     with session_scope(ctx.engine) as session:
         result = session.connection().execute(
-            update(PancakeOrder)
-            .where(col(PancakeOrder.id) == order_pk)
+            update(Order)
+            .where(col(Order.id) == order_pk)
             .where(
                 or_(
-                    col(PancakeOrder.annotate_lock_until).is_(None),
-                    col(PancakeOrder.annotate_lock_until) < now,
+                    col(Order.annotate_lock_until).is_(None),
+                    col(Order.annotate_lock_until) < now,
                 )
             )
             .values(annotate_lock_until=now + timedelta(seconds=ctx.settings.lease_seconds))
@@ -166,7 +164,5 @@ def _lock(ctx: Context, order_pk: int) -> bool:
 def _unlock(ctx: Context, order_pk: int) -> None:
     with session_scope(ctx.engine) as session:
         session.connection().execute(
-            update(PancakeOrder)
-            .where(col(PancakeOrder.id) == order_pk)
-            .values(annotate_lock_until=None)
+            update(Order).where(col(Order.id) == order_pk).values(annotate_lock_until=None)
         )

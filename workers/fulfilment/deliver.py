@@ -13,23 +13,23 @@ from datetime import timedelta
 
 from bridge.db import session_scope
 from bridge.logs import event
-from bridge.models import FulfilmentState, Supplier
+from bridge.models import Supplier
+from bridge.states import AWAITING_DELIVERY, FulfilmentState
 from bridge.supplier.budget import BudgetExhausted
-from bridge.supplier.errors import ShopRefused, ShopTransient
+from bridge.supplier.errors import SupplierRefused, SupplierTransient
 from bridge.supplier.schemas import OrderStatus
+from bridge.supplier.vocabulary import FINISHED, SupplierStatus
 from workers.context import Context
 from workers.dispatch import ANNOTATE, DELIVER, Send
 from workers.fulfilment import breaker
 from workers.fulfilment.lines import load_line, set_state
-from workers.fulfilment.watch import FINISHED, waiting_orders, watch
-
-WAITING = frozenset({FulfilmentState.PURCHASED, FulfilmentState.PARTIAL})
+from workers.fulfilment.watch import waiting_orders, watch
 
 
 def deliver(ctx: Context, fulfilment_id: int) -> list[Send]:
     with session_scope(ctx.engine) as session:
         line = load_line(session, fulfilment_id)
-        if line.state not in WAITING or line.trans_id is None:
+        if line.state not in AWAITING_DELIVERY or line.trans_id is None:
             return []
         supplier = session.get(Supplier, line.supplier_name)
         if supplier is None:
@@ -52,13 +52,13 @@ def deliver(ctx: Context, fulfilment_id: int) -> list[Send]:
         return (found or []) + _wait(ctx, fulfilment_id, error=None)
     try:
         status = ctx.supplier(supplier).order_status(trans_id)
-    except ShopRefused as exc:
+    except SupplierRefused as exc:
         with session_scope(ctx.engine) as session:
             line = load_line(session, fulfilment_id)
             reason = f"{exc.error_code}: supplier cannot show order {trans_id}: {exc.message}"
             set_state(session, line, FulfilmentState.NEEDS_ATTENTION, reason)
         return []
-    except ShopTransient as exc:
+    except SupplierTransient as exc:
         breaker.record_failure(ctx.engine, ctx.settings, supplier.name, str(exc), ctx.clock())
         return _wait(ctx, fulfilment_id, error=str(exc))
     except BudgetExhausted as exc:
@@ -70,7 +70,7 @@ def _apply(ctx: Context, fulfilment_id: int, status: OrderStatus) -> list[Send]:
     now = ctx.clock()
     with session_scope(ctx.engine) as session:
         line = load_line(session, fulfilment_id)
-        if line.state not in WAITING:
+        if line.state not in AWAITING_DELIVERY:
             return []
         expected = line.supplier_quantity or status.expected_count or len(status.items)
         line.supplier_status = status.status
@@ -80,12 +80,12 @@ def _apply(ctx: Context, fulfilment_id: int, status: OrderStatus) -> list[Send]:
             line.delivered_count = len(status.items)
         line.failures = 0
         line.last_error = None
-        if status.status == "cancelled":
+        if status.status == SupplierStatus.CANCELLED:
             reason = f"supplier cancelled order {line.trans_id}"
             set_state(session, line, FulfilmentState.NEEDS_ATTENTION, reason)
             event("fulfilment.deliver.cancelled", logging.WARNING, id=fulfilment_id)
             return [Send(ANNOTATE, line.order_pk)] if arrived else []
-        if status.status == "completed" and line.delivered_count >= expected:
+        if status.status == SupplierStatus.COMPLETED and line.delivered_count >= expected:
             line.lease_until = now + timedelta(seconds=ctx.settings.lease_seconds)
             set_state(session, line, FulfilmentState.DELIVERED, None)
             event("fulfilment.deliver.completed", id=fulfilment_id, units=line.delivered_count)

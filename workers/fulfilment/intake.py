@@ -17,10 +17,10 @@ from sqlmodel import Session, col
 
 from bridge.db import insert_ignore, session_scope, utcnow
 from bridge.logs import event
-from bridge.models import Fulfilment, FulfilmentState, OrderState, PancakeOrder, PancakeShop
+from bridge.models import Fulfilment, Order, PancakeShop
 from bridge.pancake.errors import PancakeRequestError, PancakeUnavailable
-from bridge.pancake.schemas import PancakeOrder as ApiOrder
-from bridge.pancake.schemas import PancakeOrderItem
+from bridge.pancake.schemas import PancakeOrder, PancakeOrderItem
+from bridge.states import FulfilmentState, OrderState
 from mappings.resolve import choices
 from workers.context import Context
 from workers.dispatch import INTAKE, PURCHASE, Send
@@ -28,7 +28,7 @@ from workers.dispatch import INTAKE, PURCHASE, Send
 
 def intake(ctx: Context, order_pk: int) -> list[Send]:
     with session_scope(ctx.engine) as session:
-        order = session.get(PancakeOrder, order_pk)
+        order = session.get(Order, order_pk)
         if order is None or order.state != OrderState.PENDING:
             return []
         generation = order.generation
@@ -68,12 +68,12 @@ def line_keys(items: list[PancakeOrderItem]) -> list[str]:
 
 
 def _create_fulfilments(
-    ctx: Context, order_pk: int, remote: ApiOrder, generation: int
+    ctx: Context, order_pk: int, remote: PancakeOrder, generation: int
 ) -> list[Send]:
     now = ctx.clock()
     sends: list[Send] = []
     with session_scope(ctx.engine) as session:
-        order = session.get(PancakeOrder, order_pk)
+        order = session.get(Order, order_pk)
         if order is None or order.state != OrderState.PENDING:
             return []  # another intake of the same order got here first
         conn = session.connection()
@@ -119,9 +119,7 @@ def _create_fulfilments(
     return sends
 
 
-def _line_values(
-    session: Session, order: PancakeOrder, item: PancakeOrderItem
-) -> dict[str, object]:
+def _line_values(session: Session, order: Order, item: PancakeOrderItem) -> dict[str, object]:
     """Unmapped lines need a person now; the supplier choice is made when buying (fallbacks)."""
     if not item.variation_id:
         return _attention("unmapped: the order line has no variation id")
@@ -143,8 +141,8 @@ def _conclude(
     order was confirmed, or got a line, meanwhile): leave it pending and read it again.
     """
     result = session.connection().execute(
-        update(PancakeOrder)
-        .where(col(PancakeOrder.id) == order_pk, col(PancakeOrder.generation) == generation)
+        update(Order)
+        .where(col(Order.id) == order_pk, col(Order.generation) == generation)
         .values(state=state, last_error=error, updated_at=utcnow())
     )
     return [] if result.rowcount == 1 else [Send(INTAKE, order_pk)]
@@ -153,7 +151,7 @@ def _conclude(
 def _retry_later(ctx: Context, order_pk: int, error: str) -> list[Send]:
     now = ctx.clock()
     with session_scope(ctx.engine) as session:
-        order = session.get(PancakeOrder, order_pk)
+        order = session.get(Order, order_pk)
         assert order is not None
         order.failures += 1
         order.last_error = error

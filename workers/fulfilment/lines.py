@@ -7,7 +7,8 @@ from datetime import timedelta
 from sqlmodel import Session
 
 from bridge.db import utcnow
-from bridge.models import Fulfilment, FulfilmentState
+from bridge.models import Fulfilment
+from bridge.states import FulfilmentState
 from workers.context import Context
 from workers.dispatch import SETTLE, Send
 

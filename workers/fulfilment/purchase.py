@@ -25,18 +25,18 @@ from sqlmodel import Session, col, select
 
 from bridge.db import session_scope
 from bridge.logs import event
-from bridge.models import (
-    AttemptOutcome,
-    Fulfilment,
-    FulfilmentState,
-    PancakeOrder,
-    PurchaseAttempt,
-    Supplier,
-)
+from bridge.models import Fulfilment, Order, PurchaseAttempt, Supplier
+from bridge.states import AttemptOutcome, DelayNotice, FulfilmentState
 from bridge.supplier.budget import BudgetExhausted
-from bridge.supplier.errors import ShopOutcomeUnknown, ShopRateLimited, ShopRefused, ShopUnreachable
+from bridge.supplier.errors import (
+    SupplierOutcomeUnknown,
+    SupplierRateLimited,
+    SupplierRefused,
+    SupplierUnreachable,
+)
 from bridge.supplier.schemas import CreateResult, OrderItem
-from mappings.resolve import FALLBACK_CODES, Chosen, NoChoice, Wait, choose
+from bridge.supplier.vocabulary import AUTH_CODES, FALLBACK_CODES, ErrorCode, SupplierStatus
+from mappings.resolve import Chosen, NoChoice, Wait, choose
 from workers.alerts.store import raise_alert
 from workers.context import Context
 from workers.dispatch import ANNOTATE, DELIVER, PURCHASE, Send
@@ -77,17 +77,17 @@ def purchase(ctx: Context, fulfilment_id: int) -> list[Send]:
         result = client.create_order([claim.item for claim in decided.claims], slot_reserved=True)
     except BudgetExhausted as exc:
         return _not_bought(ctx, decided, AttemptOutcome.NOT_SENT, None, str(exc), exc.retry_after)
-    except ShopRateLimited as exc:
+    except SupplierRateLimited as exc:
         return _not_bought(
             ctx, decided, AttemptOutcome.REFUSED, exc.error_code, str(exc), exc.retry_after
         )
-    except ShopUnreachable as exc:
+    except SupplierUnreachable as exc:
         breaker.record_failure(ctx.engine, ctx.settings, name, str(exc), ctx.clock())
         return _not_bought(ctx, decided, AttemptOutcome.NOT_SENT, None, str(exc), None)
-    except ShopRefused as exc:
+    except SupplierRefused as exc:
         breaker.record_success(ctx.engine, name)
         return _refused(ctx, decided, exc)
-    except ShopOutcomeUnknown as exc:
+    except SupplierOutcomeUnknown as exc:
         breaker.record_failure(ctx.engine, ctx.settings, name, str(exc), ctx.clock())
         return _unknown(ctx, decided, str(exc))
     except Exception as exc:
@@ -133,7 +133,7 @@ def _decide(ctx: Context, fulfilment_id: int) -> Batch | list[Send]:
 
 
 def _order_snapshot(ctx: Context, session: Session, order_pk: int) -> dict[str, Any]:
-    order = session.get(PancakeOrder, order_pk)
+    order = session.get(Order, order_pk)
     if order is None or not order.snapshot_enc:
         return {}
     snapshot: dict[str, Any] = json.loads(ctx.box.decrypt(order.snapshot_enc))
@@ -239,7 +239,7 @@ def _no_choice(
     event("fulfilment.purchase.no_choice", logging.WARNING, id=line.id, reason=reason)
     if not notify or line.delay_notice is not None:
         return []
-    line.delay_notice = "pending"
+    line.delay_notice = DelayNotice.PENDING
     line.lease_until = now + timedelta(seconds=ctx.settings.lease_seconds)
     session.add(line)
     return [Send(ANNOTATE, line.order_pk)]
@@ -285,7 +285,7 @@ def _bought(ctx: Context, batch: Batch, result: CreateResult) -> list[Send]:
             line.failures = 0
             line.last_error = None
             # Instant plans are completed at once; others are polled after the first wait.
-            delay = 0.0 if order.status == "completed" else ctx.poll_delay(0)
+            delay = 0.0 if order.status == SupplierStatus.COMPLETED else ctx.poll_delay(0)
             line.lease_until = now + timedelta(seconds=delay + ctx.settings.lease_seconds)
             set_state(session, line, FulfilmentState.PURCHASED, None)
             sends.append(Send(DELIVER, claim.line_id, delay))
@@ -346,7 +346,7 @@ def _late_answer(
     )
 
 
-def _refused(ctx: Context, batch: Batch, exc: ShopRefused) -> list[Send]:
+def _refused(ctx: Context, batch: Batch, exc: SupplierRefused) -> list[Send]:
     now = ctx.clock()
     sends: list[Send] = []
     with session_scope(ctx.engine) as session:
@@ -370,7 +370,7 @@ def _refused(ctx: Context, batch: Batch, exc: ShopRefused) -> list[Send]:
                 where = f"supplier {line.supplier_name} plan {line.plan_id}"
                 reason = f"{exc.error_code}: {where}: {exc.message}"
                 sends += _no_choice(ctx, session, line, reason, now)
-        if exc.error_code == "INSUFFICIENT_BALANCE" or exc.error_code in _AUTH_CODES:
+        if exc.error_code == ErrorCode.INSUFFICIENT_BALANCE or exc.error_code in AUTH_CODES:
             raise_alert(
                 session,
                 exc.error_code.lower(),
@@ -380,17 +380,6 @@ def _refused(ctx: Context, batch: Batch, exc: ShopRefused) -> list[Send]:
             )
     event("fulfilment.purchase.refused", logging.WARNING, code=exc.error_code, lines=len(sends))
     return sends
-
-
-_AUTH_CODES = frozenset(
-    {
-        "INVALID_API_KEY",
-        "INVALID_API_SECRET",
-        "DISABLED_API_KEY",
-        "IP_NOT_ALLOWED",
-        "PERMISSION_DENIED",
-    }
-)
 
 
 def _not_bought(

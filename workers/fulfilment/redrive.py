@@ -11,10 +11,9 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Engine
 
 from bridge.db import session_scope
-from bridge.models import Fulfilment, FulfilmentState
+from bridge.models import Fulfilment
+from bridge.states import RETRYABLE, FulfilmentState
 from workers.fulfilment.lines import load_line, set_state
-
-RETRYABLE = frozenset({FulfilmentState.NEEDS_ATTENTION, FulfilmentState.FAILED})
 
 
 class RedriveRefused(ValueError):

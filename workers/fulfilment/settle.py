@@ -18,18 +18,13 @@ from sqlmodel import Session, col, select
 
 from bridge.db import session_scope
 from bridge.logs import event
-from bridge.models import (
-    AttemptOutcome,
-    Fulfilment,
-    FulfilmentState,
-    PurchaseAttempt,
-    Settlement,
-    Supplier,
-)
+from bridge.models import Fulfilment, PurchaseAttempt, Supplier
+from bridge.states import AttemptOutcome, FulfilmentState, Settlement
 from bridge.supplier.budget import BudgetExhausted
-from bridge.supplier.client import ShopClient
-from bridge.supplier.errors import ShopError, ShopTransient
+from bridge.supplier.client import SupplierClient
+from bridge.supplier.errors import SupplierError, SupplierTransient
 from bridge.supplier.schemas import ListedOrder
+from bridge.supplier.vocabulary import SupplierStatus
 from workers.context import Context
 from workers.dispatch import DELIVER, PURCHASE, SETTLE, Send
 from workers.fulfilment import breaker
@@ -66,15 +61,15 @@ def settle(ctx: Context, fulfilment_id: int) -> list[Send]:
     since = started_at - timedelta(seconds=ctx.settings.settle_margin_seconds)
     try:
         candidates = _candidates(ctx.supplier(supplier), plan_id, quantity, since)
-    except (ShopTransient, BudgetExhausted) as exc:
-        if isinstance(exc, ShopTransient):
+    except (SupplierTransient, BudgetExhausted) as exc:
+        if isinstance(exc, SupplierTransient):
             breaker.record_failure(ctx.engine, ctx.settings, supplier.name, str(exc), now)
         with session_scope(ctx.engine) as session:
             line = load_line(session, fulfilment_id)
             line.failures += 1
             line.last_error = f"settling: {exc}"[:500]
             return _later(ctx, session, line, ctx.retry_delay(line.failures))
-    except ShopError as exc:
+    except SupplierError as exc:
         with session_scope(ctx.engine) as session:
             line = load_line(session, fulfilment_id)
             reason = f"cannot read the supplier's orders to settle an unknown purchase: {exc}"
@@ -108,7 +103,7 @@ def _other_in_flight(session: Session, attempt: PurchaseAttempt) -> bool:
 
 
 def _candidates(
-    client: ShopClient, plan_id: int, quantity: int, since: datetime
+    client: SupplierClient, plan_id: int, quantity: int, since: datetime
 ) -> list[ListedOrder]:
     """Orders of this plan and quantity created since ``since``, oldest first."""
     found: list[ListedOrder] = []
@@ -121,7 +116,7 @@ def _candidates(
             if (
                 order.plan_id == plan_id
                 and order.quantity == quantity
-                and order.status != "cancelled"
+                and order.status != SupplierStatus.CANCELLED
             ):
                 found.append(order)
         oldest = min((o.created_at for o in listing.orders if o.created_at), default=None)

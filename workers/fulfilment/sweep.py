@@ -16,14 +16,8 @@ from sqlmodel import Session, col, select
 
 from bridge.db import session_scope
 from bridge.logs import event
-from bridge.models import (
-    AttemptOutcome,
-    Fulfilment,
-    FulfilmentState,
-    OrderState,
-    PancakeOrder,
-    PurchaseAttempt,
-)
+from bridge.models import Fulfilment, Order, PurchaseAttempt
+from bridge.states import AttemptOutcome, DelayNotice, FulfilmentState, OrderState
 from workers.context import Context
 from workers.dispatch import ANNOTATE, DELIVER, INTAKE, PURCHASE, SETTLE, Send
 from workers.fulfilment.lines import park_unknown
@@ -48,7 +42,7 @@ def sweep(ctx: Context) -> list[Send]:
             .where(
                 or_(
                     col(Fulfilment.state).in_([*STEP_FOR_STATE, FulfilmentState.PURCHASING]),
-                    col(Fulfilment.delay_notice) == "pending",
+                    col(Fulfilment.delay_notice) == DelayNotice.PENDING,
                 )
             )
             .where(col(Fulfilment.lease_until) < now)
@@ -73,8 +67,8 @@ def sweep(ctx: Context) -> list[Send]:
                 sends.append(Send(step, line.id))
         sends.extend(Send(ANNOTATE, order_pk) for order_pk in sorted(annotate_orders))
         orders = session.exec(
-            select(PancakeOrder)
-            .where(PancakeOrder.state == OrderState.PENDING, col(PancakeOrder.lease_until) < now)
+            select(Order)
+            .where(Order.state == OrderState.PENDING, col(Order.lease_until) < now)
             .limit(BATCH)
         ).all()
         for order in orders:

@@ -15,22 +15,21 @@ from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import Session, col, select
 
 from bridge.db import session_scope
-from bridge.models import Fulfilment, FulfilmentState, Supplier
+from bridge.models import Fulfilment, Supplier
+from bridge.states import AWAITING_DELIVERY
 from bridge.supplier.budget import BudgetExhausted
-from bridge.supplier.errors import ShopTransient
+from bridge.supplier.errors import SupplierTransient
+from bridge.supplier.vocabulary import FINISHED
 from workers.context import Context
 from workers.dispatch import DELIVER, Send
 from workers.fulfilment import breaker
 from workers.scheduler import acquire_lease
 
-WAITING = (FulfilmentState.PURCHASED, FulfilmentState.PARTIAL)
-FINISHED = ("completed", "cancelled")
-
 
 def _undecided(supplier: str) -> list[ColumnElement[bool]]:
     return [
         col(Fulfilment.supplier_name) == supplier,
-        col(Fulfilment.state).in_(WAITING),
+        col(Fulfilment.state).in_(AWAITING_DELIVERY),
         col(Fulfilment.trans_id).is_not(None),
         or_(
             col(Fulfilment.supplier_status).is_(None),
@@ -78,7 +77,7 @@ def watch(ctx: Context, fulfilment_id: int, supplier: Supplier, delay: float) ->
             if not listing.has_more or not listing.orders or (oldest and oldest < since):
                 break
             page += 1
-    except ShopTransient as exc:
+    except SupplierTransient as exc:
         breaker.record_failure(ctx.engine, ctx.settings, supplier.name, str(exc), now)
         return []
     except BudgetExhausted:

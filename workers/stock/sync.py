@@ -35,20 +35,14 @@ from sqlmodel import Session, col, select
 
 from bridge.db import insert_ignore, session_scope
 from bridge.logs import event
-from bridge.models import (
-    AttemptOutcome,
-    Fulfilment,
-    FulfilmentState,
-    PancakeShop,
-    PurchaseAttempt,
-    Supplier,
-)
+from bridge.models import Fulfilment, PancakeShop, PurchaseAttempt, Supplier
 from bridge.pancake.client import PancakeClient
 from bridge.pancake.errors import PancakeRequestError, PancakeUnavailable
 from bridge.pancake.schemas import QuantityUpdate
 from bridge.settings import Settings
+from bridge.states import BUYING, AttemptOutcome, FulfilmentState
 from bridge.supplier.budget import BudgetExhausted
-from bridge.supplier.errors import ShopError
+from bridge.supplier.errors import SupplierError
 from mappings.models import Mapping
 from workers.context import Context
 from workers.dispatch import STOCK_SYNC, Send
@@ -59,7 +53,6 @@ from workers.stock.sellable import Choice, PlanKey, PlanStock, Sellable, Supplie
 CONTROL_ID = 1
 CATALOGUE_PAGE_SIZE = 100
 # Lines that may have taken supplier stock, whatever the catalogue says.
-BUYING_STATES = (FulfilmentState.PURCHASING, FulfilmentState.PURCHASE_UNKNOWN)
 _DELETE_CHUNK = 500
 # Statuses with which Pancake refuses a batch because of its entries (HTTP 200 with
 # "success": false is how it says "variation not found").
@@ -456,7 +449,7 @@ def reservations(session: Session, *, since: datetime) -> Reservations:
     ).all()
     buying = conn.execute(
         sa_select(lines.c.supplier_name, lines.c.plan_id, func.sum(lines.c.supplier_quantity))
-        .where(lines.c.state.in_(BUYING_STATES))
+        .where(lines.c.state.in_(BUYING))
         .where(lines.c.supplier_name.is_not(None), lines.c.plan_id.is_not(None))
         .group_by(lines.c.supplier_name, lines.c.plan_id)
     ).all()
@@ -538,7 +531,7 @@ def _read_catalogue(
             if not result.has_more or not result.products:
                 break
             page += 1
-    except (ShopError, BudgetExhausted) as exc:
+    except (SupplierError, BudgetExhausted) as exc:
         detail = f"{type(exc).__name__}: {exc}"
         report.errors.append(f"supplier {supplier.name}: {detail}")
         event("stock.supplier.unreadable", logging.WARNING, supplier=supplier.name, error=detail)

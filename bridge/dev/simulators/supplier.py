@@ -1,8 +1,8 @@
 """A supplier shop ("Shop API v1"), simulated from its published docs, with fault injection.
 
-``ShopSimulator().app`` is a Starlette app serving the API under ``/api/v1``; tests drive the
+``SupplierSimulator().app`` is a Starlette app serving the API under ``/api/v1``; tests drive the
 catalogue, balance and faults from their own thread while uvicorn serves it (see
-``bridge.simulators.server.ServerThread``), so every piece of state sits behind one lock.
+``bridge.web.server.ServerThread``), so every piece of state sits behind one lock.
 
 Both dialects are served: ``"full"`` as caoshop.net documents it, ``"short"`` as
 shopkey.appstoreviet.com does (flat ``orders/status``, numeric ``account/balance``).
@@ -19,7 +19,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Literal
 
 from starlette.applications import Starlette
@@ -28,21 +28,21 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from bridge.coerce import as_int
-from bridge.supplier.errors import (
-    CART_ERROR,
-    CHECKOUT_ERROR,
-    INSUFFICIENT_BALANCE,
-    INVALID_API_KEY,
-    INVALID_API_SECRET,
-    INVALID_JSON,
-    ITEMS_REQUIRED,
-    ORDER_NOT_FOUND,
-    OUT_OF_STOCK,
-    PRODUCT_NOT_FOUND,
-    RATE_LIMIT_EXCEEDED,
-)
-from bridge.supplier.schemas import VN_TZ
+# The protocol spelled here from the API docs, never imported from the client: a code the client
+# misspells must fail a test instead of being mirrored.
+ITEMS_REQUIRED = "ITEMS_REQUIRED"
+CART_ERROR = "CART_ERROR"
+CHECKOUT_ERROR = "CHECKOUT_ERROR"
+INVALID_JSON = "INVALID_JSON"
+INVALID_API_KEY = "INVALID_API_KEY"
+INVALID_API_SECRET = "INVALID_API_SECRET"
+INSUFFICIENT_BALANCE = "INSUFFICIENT_BALANCE"
+OUT_OF_STOCK = "OUT_OF_STOCK"
+PRODUCT_NOT_FOUND = "PRODUCT_NOT_FOUND"
+RATE_LIMIT_EXCEEDED = "RATE_LIMIT_EXCEEDED"
+ORDER_NOT_FOUND = "ORDER_NOT_FOUND"  # the docs name no code for an unknown trans_id
+# The docs' samples print naive times in Vietnam's zone (UTC+7).
+SUPPLIER_TZ = timezone(timedelta(hours=7))
 
 # Shaped like real keys (sk_live_ + 32, sk_secret_ + 64) but obviously fake: secret scanners
 # skip the documentation's "a1b2c3d4" prefix.
@@ -134,7 +134,7 @@ class _DroppedResponse(Response):
         raise _ConnectionDropped("simulated: connection dropped after the order was committed")
 
 
-class ShopSimulator:
+class SupplierSimulator:
     """An in-memory supplier shop: catalogue, balance, orders, rate limit and injected faults."""
 
     def __init__(
@@ -386,11 +386,11 @@ class ShopSimulator:
         for raw in items:
             if not isinstance(raw, dict):
                 raise _Refusal(400, CART_ERROR, "Sản phẩm không hợp lệ")
-            plan_id = as_int(raw.get("plan_id"))
+            plan_id = _whole(raw.get("plan_id"))
             plan = self._plans.get(plan_id) if plan_id is not None else None
             if plan is None:
                 raise _Refusal(404, PRODUCT_NOT_FOUND, "Sản phẩm không tồn tại")
-            quantity = as_int(raw.get("quantity", 1))
+            quantity = _whole(raw.get("quantity", 1))
             if quantity is None or quantity < 1:
                 raise _Refusal(400, CART_ERROR, "Số lượng không hợp lệ")
             if plan.is_instant:
@@ -651,9 +651,20 @@ def _listed_plan(plan: _Plan) -> dict[str, Any]:
     }
 
 
+def _whole(value: object) -> int | None:
+    """PHP reads ``12`` and ``"12"`` alike; anything else is no number."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
 def _paging(request: Request, *, default_limit: int) -> tuple[int, int]:
-    page = as_int(request.query_params.get("page")) or 1
-    limit = as_int(request.query_params.get("limit")) or default_limit
+    page = _whole(request.query_params.get("page")) or 1
+    limit = _whole(request.query_params.get("limit")) or default_limit
     return max(page, 1), min(max(limit, 1), 100)
 
 
@@ -675,7 +686,7 @@ def _money(amount: float) -> int | float:
 
 def _local_time(moment: datetime) -> str:
     """The supplier prints naive timestamps in Vietnam time."""
-    return moment.astimezone(VN_TZ).strftime("%Y-%m-%d %H:%M:%S")
+    return moment.astimezone(SUPPLIER_TZ).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _slug(plan: _Plan) -> str:

@@ -1,4 +1,4 @@
-"""The real ShopClient against the supplier simulator over real HTTP, in both dialects."""
+"""The real SupplierClient against the supplier simulator over real HTTP, in both dialects."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from typing import Any
 import httpx
 import pytest
 
-from bridge.dev.simulators.supplier import DEMO_API_KEY, DEMO_API_SECRET, Dialect, ShopSimulator
+from bridge.dev.simulators.supplier import DEMO_API_KEY, DEMO_API_SECRET, Dialect, SupplierSimulator
 from bridge.supplier import (
     OrderItem,
-    ShopClient,
-    ShopOutcomeUnknown,
-    ShopRateLimited,
-    ShopRefused,
+    SupplierClient,
+    SupplierOutcomeUnknown,
+    SupplierRateLimited,
+    SupplierRefused,
 )
 from bridge.web.server import ServerThread
 
@@ -29,20 +29,20 @@ CREDENTIAL = re.compile(r"^Account: \S+@plan5\.example \| Pass: \S+$")
 
 @dataclass
 class Env:
-    sim: ShopSimulator
+    sim: SupplierSimulator
     server: ServerThread
-    clients: list[ShopClient] = field(default_factory=list)
+    clients: list[SupplierClient] = field(default_factory=list)
 
     @property
     def url(self) -> str:
         return self.server.url + "/api/v1"
 
-    def client(self, **kwargs: Any) -> ShopClient:
+    def client(self, **kwargs: Any) -> SupplierClient:
         kwargs.setdefault("read_retry_base", 0.01)
         kwargs.setdefault("read_retry_cap", 0.05)
         key = kwargs.pop("api_key", DEMO_API_KEY)
         secret = kwargs.pop("api_secret", DEMO_API_SECRET)
-        client = ShopClient(self.url, key, secret, **kwargs)
+        client = SupplierClient(self.url, key, secret, **kwargs)
         self.clients.append(client)
         return client
 
@@ -56,8 +56,8 @@ class Env:
         self.server.stop()
 
 
-def stocked(dialect: Dialect = "full", **kwargs: Any) -> ShopSimulator:
-    sim = ShopSimulator(dialect=dialect, **kwargs)
+def stocked(dialect: Dialect = "full", **kwargs: Any) -> SupplierSimulator:
+    sim = SupplierSimulator(dialect=dialect, **kwargs)
     sim.add_plan(INSTANT, name="Netflix 1 tháng", price=50_000, stock=10)
     sim.add_plan(
         MANUAL,
@@ -70,10 +70,10 @@ def stocked(dialect: Dialect = "full", **kwargs: Any) -> ShopSimulator:
 
 
 @pytest.fixture
-def start() -> Iterator[Callable[[ShopSimulator], Env]]:
+def start() -> Iterator[Callable[[SupplierSimulator], Env]]:
     envs: list[Env] = []
 
-    def serve(sim: ShopSimulator) -> Env:
+    def serve(sim: SupplierSimulator) -> Env:
         env = Env(sim, ServerThread(sim.app).start())
         envs.append(env)
         return env
@@ -84,12 +84,12 @@ def start() -> Iterator[Callable[[ShopSimulator], Env]]:
 
 
 @pytest.fixture(params=["full", "short"])
-def env(request: pytest.FixtureRequest, start: Callable[[ShopSimulator], Env]) -> Env:
+def env(request: pytest.FixtureRequest, start: Callable[[SupplierSimulator], Env]) -> Env:
     return start(stocked(request.param))
 
 
 @pytest.fixture
-def full(start: Callable[[ShopSimulator], Env]) -> Env:
+def full(start: Callable[[SupplierSimulator], Env]) -> Env:
     """For behaviour that does not depend on the dialect."""
     return start(stocked("full"))
 
@@ -186,7 +186,7 @@ def test_create_validates_every_item_before_buying(
     full: Env, items: list[OrderItem], status: int, code: str, says: str
 ) -> None:
     client = full.client()
-    with pytest.raises(ShopRefused) as caught:
+    with pytest.raises(SupplierRefused) as caught:
         client.create_order(items)
 
     assert (caught.value.status, caught.value.error_code) == (status, code)
@@ -199,7 +199,7 @@ def test_create_validates_every_item_before_buying(
 def test_insufficient_balance_buys_nothing(full: Env) -> None:
     full.sim.set_balance(99_999)
     client = full.client()
-    with pytest.raises(ShopRefused) as caught:
+    with pytest.raises(SupplierRefused) as caught:
         client.create_order([OrderItem(plan_id=INSTANT, quantity=2)])
 
     assert (caught.value.status, caught.value.error_code) == (400, "INSUFFICIENT_BALANCE")
@@ -237,25 +237,25 @@ def test_malformed_create_requests_are_refused(full: Env, body: bytes, code: str
 )
 def test_wrong_credentials_are_refused(full: Env, key: str, secret: str, code: str) -> None:
     client = full.client(api_key=key, api_secret=secret)
-    with pytest.raises(ShopRefused) as caught:
+    with pytest.raises(SupplierRefused) as caught:
         client.create_order([OrderItem(plan_id=INSTANT)])
 
     assert (caught.value.status, caught.value.error_code) == (401, code)
     assert full.sim.ledger == []
-    with pytest.raises(ShopRefused):
+    with pytest.raises(SupplierRefused):
         client.balance()
 
 
 def test_unknown_trans_id_is_refused_not_retried(full: Env) -> None:
     client = full.client(read_attempts=3)
-    with pytest.raises(ShopRefused) as caught:
+    with pytest.raises(SupplierRefused) as caught:
         client.order_status("PO404")
     assert (caught.value.status, caught.value.error_code) == (404, "ORDER_NOT_FOUND")
     assert client.calls == 1
 
 
-def test_products_list_pages(start: Callable[[ShopSimulator], Env]) -> None:
-    sim = ShopSimulator()
+def test_products_list_pages(start: Callable[[SupplierSimulator], Env]) -> None:
+    sim = SupplierSimulator()
     for plan_id in range(1, 25):
         sim.add_plan(plan_id, name=f"Plan {plan_id}")
     sim.add_plan(25, name="Made to order", is_instant=False, product_id=24, product_name="Plan 24")
@@ -317,7 +317,7 @@ def test_orders_list_prints_vietnam_time(full: Env) -> None:
 def test_5xx_after_commit_is_ambiguous_but_bought(full: Env) -> None:
     client = full.client()
     full.sim.inject("5xx_after_commit")
-    with pytest.raises(ShopOutcomeUnknown) as caught:
+    with pytest.raises(SupplierOutcomeUnknown) as caught:
         client.create_order([OrderItem(plan_id=INSTANT)])
 
     assert caught.value.status == 500
@@ -332,7 +332,7 @@ def test_5xx_after_commit_is_ambiguous_but_bought(full: Env) -> None:
 def test_5xx_before_commit_buys_nothing(full: Env) -> None:
     client = full.client()
     full.sim.inject("5xx_before_commit")
-    with pytest.raises(ShopOutcomeUnknown) as caught:
+    with pytest.raises(SupplierOutcomeUnknown) as caught:
         client.create_order([OrderItem(plan_id=INSTANT)])
 
     assert (caught.value.status, caught.value.error_code) == (500, "CHECKOUT_ERROR")
@@ -343,7 +343,7 @@ def test_5xx_before_commit_buys_nothing(full: Env) -> None:
 def test_drop_after_commit_is_ambiguous_but_bought(full: Env) -> None:
     client = full.client()
     full.sim.inject("drop_after_commit")
-    with pytest.raises(ShopOutcomeUnknown) as caught:
+    with pytest.raises(SupplierOutcomeUnknown) as caught:
         client.create_order([OrderItem(plan_id=INSTANT)])
 
     assert isinstance(caught.value.__cause__, httpx.RemoteProtocolError)
@@ -355,7 +355,7 @@ def test_hang_after_commit_times_out_but_bought(full: Env) -> None:
     client = full.client(timeout=httpx.Timeout(5.0, read=0.3))
     full.sim.inject("hang_after_commit")
     began = time.monotonic()
-    with pytest.raises(ShopOutcomeUnknown) as caught:
+    with pytest.raises(SupplierOutcomeUnknown) as caught:
         client.create_order([OrderItem(plan_id=INSTANT)])
 
     assert isinstance(caught.value.__cause__, httpx.ReadTimeout)
@@ -381,19 +381,19 @@ def test_injected_429_hits_any_endpoint_and_reads_retry(full: Env) -> None:
     assert (client.calls, full.sim.count_429) == (3, 2)
 
     full.sim.inject("429")
-    with pytest.raises(ShopRateLimited) as caught:
+    with pytest.raises(SupplierRateLimited) as caught:
         client.create_order([OrderItem(plan_id=INSTANT)])
     assert caught.value.retry_after == 1.0
     assert full.sim.ledger == []
 
 
-def test_rate_limit_window_with_compressed_time(start: Callable[[ShopSimulator], Env]) -> None:
+def test_rate_limit_window_with_compressed_time(start: Callable[[SupplierSimulator], Env]) -> None:
     # 3 requests a "minute" that lasts 1 s.
     env = start(stocked(rate_limit_per_minute=3, time_scale=60))
     client = env.client(read_attempts=1)
     for _ in range(3):
         client.balance()
-    with pytest.raises(ShopRateLimited) as caught:
+    with pytest.raises(SupplierRateLimited) as caught:
         client.balance()
 
     assert caught.value.retry_after == 1.0  # whole seconds, at least 1
@@ -406,7 +406,7 @@ def test_calls_are_recorded(full: Env) -> None:
     client = full.client()
     [order] = client.create_order([OrderItem(plan_id=INSTANT)]).orders
     client.order_status(order.trans_id)
-    with pytest.raises(ShopRefused):
+    with pytest.raises(SupplierRefused):
         full.client(api_key="wrong", read_attempts=1).balance()
 
     assert full.sim.calls == [
@@ -417,7 +417,7 @@ def test_calls_are_recorded(full: Env) -> None:
 
 
 @pytest.mark.parametrize("dialect", ["full", "short"])
-def test_account_info_shapes(start: Callable[[ShopSimulator], Env], dialect: Dialect) -> None:
+def test_account_info_shapes(start: Callable[[SupplierSimulator], Env], dialect: Dialect) -> None:
     env = start(stocked(dialect, rate_limit_per_minute=60))
     env.client().create_order([OrderItem(plan_id=INSTANT)])
     data = env.raw("GET", "/account/info").json()["data"]
@@ -432,4 +432,4 @@ def test_account_info_shapes(start: Callable[[ShopSimulator], Env], dialect: Dia
 
 def test_unknown_fault_is_rejected() -> None:
     with pytest.raises(ValueError, match="unknown fault"):
-        ShopSimulator().inject("timeout")
+        SupplierSimulator().inject("timeout")

@@ -1,4 +1,4 @@
-"""ShopClient against canned answers (httpx.MockTransport): parsing, error mapping, retries."""
+"""SupplierClient against canned answers (httpx.MockTransport): parsing, error mapping, retries."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ import pytest
 
 from bridge.supplier import (
     OrderItem,
-    ShopClient,
-    ShopError,
-    ShopOutcomeUnknown,
-    ShopRateLimited,
-    ShopRefused,
-    ShopUnreachable,
+    SupplierClient,
+    SupplierError,
+    SupplierOutcomeUnknown,
+    SupplierRateLimited,
+    SupplierRefused,
+    SupplierUnreachable,
 )
 from bridge.supplier.errors import parse_retry_after
 
@@ -97,10 +97,10 @@ def raising(exc_type: type[httpx.TransportError]) -> Handler:
     return handler
 
 
-def make_client(handler: Handler, **kwargs: Any) -> ShopClient:
+def make_client(handler: Handler, **kwargs: Any) -> SupplierClient:
     kwargs.setdefault("read_retry_base", 0.0)
     kwargs.setdefault("sleep", lambda seconds: None)
-    return ShopClient(
+    return SupplierClient(
         BASE_URL, API_KEY, API_SECRET, transport=httpx.MockTransport(handler), **kwargs
     )
 
@@ -225,7 +225,7 @@ def test_balance_both_dialects(body: dict[str, Any]) -> None:
 )
 def test_4xx_with_code_is_refused(status: int, code: str) -> None:
     client = make_client(answer(status, error_body(code, "Số dư không đủ")))
-    with pytest.raises(ShopRefused) as caught:
+    with pytest.raises(SupplierRefused) as caught:
         client.create_order([OrderItem(plan_id=1)])
 
     assert (caught.value.status, caught.value.error_code) == (status, code)
@@ -236,14 +236,14 @@ def test_4xx_with_code_is_refused(status: int, code: str) -> None:
 
 def test_4xx_without_code_is_refused_as_unknown() -> None:
     client = make_client(answer(404, b"<html>Not Found</html>"))
-    with pytest.raises(ShopRefused) as caught:
+    with pytest.raises(SupplierRefused) as caught:
         client.create_order([OrderItem(plan_id=1)])
     assert (caught.value.status, caught.value.error_code) == (404, "UNKNOWN")
 
 
 def test_200_with_success_false_is_refused() -> None:
     client = make_client(answer(200, error_body("CHECKOUT_ERROR", "Lỗi thanh toán")))
-    with pytest.raises(ShopRefused) as caught:
+    with pytest.raises(SupplierRefused) as caught:
         client.create_order([OrderItem(plan_id=1)])
     assert (caught.value.status, caught.value.error_code) == (200, "CHECKOUT_ERROR")
 
@@ -277,7 +277,7 @@ def test_ambiguous_answers_to_create_are_outcome_unknown(
     status: int, body: object, code: str | None
 ) -> None:
     client = make_client(answer(status, body))
-    with pytest.raises(ShopOutcomeUnknown) as caught:
+    with pytest.raises(SupplierOutcomeUnknown) as caught:
         client.create_order([OrderItem(plan_id=1)])
 
     assert caught.value.status == status
@@ -292,7 +292,7 @@ def test_transport_failure_after_sending_is_outcome_unknown(
     exc_type: type[httpx.TransportError],
 ) -> None:
     client = make_client(raising(exc_type))
-    with pytest.raises(ShopOutcomeUnknown) as caught:
+    with pytest.raises(SupplierOutcomeUnknown) as caught:
         client.create_order([OrderItem(plan_id=1)])
     assert exc_type.__name__ in str(caught.value)
     assert caught.value.status is None
@@ -302,14 +302,14 @@ def test_transport_failure_after_sending_is_outcome_unknown(
 @pytest.mark.parametrize("exc_type", [httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout])
 def test_failure_to_connect_is_unreachable(exc_type: type[httpx.TransportError]) -> None:
     client = make_client(raising(exc_type))
-    with pytest.raises(ShopUnreachable):
+    with pytest.raises(SupplierUnreachable):
         client.create_order([OrderItem(plan_id=1)])
     assert client.calls == 1
 
 
 def test_429_is_rate_limited_with_retry_after() -> None:
     client = make_client(answer(429, error_body("RATE_LIMIT_EXCEEDED"), {"Retry-After": "7"}))
-    with pytest.raises(ShopRateLimited) as caught:
+    with pytest.raises(SupplierRateLimited) as caught:
         client.create_order([OrderItem(plan_id=1)])
     assert caught.value.retry_after == 7.0
     assert client.calls == 1
@@ -317,7 +317,7 @@ def test_429_is_rate_limited_with_retry_after() -> None:
 
 def test_rate_limit_code_without_429_is_rate_limited() -> None:
     client = make_client(answer(200, error_body("RATE_LIMIT_EXCEEDED")))
-    with pytest.raises(ShopRateLimited) as caught:
+    with pytest.raises(SupplierRateLimited) as caught:
         client.create_order([OrderItem(plan_id=1)])
     assert caught.value.retry_after is None
 
@@ -354,7 +354,7 @@ def test_reads_retry_transient_failures_then_succeed() -> None:
 
 def test_reads_give_up_after_read_attempts_with_the_last_error() -> None:
     client = make_client(raising(httpx.ConnectError), read_attempts=4)
-    with pytest.raises(ShopUnreachable) as caught:
+    with pytest.raises(SupplierUnreachable) as caught:
         client.balance()
     assert client.calls == 4
     assert isinstance(caught.value.__cause__, httpx.ConnectError)
@@ -373,13 +373,13 @@ def test_reads_honour_retry_after_up_to_the_cap() -> None:
 
 def test_reads_do_not_retry_refusals() -> None:
     client = make_client(answer(404, error_body("ORDER_NOT_FOUND")), read_attempts=5)
-    with pytest.raises(ShopRefused) as caught:
+    with pytest.raises(SupplierRefused) as caught:
         client.order_status("nope")
     assert caught.value.error_code == "ORDER_NOT_FOUND"
     assert client.calls == 1
 
 
-def collect_errors() -> list[ShopError]:
+def collect_errors() -> list[SupplierError]:
     """One of each error kind, including a refusal whose message echoes the credentials."""
     echo = error_body("INVALID_API_KEY", f"bad key {API_KEY} / {API_SECRET}")
     handlers: list[Handler] = [
@@ -391,12 +391,12 @@ def collect_errors() -> list[ShopError]:
         raising(httpx.ReadTimeout),
         raising(httpx.ConnectError),
     ]
-    errors: list[ShopError] = []
+    errors: list[SupplierError] = []
     for handler in handlers:
         client = make_client(handler, read_attempts=1)
-        with pytest.raises(ShopError) as bought:
+        with pytest.raises(SupplierError) as bought:
             client.create_order([OrderItem(plan_id=1)])
-        with pytest.raises(ShopError) as read:
+        with pytest.raises(SupplierError) as read:
             client.order_status("SECRET-TRANS")
         errors += [bought.value, read.value]
     return errors

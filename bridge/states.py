@@ -1,0 +1,64 @@
+"""The bridge's own vocabulary of states, in one light module (no database import).
+
+The tables in ``bridge.models`` store these values; the workers, the CLI (whose ``--state``
+choices come from here) and the tests all read them from this module. The groups below are the
+only sets of states anywhere: a step that needs "lines waiting for the supplier" names
+``AWAITING_DELIVERY`` instead of spelling the set again.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class OrderState(StrEnum):
+    PENDING = "pending"  # a webhook says it needs fulfilment; intake has not read it yet
+    SYNCED = "synced"  # intake read it from Pancake and created its fulfilments
+    SKIPPED = "skipped"  # Pancake says it is not (or no longer) in a trigger status
+    FAILED = "failed"  # Pancake refused to give it to us; see last_error
+
+
+class FulfilmentState(StrEnum):
+    PENDING = "pending"  # ready to buy
+    PURCHASING = "purchasing"  # an attempt is in flight; never buy again from here
+    PURCHASE_UNKNOWN = "purchase_unknown"  # the supplier may or may not have sold it: settle first
+    PURCHASED = "purchased"  # trans_id known; polling for credentials
+    PARTIAL = "partially_delivered"  # some credentials arrived and are written; polling for more
+    DELIVERED = "delivered"  # credentials stored; waiting to be written into the note
+    ANNOTATED = "annotated"  # done: credentials are in the Pancake note
+    NEEDS_ATTENTION = "needs_attention"  # a person must act (unmapped, balance, stock, field)
+    FAILED = "failed"  # gave up after repeated errors; see reason
+
+
+# No worker moves a line out of these by itself; only an operator's retry or resend does.
+TERMINAL = frozenset(
+    {FulfilmentState.ANNOTATED, FulfilmentState.NEEDS_ATTENTION, FulfilmentState.FAILED}
+)
+# What `bridge fulfilments retry` applies to.
+RETRYABLE = frozenset({FulfilmentState.NEEDS_ATTENTION, FulfilmentState.FAILED})
+# The supplier may have sold units for these lines that its catalogue does not show yet.
+BUYING = frozenset({FulfilmentState.PURCHASING, FulfilmentState.PURCHASE_UNKNOWN})
+# Bought: the supplier's order exists and its credentials are awaited.
+AWAITING_DELIVERY = frozenset({FulfilmentState.PURCHASED, FulfilmentState.PARTIAL})
+# Credentials are stored that the note may not show yet.
+WRITABLE = frozenset({FulfilmentState.DELIVERED, FulfilmentState.PARTIAL})
+
+
+class AttemptOutcome(StrEnum):
+    IN_FLIGHT = "in_flight"  # recorded before the call; still so if the worker died mid-call
+    BOUGHT = "bought"
+    REFUSED = "refused"  # a definite refusal (4xx with a code, 429): nothing was bought
+    NOT_SENT = "not_sent"  # the connection was never made: nothing was bought
+    UNKNOWN = "unknown"  # timeout, dropped connection, 5xx, or a worker killed mid-call
+
+
+class Settlement(StrEnum):
+    ADOPTED = "adopted"  # the supplier's order list showed the order: it is ours
+    NOT_FOUND = "not_found"  # nothing matched after the settling delay: safe to buy again
+
+
+class DelayNotice(StrEnum):
+    """The customer-safe "delivery is delayed" line of a fulfilment (None: not needed)."""
+
+    PENDING = "pending"  # to be written into the note
+    WRITTEN = "written"
