@@ -74,11 +74,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _sync(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge.runtime.wiring import budgets_from
+    from bridge.supplier.budget import Budgets
     from workers.context import Context
     from workers.stock.sync import SyncBusy, run_exclusive, run_sync
 
-    ctx = Context(settings, open_engine(settings), secret_box(settings), budgets_from(settings))
+    ctx = Context(
+        settings, open_engine(settings), secret_box(settings), Budgets.from_settings(settings)
+    )
     show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
     bar = ProgressBar(sys.stderr, enabled=show)
     try:

@@ -11,7 +11,7 @@ from bridge.logs import protect_library_loggers
 from bridge.migrate import upgrade
 from bridge.secrets import SecretBox
 from bridge.settings import Settings
-from bridge.supplier.budget import BudgetRule, Budgets
+from bridge.supplier.budget import Budgets
 from bridge.web.app import create_app
 from bridge.web.ingest import EventRecorder
 from bridge.web.server import ServerThread
@@ -20,16 +20,6 @@ from workers.broker import build_broker
 from workers.context import Context
 from workers.dispatch import Dispatcher
 from workers.scheduler import Scheduler
-
-
-def budgets_from(settings: Settings) -> Budgets:
-    rule = BudgetRule(
-        limit=settings.supplier_rate_limit,
-        window_seconds=settings.supplier_rate_window_seconds,
-        daily_limit=settings.supplier_daily_limit,
-        margin=settings.supplier_rate_margin,
-    )
-    return Budgets(rule, settings.redis_url, settings.redis_namespace)
 
 
 class Runtime:
@@ -48,7 +38,7 @@ class Runtime:
         self.box = SecretBox(secret_key or settings.require_secret_key())
         self.broker = broker or build_broker(settings.redis_url, namespace=settings.redis_namespace)
         self.dispatch = Dispatcher(self.broker)
-        self.ctx = Context(settings, self.engine, self.box, budgets_from(settings))
+        self.ctx = Context(settings, self.engine, self.box, Budgets.from_settings(settings))
         declare_actors(self.broker, self.ctx, self.dispatch)
         self.recorder = EventRecorder(
             self.engine,

@@ -25,6 +25,7 @@ from typing import Protocol
 
 import redis
 
+from bridge.settings import Settings
 from bridge.supplier.schemas import VN_TZ
 
 # After a 429 the key runs at this fraction of its limit for SLOWDOWN_WINDOWS windows.
@@ -208,6 +209,16 @@ def _seconds_to_next_day(now: float) -> float:
 
 class Budgets:
     """One limiter per supplier key; keys are hashed, never stored in Redis or logged."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Budgets:
+        rule = BudgetRule(
+            limit=settings.supplier_rate_limit,
+            window_seconds=settings.supplier_rate_window_seconds,
+            daily_limit=settings.supplier_daily_limit,
+            margin=settings.supplier_rate_margin,
+        )
+        return cls(rule, settings.redis_url, settings.redis_namespace)
 
     def __init__(self, rule: BudgetRule, redis_url: str | None, namespace: str) -> None:
         self._rule = rule
