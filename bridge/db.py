@@ -8,7 +8,7 @@ timeout) and the journal is WAL so readers never wait for the writer.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Column, ColumnDefault, Dialect, Table, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, create_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import DateTime, TypeDecorator
@@ -120,6 +121,16 @@ def insert_ignore(
         for key, convert in zip(raw.keys, raw.converters, strict=True)
     }
     return conn.exec_driver_sql(raw.sql, params).scalar()
+
+
+def insert_ignore_many(
+    conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], conflict: list[str]
+) -> None:
+    """Insert many rows at once, skipping those that violate the unique key ``conflict``."""
+    if not rows:
+        return
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    conn.execute(dialect_insert(table).on_conflict_do_nothing(index_elements=conflict), rows)
 
 
 @dataclass(frozen=True)

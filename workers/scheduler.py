@@ -20,7 +20,7 @@ from bridge.models import SchedulerLease
 from workers.context import Context
 from workers.dispatch import Send
 from workers.fulfilment.sweep import sweep
-from workers.stock.sync import periodic_stock_sync
+from workers.stock.triggers import periodic_stock_sync
 
 LEASE_NAME = "scheduler"
 

@@ -27,7 +27,7 @@ from bridge.models import Order, WebhookEvent
 from bridge.pancake.webhooks import ORDER_TYPE, STOCK_TYPE, ParsedWebhook
 from bridge.states import OrderState
 from workers.dispatch import INTAKE, Send
-from workers.stock.sync import mark_level_reported, request_stock_sync, tracked_level
+from workers.stock.triggers import mark_level_reported, request_stock_sync, tracked_level
 
 MAX_BATCH = 512
 

@@ -52,7 +52,9 @@ from bridge.web.server import ServerThread
 from mappings import admin
 from mappings.models import Mapping
 from workers.context import Context
-from workers.stock.sync import SyncReport, budget_spacing, run_exclusive
+from workers.stock.lease import budget_spacing
+from workers.stock.report import SyncReport
+from workers.stock.sync import run_exclusive
 
 SHOP_ID = "bench-shop"
 SUPPLIERS = ("alpha", "bravo", "charlie")

@@ -20,15 +20,11 @@ from tests.e2e.world import CANVA, CAOSHOP, CHATGPT, NETFLIX, SHOPKEY, SPOTIFY
 from tests.stock.conftest import catalogue_reads, pushes, quantity
 from workers.dispatch import STOCK_SYNC
 from workers.fulfilment.intake import intake
-from workers.stock.models import StockLevel, StockSyncControl, StockSyncRun
-from workers.stock.sync import (
-    CONTROL_ID,
-    SyncReport,
-    request_stock_sync,
-    reservations,
-    run_exclusive,
-    sync_stock,
-)
+from workers.stock.models import CONTROL_ID, StockLevel, StockSyncControl, StockSyncRun
+from workers.stock.report import SyncReport
+from workers.stock.reservations import reservations
+from workers.stock.sync import run_exclusive, sync_stock
+from workers.stock.triggers import request_stock_sync
 
 
 def sync(world: Sandbox) -> SyncReport:

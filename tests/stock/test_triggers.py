@@ -20,14 +20,12 @@ from tests.e2e.world import CANVA, CAOSHOP, NETFLIX, SHOPKEY, UNMAPPED, build_wo
 from tests.stock.conftest import SECRET_KEY, catalogue_reads, pushes, quantity, stock_sandbox
 from workers.broker import build_broker
 from workers.dispatch import STOCK_SYNC, Send
-from workers.stock.models import StockSyncRun
-from workers.stock.sync import (
-    CONTROL_ID,
+from workers.stock.models import CONTROL_ID, StockSyncRun
+from workers.stock.sync import run_exclusive, sync_stock
+from workers.stock.triggers import (
     periodic_stock_sync,
     request_stock_sync,
-    run_exclusive,
     stock_sync_after_purchase,
-    sync_stock,
 )
 
 

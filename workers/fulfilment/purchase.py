@@ -42,7 +42,7 @@ from workers.context import Context
 from workers.dispatch import ANNOTATE, DELIVER, PURCHASE, Send
 from workers.fulfilment import breaker
 from workers.fulfilment.lines import load_line, park_unknown, set_state
-from workers.stock.sync import stock_sync_after_purchase
+from workers.stock.triggers import stock_sync_after_purchase
 
 MAX_BATCH = 20
 

@@ -48,6 +48,10 @@ class StockShop(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+# The id of the one StockSyncControl row.
+CONTROL_ID = 1
+
+
 class StockSyncControl(SQLModel, table=True):
     """One row (id 1) that serialises stock syncs across every process and host.
 

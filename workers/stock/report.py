@@ -1,0 +1,95 @@
+"""What one stock sync saw and did (``SyncReport``), and the records `bridge stock status` shows."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from bridge.db import session_scope
+from workers.context import Context
+from workers.stock.models import CONTROL_ID, StockSyncControl, StockSyncRun
+
+
+@dataclass
+class StockRow:
+    """One variation in one sync: what was known, what it should be, and why."""
+
+    shop_id: str
+    variation_id: str
+    supplier_stock: str
+    pancake: int | None  # what the bridge last pushed, or what Pancake reported since
+    new: int | None  # None: left alone
+    why: str = ""
+    push: bool = False
+    error: str | None = None
+
+
+@dataclass
+class SyncReport:
+    trigger: str
+    dry_run: bool
+    rows: list[StockRow] = field(default_factory=list)
+    # Requests made, per supplier (the API clients' own retries not included).
+    calls_by_supplier: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    pancake_calls: int = 0
+    errors: list[str] = field(default_factory=list)
+    run_id: int | None = None
+
+    @property
+    def supplier_calls(self) -> int:
+        return sum(self.calls_by_supplier.values())
+
+    @property
+    def changed(self) -> int:
+        return sum(1 for row in self.rows if row.push and row.error is None)
+
+    @property
+    def skipped(self) -> int:
+        return sum(1 for row in self.rows if row.new is None)
+
+
+def open_run(ctx: Context, trigger: str, started: datetime) -> int:
+    with session_scope(ctx.engine) as session:
+        run = StockSyncRun(trigger=trigger, started_at=started)
+        session.add(run)
+        session.flush()
+        assert run.id is not None
+        return run.id
+
+
+def close_run(ctx: Context, report: SyncReport) -> None:
+    with session_scope(ctx.engine) as session:
+        session.connection().execute(
+            update(StockSyncRun)
+            .where(col(StockSyncRun.id) == report.run_id)
+            .values(
+                finished_at=ctx.clock(),
+                variations=len(report.rows),
+                changed=report.changed,
+                skipped=report.skipped,
+                supplier_calls=report.supplier_calls,
+                pancake_calls=report.pancake_calls,
+                errors="\n".join(report.errors)[:20_000] or None,
+            )
+        )
+
+
+def latest_runs(session: Session, limit: int = 10) -> list[StockSyncRun]:
+    statement = select(StockSyncRun).order_by(col(StockSyncRun.id).desc()).limit(limit)
+    return list(session.exec(statement))
+
+
+@dataclass(frozen=True)
+class StockStatus:
+    """The stock sync as an operator sees it: the pending request and lease, the latest runs."""
+
+    control: StockSyncControl | None
+    runs: list[StockSyncRun]
+
+
+def sync_status(session: Session, limit: int = 10) -> StockStatus:
+    return StockStatus(session.get(StockSyncControl, CONTROL_ID), latest_runs(session, limit))
