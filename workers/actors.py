@@ -2,43 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import dramatiq
 
 from workers.context import Context
-from workers.dispatch import (
-    ANNOTATE,
-    DELIVER,
-    INTAKE,
-    PURCHASE,
-    QUEUE,
-    SETTLE,
-    STOCK_SYNC,
-    Send,
-)
-from workers.fulfilment.annotate import annotate
-from workers.fulfilment.deliver import deliver
-from workers.fulfilment.intake import intake
-from workers.fulfilment.purchase import purchase
-from workers.fulfilment.settle import settle
-from workers.stock.sync import sync_stock
+from workers.dispatch import QUEUE, Send
 
+# A step: take one id, do the work, return the follow-up messages (sent after it committed).
 Step = Callable[[Context, int], list[Send]]
-STEPS: dict[str, Step] = {
-    INTAKE: intake,
-    PURCHASE: purchase,
-    SETTLE: settle,
-    DELIVER: deliver,
-    ANNOTATE: annotate,
-    STOCK_SYNC: sync_stock,
-}
 
 
 def declare_actors(
-    broker: dramatiq.Broker, ctx: Context, dispatch: Callable[[Iterable[Send]], None]
+    broker: dramatiq.Broker,
+    ctx: Context,
+    dispatch: Callable[[Iterable[Send]], None],
+    steps: Mapping[str, Step],
 ) -> None:
-    for name, step in STEPS.items():
+    """One actor per step, named after it (``fulfilment.purchase``), on the one queue."""
+    for name, step in steps.items():
         dramatiq.Actor(
             _bind(step, ctx, dispatch),
             broker=broker,

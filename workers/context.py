@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import httpx
 from sqlalchemy.engine import Engine
@@ -70,6 +70,10 @@ class Context:
                 self._clients[key] = client
         assert isinstance(client, SupplierClient)
         return client
+
+    def lease_until(self, now: datetime, delay: float = 0.0) -> datetime:
+        """When a step due in ``delay`` seconds counts as lost, and the sweep sends it again."""
+        return now + timedelta(seconds=delay + self.settings.lease_seconds)
 
     def retry_delay(self, failures: int) -> float:
         """Wait before retrying a step that failed transiently ``failures`` times."""

@@ -1,5 +1,8 @@
-"""The periodic scheduler: one holder across all processes (a lease row), running the sweep
-and requesting the periodic stock sync."""
+"""The periodic scheduler: one holder across all processes (a named lease) runs the periodic jobs.
+
+It knows no domain: the runtime hands it the jobs (the sweep, the periodic stock sync), each a
+function of the context that returns the messages to send.
+"""
 
 from __future__ import annotations
 
@@ -8,58 +11,32 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Iterable
-from datetime import timedelta
+from collections.abc import Callable, Iterable, Sequence
 
-from sqlalchemy import or_, update
-from sqlmodel import col
-
-from bridge.db import insert_ignore, session_scope
 from bridge.logs import event
-from bridge.models import SchedulerLease
 from workers.context import Context
 from workers.dispatch import Send
-from workers.fulfilment.sweep import sweep
-from workers.stock.triggers import periodic_stock_sync
+from workers.leases import take_named
 
 LEASE_NAME = "scheduler"
+
+Job = Callable[[Context], list[Send]]
 
 
 def holder_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def acquire_lease(ctx: Context, holder: str, ttl_seconds: float, name: str = LEASE_NAME) -> bool:
-    """Take or renew the lease; True while this holder is the one scheduler."""
-    now = ctx.clock()
-    expires = now + timedelta(seconds=ttl_seconds)
-    with session_scope(ctx.engine) as session:
-        conn = session.connection()
-        table = SchedulerLease.__table__  # type: ignore[attr-defined]
-        if insert_ignore(
-            conn,
-            table,
-            {"name": name, "holder": holder, "expires_at": expires},
-            ["name"],
-            returning="name",
-        ):
-            return True
-        result = conn.execute(
-            update(SchedulerLease)
-            .where(col(SchedulerLease.name) == name)
-            .where(or_(col(SchedulerLease.holder) == holder, col(SchedulerLease.expires_at) < now))
-            .values(holder=holder, expires_at=expires)
-        )
-        return result.rowcount == 1
-
-
 class Scheduler:
-    """A daemon thread: every ``interval`` seconds, if this process holds the lease, sweep (and
-    request a stock sync when ``stock_sync_interval_seconds`` passed since the last one)."""
+    """A daemon thread: every ``sweep_interval_seconds``, if this process holds the lease, run
+    each job in turn and send what it returns."""
 
-    def __init__(self, ctx: Context, dispatch: Callable[[Iterable[Send]], None]) -> None:
+    def __init__(
+        self, ctx: Context, dispatch: Callable[[Iterable[Send]], None], jobs: Sequence[Job]
+    ) -> None:
         self._ctx = ctx
         self._dispatch = dispatch
+        self._jobs = tuple(jobs)
         self._holder = holder_id()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
@@ -74,10 +51,10 @@ class Scheduler:
 
     def tick(self) -> bool:
         interval = self._ctx.settings.sweep_interval_seconds
-        if not acquire_lease(self._ctx, self._holder, ttl_seconds=interval * 3):
+        if not take_named(self._ctx, LEASE_NAME, self._holder, ttl_seconds=interval * 3):
             return False
-        self._dispatch(sweep(self._ctx))
-        self._dispatch(periodic_stock_sync(self._ctx))
+        for job in self._jobs:
+            self._dispatch(job(self._ctx))
         return True
 
     def _run(self) -> None:

@@ -1,4 +1,10 @@
-"""The wiring shared by `bridge run`, `serve`, `worker`, the demo and the end-to-end tests."""
+"""The wiring shared by `bridge run`, `serve`, `worker`, the demo and the end-to-end tests.
+
+This is the one place that knows every room: it names the steps each actor runs and the jobs
+the scheduler runs, so the queue floor (``workers``) knows no domain and no domain knows another's
+actors. It imports nothing from ``bridge.dev``: the simulators are only ever wired in by the
+sandbox, on top of this.
+"""
 
 from __future__ import annotations
 
@@ -15,11 +21,37 @@ from bridge.supplier.budget import Budgets
 from bridge.web.app import create_app
 from bridge.web.ingest import EventRecorder
 from bridge.web.server import ServerThread
-from workers.actors import declare_actors
+from workers.actors import Step, declare_actors
 from workers.broker import build_broker
 from workers.context import Context
-from workers.dispatch import Dispatcher
-from workers.scheduler import Scheduler
+from workers.dispatch import (
+    ANNOTATE,
+    DELIVER,
+    INTAKE,
+    PURCHASE,
+    SETTLE,
+    STOCK_SYNC,
+    Dispatcher,
+)
+from workers.fulfilment.annotate import annotate
+from workers.fulfilment.deliver import deliver
+from workers.fulfilment.intake import intake
+from workers.fulfilment.purchase import purchase
+from workers.fulfilment.settle import settle
+from workers.fulfilment.sweep import sweep
+from workers.scheduler import Job, Scheduler
+from workers.stock.sync import sync_stock
+from workers.stock.triggers import periodic_stock_sync
+
+STEPS: dict[str, Step] = {
+    INTAKE: intake,
+    PURCHASE: purchase,
+    SETTLE: settle,
+    DELIVER: deliver,
+    ANNOTATE: annotate,
+    STOCK_SYNC: sync_stock,
+}
+PERIODIC: tuple[Job, ...] = (sweep, periodic_stock_sync)
 
 
 class Runtime:
@@ -39,7 +71,7 @@ class Runtime:
         self.broker = broker or build_broker(settings.redis_url, namespace=settings.redis_namespace)
         self.dispatch = Dispatcher(self.broker)
         self.ctx = Context(settings, self.engine, self.box, Budgets.from_settings(settings))
-        declare_actors(self.broker, self.ctx, self.dispatch)
+        declare_actors(self.broker, self.ctx, self.dispatch, STEPS)
         self.recorder = EventRecorder(
             self.engine,
             self.dispatch,
@@ -49,7 +81,7 @@ class Runtime:
             ),
         )
         self.app: Starlette = create_app(self.engine, self.box, self.recorder)
-        self.scheduler = Scheduler(self.ctx, self.dispatch)
+        self.scheduler = Scheduler(self.ctx, self.dispatch, PERIODIC)
         self._worker: dramatiq.Worker | None = None
         self._web: ServerThread | None = None
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import timedelta
 
 from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
@@ -30,6 +29,7 @@ from workers.fulfilment.notes import (
     render_delay_notice,
     unwritten,
 )
+from workers.leases import free_or_expired
 
 # While another annotator holds the order, come back shortly: it may not see our line.
 LOCKED_RETRY_SECONDS = 1.0
@@ -136,7 +136,7 @@ def _failed(ctx: Context, order_pk: int, line_ids: list[int], exc: Exception) ->
                 set_state(session, row, FulfilmentState.FAILED, f"could not write the note: {exc}")
             else:
                 delay = ctx.retry_delay(row.failures)
-                row.lease_until = now + timedelta(seconds=delay + ctx.settings.lease_seconds)
+                row.lease_until = ctx.lease_until(now, delay)
                 session.add(row)
     event("order.annotate.failed", logging.WARNING, order_pk=order_pk, error=type(exc).__name__)
     if give_up or failures == 0:
@@ -150,13 +150,8 @@ def _lock(ctx: Context, order_pk: int) -> bool:
         result = session.connection().execute(
             update(Order)
             .where(col(Order.id) == order_pk)
-            .where(
-                or_(
-                    col(Order.annotate_lock_until).is_(None),
-                    col(Order.annotate_lock_until) < now,
-                )
-            )
-            .values(annotate_lock_until=now + timedelta(seconds=ctx.settings.lease_seconds))
+            .where(free_or_expired(col(Order.annotate_lock_until), now))
+            .values(annotate_lock_until=ctx.lease_until(now))
         )
         return result.rowcount == 1
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import timedelta
 
 from bridge.db import session_scope
 from bridge.logs import event
@@ -86,7 +85,7 @@ def _apply(ctx: Context, fulfilment_id: int, status: OrderStatus) -> list[Send]:
             event("fulfilment.deliver.cancelled", logging.WARNING, id=fulfilment_id)
             return [Send(ANNOTATE, line.order_pk)] if arrived else []
         if status.status == SupplierStatus.COMPLETED and line.delivered_count >= expected:
-            line.lease_until = now + timedelta(seconds=ctx.settings.lease_seconds)
+            line.lease_until = ctx.lease_until(now)
             set_state(session, line, FulfilmentState.DELIVERED, None)
             event("fulfilment.deliver.completed", id=fulfilment_id, units=line.delivered_count)
             return [Send(ANNOTATE, line.order_pk)]
@@ -113,7 +112,7 @@ def _wait(
             line.failures += 1
             line.last_error = error[:500]
             delay = delay if delay is not None else ctx.retry_delay(line.failures)
-        line.lease_until = now + timedelta(seconds=delay + ctx.settings.lease_seconds)
+        line.lease_until = ctx.lease_until(now, delay)
         line.updated_at = now
         session.add(line)
     return [Send(DELIVER, fulfilment_id, delay)]

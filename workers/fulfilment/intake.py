@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from datetime import timedelta
 
 from sqlalchemy import update
 from sqlmodel import Session, col
@@ -89,7 +88,7 @@ def _create_fulfilments(
                 variation_id=item.variation_id,
                 item_name=item.name,
                 quantity=item.quantity,
-                lease_until=now + timedelta(seconds=ctx.settings.lease_seconds),
+                lease_until=ctx.lease_until(now),
                 created_at=now,
                 updated_at=now,
             )
@@ -161,6 +160,6 @@ def _retry_later(ctx: Context, order_pk: int, error: str) -> list[Send]:
             event("order.intake.failed", logging.WARNING, id=order_pk, error=error)
             return []
         delay = ctx.retry_delay(order.failures)
-        order.lease_until = now + timedelta(seconds=delay + ctx.settings.lease_seconds)
+        order.lease_until = ctx.lease_until(now, delay)
         session.add(order)
     return [Send(INTAKE, order_pk, delay)]

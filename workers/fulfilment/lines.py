@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from sqlmodel import Session
 
 from bridge.db import utcnow
+from bridge.errors import NotFound
 from bridge.models import Fulfilment
 from bridge.states import FulfilmentState
 from workers.context import Context
@@ -14,9 +13,10 @@ from workers.dispatch import SETTLE, Send
 
 
 def load_line(session: Session, fulfilment_id: int | None) -> Fulfilment:
+    """The line ``fulfilment_id``; ``NotFound`` (a LookupError) when there is none."""
     line = session.get(Fulfilment, fulfilment_id)
     if line is None:
-        raise LookupError(f"fulfilment {fulfilment_id} does not exist")
+        raise NotFound(f"fulfilment {fulfilment_id} does not exist")
     return line
 
 
@@ -36,6 +36,6 @@ def park_unknown(ctx: Context, session: Session, line: Fulfilment, reason: str) 
     """
     assert line.id is not None
     delay = ctx.settings.settle_delay_seconds
-    line.lease_until = ctx.clock() + timedelta(seconds=delay + ctx.settings.lease_seconds)
+    line.lease_until = ctx.lease_until(ctx.clock(), delay)
     set_state(session, line, FulfilmentState.PURCHASE_UNKNOWN, reason)
     return Send(SETTLE, line.id, delay)

@@ -17,7 +17,7 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
@@ -116,7 +116,7 @@ def _decide(ctx: Context, fulfilment_id: int) -> Batch | list[Send]:
         decision = choose(session, line, snapshot, now)
         if isinstance(decision, Wait):
             delay = max(1.0, (decision.until - now).total_seconds())
-            line.lease_until = decision.until + timedelta(seconds=ctx.settings.lease_seconds)
+            line.lease_until = ctx.lease_until(decision.until)
             line.last_error = "waiting: every usable supplier is paused"
             session.add(line)
             return [Send(PURCHASE, fulfilment_id, delay)]
@@ -179,7 +179,7 @@ def _siblings(
 def _claim(
     ctx: Context, session: Session, batch: list[tuple[Fulfilment, Chosen]], now: datetime
 ) -> list[Claim]:
-    lease = now + timedelta(seconds=ctx.settings.lease_seconds)
+    lease = ctx.lease_until(now)
     claimed: list[tuple[Fulfilment, Chosen, int]] = []
     for line, choice in batch:
         quantity = line.quantity * choice.mapping.units
@@ -240,7 +240,7 @@ def _no_choice(
     if not notify or line.delay_notice is not None:
         return []
     line.delay_notice = DelayNotice.PENDING
-    line.lease_until = now + timedelta(seconds=ctx.settings.lease_seconds)
+    line.lease_until = ctx.lease_until(now)
     session.add(line)
     return [Send(ANNOTATE, line.order_pk)]
 
@@ -286,7 +286,7 @@ def _bought(ctx: Context, batch: Batch, result: CreateResult) -> list[Send]:
             line.last_error = None
             # Instant plans are completed at once; others are polled after the first wait.
             delay = 0.0 if order.status == SupplierStatus.COMPLETED else ctx.poll_delay(0)
-            line.lease_until = now + timedelta(seconds=delay + ctx.settings.lease_seconds)
+            line.lease_until = ctx.lease_until(now, delay)
             set_state(session, line, FulfilmentState.PURCHASED, None)
             sends.append(Send(DELIVER, claim.line_id, delay))
             event("fulfilment.purchase.bought", id=claim.line_id, trans_id=order.trans_id)
@@ -363,7 +363,7 @@ def _refused(ctx: Context, batch: Batch, exc: SupplierRefused) -> list[Send]:
             fallback = len(batch.claims) > 1 or exc.error_code in FALLBACK_CODES
             if fallback:
                 # The next run skips this choice (or buys the batch's lines one by one).
-                line.lease_until = now + timedelta(seconds=ctx.settings.lease_seconds)
+                line.lease_until = ctx.lease_until(now)
                 set_state(session, line, FulfilmentState.PENDING, None)
                 sends.append(Send(PURCHASE, claim.line_id))
             else:
@@ -400,7 +400,7 @@ def _not_bought(
             line.failures += 1
             line.last_error = detail[:500]
             delay = retry_after if retry_after is not None else ctx.retry_delay(line.failures)
-            line.lease_until = now + timedelta(seconds=delay + ctx.settings.lease_seconds)
+            line.lease_until = ctx.lease_until(now, delay)
             set_state(session, line, FulfilmentState.PENDING, None)
             sends.append(Send(PURCHASE, claim.line_id, delay))
     return sends

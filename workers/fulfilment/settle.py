@@ -179,7 +179,7 @@ def _adopt(
     line.polls = 0
     line.failures = 0
     line.last_error = None
-    line.lease_until = now + timedelta(seconds=ctx.settings.lease_seconds)
+    line.lease_until = ctx.lease_until(now)
     set_state(session, line, FulfilmentState.PURCHASED, None)
     event("fulfilment.settle.adopted", id=fulfilment_id, attempt=attempt_id, trans_id=trans_id)
     return [Send(DELIVER, fulfilment_id)]
@@ -187,13 +187,13 @@ def _adopt(
 
 def _rebuy(ctx: Context, session: Session, line: Fulfilment, now: datetime) -> list[Send]:
     assert line.id is not None
-    line.lease_until = now + timedelta(seconds=ctx.settings.lease_seconds)
+    line.lease_until = ctx.lease_until(now)
     set_state(session, line, FulfilmentState.PENDING, None)
     return [Send(PURCHASE, line.id)]
 
 
 def _later(ctx: Context, session: Session, line: Fulfilment, delay: float) -> list[Send]:
     assert line.id is not None
-    line.lease_until = ctx.clock() + timedelta(seconds=delay + ctx.settings.lease_seconds)
+    line.lease_until = ctx.lease_until(ctx.clock(), delay)
     session.add(line)
     return [Send(SETTLE, line.id, delay)]

@@ -9,7 +9,7 @@ lease means a worker died mid-call: its outcome is unknown, so it is parked, nev
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
@@ -34,7 +34,7 @@ BATCH = 500
 
 def sweep(ctx: Context) -> list[Send]:
     now = ctx.clock()
-    renewed = now + timedelta(seconds=ctx.settings.lease_seconds)
+    renewed = ctx.lease_until(now)
     sends: list[Send] = []
     with session_scope(ctx.engine) as session:
         expired = session.exec(

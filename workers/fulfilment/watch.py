@@ -23,7 +23,7 @@ from bridge.supplier.vocabulary import FINISHED
 from workers.context import Context
 from workers.dispatch import DELIVER, Send
 from workers.fulfilment import breaker
-from workers.scheduler import acquire_lease
+from workers.leases import take_named
 
 
 def _undecided(supplier: str) -> list[ColumnElement[bool]]:
@@ -49,7 +49,7 @@ def watch(ctx: Context, fulfilment_id: int, supplier: Supplier, delay: float) ->
     now = ctx.clock()
     holder = f"watch:{fulfilment_id}:{now.timestamp()}"
     # The lease is never released: expiring after ``delay`` is what spaces the list reads.
-    if not acquire_lease(ctx, holder, ttl_seconds=delay, name=f"watch:{supplier.name}"):
+    if not take_named(ctx, f"watch:{supplier.name}", holder, ttl_seconds=delay):
         return None
     with session_scope(ctx.engine) as session:
         rows = session.exec(

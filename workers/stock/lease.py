@@ -7,16 +7,15 @@ spacing the catalogues need and, after a failed run, asks for a retry with backo
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from sqlalchemy import or_, update
 from sqlalchemy import select as sa_select
+from sqlalchemy import update
 from sqlmodel import col
 
 from bridge.db import insert_ignore, session_scope
 from bridge.settings import Settings
 from workers.context import Context
 from workers.dispatch import Send
+from workers.leases import free_or_expired
 from workers.stock.models import CONTROL_ID, StockSyncControl
 from workers.stock.report import SyncReport
 from workers.stock.triggers import request_stock_sync
@@ -41,7 +40,7 @@ def claim(ctx: Context, *, require_request: bool, spaced: bool) -> str | None:
     until ``spacing_seconds`` passed since the last sync started.
     """
     now = ctx.clock()
-    lease = now + timedelta(seconds=ctx.settings.lease_seconds)
+    lease = ctx.lease_until(now)
     table = StockSyncControl.__table__  # type: ignore[attr-defined]
     with session_scope(ctx.engine) as session:
         conn = session.connection()
@@ -58,7 +57,7 @@ def claim(ctx: Context, *, require_request: bool, spaced: bool) -> str | None:
         taken = conn.execute(
             update(table)
             .where(table.c.id == CONTROL_ID)
-            .where(or_(table.c.running_until.is_(None), table.c.running_until < now))
+            .where(free_or_expired(table.c.running_until, now))
             .values(running_until=lease, last_started_at=now, requested_at=None, trigger=None)
         )
         if taken.rowcount != 1:
@@ -67,7 +66,7 @@ def claim(ctx: Context, *, require_request: bool, spaced: bool) -> str | None:
 
 
 def renew(ctx: Context) -> None:
-    lease = ctx.clock() + timedelta(seconds=ctx.settings.lease_seconds)
+    lease = ctx.lease_until(ctx.clock())
     with session_scope(ctx.engine) as session:
         session.connection().execute(
             update(StockSyncControl)

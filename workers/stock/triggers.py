@@ -12,8 +12,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, update
 from sqlalchemy import select as sa_select
+from sqlalchemy import update
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
@@ -21,6 +21,7 @@ from bridge.db import insert_ignore, session_scope
 from mappings.models import Mapping
 from workers.context import Context
 from workers.dispatch import STOCK_SYNC, Send
+from workers.leases import free_or_expired
 from workers.stock.models import CONTROL_ID, StockLevel, StockSyncControl
 
 
@@ -38,12 +39,7 @@ def request_stock_sync(
     claimed = conn.execute(
         update(table)
         .where(table.c.id == CONTROL_ID)
-        .where(
-            or_(
-                table.c.requested_at.is_(None),
-                table.c.requested_at < now - timedelta(seconds=stale_after),
-            )
-        )
+        .where(free_or_expired(table.c.requested_at, now - timedelta(seconds=stale_after)))
         .values(requested_at=now, trigger=trigger)
     )
     if claimed.rowcount != 1:
