@@ -9,7 +9,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import require_service
-from tests.faults.harness import REDIS_HOST, REDIS_PORT, SUMMARY, FaultWorld, Zygote
+from tests.faults.ledger import SUMMARY
+from tests.faults.processes import Zygote
+from tests.faults.redis_control import REDIS_HOST, REDIS_PORT
+from tests.faults.world import FaultWorld
 
 WORLD = pytest.StashKey[FaultWorld]()
 

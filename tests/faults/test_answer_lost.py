@@ -12,7 +12,7 @@ from collections import Counter
 
 from bridge.states import FulfilmentState
 from tests.faults.conftest import MakeWorld
-from tests.faults.harness import CANVA, CAOSHOP, DONE, NETFLIX, SHOPKEY, FaultWorld
+from tests.faults.world import CANVA, CAOSHOP, DONE, NETFLIX, SHOPKEY, FaultWorld
 
 AFTER_COMMIT = {
     CAOSHOP: ["hang_after_commit", "drop_after_commit", "5xx_after_commit"],

@@ -11,14 +11,8 @@ from bridge.db import session_scope
 from bridge.states import TERMINAL, FulfilmentState
 from mappings.repository import add_mapping
 from tests.faults.conftest import MakeWorld
-from tests.faults.harness import (
-    CAOSHOP,
-    DONE,
-    NETFLIX,
-    ROOT,
-    SHOPKEY,
-    FaultWorld,
-)
+from tests.faults.processes import ROOT
+from tests.faults.world import CAOSHOP, DONE, NETFLIX, SHOPKEY, FaultWorld
 
 SECOND_PLAN = 91  # Netflix on the short-dialect supplier
 STAFF_NOTE = "Khách cần gấp trước 20h"

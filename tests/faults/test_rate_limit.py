@@ -4,7 +4,7 @@ is budgeted by one limiter that every worker process shares: the bridge never se
 from __future__ import annotations
 
 from tests.faults.conftest import MakeWorld
-from tests.faults.harness import CAOSHOP, DONE, NETFLIX, SPOTIFY
+from tests.faults.world import CAOSHOP, DONE, NETFLIX, SPOTIFY
 
 LIMIT = 60
 TIME_SCALE = 10  # a simulated minute lasts 6 s

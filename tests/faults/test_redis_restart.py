@@ -11,7 +11,8 @@ import random
 import time
 
 from tests.faults.conftest import MakeWorld
-from tests.faults.harness import CHATGPT, DONE, INSTANT, YOUTUBE, Product, redis_down
+from tests.faults.redis_control import redis_down
+from tests.faults.world import CHATGPT, DONE, INSTANT, YOUTUBE, Product
 
 
 def _order(rng: random.Random) -> list[tuple[Product, int]]:

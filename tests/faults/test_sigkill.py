@@ -8,7 +8,7 @@ import time
 
 from bridge.states import FulfilmentState
 from tests.faults.conftest import MakeWorld
-from tests.faults.harness import CHATGPT, DONE, INSTANT, YOUTUBE, Product
+from tests.faults.world import CHATGPT, DONE, INSTANT, YOUTUBE, Product
 
 ORDERS = 70
 MANUAL_ORDERS = 6

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from tests.faults.conftest import MakeWorld
-from tests.faults.harness import CONFIRMED, DONE, INSTANT, NETFLIX, FaultWorld
+from tests.faults.world import CONFIRMED, DONE, INSTANT, NETFLIX, FaultWorld
 
 ORDERS = 15
 
