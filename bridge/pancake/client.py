@@ -185,9 +185,7 @@ def _transport_failure(exc: httpx.TransportError, request: httpx.Request) -> Pan
         logs.event("pancake.call.unavailable", logging.WARNING, detail=str(error))
         return error
     # e.g. an unsupported scheme in base_url: a configuration mistake, not worth retrying.
-    return PancakeRequestError(
-        str(error), method=error.method, path=error.path, status=None, message=None
-    )
+    return PancakeRequestError(str(error), method=error.method, path=error.path)
 
 
 def _checked_payload(response: httpx.Response) -> dict[str, Any]:

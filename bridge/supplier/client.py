@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from bridge.retrying import RetryLater, call_with_retries
+from bridge.retrying import call_with_retries
 from bridge.supplier.budget import Budget
 from bridge.supplier.errors import (
     SupplierError,
     SupplierRateLimited,
-    SupplierTransient,
     from_response,
     from_transport_error,
     unexpected_body,
@@ -42,14 +41,6 @@ READ_RETRY_BASE = 0.5
 READ_RETRY_CAP = 10.0
 
 M = TypeVar("M", bound=BaseModel)
-
-
-class _RetryRead(RetryLater):
-    """Carries a transient ``SupplierError`` through ``call_with_retries``."""
-
-    def __init__(self, error: SupplierTransient) -> None:
-        super().__init__(str(error), retry_after=getattr(error, "retry_after", None))
-        self.error = error
 
 
 class SupplierClient:
@@ -131,19 +122,36 @@ class SupplierClient:
             params["status"] = status
         return self._read(OrderPage, "orders/list", params)
 
+    def iter_order_pages(
+        self, *, since: datetime | None = None, limit: int = 100
+    ) -> Iterator[OrderPage]:
+        """``orders/list`` page after page while ``has_more``; with ``since``, stop after the
+        first page that reaches back before it (the supplier lists newest first)."""
+
+        def reached_back(listing: OrderPage) -> bool:
+            oldest = min((o.created_at for o in listing.orders if o.created_at), default=None)
+            return since is not None and oldest is not None and oldest < since
+
+        return _pages(
+            lambda page: self.list_orders(page=page, limit=limit),
+            lambda listing: len(listing.orders),
+            stop=reached_back,
+        )
+
     def list_products(self, page: int = 1, limit: int = 100) -> ProductPage:
         return self._read(ProductPage, "products/list", {"page": page, "limit": limit})
 
+    def iter_product_pages(self, *, limit: int = 100) -> Iterator[ProductPage]:
+        """The whole catalogue, ``products/list`` page after page while ``has_more``."""
+        return _pages(
+            lambda page: self.list_products(page=page, limit=limit),
+            lambda result: len(result.products),
+        )
+
     def iter_products(self) -> Iterator[Product]:
-        """Every product of the catalogue, page after page while ``has_more``."""
-        page = 1
-        while True:
-            result = self.list_products(page=page)
+        """Every product of the catalogue."""
+        for result in self.iter_product_pages():
             yield from result.products
-            # An empty page that claims more would loop forever: trust the emptiness.
-            if not result.has_more or not result.products:
-                return
-            page += 1
 
     def balance(self) -> float:
         return self._read(Balance, "account/balance", {}).current
@@ -164,22 +172,17 @@ class SupplierClient:
 
     def _read(self, model: type[M], path: str, params: Mapping[str, Any]) -> M:
         def attempt() -> M:
-            try:
-                response, data = self._send("GET", path, params=params)
-                return self._parse(model, data, response, page=params.get("page"))
-            except SupplierTransient as exc:
-                raise _RetryRead(exc) from exc
+            response, data = self._send("GET", path, params=params)
+            return self._parse(model, data, response, page=params.get("page"))
 
-        try:
-            return call_with_retries(
-                attempt,
-                attempts=self._read_attempts,
-                base=self._read_retry_base,
-                cap=self._read_retry_cap,
-                sleep=self._sleep,
-            )
-        except _RetryRead as exc:
-            raise exc.error from exc.error.__cause__
+        # Transient supplier errors are RetryLaters: retried here, the last one raised as is.
+        return call_with_retries(
+            attempt,
+            attempts=self._read_attempts,
+            base=self._read_retry_base,
+            cap=self._read_retry_cap,
+            sleep=self._sleep,
+        )
 
     def _send(
         self,
@@ -215,7 +218,7 @@ class SupplierClient:
         return response, data
 
     def _refusal(self, response: httpx.Response) -> SupplierError:
-        error = from_response(response, redact=self._secrets)
+        error = from_response(response, secrets=self._secrets)
         if isinstance(error, SupplierRateLimited) and self._budget is not None:
             self._budget.penalize(error.retry_after or 1.0)
         return error
@@ -234,3 +237,25 @@ class SupplierClient:
             # The pydantic text quotes input values; keep only where the shape broke.
             where = ", ".join(".".join(map(str, err["loc"])) for err in exc.errors()[:3])
             raise unexpected_body(response, f"unexpected answer shape at {where}") from None
+
+
+P = TypeVar("P", OrderPage, ProductPage)
+
+
+def _pages(
+    fetch: Callable[[int], P],
+    size: Callable[[P], int],
+    *,
+    stop: Callable[[P], bool] = lambda page: False,
+) -> Iterator[P]:
+    """Pages 1, 2, … of a listing while it says ``has_more`` (and ``stop`` says go on).
+
+    An empty page that claims more would loop forever: the emptiness is trusted.
+    """
+    number = 1
+    while True:
+        page = fetch(number)
+        yield page
+        if not page.has_more or size(page) == 0 or stop(page):
+            return
+        number += 1

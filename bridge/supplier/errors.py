@@ -1,8 +1,8 @@
 """Errors of the supplier ("Shop API v1") client.
 
 ```
-SupplierError                base; str() names only method + path, never keys, headers or queries
-├── SupplierTransient        worth retrying for reads
+SupplierError                an ApiError (bridge.http_errors): method, path, status, error_code, …
+├── SupplierTransient        worth retrying for reads (also a ``RetryLater``)
 │   ├── SupplierUnreachable  the request never reached the supplier: nothing was bought
 │   ├── SupplierOutcomeUnknown  the supplier may have processed it: timeout after sending,
 │   │                        connection dropped mid-answer, any 5xx, or a 2xx we cannot read
@@ -12,19 +12,19 @@ SupplierError                base; str() names only method + path, never keys, h
 
 The split that matters for purchases is *did money move?* `SupplierUnreachable`,
 `SupplierRateLimited` and `SupplierRefused` are definite "no"; `SupplierOutcomeUnknown` is
-"maybe", to be settled by reading the supplier's order list before buying again.
+"maybe", to be settled by reading the supplier's order list before buying again. ``str()`` of any
+of them names only method and path, never keys, headers or queries.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
+from bridge.http_errors import ApiError, parse_retry_after, redact, where
+from bridge.retrying import RetryLater
 from bridge.supplier.vocabulary import ErrorCode
 
 # Transport failures raised before a single byte of the request left this host.
@@ -37,16 +37,14 @@ _NEVER_SENT: tuple[type[httpx.RequestError], ...] = (
 _MAX_MESSAGE = 300
 
 
-class SupplierError(Exception):
-    """Base of every supplier error. ``method`` and ``path`` say which call failed."""
+class SupplierError(ApiError):
+    """Base of every supplier error; the text is ``"<method> <path>: <detail>"``."""
 
-    def __init__(self, detail: str, *, method: str, path: str) -> None:
-        super().__init__(f"{method} {path}: {detail}")
-        self.method = method
-        self.path = path
+    def __init__(self, detail: str, *, method: str, path: str, **about: Any) -> None:
+        super().__init__(f"{method} {path}: {detail}", method=method, path=path, **about)
 
 
-class SupplierTransient(SupplierError):
+class SupplierTransient(SupplierError, RetryLater):
     """Retryable for reads. For ``orders/create`` only the subclass tells whether it is safe."""
 
 
@@ -57,60 +55,40 @@ class SupplierUnreachable(SupplierTransient):
 class SupplierOutcomeUnknown(SupplierTransient):
     """The supplier may have processed the request; settle by reading its orders, never rebuy."""
 
-    def __init__(
-        self,
-        detail: str,
-        *,
-        method: str,
-        path: str,
-        status: int | None = None,
-        error_code: str | None = None,
-    ) -> None:
-        super().__init__(detail, method=method, path=path)
-        self.status = status
-        self.error_code = error_code
-
 
 class SupplierRateLimited(SupplierTransient):
     """HTTP 429 / RATE_LIMIT_EXCEEDED: a definite refusal; ``retry_after`` seconds if announced."""
 
-    def __init__(
-        self, detail: str, *, method: str, path: str, retry_after: float | None = None
-    ) -> None:
-        super().__init__(detail, method=method, path=path)
-        self.status = 429
-        self.error_code = ErrorCode.RATE_LIMIT_EXCEEDED
-        self.retry_after = retry_after
-
 
 class SupplierRefused(SupplierError):
-    """The supplier answered with an error code: a definite refusal, nothing was bought."""
+    """The supplier answered with an error code: a definite refusal, nothing was bought.
 
-    def __init__(
-        self, detail: str, *, method: str, path: str, status: int, error_code: str, message: str
-    ) -> None:
-        super().__init__(detail, method=method, path=path)
-        self.status = status
-        self.error_code = error_code
-        self.message = message
+    ``error_code`` is always set (``UNKNOWN`` when the supplier named none), ``message`` is the
+    supplier's text ("" when it gave none).
+    """
+
+    error_code: str
+    message: str
 
 
-def from_response(response: httpx.Response, *, redact: Iterable[str] = ()) -> SupplierError:
+def from_response(response: httpx.Response, *, secrets: Iterable[str] = ()) -> SupplierError:
     """Classify a response that is not a usable success.
 
-    ``redact`` lists strings (the API key and secret) to blank out of the supplier's message, in
-    case it echoes what it was sent.
+    ``secrets`` (the API key and secret) are blanked out of the supplier's message, in case it
+    echoes what it was sent.
     """
-    method, path = _where(response.request)
+    method, path = where(response.request)
     status = response.status_code
     body = _json_object(response)
-    code, message = _code_and_message(body, redact)
+    code, message = _code_and_message(body, secrets)
 
     if status == 429 or code == ErrorCode.RATE_LIMIT_EXCEEDED:
         return SupplierRateLimited(
             f"HTTP {status} {ErrorCode.RATE_LIMIT_EXCEEDED}",
             method=method,
             path=path,
+            status=429,
+            error_code=ErrorCode.RATE_LIMIT_EXCEEDED,
             retry_after=parse_retry_after(response.headers.get("Retry-After")),
         )
     is_refusal = 400 <= status < 500 or (response.is_success and body.get("success") is False)
@@ -137,7 +115,7 @@ def from_response(response: httpx.Response, *, redact: Iterable[str] = ()) -> Su
 
 def unexpected_body(response: httpx.Response, reason: str) -> SupplierOutcomeUnknown:
     """A 2xx we cannot interpret: the supplier did something, we cannot tell what."""
-    method, path = _where(response.request)
+    method, path = where(response.request)
     return SupplierOutcomeUnknown(
         f"HTTP {response.status_code} {reason}",
         method=method,
@@ -148,34 +126,11 @@ def unexpected_body(response: httpx.Response, reason: str) -> SupplierOutcomeUnk
 
 def from_transport_error(exc: httpx.RequestError) -> SupplierTransient:
     """Map an httpx failure; only the class name is kept, httpx texts may carry URLs."""
-    method, path = _where(exc.request)
+    method, path = where(exc.request)
     name = type(exc).__name__
     if isinstance(exc, _NEVER_SENT):
         return SupplierUnreachable(f"supplier unreachable ({name})", method=method, path=path)
     return SupplierOutcomeUnknown(f"no complete answer ({name})", method=method, path=path)
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Retry-After as seconds: either a number or an HTTP date."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - datetime.now(UTC)).total_seconds()
-    if not math.isfinite(seconds):
-        return None
-    return max(0.0, seconds)
-
-
-def _where(request: httpx.Request) -> tuple[str, str]:
-    return request.method, request.url.path
 
 
 def _json_object(response: httpx.Response) -> dict[str, Any]:
@@ -186,12 +141,9 @@ def _json_object(response: httpx.Response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def _code_and_message(body: dict[str, Any], redact: Iterable[str]) -> tuple[str | None, str]:
+def _code_and_message(body: dict[str, Any], secrets: Iterable[str]) -> tuple[str | None, str]:
     data = body.get("data")
     raw_code = data.get("error_code") if isinstance(data, dict) else None
     code = str(raw_code) if raw_code not in (None, "") else None
-    message = str(body.get("message") or "")
-    for secret in redact:
-        if secret:
-            message = message.replace(secret, "***")
+    message = redact(str(body.get("message") or ""), secrets)
     return code, message[:_MAX_MESSAGE]

@@ -106,23 +106,16 @@ def _candidates(
     client: SupplierClient, plan_id: int, quantity: int, since: datetime
 ) -> list[ListedOrder]:
     """Orders of this plan and quantity created since ``since``, oldest first."""
-    found: list[ListedOrder] = []
-    page = 1
-    while True:
-        listing = client.list_orders(page=page, limit=100)
-        for order in listing.orders:
-            if order.created_at is None or order.created_at < since:
-                continue
-            if (
-                order.plan_id == plan_id
-                and order.quantity == quantity
-                and order.status != SupplierStatus.CANCELLED
-            ):
-                found.append(order)
-        oldest = min((o.created_at for o in listing.orders if o.created_at), default=None)
-        if not listing.has_more or not listing.orders or (oldest is not None and oldest < since):
-            break
-        page += 1
+    found = [
+        order
+        for listing in client.iter_order_pages(since=since)
+        for order in listing.orders
+        if order.created_at is not None
+        and order.created_at >= since
+        and order.plan_id == plan_id
+        and order.quantity == quantity
+        and order.status != SupplierStatus.CANCELLED
+    ]
     return sorted(found, key=lambda o: (o.created_at or since, o.id or 0))
 
 

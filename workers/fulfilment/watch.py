@@ -65,18 +65,12 @@ def watch(ctx: Context, fulfilment_id: int, supplier: Supplier, delay: float) ->
     )
     client = ctx.supplier(supplier)
     finished: dict[int, str] = {}
-    page = 1
     try:
-        while True:
-            listing = client.list_orders(page=page, limit=100)
+        for listing in client.iter_order_pages(since=since):
             for order in listing.orders:
                 line_id = waiting.get(order.trans_id)
                 if line_id is not None and order.status in FINISHED:
                     finished[line_id] = order.status
-            oldest = min((o.created_at for o in listing.orders if o.created_at), default=None)
-            if not listing.has_more or not listing.orders or (oldest and oldest < since):
-                break
-            page += 1
     except SupplierTransient as exc:
         breaker.record_failure(ctx.engine, ctx.settings, supplier.name, str(exc), now)
         return []

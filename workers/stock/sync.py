@@ -212,20 +212,15 @@ def _read_catalogue(
     try:
         report.calls_by_supplier[supplier.name] += 1
         balance = client.balance()
-        page = 1
-        while True:
+        pages = client.iter_product_pages(limit=CATALOGUE_PAGE_SIZE)
+        for number, result in enumerate(pages, start=1):
             report.calls_by_supplier[supplier.name] += 1
-            result = client.list_products(page=page, limit=CATALOGUE_PAGE_SIZE)
             for product in result.products:
                 for plan in product.plans:
                     plans[plan.id] = PlanStock(
                         plan.is_instant, plan.stock_count, plan.in_stock, plan.final_price
                     )
-            progress(f"reading {supplier.name}", page, None)
-            # An empty page that claims more would loop forever: trust the emptiness.
-            if not result.has_more or not result.products:
-                break
-            page += 1
+            progress(f"reading {supplier.name}", number, None)
     except (SupplierError, BudgetExhausted) as exc:
         detail = f"{type(exc).__name__}: {exc}"
         report.errors.append(f"supplier {supplier.name}: {detail}")
