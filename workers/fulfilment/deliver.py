@@ -18,9 +18,9 @@ from bridge.supplier.budget import BudgetExhausted
 from bridge.supplier.errors import SupplierRefused, SupplierTransient
 from bridge.supplier.schemas import OrderStatus
 from bridge.supplier.vocabulary import FINISHED, SupplierStatus
+from workers import breaker
 from workers.context import Context
 from workers.dispatch import ANNOTATE, DELIVER, Send
-from workers.fulfilment import breaker
 from workers.fulfilment.lines import load_line, set_state
 from workers.fulfilment.watch import waiting_orders, watch
 

@@ -37,10 +37,10 @@ from bridge.supplier.errors import (
 from bridge.supplier.schemas import CreateResult, OrderItem
 from bridge.supplier.vocabulary import AUTH_CODES, FALLBACK_CODES, ErrorCode, SupplierStatus
 from mappings.resolve import Chosen, NoChoice, Wait, choose
+from workers import breaker
 from workers.alerts.store import raise_alert
 from workers.context import Context
 from workers.dispatch import ANNOTATE, DELIVER, PURCHASE, Send
-from workers.fulfilment import breaker
 from workers.fulfilment.lines import load_line, park_unknown, set_state
 from workers.stock.triggers import stock_sync_after_purchase
 

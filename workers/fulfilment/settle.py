@@ -25,9 +25,9 @@ from bridge.supplier.client import SupplierClient
 from bridge.supplier.errors import SupplierError, SupplierTransient
 from bridge.supplier.schemas import ListedOrder
 from bridge.supplier.vocabulary import SupplierStatus
+from workers import breaker
 from workers.context import Context
 from workers.dispatch import DELIVER, PURCHASE, SETTLE, Send
-from workers.fulfilment import breaker
 from workers.fulfilment.lines import load_line, set_state
 
 # While another attempt of the same plan is still in flight its order could look like ours.

@@ -20,9 +20,9 @@ from bridge.states import AWAITING_DELIVERY
 from bridge.supplier.budget import BudgetExhausted
 from bridge.supplier.errors import SupplierTransient
 from bridge.supplier.vocabulary import FINISHED
+from workers import breaker
 from workers.context import Context
 from workers.dispatch import DELIVER, Send
-from workers.fulfilment import breaker
 from workers.leases import take_named
 
 

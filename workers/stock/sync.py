@@ -33,9 +33,9 @@ from bridge.pancake.schemas import QuantityUpdate
 from bridge.supplier.budget import BudgetExhausted
 from bridge.supplier.errors import SupplierError
 from mappings.models import Mapping
+from workers.breaker import is_paused
 from workers.context import Context
 from workers.dispatch import STOCK_SYNC, Send
-from workers.fulfilment.breaker import is_paused
 from workers.stock.lease import SyncBusy, TooSoon, claim, release, renew
 from workers.stock.levels import LevelKeys, clear_pushing, forget, mark_pushed, mark_pushing
 from workers.stock.models import StockLevel, StockShop

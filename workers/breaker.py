@@ -2,7 +2,9 @@
 
 Transient failures (no connection, timeouts, 5xx) count; any answer the supplier gives on purpose,
 including a refusal, proves it is up and resets the streak. Lines waiting for a paused supplier are
-not failed: they try another choice or wait for the pause to end.
+not failed: they try another choice or wait for the pause to end. It sits on the queue floor
+because both fulfilment (purchases, polls) and stock (which suppliers count) read a supplier's
+health.
 """
 
 from __future__ import annotations
