@@ -61,15 +61,3 @@ def list_shops(session: Session) -> list[PancakeShop]:
 
 def list_suppliers(session: Session) -> list[Supplier]:
     return list(session.exec(select(Supplier).order_by(Supplier.name)))
-
-
-def set_stock_buffer(session: Session, shop_id: str, buffer: int) -> PancakeShop:
-    """Keep ``buffer`` of every synced variation back from sale in this shop."""
-    if buffer < 0:
-        raise ConfigError("the stock buffer must not be negative")
-    shop = session.get(PancakeShop, shop_id)
-    if shop is None:
-        raise ConfigError(f"unknown shop {shop_id}: add it with `bridge shops add` first")
-    shop.stock_buffer = buffer
-    session.add(shop)
-    return shop

@@ -74,31 +74,3 @@ def list_mappings(session: Session, shop_id: str | None = None) -> list[Mapping]
     if shop_id is not None:
         statement = statement.where(Mapping.shop_id == shop_id)
     return list(session.exec(statement))
-
-
-def set_stock_policy(
-    session: Session,
-    *,
-    shop_id: str,
-    variation_id: str,
-    stock_sync: bool | None = None,
-    manual_stock: int | None = None,
-    clear_manual_stock: bool = False,
-) -> list[Mapping]:
-    """Set the stock-sync policy on every choice of a variation (it is one policy per variation)."""
-    if manual_stock is not None and manual_stock < 0:
-        raise ConfigError("--manual-quantity must not be negative")
-    rows = list(
-        session.exec(
-            select(Mapping).where(Mapping.shop_id == shop_id, Mapping.variation_id == variation_id)
-        )
-    )
-    if not rows:
-        raise ConfigError(f"variation {variation_id} of shop {shop_id} has no mapping")
-    for mapping in rows:
-        if stock_sync is not None:
-            mapping.stock_sync = stock_sync
-        if manual_stock is not None or clear_manual_stock:
-            mapping.manual_stock = manual_stock
-        session.add(mapping)
-    return rows

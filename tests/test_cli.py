@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bridge.cli import main
 from bridge.settings import get_settings
+from bridge.states import FulfilmentState
 
 SECRET_KEY = "a-test-secret-key-that-is-long-enough"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -49,6 +54,7 @@ def test_configure_a_shop_a_supplier_and_mappings(
             "w" * 20,
             "--trigger-status",
             "1",
+            "--trigger-status",
             "20",
         )[0]
         == 0
@@ -194,7 +200,8 @@ def test_commands_that_touch_secrets_require_a_real_secret_key(
         assert "BRIDGE_SECRET_KEY" in err
 
 
-def test_fulfilments_list_and_show(cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def seed_two_lines(capsys: pytest.CaptureFixture[str], db: Path) -> None:
+    """An order with an annotated line (1) and one that needs attention (2), with an attempt."""
     from sqlmodel import Session
 
     from bridge.db import make_engine
@@ -202,7 +209,7 @@ def test_fulfilments_list_and_show(cli_env: Path, capsys: pytest.CaptureFixture[
     from bridge.states import FulfilmentState
 
     run(capsys, "shops", "list")  # creates the schema
-    engine = make_engine(f"sqlite:///{cli_env}")
+    engine = make_engine(f"sqlite:///{db}")
     with Session(engine) as session:
         order = Order(shop_id="4", order_id="1418")
         session.add(order)
@@ -241,6 +248,31 @@ def test_fulfilments_list_and_show(cli_env: Path, capsys: pytest.CaptureFixture[
         )
         session.commit()
     engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("BRIDGE_PORT", "eighty"), ("BRIDGE_LEASE_SECONDS", "1")],
+)
+def test_unusable_settings_are_refused_with_their_name(
+    cli_env: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+    value: str,
+) -> None:
+    monkeypatch.setenv(variable, value)
+    get_settings.cache_clear()
+    code, out, err = run(capsys, "shops", "list")
+    assert code == 2
+    assert out == ""
+    assert err.startswith("error: ")
+    assert variable in err
+    assert "Traceback" not in err
+
+
+def test_fulfilments_list_and_show(cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    seed_two_lines(capsys, cli_env)
 
     code, out, _ = run(capsys, "fulfilments", "list", "--state", "needs_attention")
     assert code == 0
@@ -323,3 +355,303 @@ def test_retry_and_resend_are_safe_to_run_twice(
     code, out, _ = run(capsys, "alerts", "list")
     assert code == 0
     assert "(none)" in out
+
+
+# -- the command line itself: JSON, choices, option values, version, pipes, help ---------------
+
+
+def configure_one_of_each(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "shops", "add", "4", "--api-key", "k", "--webhook-secret", "w" * 20)[0] == 0
+    assert (
+        run(
+            capsys,
+            "suppliers",
+            "add",
+            "caoshop",
+            "--base-url",
+            "https://caoshop.net/api/v1",
+            "--api-key",
+            "supplier-key-0123456789",
+            "--api-secret",
+            "supplier-secret-0123456789",
+        )[0]
+        == 0
+    )
+    assert (
+        run(
+            capsys,
+            "mappings",
+            "add",
+            "--shop",
+            "4",
+            "--variation",
+            "v-1",
+            "--supplier",
+            "caoshop",
+            "--plan",
+            "319",
+            "--fields",
+            '{"email": "{order.bill_email}"}',
+        )[0]
+        == 0
+    )
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
+    code, out, _ = run(capsys, *argv, "--json")
+    assert code == 0
+    return json.loads(out)  # stdout is the JSON document and nothing else
+
+
+def test_list_commands_print_json_rows_without_secrets(
+    cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_one_of_each(capsys)
+    seed_two_lines(capsys, cli_env)
+
+    [shop] = run_json(capsys, "shops", "list")
+    assert (shop["shop_id"], shop["trigger_statuses"]) == ("4", [1])
+    assert not {"api_key_enc", "webhook_secret_digest"} & set(shop)
+    [supplier] = run_json(capsys, "suppliers", "list")
+    assert (supplier["name"], supplier["enabled"]) == ("caoshop", True)
+    assert not {"api_key_enc", "api_secret_enc"} & set(supplier)
+    [mapping] = run_json(capsys, "mappings", "list", "--shop", "4")
+    assert mapping["fields_template"] == {"email": "{order.bill_email}"}
+    assert run_json(capsys, "mappings", "list", "--shop", "nope") == []
+
+    lines = run_json(capsys, "fulfilments", "list")
+    assert isinstance(lines, list)
+    assert [line["id"] for line in lines] == [2, 1], "newest first"
+    assert not any("credentials_enc" in line or "fields_enc" in line for line in lines)
+    [attention] = run_json(capsys, "fulfilments", "list", "--state", "needs_attention")
+    assert attention["reason"].startswith("INSUFFICIENT_BALANCE")
+
+    detail = run_json(capsys, "fulfilments", "show", "2")
+    assert isinstance(detail, dict)
+    assert (detail["id"], detail["state"]) == (2, "needs_attention")
+    assert "stored (encrypted)" in detail["credentials"]
+    assert "credentials_enc" not in detail
+    [attempt] = detail["attempts"]
+    assert (attempt["outcome"], attempt["error_code"]) == ("refused", "INSUFFICIENT_BALANCE")
+    datetime.fromisoformat(attempt["started_at"])  # timestamps are ISO 8601 strings
+
+    assert run_json(capsys, "alerts", "list") == []
+
+
+def test_alerts_list_shows_the_newest_first(
+    cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bridge.db import make_engine, session_scope, utcnow
+    from workers.alerts.store import raise_alert
+
+    run(capsys, "alerts", "list")  # creates the schema
+    engine = make_engine(f"sqlite:///{cli_env}")
+    now = utcnow()
+    with session_scope(engine) as session:
+        raise_alert(session, "insufficient_balance", "old", "top up old", now - timedelta(hours=1))
+        raise_alert(session, "insufficient_balance", "new", "top up new", now)
+    engine.dispose()
+
+    alerts = run_json(capsys, "alerts", "list")
+    assert isinstance(alerts, list)
+    assert [a["subject"] for a in alerts] == ["new", "old"]
+    code, out, _ = run(capsys, "alerts", "list")
+    assert code == 0
+    [_, first, second] = out.strip().splitlines()
+    assert (first.split()[1], second.split()[1]) == ("new", "old")
+
+
+def test_state_accepts_only_fulfilment_states(
+    cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "fulfilments", "list", "--state", "stuck")
+    assert code == 2
+    assert "stuck" in err
+    assert all(state.value in err for state in FulfilmentState), "the choices are listed"
+    for state in FulfilmentState:
+        assert run(capsys, "fulfilments", "list", "--state", state.value)[0] == 0
+
+
+def test_option_values_may_start_with_a_dash(
+    cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bridge.db import make_engine, session_scope
+    from bridge.models import PancakeShop
+    from bridge.secrets import SecretBox
+
+    secret = "-abcdefghijklmnopqrst"
+    code, out, err = run(capsys, "shops", "add", "4", "--api-key", "k", "--webhook-secret", secret)
+    assert (code, err) == (0, "")
+    assert "shop 4 saved" in out
+    engine = make_engine(f"sqlite:///{cli_env}")
+    with session_scope(engine) as session:
+        shop = session.get(PancakeShop, "4")
+        assert shop is not None
+        assert shop.webhook_secret_digest == SecretBox(SECRET_KEY).digest(secret)
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "statuses", [["--trigger-status", "1,20"], ["--trigger-status", "1", "--trigger-status", "20"]]
+)
+def test_trigger_statuses_repeat_or_take_commas(
+    cli_env: Path, capsys: pytest.CaptureFixture[str], statuses: list[str]
+) -> None:
+    argv = ["shops", "add", "4", "--api-key", "k", "--webhook-secret", "w" * 20, *statuses]
+    assert run(capsys, *argv)[0] == 0
+    [shop] = run_json(capsys, "shops", "list")
+    assert shop["trigger_statuses"] == [1, 20]
+    code, _, err = run(capsys, *argv[:-1], "1,confirmed")
+    assert code == 2
+    assert "confirmed" in err
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    code, out, _ = run(capsys, "--version")
+    assert (code, out.strip()) == (0, f"pancake-bridge {version('pancake-bridge')}")
+
+
+def test_errors_map_to_exit_statuses_in_one_place() -> None:
+    from bridge.cli.exits import CommandFailed, exit_code_for
+    from bridge.errors import ConfigError, NotFound, Refused, SettingsError
+
+    for refused in (ConfigError("x"), SettingsError("x"), Refused("x")):
+        assert exit_code_for(refused) == 2
+    for missing in (NotFound("x"), KeyError("x"), CommandFailed("x")):
+        assert exit_code_for(missing) == 1
+    assert exit_code_for(RuntimeError("a bug")) is None, "a bug keeps its traceback"
+
+
+def test_a_closed_pipe_is_not_an_error(cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from sqlmodel import Session
+
+    import bridge.models  # noqa: F401  (the suppliers table the mappings refer to)
+    from bridge.db import make_engine
+    from mappings.models import Mapping
+
+    configure_one_of_each(capsys)
+    engine = make_engine(f"sqlite:///{cli_env}")
+    with Session(engine) as session:
+        for i in range(3000):  # far more than a pipe buffer holds
+            session.add(
+                Mapping(
+                    shop_id="4",
+                    variation_id=f"variation-{i:05d}",
+                    supplier_name="caoshop",
+                    plan_id=1000 + i,
+                    fields_template={"note": "x" * 80},
+                )
+            )
+        session.commit()
+    engine.dispose()
+
+    # Block-buffered stdout, as in a shell: with PYTHONUNBUFFERED one large write to a pipe
+    # that closes part-way fails silently instead of raising BrokenPipeError.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    for extra in ([], ["--json"]):
+        reader = subprocess.Popen(
+            [sys.executable, "-m", "bridge.cli", "mappings", "list", *extra],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert reader.stdout is not None
+        assert reader.stderr is not None
+        first = reader.stdout.readline()  # `| head -1`
+        reader.stdout.close()
+        err = reader.stderr.read()
+        reader.stderr.close()
+        assert reader.wait(timeout=60) == 0, err
+        assert first.split()[:2] in (["id", "shop"], ["["])
+        assert "Traceback" not in err
+        assert "Error" not in err
+
+
+def command_paths() -> list[list[str]]:
+    """Every command and group of the CLI, as the words that name it."""
+    import typer
+
+    from bridge.cli import app
+
+    paths: list[list[str]] = []
+
+    def walk(command: object, path: list[str]) -> None:
+        paths.append(path)
+        children: dict[str, object] = getattr(command, "commands", {})
+        for name, child in children.items():
+            walk(child, [*path, name])
+
+    walk(typer.main.get_command(app), [])
+    return paths
+
+
+def test_every_command_has_a_summary_an_example_and_helped_options() -> None:
+    import typer
+
+    from bridge.cli import app
+
+    root = typer.main.get_command(app)
+    paths = command_paths()
+    groups = [path for path in paths if len(path) == 1 and path != ["db"]]
+    assert len(groups) >= 10, "the commands and groups are all found"
+    for path in paths:
+        command: object = root
+        for word in path:
+            command = getattr(command, "commands", {})[word]
+        # The summary is what a group's --help lists; it must fit there whole.
+        summary = getattr(command, "get_short_help_str")(limit=60)  # noqa: B009
+        assert summary, (path, "has no summary")
+        assert not summary.endswith("..."), (path, "summary is cut in the listing")
+        for param in getattr(command, "params", []):
+            if "--help" not in getattr(param, "opts", []):
+                assert getattr(param, "help", None), (path, param.name, "has no help text")
+
+
+@pytest.mark.parametrize("path", command_paths(), ids=lambda p: " ".join(p) or "bridge")
+def test_help_of_every_command_shows_an_example(
+    capsys: pytest.CaptureFixture[str], path: list[str]
+) -> None:
+    code, out, _ = run(capsys, *path, "--help")
+    assert code == 0
+    [_, example] = out.split("Example:", 1)
+    assert " ".join(["pancake-bridge", *path]) in example, "the example runs this command"
+
+
+def test_help_needs_no_settings_and_imports_nothing_heavy() -> None:
+    heavy = (
+        "sqlalchemy",
+        "sqlmodel",
+        "pydantic",
+        "pydantic_settings",
+        "alembic",
+        "redis",
+        "dramatiq",
+        "httpx",
+        "uvicorn",
+        "starlette",
+        "cryptography",
+        "rich",
+        "bridge.settings",
+        "bridge.db",
+        "bridge.models",
+    )
+    probe = (
+        "import sys; from bridge.cli import main; code = main(['--help']); "
+        f"print(code, [m for m in {heavy!r} if m in sys.modules])"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
+    env["BRIDGE_LEASE_SECONDS"] = "not a number"  # settings that would not even load
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout.strip().splitlines()[-1] == "0 []", result.stderr

@@ -67,8 +67,8 @@ def test_insufficient_balance_everywhere_needs_attention_then_retry_after_top_up
     engine = sqlite_world.runtime.engine
     first = retry_line(engine, line.id or 0, utcnow())
     second = retry_line(engine, line.id or 0, utcnow())
-    assert "pending again" in first
-    assert "nothing to retry" in second
+    assert (first.state, first.changed) == (FulfilmentState.PENDING, True), "pending again"
+    assert not second.changed, "nothing to retry"
 
     [line] = sqlite_world.wait_settled(order_id, lines=1, final=True)
     assert line.state == FulfilmentState.ANNOTATED
@@ -174,8 +174,11 @@ def test_resend_rewrites_a_missing_block_once(sqlite_world: Sandbox) -> None:
         pancake(shop).update_order(sqlite_world.shop_id, order_id, {"note": "ghi chú mới"})
 
     engine = sqlite_world.runtime.engine
-    resend_line(engine, line.id or 0, utcnow())
-    resend_line(engine, line.id or 0, utcnow())
+    first = resend_line(engine, line.id or 0, utcnow())
+    second = resend_line(engine, line.id or 0, utcnow())
+    assert first.changed
+    assert second.changed
+    assert second.state == FulfilmentState.DELIVERED, "every credential is stored: write them"
     sqlite_world.wait_for(
         lambda: all(c in sqlite_world.note(order_id) for c in credentials), what="the resent block"
     )

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlmodel import select
 
-from bridge.cli import main
-from bridge.cli_stock import ProgressBar
+from bridge.cli import main, output
+from bridge.cli.output import SyncProgress
 from bridge.db import session_scope
 from bridge.dev.sandbox import Sandbox
 from bridge.models import PancakeShop
@@ -140,21 +141,59 @@ def test_policies_and_buffer_are_set_from_the_command_line(
 def test_the_progress_bar_appears_only_on_long_runs() -> None:
     now = [0.0]
     stream = io.StringIO()
-    bar = ProgressBar(stream, enabled=True, clock=lambda: now[0], after=0.5)
+    bar = SyncProgress(stream, enabled=True, force_terminal=True, clock=lambda: now[0], after=0.5)
 
-    bar("pushing", 10, 100)
+    bar("pushing to 4", 10, 100)
     assert stream.getvalue() == "", "a quick run draws nothing"
     now[0] = 1.0
-    bar("pushing", 50, 100)
+    bar("pushing to 4", 50, 100)
     bar("reading caoshop", 3, None)
     bar.finish()
 
     text = stream.getvalue()
-    assert "pushing [###############---------------] 50/100" in text
-    assert "reading caoshop: page 3" in text
-    assert text.endswith("\n")
+    assert "pushing to 4" in text
+    assert "50/100" in text
+    assert "reading caoshop" in text
+    assert "page 3" in text
     silent = io.StringIO()
-    off = ProgressBar(silent, enabled=False, clock=lambda: 9.0)
-    off("pushing", 1, 2)
+    off = SyncProgress(silent, enabled=False, clock=lambda: 9.0)
+    off("pushing to 4", 1, 2)
     off.finish()
     assert silent.getvalue() == ""
+
+
+@pytest.mark.parametrize(("mode", "drawn"), [("always", True), ("never", False)])
+def test_progress_option_draws_on_stderr_only_when_asked(
+    cli_world: Sandbox,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    mode: str,
+    drawn: bool,
+) -> None:
+    monkeypatch.setattr(output, "PROGRESS_AFTER_SECONDS", 0.0)  # every run counts as long
+
+    code, out, err = run(capsys, "stock", "sync", "--dry-run", "--progress", mode)
+
+    assert code == 0
+    assert ("reading " in err) is drawn
+    assert "reading " not in out, "the bar never mixes into the report on stdout"
+    assert "3 would change" in out
+
+
+def test_sync_and_status_as_json(cli_world: Sandbox, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "stock", "sync", "--dry-run", "--json")
+    assert code == 0
+    plan = json.loads(out)
+    assert plan["dry_run"] is True
+    by_variation = {row["variation_id"]: row for row in plan["rows"]}
+    assert by_variation[NETFLIX]["push"] is True
+    assert plan["changed"] == sum(1 for row in plan["rows"] if row["push"])
+    assert pushes(cli_world) == 0
+
+    assert run(capsys, "stock", "sync")[0] == 0
+    code, out, _ = run(capsys, "stock", "status", "--json")
+    assert code == 0
+    status = json.loads(out)
+    [latest] = status["runs"]
+    assert (latest["trigger"], latest["variations"]) == ("cli", len(plan["rows"]))
+    assert status["control"]["failures"] == 0

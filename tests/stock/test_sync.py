@@ -15,12 +15,13 @@ from bridge.dev.sandbox import Sandbox
 from bridge.dev.simulators.supplier import SupplierSimulator
 from bridge.models import Fulfilment, Order, PurchaseAttempt, Supplier
 from bridge.states import AttemptOutcome
-from mappings.repository import add_mapping, set_stock_policy
+from mappings.repository import add_mapping
 from tests.e2e.world import CANVA, CAOSHOP, CHATGPT, NETFLIX, SHOPKEY, SPOTIFY
 from tests.stock.conftest import catalogue_reads, pushes, quantity
 from workers.dispatch import STOCK_SYNC
 from workers.fulfilment.intake import intake
 from workers.stock.models import CONTROL_ID, StockLevel, StockSyncControl, StockSyncRun
+from workers.stock.policy import set_stock_buffer, set_stock_policy
 from workers.stock.report import SyncReport
 from workers.stock.reservations import reservations
 from workers.stock.sync import run_exclusive, sync_stock
@@ -251,7 +252,6 @@ def test_a_variation_with_sync_off_is_left_to_staff(world: Sandbox) -> None:
 
 
 def test_the_shop_buffer_is_kept_back(world: Sandbox) -> None:
-    from mappings.admin import set_stock_buffer
 
     with session_scope(world.runtime.engine) as session:
         set_stock_buffer(session, world.shop_id, 2)

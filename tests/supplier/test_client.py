@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bridge.http_errors import parse_retry_after
 from bridge.supplier import (
     OrderItem,
     SupplierClient,
@@ -19,7 +20,6 @@ from bridge.supplier import (
     SupplierRefused,
     SupplierUnreachable,
 )
-from bridge.http_errors import parse_retry_after
 
 API_KEY = "sk_live_a1b2c3d4" + "7" * 24
 API_SECRET = "sk_secret_a1b2c3d4" + "9" * 56

@@ -1,0 +1,131 @@
+"""``bridge shops``: the Pancake shops whose orders the bridge fulfils."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from bridge.cli import app
+from bridge.cli.output import JsonOption, dash, print_json, print_table, say
+from bridge.cli.support import reading, secret_box, settings, writing
+
+shops = typer.Typer(
+    help=(
+        "Pancake shops the bridge fulfils orders for.\n\n"
+        "Each shop has its Pancake API key, the secret its webhooks carry and the order "
+        "statuses that start fulfilment.\n\n"
+        "\b\nExample:\n  pancake-bridge shops add 4 --api-key KEY --webhook-secret SECRET"
+    ),
+    no_args_is_help=True,
+)
+app.add_typer(shops, name="shops")
+
+# Columns of a shop that are never printed.
+SECRET_COLUMNS = {"api_key_enc", "webhook_secret_digest"}
+
+
+def parse_statuses(values: list[str] | None) -> list[int] | None:
+    """``--trigger-status 1 --trigger-status 20`` and ``--trigger-status 1,20`` alike."""
+    if not values:
+        return None
+    statuses: list[int] = []
+    for value in values:
+        for word in value.split(","):
+            word = word.strip()
+            if not word:
+                continue
+            try:
+                statuses.append(int(word))
+            except ValueError:
+                raise typer.BadParameter(
+                    f"{word!r} is not a Pancake order status number (e.g. 1 or 1,20)",
+                    param_hint="'--trigger-status'",
+                ) from None
+    return statuses or None
+
+
+@shops.command("add")
+def add(
+    shop_id: Annotated[str, typer.Argument(metavar="SHOP_ID", help="The Pancake shop id, e.g. 4.")],
+    api_key: Annotated[
+        str,
+        typer.Option(
+            "--api-key", metavar="KEY", help="The shop's Pancake API key (stored encrypted)."
+        ),
+    ],
+    webhook_secret: Annotated[
+        str,
+        typer.Option(
+            "--webhook-secret",
+            metavar="SECRET",
+            help="The value Pancake sends in X-Bridge-Secret (16 characters or more).",
+        ),
+    ],
+    warehouse_id: Annotated[
+        str | None,
+        typer.Option(
+            "--warehouse-id",
+            metavar="ID",
+            help="Warehouse whose stock the bridge sets (default: the first).",
+        ),
+    ] = None,
+    trigger_status: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--trigger-status",
+            metavar="STATUS[,STATUS...]",
+            help="Order status that starts fulfilment; repeat it or separate with commas "
+            "(default 1, confirmed).",
+        ),
+    ] = None,
+) -> None:
+    """Add or update a Pancake shop.
+
+    Running it again for the same shop replaces its keys and settings. Point the shop's
+    webhook at <bridge URL>/webhooks/pancake/SHOP_ID with the secret in X-Bridge-Secret.
+
+    \b
+    Example:
+      pancake-bridge shops add 4 --api-key KEY --webhook-secret SECRET --trigger-status 1,20
+    """
+    from mappings import admin
+
+    statuses = parse_statuses(trigger_status)
+    current = settings()
+    box = secret_box(current)
+    with writing(current) as session:
+        admin.add_shop(
+            session,
+            box,
+            shop_id,
+            api_key=api_key,
+            webhook_secret=webhook_secret,
+            warehouse_id=warehouse_id,
+            trigger_statuses=statuses,
+        )
+    say(f"shop {shop_id} saved; webhook URL: <bridge URL>/webhooks/pancake/{shop_id}")
+
+
+@shops.command("list")
+def list_(as_json: JsonOption = False) -> None:
+    """List the shops (never their keys).
+
+    \b
+    Example:
+      pancake-bridge shops list --json
+    """
+    from mappings import admin
+
+    with reading(settings()) as session:
+        records = [shop.model_dump(exclude=SECRET_COLUMNS) for shop in admin.list_shops(session)]
+    if as_json:
+        print_json(records)
+        return
+    print_table(
+        ["shop", "warehouse", "triggers"],
+        [
+            [r["shop_id"], dash(r["warehouse_id"]), ",".join(map(str, r["trigger_statuses"]))]
+            for r in records
+        ],
+    )

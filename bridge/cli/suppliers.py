@@ -1,0 +1,90 @@
+"""``bridge suppliers``: the Shop API v1 supplier shops the bridge buys from."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from bridge.cli import app
+from bridge.cli.output import JsonOption, print_json, print_table, say
+from bridge.cli.support import reading, secret_box, settings, writing
+
+suppliers = typer.Typer(
+    help=(
+        "Supplier shops (Shop API v1) the bridge buys from.\n\n"
+        "\b\nExample:\n  pancake-bridge suppliers add caoshop "
+        "--base-url https://caoshop.net/api/v1 \\\n      --api-key KEY --api-secret SECRET"
+    ),
+    no_args_is_help=True,
+)
+app.add_typer(suppliers, name="suppliers")
+
+# Columns of a supplier that are never printed.
+SECRET_COLUMNS = {"api_key_enc", "api_secret_enc"}
+
+
+@suppliers.command("add")
+def add(
+    name: Annotated[
+        str, typer.Argument(metavar="NAME", help="A name for the supplier, e.g. caoshop.")
+    ],
+    base_url: Annotated[
+        str,
+        typer.Option(
+            "--base-url", metavar="URL", help="The API root, e.g. https://caoshop.net/api/v1."
+        ),
+    ],
+    api_key: Annotated[
+        str,
+        typer.Option("--api-key", metavar="KEY", help="The supplier API key (stored encrypted)."),
+    ],
+    api_secret: Annotated[
+        str,
+        typer.Option(
+            "--api-secret", metavar="SECRET", help="The supplier API secret (stored encrypted)."
+        ),
+    ],
+) -> None:
+    """Add or update a supplier.
+
+    Running it again for the same name replaces its URL and keys and enables it.
+
+    \b
+    Example:
+      pancake-bridge suppliers add caoshop --base-url https://caoshop.net/api/v1 \\
+          --api-key KEY --api-secret SECRET
+    """
+    from mappings import admin
+
+    current = settings()
+    box = secret_box(current)
+    with writing(current) as session:
+        admin.add_supplier(
+            session, box, name, base_url=base_url, api_key=api_key, api_secret=api_secret
+        )
+    say(f"supplier {name} saved")
+
+
+@suppliers.command("list")
+def list_(as_json: JsonOption = False) -> None:
+    """List the suppliers (never their keys).
+
+    \b
+    Example:
+      pancake-bridge suppliers list --json
+    """
+    from mappings import admin
+
+    with reading(settings()) as session:
+        records = [
+            supplier.model_dump(exclude=SECRET_COLUMNS)
+            for supplier in admin.list_suppliers(session)
+        ]
+    if as_json:
+        print_json(records)
+        return
+    print_table(
+        ["supplier", "base_url", "enabled"],
+        [[r["name"], r["base_url"], "yes" if r["enabled"] else "no"] for r in records],
+    )
