@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 
 from bridge.db import make_engine
 from bridge.logs import protect_library_loggers
-from bridge.migrate import upgrade
+from bridge.migrate import ensure_current
 from bridge.secrets import SecretBox
 from bridge.settings import Settings
 from bridge.supplier.budget import Budgets
@@ -66,7 +66,7 @@ class Runtime:
         self.settings = settings
         self.engine = make_engine(settings.database_url)
         if settings.auto_migrate:
-            upgrade(settings.database_url)
+            ensure_current(settings.database_url, engine=self.engine)
         self.box = SecretBox(secret_key or settings.require_secret_key())
         self.broker = broker or build_broker(settings.redis_url, namespace=settings.redis_namespace)
         self.dispatch = Dispatcher(self.broker)
