@@ -17,6 +17,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from bridge.retrying import call_with_retries
+from bridge.supplier import paging
 from bridge.supplier.budget import Budget
 from bridge.supplier.errors import (
     SupplierError,
@@ -125,27 +126,19 @@ class SupplierClient:
     def iter_order_pages(
         self, *, since: datetime | None = None, limit: int = 100
     ) -> Iterator[OrderPage]:
-        """``orders/list`` page after page while ``has_more``; with ``since``, stop after the
-        first page that reaches back before it (the supplier lists newest first)."""
-
-        def reached_back(listing: OrderPage) -> bool:
-            oldest = min((o.created_at for o in listing.orders if o.created_at), default=None)
-            return since is not None and oldest is not None and oldest < since
-
-        return _pages(
-            lambda page: self.list_orders(page=page, limit=limit),
-            lambda listing: len(listing.orders),
-            stop=reached_back,
+        """The ``orders/list`` pages that hold every order created since ``since`` (all pages
+        without it), whatever order the supplier lists them in (``bridge.supplier.paging``)."""
+        return paging.order_pages(
+            lambda page: self.list_orders(page=page, limit=limit), since=since
         )
 
     def list_products(self, page: int = 1, limit: int = 100) -> ProductPage:
         return self._read(ProductPage, "products/list", {"page": page, "limit": limit})
 
     def iter_product_pages(self, *, limit: int = 100) -> Iterator[ProductPage]:
-        """The whole catalogue, ``products/list`` page after page while ``has_more``."""
-        return _pages(
-            lambda page: self.list_products(page=page, limit=limit),
-            lambda result: len(result.products),
+        """The whole catalogue, page after page (guarded: ``bridge.supplier.paging``)."""
+        return paging.pages(
+            lambda page: self.list_products(page=page, limit=limit), what="products/list"
         )
 
     def iter_products(self) -> Iterator[Product]:
@@ -237,25 +230,3 @@ class SupplierClient:
             # The pydantic text quotes input values; keep only where the shape broke.
             where = ", ".join(".".join(map(str, err["loc"])) for err in exc.errors()[:3])
             raise unexpected_body(response, f"unexpected answer shape at {where}") from None
-
-
-P = TypeVar("P", OrderPage, ProductPage)
-
-
-def _pages(
-    fetch: Callable[[int], P],
-    size: Callable[[P], int],
-    *,
-    stop: Callable[[P], bool] = lambda page: False,
-) -> Iterator[P]:
-    """Pages 1, 2, … of a listing while it says ``has_more`` (and ``stop`` says go on).
-
-    An empty page that claims more would loop forever: the emptiness is trusted.
-    """
-    number = 1
-    while True:
-        page = fetch(number)
-        yield page
-        if not page.has_more or size(page) == 0 or stop(page):
-            return
-        number += 1

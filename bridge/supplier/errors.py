@@ -7,7 +7,8 @@ SupplierError                an ApiError (bridge.http_errors): method, path, sta
 │   ├── SupplierOutcomeUnknown  the supplier may have processed it: timeout after sending,
 │   │                        connection dropped mid-answer, any 5xx, or a 2xx we cannot read
 │   └── SupplierRateLimited  HTTP 429 / RATE_LIMIT_EXCEEDED: refused, retry after `retry_after`
-└── SupplierRefused          a 4xx (or a 200 with "success": false): refused, nothing bought
+├── SupplierRefused          a 4xx (or a 200 with "success": false): refused, nothing bought
+└── ListingIncomplete        a listing that cannot be read whole (paging ignored, no end)
 ```
 
 The split that matters for purchases is *did money move?* `SupplierUnreachable`,
@@ -69,6 +70,11 @@ class SupplierRefused(SupplierError):
 
     error_code: str
     message: str
+
+
+class ListingIncomplete(SupplierError):
+    """A listing could not be read whole: the supplier ignored paging, or it has no end in
+    sight. What was read is not to be taken for all there is."""
 
 
 def from_response(response: httpx.Response, *, secrets: Iterable[str] = ()) -> SupplierError:

@@ -150,15 +150,17 @@ class ListedOrder(_Model):
 
 
 def _pagination(data: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-    """``page`` and ``has_more`` from the documented ``pagination`` block, tolerating gaps."""
+    """``page``, ``has_more`` and the totals from the documented ``pagination`` block, tolerating
+    gaps: without the block, the page is the one asked for and it is the last."""
     pagination = _dict(data.get("pagination"))
     context = info.context if isinstance(info.context, dict) else {}
     page = pagination.get("current_page") or context.get("page", 1)
+    total_pages, total = pagination.get("total_pages"), pagination.get("total")
     has_more = pagination.get("has_more")
     if has_more is None:
-        current, total_pages = _number(page), _number(pagination.get("total_pages"))
-        has_more = current is not None and total_pages is not None and current < total_pages
-    return {"page": page, "has_more": has_more}
+        current, pages = _number(page), _number(total_pages)
+        has_more = current is not None and pages is not None and current < pages
+    return {"page": page, "has_more": has_more, "total_pages": total_pages, "total": total}
 
 
 class _Page(_Model):
@@ -166,6 +168,8 @@ class _Page(_Model):
 
     page: int
     has_more: bool
+    total_pages: int | None = None
+    total: int | None = None  # rows in the whole listing
 
     @model_validator(mode="before")
     @classmethod
@@ -177,6 +181,9 @@ class _Page(_Model):
 
 class OrderPage(_Page):
     orders: list[ListedOrder]
+
+    def keys(self) -> tuple[str, ...]:
+        return tuple(order.trans_id for order in self.orders)
 
 
 class PlanField(_Model):
@@ -234,6 +241,9 @@ class Product(_Model):
 
 class ProductPage(_Page):
     products: list[Product]
+
+    def keys(self) -> tuple[str, ...]:
+        return tuple(str(product.id) for product in self.products)
 
 
 class Balance(_Model):

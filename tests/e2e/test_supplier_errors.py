@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
+from itertools import count
 
 import pytest
 from sqlmodel import select
 
 from bridge.db import session_scope
 from bridge.dev.sandbox import Sandbox
-from bridge.models import PurchaseAttempt
+from bridge.dev.simulators.supplier import DEMO_API_KEY, DEMO_API_SECRET, ListOrder
+from bridge.models import PurchaseAttempt, Supplier
 from bridge.states import AttemptOutcome, FulfilmentState
+from bridge.supplier.client import SupplierClient
+from bridge.supplier.schemas import OrderItem
 from tests.e2e.world import CHATGPT, NETFLIX, all_credentials
 
 
@@ -80,6 +85,39 @@ def test_an_ambiguous_purchase_is_settled_by_adoption_not_bought_again(
     [attempt] = _attempts(sqlite_world)
     assert (attempt.outcome, attempt.settlement) == (AttemptOutcome.BOUGHT, "adopted")
     assert sqlite_world.note(order_id).count(purchase.items[0]) == 1
+
+
+@pytest.mark.parametrize("order", ["newest_first", "oldest_first"])
+def test_a_lost_answer_on_a_busy_account_is_adopted_in_either_list_order(
+    sqlite_world: Sandbox, order: ListOrder
+) -> None:
+    """320 older orders of the same plan and quantity fill four pages before ours: settling must
+    find ours wherever the supplier lists it, and must not take an older one for it."""
+    supplier = sqlite_world.suppliers["caoshop-sim"]
+    supplier.set_stock(319, 400)
+    supplier.set_balance(100_000_000)
+    with session_scope(sqlite_world.runtime.engine) as session:
+        record = session.get(Supplier, "caoshop-sim")
+        assert record is not None
+        base_url = record.base_url
+    ticks = count()
+    supplier.clock = lambda: datetime.now(UTC) - timedelta(hours=6) + timedelta(seconds=next(ticks))
+    with SupplierClient(base_url, DEMO_API_KEY, DEMO_API_SECRET) as client:
+        client.create_order([OrderItem(plan_id=319, quantity=1) for _ in range(320)])
+    supplier.clock = lambda: datetime.now(UTC)
+    supplier.list_order = order
+    supplier.hang_seconds = 3.0  # longer than the 1 s supplier timeout of sqlite_world
+    supplier.inject("drop_after_commit")
+
+    order_id = sqlite_world.place_order([{"variation_id": NETFLIX, "quantity": 1}])
+    [line] = sqlite_world.wait_settled(order_id, lines=1, timeout=30, final=True)
+
+    assert line.state == FulfilmentState.ANNOTATED
+    assert len(supplier.ledger) == 321, "bought once, not again"
+    newest = max(supplier.ledger, key=lambda p: p.created_at)
+    assert line.trans_id == newest.trans_id
+    [attempt] = _attempts(sqlite_world)
+    assert (attempt.outcome, attempt.settlement) == (AttemptOutcome.BOUGHT, "adopted")
 
 
 def test_a_purchase_refused_before_commit_is_settled_not_found_and_bought_once(

@@ -15,7 +15,7 @@ from bridge.logs import event
 from bridge.models import Supplier
 from bridge.states import AWAITING_DELIVERY, FulfilmentState
 from bridge.supplier.budget import BudgetExhausted
-from bridge.supplier.errors import SupplierRefused, SupplierTransient
+from bridge.supplier.errors import ListingIncomplete, SupplierRefused, SupplierTransient
 from bridge.supplier.schemas import OrderStatus
 from bridge.supplier.vocabulary import FINISHED, SupplierStatus
 from workers import breaker
@@ -45,10 +45,14 @@ def deliver(ctx: Context, fulfilment_id: int) -> list[Send]:
         )
         poll_delay = ctx.poll_delay(line.polls)
     if batched:
-        found = watch(ctx, fulfilment_id, supplier, poll_delay)
-        if found is not None and Send(DELIVER, fulfilment_id) in found:
-            return found
-        return (found or []) + _wait(ctx, fulfilment_id, error=None)
+        try:
+            found = watch(ctx, fulfilment_id, supplier, poll_delay)
+        except ListingIncomplete:
+            pass  # the supplier's list cannot be read whole: ask for this order by itself
+        else:
+            if found is not None and Send(DELIVER, fulfilment_id) in found:
+                return found
+            return (found or []) + _wait(ctx, fulfilment_id, error=None)
     try:
         status = ctx.supplier(supplier).order_status(trans_id)
     except SupplierRefused as exc:

@@ -45,7 +45,10 @@ def waiting_orders(session: Session, supplier: str) -> int:
 
 
 def watch(ctx: Context, fulfilment_id: int, supplier: Supplier, delay: float) -> list[Send] | None:
-    """Poll the supplier's list for all its waiting orders; None if another poll ran just now."""
+    """Poll the supplier's list for all its waiting orders; None if another poll ran just now.
+
+    Raises ``ListingIncomplete`` when the list cannot be read whole: poll the order itself.
+    """
     now = ctx.clock()
     holder = f"watch:{fulfilment_id}:{now.timestamp()}"
     # The lease is never released: expiring after ``delay`` is what spaces the list reads.

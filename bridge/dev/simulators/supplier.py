@@ -62,6 +62,12 @@ FAULTS = frozenset(
 API = "/api/v1"
 
 Dialect = Literal["full", "short"]
+# The docs give orders/list no sort order: either is a reasonable reading.
+ListOrder = Literal["newest_first", "oldest_first"]
+# The docs of shopkey/cloneviammo list no page/limit for products/list. "honoured": pages as
+# asked; "ignores_page": always the first page (of the asked size), pagination as for page 1;
+# "unpaged": the whole catalogue, no pagination block.
+Paging = Literal["honoured", "ignores_page", "unpaged"]
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -158,6 +164,11 @@ class SupplierSimulator:
         self.time_scale = time_scale
         self.hang_seconds = 5.0
         self.slow_seconds = 1.0
+        # Latitudes the docs leave open; tests flip them (see ListOrder and Paging).
+        self.list_order: ListOrder = "newest_first"
+        self.paging: Paging = "honoured"
+        # The supplier's own clock, which stamps created_at (a test may skew or step it).
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self.calls: list[tuple[str, str]] = []
         self.count_429 = 0
         self._api_key = api_key
@@ -414,7 +425,7 @@ class SupplierSimulator:
                 quantity=quantity,
                 fields=fields,
                 status="pending",
-                created_at=datetime.now(UTC),
+                created_at=self.clock(),
                 items=[],
                 amount=plan.price * quantity,
                 order_id=self._order_ids,
@@ -508,8 +519,9 @@ class SupplierSimulator:
         page, limit = _paging(request, default_limit=20)
         wanted = request.query_params.get("status")
         with self._lock:
-            newest_first = sorted(self._orders.values(), key=lambda p: p.order_id, reverse=True)
-            chosen = [p for p in newest_first if wanted in (None, "", p.status)]
+            newest = self.list_order == "newest_first"
+            ordered = sorted(self._orders.values(), key=lambda p: p.order_id, reverse=newest)
+            chosen = [p for p in ordered if wanted in (None, "", p.status)]
             shown = chosen[(page - 1) * limit : page * limit]
             orders = [self._listed(p) for p in shown]
         return self._ok({"orders": orders, "pagination": _pagination(page, limit, len(chosen))})
@@ -535,6 +547,11 @@ class SupplierSimulator:
         page, limit = _paging(request, default_limit=10)
         with self._lock:
             products = self._products()
+            paging = self.paging
+        if paging == "unpaged":
+            return self._ok({"products": products})
+        if paging == "ignores_page":
+            page = 1
         shown = products[(page - 1) * limit : page * limit]
         return self._ok({"products": shown, "pagination": _pagination(page, limit, len(products))})
 

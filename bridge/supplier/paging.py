@@ -1,0 +1,136 @@
+"""Reading a listing of the Shop API v1 whole, whatever latitude the docs leave the supplier.
+
+The docs show a ``pagination`` block (``current_page``, ``total_pages``, ``has_more``) for
+``orders/list``, give ``orders/list`` no sort order, and list no ``page``/``limit`` at all for
+``products/list`` of some shops. So the paging rules live here, in one place:
+
+- pages are read while ``has_more`` says so, never past ``total_pages``, never more than
+  ``MAX_PAGES``;
+- a page other than the one asked for (``current_page``), or a page that repeats an earlier one,
+  means the supplier ignores paging: reading stops there, and if the listing's ``total`` shows
+  rows were not seen, ``ListingIncomplete`` is raised rather than a part passed off as the whole;
+- ``orders/list`` is read for the orders created since a moment, in whichever direction the
+  supplier lists them: the direction is read off the first page's own ``created_at``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Protocol, TypeVar
+
+from bridge.supplier.errors import ListingIncomplete
+from bridge.supplier.schemas import ListedOrder, OrderPage
+
+# A hard cap: 1,000 pages are 100,000 rows at 100 a page, a day of a busy account's budget.
+MAX_PAGES = 1000
+
+
+class Page(Protocol):
+    page: int
+    has_more: bool
+    total_pages: int | None
+    total: int | None
+
+    def keys(self) -> tuple[str, ...]: ...
+
+
+P = TypeVar("P", bound=Page)
+
+
+def pages(
+    fetch: Callable[[int], P],
+    *,
+    what: str,
+    stop: Callable[[P], bool] = lambda page: False,
+    max_pages: int = MAX_PAGES,
+) -> Iterator[P]:
+    """Pages 1, 2, … of a listing, guarded as the module says; ``stop`` ends it early."""
+    seen: set[tuple[str, ...]] = set()
+    rows = 0
+    for number in range(1, max_pages + 1):
+        page = fetch(number)
+        keys = page.keys()
+        if number > 1 and (page.page != number or keys in seen):
+            _check_complete(page.total, rows, what)
+            return
+        seen.add(keys)
+        rows += len(keys)
+        yield page
+        last = page.total_pages is not None and number >= page.total_pages
+        # An empty page that claims more would loop forever: the emptiness is trusted.
+        if not page.has_more or not keys or last or stop(page):
+            return
+    raise ListingIncomplete(
+        f"{what} has more than {max_pages} pages", method="GET", path=what, error_code=None
+    )
+
+
+def _check_complete(total: int | None, rows: int, what: str) -> None:
+    if total is not None and rows < total:
+        raise ListingIncomplete(
+            f"{what} ignores paging: {rows} of {total} rows could be read",
+            method="GET",
+            path=what,
+        )
+
+
+def order_pages(
+    fetch: Callable[[int], OrderPage], *, since: datetime | None, max_pages: int = MAX_PAGES
+) -> Iterator[OrderPage]:
+    """The pages of ``orders/list`` that hold every order created at or after ``since`` (all
+    pages when ``since`` is None), whichever way the supplier sorts them.
+
+    Newest first, the list is read forward until a page reaches back before ``since``. Oldest
+    first, the newest orders are on the last pages: read from ``total_pages`` backwards until a
+    page lies wholly before ``since`` (without ``total_pages``, forward to the end). A first page
+    that shows no direction (one order, or equal times) is read forward to the end.
+    """
+    first = fetch(1)
+    direction = _direction(first.orders)
+    if since is None or direction is None:
+        yield from pages(
+            lambda n: first if n == 1 else fetch(n), what="orders/list", max_pages=max_pages
+        )
+        return
+    if direction == "newest_first":
+        yield from pages(
+            lambda n: first if n == 1 else fetch(n),
+            what="orders/list",
+            stop=lambda page: _before(page.orders, since, oldest=True),
+            max_pages=max_pages,
+        )
+        return
+    if not first.total_pages or first.total_pages <= 1:
+        yield from pages(
+            lambda n: first if n == 1 else fetch(n), what="orders/list", max_pages=max_pages
+        )
+        return
+    if first.total_pages > max_pages:
+        raise ListingIncomplete(
+            f"orders/list has {first.total_pages} pages, more than {max_pages}",
+            method="GET",
+            path="orders/list",
+        )
+    for number in range(first.total_pages, 0, -1):
+        page = first if number == 1 else fetch(number)
+        yield page
+        if _before(page.orders, since, oldest=False):
+            return
+
+
+def _direction(orders: list[ListedOrder]) -> str | None:
+    times = [order.created_at for order in orders if order.created_at is not None]
+    if len(times) < 2 or times[0] == times[-1]:
+        return None
+    return "newest_first" if times[0] > times[-1] else "oldest_first"
+
+
+def _before(orders: list[ListedOrder], since: datetime, *, oldest: bool) -> bool:
+    """The page reaches back before ``since``: its oldest (or, with ``oldest`` False, its
+    newest, so the whole page) order was created before it."""
+    times = [order.created_at for order in orders if order.created_at is not None]
+    if not times:
+        return False
+    edge = min(times) if oldest else max(times)
+    return edge < since
