@@ -14,7 +14,9 @@ from sqlmodel import Field, SQLModel
 from bridge.db import UTCDateTime, created_timestamp, optional_timestamp
 from bridge.states import AttemptOutcome, FulfilmentState, OrderState
 
-DEFAULT_TRIGGER_STATUSES = [1]  # 1 = confirmed
+# Confirmed or beyond (bridge.pancake.vocabulary.CONFIRMED_OR_BEYOND): staff may move an order
+# past "confirmed" before the bridge reads it. The ground floor spells them as plain numbers.
+DEFAULT_TRIGGER_STATUSES = [1, 2, 3, 8, 9, 12, 13, 16]
 
 
 class PancakeShop(SQLModel, table=True):

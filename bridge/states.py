@@ -15,6 +15,7 @@ class OrderState(StrEnum):
     PENDING = "pending"  # a webhook says it needs fulfilment; intake has not read it yet
     SYNCED = "synced"  # intake read it from Pancake and created its fulfilments
     SKIPPED = "skipped"  # Pancake says it is not (or no longer) in a trigger status
+    CANCELLED = "cancelled"  # Pancake shows it cancelled, deleted or returned: the sale is off
     FAILED = "failed"  # Pancake refused to give it to us; see last_error
 
 
@@ -28,11 +29,17 @@ class FulfilmentState(StrEnum):
     ANNOTATED = "annotated"  # done: credentials are in the Pancake note
     NEEDS_ATTENTION = "needs_attention"  # a person must act (unmapped, balance, stock, field)
     FAILED = "failed"  # gave up after repeated errors; see reason
+    CANCELLED = "cancelled"  # the order was cancelled in Pancake before this line was bought
 
 
 # No worker moves a line out of these by itself; only an operator's retry or resend does.
 TERMINAL = frozenset(
-    {FulfilmentState.ANNOTATED, FulfilmentState.NEEDS_ATTENTION, FulfilmentState.FAILED}
+    {
+        FulfilmentState.ANNOTATED,
+        FulfilmentState.NEEDS_ATTENTION,
+        FulfilmentState.FAILED,
+        FulfilmentState.CANCELLED,
+    }
 )
 # What `bridge fulfilments retry` applies to.
 RETRYABLE = frozenset({FulfilmentState.NEEDS_ATTENTION, FulfilmentState.FAILED})

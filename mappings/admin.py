@@ -8,6 +8,7 @@ from sqlmodel import Session, select
 
 from bridge.errors import ConfigError
 from bridge.models import DEFAULT_TRIGGER_STATUSES, PancakeShop, Supplier
+from bridge.pancake.vocabulary import CANCELLING
 from bridge.secrets import SecretBox
 
 
@@ -26,6 +27,12 @@ def add_shop(
         raise ConfigError("the webhook secret must be at least 16 characters")
     if not api_key:
         raise ConfigError("the Pancake API key must not be empty")
+    cancelling = sorted(set(trigger_statuses or ()) & CANCELLING)
+    if cancelling:
+        raise ConfigError(
+            f"trigger statuses {cancelling} mean the sale is off (cancelled, deleted or "
+            "returned): an order in them is never fulfilled"
+        )
     shop = session.get(PancakeShop, shop_id) or PancakeShop(
         shop_id=shop_id, api_key_enc="", webhook_secret_digest=""
     )

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from bridge.cli import main
+from bridge.models import DEFAULT_TRIGGER_STATUSES
 from bridge.settings import get_settings
 from bridge.states import FulfilmentState
 
@@ -140,6 +141,11 @@ def test_configure_a_shop_a_supplier_and_mappings(
             "base URL",
         ),
         (["shops", "add", "4", "--api-key", "k", "--webhook-secret", "short"], "at least 16"),
+        (
+            ["shops", "add", "4", "--api-key", "k", "--webhook-secret", "w" * 20]
+            + ["--trigger-status", "1,6"],
+            "the sale is off",
+        ),
     ],
 )
 def test_bad_configuration_is_refused_with_a_reason(
@@ -410,7 +416,7 @@ def test_list_commands_print_json_rows_without_secrets(
     seed_two_lines(capsys, cli_env)
 
     [shop] = run_json(capsys, "shops", "list")
-    assert (shop["shop_id"], shop["trigger_statuses"]) == ("4", [1])
+    assert (shop["shop_id"], shop["trigger_statuses"]) == ("4", DEFAULT_TRIGGER_STATUSES)
     assert not {"api_key_enc", "webhook_secret_digest"} & set(shop)
     [supplier] = run_json(capsys, "suppliers", "list")
     assert (supplier["name"], supplier["enabled"]) == ("caoshop", True)

@@ -94,3 +94,11 @@ def test_settings_refuse_a_lease_shorter_than_a_purchase_can_take() -> None:
     with pytest.raises(ValueError, match="BRIDGE_LEASE_SECONDS"):
         Settings(lease_seconds=30, supplier_timeout_seconds=30)
     assert Settings(lease_seconds=61, supplier_timeout_seconds=30).lease_seconds == 61
+
+
+def test_default_triggers_are_confirmed_or_beyond_and_never_a_cancelled_sale() -> None:
+    from bridge.models import DEFAULT_TRIGGER_STATUSES
+    from bridge.pancake.vocabulary import CANCELLING, CONFIRMED_OR_BEYOND
+
+    assert set(DEFAULT_TRIGGER_STATUSES) == CONFIRMED_OR_BEYOND
+    assert not CONFIRMED_OR_BEYOND & CANCELLING

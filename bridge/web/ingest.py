@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 from bridge.db import insert_ignore, utcnow
 from bridge.logs import event
 from bridge.models import Order, WebhookEvent
+from bridge.pancake.vocabulary import CANCELLING
 from bridge.pancake.webhooks import ORDER_TYPE, STOCK_TYPE, ParsedWebhook
 from bridge.states import OrderState
 from workers.dispatch import INTAKE, Send
@@ -37,6 +38,7 @@ class Outcome(StrEnum):
     KNOWN = "known"  # the order is already being handled; nothing new to do
     IGNORED_TYPE = "ignored:type"  # neither an order nor a stock webhook
     IGNORED_STATUS = "ignored:status"  # the order's status is not one of the shop's triggers
+    CANCEL_QUEUED = "cancel:queued"  # a known order now looks cancelled: intake reads it again
     DUPLICATE = "duplicate"  # this exact body was recorded before
     STOCK_QUEUED = "stock:queued"  # Pancake's quantity is not what we pushed: a sync will fix it
     STOCK_OURS = "stock:ours"  # the quantity we pushed (Pancake echoes our own pushes)
@@ -131,16 +133,36 @@ class EventRecorder:
             return self._record_stock(conn, incoming, now)
         if hook.kind != ORDER_TYPE:
             outcome = Outcome.IGNORED_TYPE
+        elif hook.order_status in CANCELLING:
+            outcome = Outcome.CANCEL_QUEUED
         elif hook.order_status not in incoming.triggers:
             outcome = Outcome.IGNORED_STATUS
         else:
             outcome = Outcome.QUEUED
         if not self._insert_event(conn, incoming, outcome, now):
             return Outcome.DUPLICATE, []
+        assert hook.order_id is not None or outcome not in (Outcome.QUEUED, Outcome.CANCEL_QUEUED)
+        if outcome == Outcome.CANCEL_QUEUED:
+            return self._order_looks_cancelled(conn, incoming.shop_id, hook, now)
         if outcome != Outcome.QUEUED:
             return outcome, []
-        assert hook.order_id is not None
         return self._order_needs_work(conn, incoming.shop_id, hook, now)
+
+    def _order_looks_cancelled(
+        self, conn: Connection, shop_id: str, hook: ParsedWebhook, now: datetime
+    ) -> tuple[Outcome, list[Send]]:
+        """A known order's webhook shows a cancelling status: intake reads the order (the API,
+        not the body, decides) and cancels the lines not bought yet. An unknown order has
+        nothing to cancel."""
+        table = Order.__table__  # type: ignore[attr-defined]
+        row = conn.execute(
+            select(table.c.id, table.c.state).where(
+                table.c.shop_id == shop_id, table.c.order_id == hook.order_id
+            )
+        ).first()
+        if row is None or row.state == OrderState.CANCELLED:
+            return Outcome.IGNORED_STATUS, []
+        return Outcome.CANCEL_QUEUED, self._reread(conn, row.id, row.state, now)
 
     def _insert_event(
         self, conn: Connection, incoming: Incoming, outcome: Outcome, now: datetime
@@ -214,29 +236,34 @@ class EventRecorder:
                 table.c.shop_id == shop_id, table.c.order_id == hook.order_id
             )
         ).one()
-        bump = table.c.generation + 1
-        if row.state == OrderState.PENDING:
-            # An intake is queued or running: make it read the order again before it concludes.
-            conn.execute(update(table).where(table.c.id == row.id).values(generation=bump))
-            return Outcome.KNOWN, []
         # Re-read the order only if it was skipped before or now shows lines we have not seen:
         # the echo of our own note update (same lines) must not cost a Pancake call.
-        stale = row.state == OrderState.SKIPPED or (
+        stale = row.state in (OrderState.SKIPPED, OrderState.PENDING) or (
             row.state == OrderState.SYNCED and hook.item_count > row.item_count
         )
         if not stale:
             return Outcome.KNOWN, []
+        sends = self._reread(conn, row.id, row.state, now)
+        return (Outcome.QUEUED if sends else Outcome.KNOWN), sends
+
+    def _reread(self, conn: Connection, order_pk: int, state: str, now: datetime) -> list[Send]:
+        """Have intake read the order again. An intake queued or running (``pending``) is made to
+        read it again before it concludes (the generation moves); otherwise one is queued."""
+        table = Order.__table__  # type: ignore[attr-defined]
+        bump = table.c.generation + 1
+        where = update(table).where(table.c.id == order_pk)
+        if state == OrderState.PENDING:
+            conn.execute(where.values(generation=bump))
+            return []
         conn.execute(
-            update(table)
-            .where(table.c.id == row.id)
-            .values(
+            where.values(
                 state=OrderState.PENDING,
                 generation=bump,
                 lease_until=now + self._lease,
                 updated_at=now,
             )
         )
-        return Outcome.QUEUED, [Send(INTAKE, row.id)]
+        return [Send(INTAKE, order_pk)]
 
 
 def _wake(batch: list[_Waiter], results: Sequence[Outcome | Exception]) -> None:

@@ -21,6 +21,7 @@ from bridge.pancake.errors import PancakeRequestError, PancakeUnavailable
 from bridge.states import WRITABLE, DelayNotice, FulfilmentState
 from workers.context import Context
 from workers.dispatch import ANNOTATE, Send
+from workers.fulfilment.cancel import gone
 from workers.fulfilment.lines import set_state
 from workers.fulfilment.notes import (
     append_blocks,
@@ -64,6 +65,9 @@ def _annotate_locked(ctx: Context, order_pk: int) -> list[Send]:
         shop = session.get(PancakeShop, order.shop_id)
         if not lines or shop is None:
             return []
+        if gone(order):
+            _keep_unwritten(session, lines)
+            return []
         client = ctx.pancake(shop)
         shop_id, order_id = order.shop_id, order.order_id
     try:
@@ -94,6 +98,18 @@ def _pieces(ctx: Context, line: Fulfilment, note: str) -> list[str]:
         item = line.item_name or f"variation {line.variation_id}"
         pieces.append(render_delay_notice(line.id, item))
     return pieces
+
+
+def _keep_unwritten(session: Session, lines: list[Fulfilment]) -> None:
+    """The order was cancelled in Pancake: write nothing into it. Credentials stay stored (for
+    `fulfilments resend` should the sale come back); a person decides (the cancel alerted)."""
+    for row in lines:
+        row.delay_notice = None
+        if row.state in WRITABLE:
+            row.lease_until = None
+            reason = "the order was cancelled in Pancake after delivery; credentials kept"
+            set_state(session, row, FulfilmentState.NEEDS_ATTENTION, reason)
+        session.add(row)
 
 
 def _mark_written(session: Session, row: Fulfilment) -> None:

@@ -19,10 +19,12 @@ from bridge.logs import event
 from bridge.models import Fulfilment, Order, PancakeShop
 from bridge.pancake.errors import PancakeRequestError, PancakeUnavailable
 from bridge.pancake.schemas import PancakeOrder, PancakeOrderItem
+from bridge.pancake.vocabulary import CANCELLING
 from bridge.states import FulfilmentState, OrderState
 from mappings.resolve import choices
 from workers.context import Context
 from workers.dispatch import INTAKE, PURCHASE, Send
+from workers.fulfilment.cancel import cancel_lines
 
 
 def intake(ctx: Context, order_pk: int) -> list[Send]:
@@ -44,6 +46,13 @@ def intake(ctx: Context, order_pk: int) -> list[Send]:
         with session_scope(ctx.engine) as session:
             error = f"Pancake refused the order read: {exc}"
             return _conclude(session, order_pk, generation, OrderState.FAILED, error)
+    if remote.status in CANCELLING:
+        with session_scope(ctx.engine) as session:
+            order = session.get(Order, order_pk)
+            assert order is not None
+            cancel_lines(ctx, session, order, remote.status)
+            note = f"status {remote.status}: cancelled in Pancake"
+            return _conclude(session, order_pk, generation, OrderState.CANCELLED, note)
     if remote.status not in triggers:
         event("order.intake.skipped", shop=shop_id, order=order_id, status=remote.status)
         with session_scope(ctx.engine) as session:
