@@ -59,7 +59,6 @@ def test_parse_webhook_shapes_and_ids() -> None:
         b"nope",
         b"[]",
         b"1",
-        b'{"a": 1}',
         b'{"type": "orders", "id": true}',
         b'{"type": "orders"}',
     ],
@@ -68,6 +67,11 @@ def test_parse_webhook_rejects_with_one_line_reasons(raw: bytes) -> None:
     with pytest.raises(WebhookRejected) as caught:
         parse_webhook(raw)
     assert "\n" not in str(caught.value)
+
+
+def test_an_object_without_a_type_is_a_kind_to_ignore_not_an_error() -> None:
+    assert parse_webhook(b'{"a": 1}').kind == "unknown"
+    assert parse_webhook(b'{"data": {"record": {"Email": ""}}, "success": true}').kind == "unknown"
 
 
 @pytest.mark.parametrize("value", [None, "", "changeme", "short-key"])

@@ -178,7 +178,9 @@ class EventRecorder:
                 "order_id": hook.order_id,
                 "order_status": hook.order_status,
                 "body_hash": hook.body_hash,
-                "body": incoming.body,
+                # A kind the bridge ignores (customers, CRM records: personal data) keeps its
+                # hash, for deduplication, and no body.
+                "body": "" if outcome == Outcome.IGNORED_TYPE else incoming.body,
                 "outcome": outcome,
                 "received_at": now,
             },
