@@ -61,9 +61,7 @@ def pages(
         # An empty page that claims more would loop forever: the emptiness is trusted.
         if not page.has_more or not keys or last or stop(page):
             return
-    raise ListingIncomplete(
-        f"{what} has more than {max_pages} pages", method="GET", path=what, error_code=None
-    )
+    raise ListingIncomplete(f"{what} has more than {max_pages} pages", method="GET", path=what)
 
 
 def _check_complete(total: int | None, rows: int, what: str) -> None:
@@ -88,24 +86,29 @@ def order_pages(
     """
     first = fetch(1)
     direction = _direction(first.orders)
-    if since is None or direction is None:
-        yield from pages(
-            lambda n: first if n == 1 else fetch(n), what="orders/list", max_pages=max_pages
-        )
+    backwards = (
+        since is not None
+        and direction == "oldest_first"
+        and first.total_pages is not None
+        and first.total_pages > 1
+    )
+    if not backwards:
+        # Forward: newest first stops once a page reaches back past ``since``; otherwise (no
+        # moment, no direction, or a single page) the whole list.
+        def reached_back(page: OrderPage) -> bool:
+            return (
+                since is not None
+                and direction == "newest_first"
+                and _before(page.orders, since, oldest=True)
+            )
+
+        def again(number: int) -> OrderPage:
+            return first if number == 1 else fetch(number)
+
+        yield from pages(again, what="orders/list", stop=reached_back, max_pages=max_pages)
         return
-    if direction == "newest_first":
-        yield from pages(
-            lambda n: first if n == 1 else fetch(n),
-            what="orders/list",
-            stop=lambda page: _before(page.orders, since, oldest=True),
-            max_pages=max_pages,
-        )
-        return
-    if not first.total_pages or first.total_pages <= 1:
-        yield from pages(
-            lambda n: first if n == 1 else fetch(n), what="orders/list", max_pages=max_pages
-        )
-        return
+    assert since is not None
+    assert first.total_pages is not None
     if first.total_pages > max_pages:
         raise ListingIncomplete(
             f"orders/list has {first.total_pages} pages, more than {max_pages}",
