@@ -2,11 +2,16 @@
 
 Each key allows ``limit`` requests per ``window`` seconds and ``daily_limit`` a day (60/min and
 10,000/day on the Shop API v1). The window is a sliding log of request times, the same rule the
-supplier enforces. A request reaches the supplier a little after it was admitted, and not always
-in the order it was admitted, so the limiter keeps a guard on both axes: its window is 2% longer
-than the supplier's (at least 0.1 s), and it admits ``margin`` fewer requests per window. With
-Redis the log lives in a sorted set updated atomically by a Lua script on Redis' own clock (one
-clock for every host); without Redis it lives in this process.
+supplier enforces. A request reaches the supplier some time after it was admitted (a loaded host
+can delay it by more than any fixed guard), so each entry of the log is stamped twice: while the
+request is unanswered it counts as sent in the future (``in_flight_seconds`` ahead, so a process
+that dies mid-request frees its slot eventually), and when the answer comes back it is restamped
+with that moment. The supplier counted the request at or before its answer, so an
+entry never leaves our window before it leaves the supplier's, however late it was delivered. On
+top of that the window is 2% longer than the supplier's (at least 0.1 s: a supplier that stamps
+whole seconds) and ``margin`` fewer requests are admitted per window. With Redis the log lives in
+a sorted set updated atomically by Lua scripts on Redis' own clock (one clock for every host);
+without Redis it lives in this process.
 
 A 429 that still happens blocks the key for its Retry-After and lowers the limit for a while.
 """
@@ -17,11 +22,10 @@ import hashlib
 import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import NewType, Protocol
 
 import redis
 
@@ -31,6 +35,12 @@ from bridge.supplier.schemas import VN_TZ
 # After a 429 the key runs at this fraction of its limit for SLOWDOWN_WINDOWS windows.
 SLOWDOWN_FACTOR = 0.9
 SLOWDOWN_WINDOWS = 5
+# While the window is full of unanswered requests, look again this often: any of them may be
+# answered at any moment, which frees its slot one window later.
+IN_FLIGHT_POLL_SECONDS = 0.1
+
+Ticket = NewType("Ticket", str)
+"""One admitted request's entry in the log, handed back to ``Budget.answered``."""
 
 
 class BudgetExhausted(Exception):
@@ -47,6 +57,9 @@ class BudgetRule:
     window_seconds: float = 60.0
     daily_limit: int = 10_000
     margin: int = 1
+    # Longer than a request's whole timeout (45 s): an entry never answered (a timeout, a process
+    # that died mid-request) is treated as answered then.
+    in_flight_seconds: float = 60.0
 
     @property
     def guarded_window(self) -> float:
@@ -62,11 +75,22 @@ class BudgetRule:
 
 
 class Budget(Protocol):
-    def acquire(self, max_wait: float) -> None:
+    def acquire(self, max_wait: float) -> Ticket:
         """Wait for a slot (at most ``max_wait`` seconds) or raise ``BudgetExhausted``."""
+
+    def answered(self, ticket: Ticket) -> None:
+        """The supplier answered the request admitted with ``ticket``, now."""
 
     def penalize(self, retry_after: float) -> None:
         """The supplier answered 429: block for ``retry_after`` and slow down."""
+
+
+def _slot_wait(oldest: float, window: float, now: float) -> float:
+    """How long until the oldest entry leaves the window; an unanswered one may be restamped to
+    now at any moment, so look again soon instead."""
+    if oldest > now:
+        return IN_FLIGHT_POLL_SECONDS
+    return oldest + window - now
 
 
 def _day(now: float) -> str:
@@ -86,35 +110,42 @@ class LocalBudget:
         self._rule = rule
         self._clock = clock
         self._lock = threading.Lock()
-        self._sent: deque[float] = deque()
+        self._sent: dict[Ticket, float] = {}
         self._days: dict[str, int] = {}
         self._blocked_until = 0.0
         self._slow_until = 0.0
 
-    def acquire(self, max_wait: float) -> None:
+    def acquire(self, max_wait: float) -> Ticket:
         deadline = time.monotonic() + max_wait
         while True:
-            wait, reason = self._try()
-            if wait <= 0:
-                return
+            ticket, wait, reason = self._try()
+            if ticket is not None:
+                return ticket
             _wait_or_raise(wait, max_wait, deadline, reason)
 
-    def _try(self) -> tuple[float, str]:
+    def _try(self) -> tuple[Ticket | None, float, str]:
         with self._lock:
             now = self._clock()
             if now < self._blocked_until:
-                return self._blocked_until - now, "blocked after a 429"
+                return None, self._blocked_until - now, "blocked after a 429"
             window = self._rule.guarded_window
-            while self._sent and self._sent[0] <= now - window:
-                self._sent.popleft()
+            # A few dozen entries at most: a scan is simpler than keeping restamped ones sorted.
+            self._sent = {t: at for t, at in self._sent.items() if at > now - window}
             if len(self._sent) >= self._rule.effective(now < self._slow_until):
-                return self._sent[0] + window - now, "per-minute limit reached"
+                oldest = min(self._sent.values())
+                return None, _slot_wait(oldest, window, now), "per-minute limit reached"
             day = _day(now)
             if self._days.get(day, 0) >= self._rule.daily_limit:
-                return _seconds_to_next_day(now), "daily limit reached"
-            self._sent.append(now)
+                return None, _seconds_to_next_day(now), "daily limit reached"
+            ticket = Ticket(uuid.uuid4().hex)
+            self._sent[ticket] = now + self._rule.in_flight_seconds
             self._days = {day: self._days.get(day, 0) + 1}
-            return 0.0, ""
+            return ticket, 0.0, ""
+
+    def answered(self, ticket: Ticket) -> None:
+        with self._lock:
+            if ticket in self._sent:
+                self._sent[ticket] = self._clock()
 
     def penalize(self, retry_after: float) -> None:
         with self._lock:
@@ -124,7 +155,8 @@ class LocalBudget:
 
 
 # KEYS: log zset, day counter, blocked-until, slowed flag. ARGV: window ms, limit, slowed limit,
-# daily limit, member. Returns ms to wait (0 = admitted), or -1 when the day's budget is spent.
+# daily limit, member, in-flight ms, in-flight poll ms. Returns ms to wait (0 = admitted), or -1
+# when the day's budget is spent. Unanswered entries are scored in the future (see the docstring).
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -135,14 +167,23 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local limit = tonumber(ARGV[2])
 if redis.call('EXISTS', KEYS[4]) == 1 then limit = tonumber(ARGV[3]) end
 if redis.call('ZCARD', KEYS[1]) >= limit then
-  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  return math.max(1, tonumber(oldest[2]) + window - now)
+  local oldest = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2])
+  if oldest > now then return tonumber(ARGV[7]) end
+  return math.max(1, oldest + window - now)
 end
 if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[4]) then return -1 end
-redis.call('ZADD', KEYS[1], now, ARGV[5])
-redis.call('PEXPIRE', KEYS[1], window)
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[6]), ARGV[5])
+redis.call('PEXPIRE', KEYS[1], window + tonumber(ARGV[6]))
 redis.call('INCR', KEYS[2])
 redis.call('EXPIRE', KEYS[2], 172800)
+return 0
+"""
+
+# KEYS: log zset. ARGV: member. Restamps an entry still in the log with Redis' now.
+_ANSWERED = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])
 return 0
 """
 
@@ -165,16 +206,18 @@ class RedisBudget:
         self._prefix = prefix
         self._rule = rule
         self._acquire = client.register_script(_ACQUIRE)
+        self._answered = client.register_script(_ANSWERED)
         self._penalize = client.register_script(_PENALIZE)
 
     def _keys(self) -> list[str]:
         p = self._prefix
         return [f"{p}:log", f"{p}:day:{_day(time.time())}", f"{p}:blocked", f"{p}:slowed"]
 
-    def acquire(self, max_wait: float) -> None:
+    def acquire(self, max_wait: float) -> Ticket:
         deadline = time.monotonic() + max_wait
         rule = self._rule
         while True:
+            ticket = Ticket(uuid.uuid4().hex)
             waited = int(
                 self._acquire(
                     keys=self._keys(),
@@ -183,15 +226,20 @@ class RedisBudget:
                         rule.effective(False),
                         rule.effective(True),
                         rule.daily_limit,
-                        uuid.uuid4().hex,
+                        ticket,
+                        int(rule.in_flight_seconds * 1000),
+                        int(IN_FLIGHT_POLL_SECONDS * 1000),
                     ],
                 )
             )
             if waited == 0:
-                return
+                return ticket
             if waited < 0:
                 raise BudgetExhausted(_seconds_to_next_day(time.time()), "daily limit reached")
             _wait_or_raise(waited / 1000, max_wait, deadline, "per-minute limit reached")
+
+    def answered(self, ticket: Ticket) -> None:
+        self._answered(keys=[self._keys()[0]], args=[ticket])
 
     def penalize(self, retry_after: float) -> None:
         keys = self._keys()

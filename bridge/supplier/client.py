@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from bridge.retrying import call_with_retries
 from bridge.supplier import paging
-from bridge.supplier.budget import Budget
+from bridge.supplier.budget import Budget, Ticket
 from bridge.supplier.errors import (
     SupplierError,
     SupplierRateLimited,
@@ -91,26 +91,23 @@ class SupplierClient:
     def __repr__(self) -> str:
         return f"SupplierClient({str(self._http.base_url)!r})"
 
-    def reserve_slot(self, max_wait: float) -> None:
+    def reserve_slot(self, max_wait: float) -> Ticket | None:
         """Take one request's budget for the ``create_order`` that follows, waiting at most
         ``max_wait`` seconds (a purchase bounds its wait by its lease); raises BudgetExhausted."""
-        if self._budget is not None:
-            self._budget.acquire(max_wait)
+        return None if self._budget is None else self._budget.acquire(max_wait)
 
     def create_order(
-        self, items: Sequence[OrderItem], *, slot_reserved: bool = False
+        self, items: Sequence[OrderItem], *, ticket: Ticket | None = None
     ) -> CreateResult:
         """Buy ``items`` in exactly one request.
 
         On ``SupplierOutcomeUnknown`` the order may exist: look for it in ``list_orders`` before
-        buying again. ``slot_reserved``: ``reserve_slot`` already paid for this request.
+        buying again. ``ticket``: the budget ``reserve_slot`` already took for this request.
         """
         if not items:
             raise ValueError("an order needs at least one item")
         payload = {"items": [item.model_dump(exclude_none=True) for item in items]}
-        response, data = self._send(
-            "POST", "orders/create", json=payload, budgeted=not slot_reserved
-        )
+        response, data = self._send("POST", "orders/create", json=payload, ticket=ticket)
         return self._parse(CreateResult, data, response)
 
     def order_status(self, trans_id: str) -> OrderStatus:
@@ -184,17 +181,22 @@ class SupplierClient:
         *,
         params: Mapping[str, Any] | None = None,
         json: object = None,
-        budgeted: bool = True,
+        ticket: Ticket | None = None,
     ) -> tuple[httpx.Response, dict[str, Any]]:
-        """One HTTP request; returns the envelope's ``data`` or raises a ``SupplierError``."""
+        """One HTTP request; returns the envelope's ``data`` or raises a ``SupplierError``.
+        ``ticket``: its budget, when already taken (``reserve_slot``)."""
         request = self._http.build_request(method, path, params=params, json=json)
-        if budgeted and self._budget is not None:
-            self._budget.acquire(self._budget_wait)  # raises BudgetExhausted: nothing sent
+        if ticket is None and self._budget is not None:
+            ticket = self._budget.acquire(self._budget_wait)  # raises BudgetExhausted: nothing sent
         self.calls += 1
         try:
             response = self._http.send(request)
         except httpx.RequestError as exc:
+            # A request that timed out may still reach the supplier later: its slot stays taken
+            # until the budget's in-flight ceiling.
             raise from_transport_error(exc) from exc
+        if ticket is not None and self._budget is not None:
+            self._budget.answered(ticket)  # the supplier counted it by now, if at all
         if not response.is_success:
             raise self._refusal(response)
         try:

@@ -1,11 +1,9 @@
-"""The supplier's rate limit (60 requests a minute per key, here compressed fivefold to 60 per 12 s)
+"""The supplier's rate limit (60 requests a minute per key, here compressed tenfold to 60 per 6 s)
 is budgeted by one limiter that every worker process shares: the bridge never sees a 429.
 
-Compression shrinks the limiter's guard against requests arriving later than they were admitted
-with the window (2% of it): at tenfold it is 0.12 s, less than a loaded 2-core machine running
-three worker processes and the rest of the suite can delay a request (seen here twice in four full
-runs, never alone). Fivefold keeps the test about the shared budget, not about the host's
-scheduler; the real window's guard is 1.2 s.
+A loaded 2-core host delays some requests between their admission and their arrival by more than
+the window's 2% guard (0.12 s here); the limiter counts each request from its answer, so no delay
+lets the supplier see more than the limit (at fivefold with admission stamps, CI once saw a 429).
 """
 
 from __future__ import annotations
@@ -14,7 +12,7 @@ from tests.faults.conftest import MakeWorld
 from tests.faults.world import CAOSHOP, DONE, NETFLIX, SPOTIFY
 
 LIMIT = 60
-TIME_SCALE = 5  # a simulated minute lasts 12 s
+TIME_SCALE = 10  # a simulated minute lasts 6 s
 
 
 def test_three_workers_share_the_supplier_rate_limit_and_see_no_429(

@@ -15,11 +15,16 @@ from tests.conftest import REDIS_URL, require_service
 RULE = BudgetRule(limit=5, window_seconds=1.0, daily_limit=1000, margin=0)
 
 
+def send(budget: Budget, max_wait: float = 0) -> None:
+    """One request admitted and answered at once."""
+    budget.answered(budget.acquire(max_wait=max_wait))
+
+
 def admitted(budget: Budget, tries: int = 50) -> int:
     """How many requests go through right now, without waiting."""
     for count in range(tries):
         try:
-            budget.acquire(max_wait=0)
+            send(budget)
         except BudgetExhausted:
             return count
     return tries
@@ -37,12 +42,12 @@ def test_local_budget_admits_the_limit_per_sliding_window() -> None:
     clock = FakeClock()
     budget = LocalBudget(RULE, clock=clock)
     for _ in range(5):
-        budget.acquire(max_wait=0)
+        send(budget, max_wait=0)
     with pytest.raises(BudgetExhausted) as caught:
         budget.acquire(max_wait=0)
     assert 0 < caught.value.retry_after <= 1.1
     clock.now += 1.1  # the window plus its guard
-    budget.acquire(max_wait=0)
+    send(budget, max_wait=0)
 
 
 def test_local_budget_keeps_a_margin_and_slows_down_after_a_429() -> None:
@@ -58,13 +63,44 @@ def test_local_budget_keeps_a_margin_and_slows_down_after_a_429() -> None:
     assert admitted(budget) == int(8 * 0.9)
 
 
+def test_a_slow_request_holds_its_slot_until_one_window_after_its_answer() -> None:
+    """The supplier counts a request when it arrives, which may be long after it was admitted:
+    its slot frees one window after the answer, never one window after the admission."""
+    clock = FakeClock()
+    budget = LocalBudget(BudgetRule(limit=2, window_seconds=1.0, margin=0), clock=clock)
+    slow = budget.acquire(max_wait=0)
+    send(budget)
+    clock.now += 5.0  # five windows later the slow request is still unanswered: one slot free
+    assert admitted(budget) == 1
+    budget.answered(slow)
+    clock.now += 0.9
+    assert admitted(budget) == 0
+    clock.now += 0.2  # one window (and its guard) after the answer
+    assert admitted(budget) == 2
+
+
+def test_a_request_never_answered_frees_its_slot_after_its_in_flight_ceiling() -> None:
+    """A process killed mid-request never says it was answered: its slot is not held forever."""
+    clock = FakeClock()
+    rule = BudgetRule(limit=1, window_seconds=1.0, margin=0, in_flight_seconds=10.0)
+    budget = LocalBudget(rule, clock=clock)
+    budget.acquire(max_wait=0)
+    with pytest.raises(BudgetExhausted) as caught:
+        budget.acquire(max_wait=0)
+    assert caught.value.retry_after <= 0.1, "an unanswered slot may free at any moment: poll"
+    clock.now += 10.5
+    assert admitted(budget) == 0
+    clock.now += 1.0
+    assert admitted(budget) == 1
+
+
 def test_local_budget_daily_limit() -> None:
     clock = FakeClock()
     budget = LocalBudget(
         BudgetRule(limit=100, window_seconds=1.0, daily_limit=3, margin=0), clock=clock
     )
     for _ in range(3):
-        budget.acquire(max_wait=0)
+        send(budget, max_wait=0)
     with pytest.raises(BudgetExhausted, match="daily"):
         budget.acquire(max_wait=0)
 
@@ -73,7 +109,7 @@ def test_acquire_waits_for_a_slot_when_allowed_to() -> None:
     budget = LocalBudget(BudgetRule(limit=2, window_seconds=0.3, margin=0))
     started = time.monotonic()
     for _ in range(4):
-        budget.acquire(max_wait=5)
+        send(budget, max_wait=5)
     assert time.monotonic() - started >= 0.25
 
 
@@ -101,11 +137,11 @@ def test_redis_budget_is_shared_by_every_holder_of_the_same_key(
         theirs: Budget = other.for_key("sk_live_key_one")
         unrelated: Budget = other.for_key("sk_live_key_two")
         for budget in (mine, theirs, mine, theirs, mine):
-            budget.acquire(max_wait=0)
+            send(budget, max_wait=0)
         with pytest.raises(BudgetExhausted):
             theirs.acquire(max_wait=0)
-        unrelated.acquire(max_wait=0)  # another key has its own budget
-        mine.acquire(max_wait=2.0)  # waits until the oldest request leaves the window
+        send(unrelated, max_wait=0)  # another key has its own budget
+        send(mine, max_wait=2.0)  # waits until the oldest request leaves the window
     finally:
         other.close()
     client = redis.Redis.from_url(REDIS_URL)
@@ -113,6 +149,20 @@ def test_redis_budget_is_shared_by_every_holder_of_the_same_key(
     client.close()
     assert keys
     assert not any("sk_live" in key for key in keys), "keys are hashed, never stored"
+
+
+def test_redis_budget_counts_a_slow_request_from_its_answer(
+    redis_budgets: tuple[Budgets, str],
+) -> None:
+    budgets, _ = redis_budgets
+    budget = budgets.for_key("sk_live_key_one")
+    slow = budget.acquire(max_wait=0)
+    assert admitted(budget) == RULE.limit - 1
+    time.sleep(RULE.guarded_window + 0.1)  # the answered ones have left the window, not the slow
+    assert admitted(budget) == RULE.limit - 1
+    budget.answered(slow)
+    time.sleep(RULE.guarded_window + 0.1)
+    assert admitted(budget) == RULE.limit
 
 
 def test_redis_budget_blocks_after_a_429(redis_budgets: tuple[Budgets, str]) -> None:

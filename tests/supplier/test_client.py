@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
@@ -20,6 +21,7 @@ from bridge.supplier import (
     SupplierRefused,
     SupplierUnreachable,
 )
+from bridge.supplier.budget import Ticket
 
 API_KEY = "sk_live_a1b2c3d4" + "7" * 24
 API_SECRET = "sk_secret_a1b2c3d4" + "9" * 56
@@ -305,6 +307,56 @@ def test_failure_to_connect_is_unreachable(exc_type: type[httpx.TransportError])
     with pytest.raises(SupplierUnreachable):
         client.create_order([OrderItem(plan_id=1)])
     assert client.calls == 1
+
+
+class RecordingBudget:
+    """A budget that admits everything and records what the client told it."""
+
+    def __init__(self) -> None:
+        self.admitted: list[Ticket] = []
+        self.answered_tickets: list[Ticket] = []
+
+    def acquire(self, max_wait: float) -> Ticket:
+        self.admitted.append(Ticket(f"t{len(self.admitted)}"))
+        return self.admitted[-1]
+
+    def answered(self, ticket: Ticket) -> None:
+        self.answered_tickets.append(ticket)
+
+    def penalize(self, retry_after: float) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    "handler",
+    [answer(200, {"success": True, "data": {"balance": 1}}), answer(400, error_body("X"))],
+)
+def test_an_answered_request_restamps_its_budget_slot(handler: Handler) -> None:
+    budget = RecordingBudget()
+    client = make_client(handler, budget=budget, read_attempts=1)
+    with contextlib.suppress(SupplierError):
+        client.balance()
+    assert budget.answered_tickets == budget.admitted == ["t0"]
+
+
+def test_a_request_that_timed_out_keeps_its_budget_slot_in_flight() -> None:
+    """The supplier may still receive a timed-out request later: it stays counted as unanswered."""
+    budget = RecordingBudget()
+    client = make_client(raising(httpx.ReadTimeout), budget=budget)
+    with pytest.raises(SupplierOutcomeUnknown):
+        client.create_order([OrderItem(plan_id=1)])
+    assert budget.admitted == ["t0"]
+    assert budget.answered_tickets == []
+
+
+def test_a_reserved_slot_is_spent_by_the_order_it_was_reserved_for() -> None:
+    budget = RecordingBudget()
+    client = make_client(answer(200, {"success": True, "data": {}}), budget=budget)
+    ticket = client.reserve_slot(max_wait=1.0)
+    with contextlib.suppress(SupplierError):
+        client.create_order([OrderItem(plan_id=1)], ticket=ticket)
+    assert budget.admitted == ["t0"], "no second slot taken"
+    assert budget.answered_tickets == ["t0"]
 
 
 def test_429_is_rate_limited_with_retry_after() -> None:

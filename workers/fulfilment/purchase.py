@@ -70,11 +70,11 @@ def purchase(ctx: Context, fulfilment_id: int) -> list[Send]:
     try:
         # The attempt is committed: wait for budget only as long as its lease safely allows,
         # or the sweep could take a live purchase for a dead one and settle it as never sent.
-        client.reserve_slot(max_wait=_budget_wait(ctx))
+        ticket = client.reserve_slot(max_wait=_budget_wait(ctx))
     except BudgetExhausted as exc:
         return _not_bought(ctx, decided, AttemptOutcome.NOT_SENT, None, str(exc), exc.retry_after)
     try:
-        result = client.create_order([claim.item for claim in decided.claims], slot_reserved=True)
+        result = client.create_order([claim.item for claim in decided.claims], ticket=ticket)
     except BudgetExhausted as exc:
         return _not_bought(ctx, decided, AttemptOutcome.NOT_SENT, None, str(exc), exc.retry_after)
     except SupplierRateLimited as exc:
