@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import require_service
 from tests.faults.ledger import SUMMARY
 from tests.faults.processes import Zygote
-from tests.faults.redis_control import REDIS_HOST, REDIS_PORT
+from tests.faults.redis_control import SHARED_REDIS_HOST, SHARED_REDIS_PORT, PrivateRedis
 from tests.faults.world import FaultWorld
 
 WORLD = pytest.StashKey[FaultWorld]()
@@ -33,12 +33,20 @@ def zygote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Zygote]:
 def make_world(
     request: pytest.FixtureRequest, postgres_url: str, tmp_path: Path, zygote: Zygote
 ) -> Iterator[MakeWorld]:
-    """``make_world(**options)``: a started FaultWorld (no workers yet), closed after the test."""
-    require_service("Redis", REDIS_HOST, REDIS_PORT)
-    worlds: list[FaultWorld] = []
+    """``make_world(**options)``: a started FaultWorld (no workers yet), closed after the test.
 
-    def make(**options: Any) -> FaultWorld:
+    ``make_world(private_redis=True)`` for a test that stops Redis: the world gets a redis-server of
+    its own, killed after the world is closed, however the test ended.
+    """
+    require_service("Redis", SHARED_REDIS_HOST, SHARED_REDIS_PORT)
+    worlds: list[FaultWorld] = []
+    private: list[PrivateRedis] = []
+
+    def make(*, private_redis: bool = False, **options: Any) -> FaultWorld:
         assert not worlds, "one world per test"
+        if private_redis:
+            private.append(PrivateRedis(tmp_path / "redis").start())
+            options["redis"] = private[0]
         world = FaultWorld(postgres_url, tmp_path, zygote=zygote, **options)
         worlds.append(world)
         request.node.stash[WORLD] = world
@@ -47,8 +55,12 @@ def make_world(
     try:
         yield make
     finally:
-        for world in worlds:
-            world.close()
+        try:
+            for world in worlds:
+                world.close()
+        finally:
+            for server in private:
+                server.close()
 
 
 @pytest.hookimpl(wrapper=True)

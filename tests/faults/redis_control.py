@@ -1,86 +1,104 @@
-"""The machine's Redis as a process the fault tests may stop and start: ping it, start it if it is
-down, stop it for a block (every queue is lost) and always start it again afterwards."""
+"""Redis for the fault suite: the machine's shared one, and private ones a test may stop.
+
+The shared Redis (``SHARED_REDIS_URL``, 127.0.0.1:6379 unless ``BRIDGE_TEST_REDIS_URL`` says
+otherwise) serves every test session on this machine at once, so the suite never stops it: a
+restart there would drop the queues of tests it knows nothing about. A test that stops or
+restarts Redis gets a ``PrivateRedis`` instead, its own ``redis-server`` on a free port.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import os
+import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from tests.faults.waiting import wait_until
+import redis
 
-REDIS_HOST = "127.0.0.1"
-REDIS_PORT = 6379
-REDIS_URL = os.environ.get("BRIDGE_TEST_REDIS_URL", f"redis://{REDIS_HOST}:{REDIS_PORT}/0")
+from tests.conftest import REDIS_URL
+from tests.faults.processes import tail
+from tests.faults.waiting import poll
 
-
-def _redis_cli(*args: str, timeout: float) -> subprocess.CompletedProcess[bytes]:
-    """``redis-cli ARGS`` against the test Redis, output captured, exit status not checked."""
-    return subprocess.run(
-        ["redis-cli", "-h", REDIS_HOST, "-p", str(REDIS_PORT), *args],
-        capture_output=True,
-        timeout=timeout,
-        check=False,
-    )
+SHARED_REDIS_URL = REDIS_URL
+SHARED_REDIS_HOST = urlsplit(SHARED_REDIS_URL).hostname or "127.0.0.1"
+SHARED_REDIS_PORT = urlsplit(SHARED_REDIS_URL).port or 6379
 
 
-def redis_ping() -> bool:
+def redis_answers(url: str) -> bool:
+    """Whether the Redis at ``url`` answers PING within a second."""
     try:
-        answer = _redis_cli("ping", timeout=3)
-    except (OSError, subprocess.TimeoutExpired):
+        with redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1) as client:
+            return bool(client.ping())
+    except (redis.RedisError, OSError):
         return False
-    return answer.stdout.strip() == b"PONG"
 
 
-def start_redis(timeout: float = 15.0) -> None:
-    for folder in ("/var/lib/redis", "/var/log/redis"):
-        Path(folder).mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [
-            "redis-server",
-            "--daemonize",
-            "yes",
-            "--bind",
-            "127.0.0.1",
-            "-::1",
-            "--port",
-            str(REDIS_PORT),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            "/var/lib/redis",
-            "--logfile",
-            "/var/log/redis/ci.log",
-        ],
-        check=True,
-        capture_output=True,
-        timeout=10,
-    )
-    wait_until(redis_ping, timeout, "redis-cli ping to answer after starting Redis")
+def _free_port() -> int:
+    """A loopback port nobody listens on now (the kernel's pick, so sessions rarely collide)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
 
 
-def ensure_redis() -> None:
-    if not redis_ping():
-        start_redis()
+class PrivateRedis:
+    """One test's own ``redis-server``: loopback only, nothing persisted, its own folder and log.
 
+    ``down()`` stops it and starts it again on the *same* port, so workers that lost their
+    connection find it where they left it; ``close()`` kills it for good. Only this process is
+    ever signalled, never a server found on a port.
+    """
 
-@contextlib.contextmanager
-def redis_down() -> Iterator[None]:
-    """Redis is stopped (``shutdown nosave``: every queue is lost) inside the block, and always
-    started again afterwards, so a failing test never leaves it down for the rest of the suite."""
-    try:
-        _redis_cli("shutdown", "nosave", timeout=10)
-        wait_until(lambda: not redis_ping(), 10, "Redis to go down")
-        yield
-    finally:
-        ensure_redis()
+    def __init__(self, workdir: Path) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.workdir = workdir
+        self.log_path = workdir / "redis.log"
+        self.port = _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._proc: subprocess.Popen[bytes] | None = None
 
+    def start(self, timeout: float = 15.0) -> PrivateRedis:
+        """Start the server (output appended to ``redis.log``) and wait until it answers PING."""
+        assert self._proc is None, "already running"
+        with self.log_path.open("ab") as log:
+            # --save "" and --appendonly no: a stop loses everything, as `shutdown nosave` would.
+            self._proc = subprocess.Popen(
+                ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port)]
+                + ["--save", "", "--appendonly", "no", "--dir", str(self.workdir)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        proc = self._proc
+        if not poll(lambda: proc.poll() is not None or redis_answers(self.url), timeout):
+            self.close()
+            raise TimeoutError(f"private Redis on port {self.port} did not answer PING")
+        if proc.poll() is not None:
+            self._proc = None
+            raise RuntimeError(f"private Redis on port {self.port} exited:\n{tail(self.log_path)}")
+        return self
 
-def restart_redis(down_seconds: float = 0.5) -> None:
-    with redis_down():
-        time.sleep(down_seconds)
+    def close(self) -> None:
+        """Stop the server (SIGTERM: Redis shuts down, saving nothing), SIGKILL if it lingers."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+    @contextlib.contextmanager
+    def down(self) -> Iterator[None]:
+        """Stopped inside the block (every queue is lost); started again afterwards on the same
+        port even if the block fails, so the test's teardown still finds a Redis to clean up."""
+        self.close()
+        try:
+            yield
+        finally:
+            self.start()

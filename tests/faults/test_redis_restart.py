@@ -1,5 +1,9 @@
-"""Redis restarted mid-run (``shutdown nosave``: every queued and delayed message is gone) loses
-nothing and buys nothing twice: the database is the truth and the sweep re-sends what was lost.
+"""Redis restarted mid-run (stopped with nothing saved: every queued and delayed message is
+gone) loses nothing and buys nothing twice: the database is the truth and the sweep re-sends what
+was lost.
+
+The Redis restarted is the world's private one (``redis_control.PrivateRedis``); the machine's
+shared Redis, which other test sessions use meanwhile, is watched and must answer throughout.
 
 The workers here are ``python -m bridge.cli worker`` itself. If one exits because Redis went away,
 the world restarts it as systemd would and the exit is reported as a finding in the summary.
@@ -11,7 +15,7 @@ import random
 import time
 
 from tests.faults.conftest import MakeWorld
-from tests.faults.redis_control import redis_down
+from tests.faults.redis_control import SHARED_REDIS_URL, redis_answers
 from tests.faults.world import CHATGPT, DONE, INSTANT, YOUTUBE, Product
 
 
@@ -19,9 +23,14 @@ def _order(rng: random.Random) -> list[tuple[Product, int]]:
     return [(rng.choice(INSTANT), rng.randint(1, 2)) for _ in range(rng.randint(1, 2))]
 
 
+def _shared_redis_answers() -> None:
+    assert redis_answers(SHARED_REDIS_URL), "the machine's shared Redis stopped answering"
+
+
 def test_a_redis_restart_mid_run_loses_nothing(make_world: MakeWorld) -> None:
     rng = random.Random()
-    world = make_world(launch="exec")
+    world = make_world(launch="exec", private_redis=True)
+    assert world.redis_url != SHARED_REDIS_URL
     world.start_workers(3)
 
     # Manual plans stay pending at the supplier: their delivery polls wait as delayed messages.
@@ -31,7 +40,8 @@ def test_a_redis_restart_mid_run_loses_nothing(make_world: MakeWorld) -> None:
         world.place_order(_order(rng))
     time.sleep(0.3)  # work in flight
 
-    with redis_down():
+    with world.every(0.1, _shared_redis_answers, "shared-redis-watch"), world.redis_down():
+        assert not redis_answers(world.redis_url), "the world's own Redis is down"
         # Webhooks keep arriving: the bridge records them, but cannot queue their intake.
         for _ in range(4):
             world.place_order(_order(rng))

@@ -3,8 +3,9 @@ real OS processes, on PostgreSQL and Redis.
 
 Here: the catalogue the world sells (Pancake variations and the supplier plans that serve them),
 ``FaultWorld`` itself, and ``Repeater``, the background thread behind its fault injectors. Redis
-control is in ``redis_control``, worker processes in ``processes``, and the checks a test asserts
-(the suppliers' ledgers and the Pancake notes) in ``ledger``.
+(the machine's shared one, or a private one a test may stop) is in ``redis_control``, worker
+processes in ``processes``, and the checks a test asserts (the suppliers' ledgers and the Pancake
+notes) in ``ledger``.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from tests.faults.processes import (
     exec_worker,
     tail,
 )
-from tests.faults.redis_control import REDIS_URL, ensure_redis, restart_redis
+from tests.faults.redis_control import SHARED_REDIS_URL, PrivateRedis
 from tests.faults.waiting import wait_until
 from workers.broker import build_broker
 
@@ -99,6 +100,8 @@ class FaultWorld:
     """Pancake + two supplier simulators + the bridge on PostgreSQL and Redis, workers as processes.
 
     Use as a context manager (or ``start()`` / ``close()``); ``close()`` kills every worker.
+    Without ``redis`` the world runs on the machine's shared Redis, which it never stops; a world
+    that stops Redis (``redis_down()``) is given a ``PrivateRedis`` and points everything at it.
     """
 
     def __init__(
@@ -114,6 +117,7 @@ class FaultWorld:
         worker_threads: int = 4,
         shop_options: Mapping[str, Mapping[str, Any]] | None = None,
         worker_env: Mapping[str, str] | None = None,
+        redis: PrivateRedis | None = None,
         balance: float = 1e12,
         stock: int = 1_000_000,
     ) -> None:
@@ -123,11 +127,13 @@ class FaultWorld:
         self.workdir = workdir
         self.zygote = zygote
         self.launch = launch
+        self.redis = redis
+        self.redis_url = redis.url if redis is not None else SHARED_REDIS_URL
         self.namespace = f"bridge-fault-{uuid.uuid4().hex[:10]}"
         self.secret_key = secrets.token_urlsafe(32)
         self.settings = Settings(
             database_url=database_url,
-            redis_url=REDIS_URL,
+            redis_url=self.redis_url,
             redis_namespace=self.namespace,
             lease_seconds=lease_seconds,
             sweep_interval_seconds=sweep_interval_seconds,
@@ -169,8 +175,7 @@ class FaultWorld:
         self.close()
 
     def start(self) -> FaultWorld:
-        ensure_redis()
-        broker = build_broker(REDIS_URL, namespace=self.namespace)
+        broker = build_broker(self.redis_url, namespace=self.namespace)
         sandbox = Sandbox(self.settings, secret_key=self.secret_key, broker=broker)
         self._sandbox = sandbox
         dialects: tuple[tuple[str, Dialect], ...] = ((CAOSHOP, "full"), (SHOPKEY, "short"))
@@ -216,7 +221,7 @@ class FaultWorld:
         return {
             **clean_environment(),
             "BRIDGE_DATABASE_URL": self.database_url,
-            "BRIDGE_REDIS_URL": REDIS_URL,
+            "BRIDGE_REDIS_URL": self.redis_url,
             "BRIDGE_REDIS_NAMESPACE": self.namespace,
             "BRIDGE_SECRET_KEY": self.secret_key,
             "BRIDGE_PANCAKE_BASE_URL": self.sandbox.runtime.settings.pancake_base_url,
@@ -247,7 +252,6 @@ class FaultWorld:
                 with contextlib.suppress(Exception):
                     helper.stop(check=False)
             self.stop_workers()
-            ensure_redis()
             if self._sandbox is not None:
                 self._record_summary()
         finally:
@@ -394,8 +398,14 @@ class FaultWorld:
                 else:
                     sim.complete_pending(order.trans_id)
 
-    def restart_redis(self, down_seconds: float = 0.5) -> None:
-        restart_redis(down_seconds)
+    def redis_down(self) -> contextlib.AbstractContextManager[None]:
+        """This world's Redis stopped inside the block (every queue is lost), started again after.
+
+        Only a private Redis may be stopped: other test sessions share the machine's one.
+        """
+        if self.redis is None:
+            raise RuntimeError("stopping Redis needs make_world(private_redis=True)")
+        return self.redis.down()
 
     # -- Pancake side ---------------------------------------------------------------------------
 
