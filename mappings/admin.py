@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session, select
 
-from bridge.errors import ConfigError
+from bridge.errors import ConfigError, Refused
 from bridge.models import DEFAULT_TRIGGER_STATUSES, PancakeShop, Supplier
 from bridge.pancake.vocabulary import CANCELLING
 from bridge.secrets import SecretBox
+
+if TYPE_CHECKING:
+    from bridge.supplier.budget import Budget
 
 
 def add_shop(
@@ -44,22 +48,88 @@ def add_shop(
     return shop
 
 
+def check_supplier(
+    base_url: str,
+    api_key: str,
+    api_secret: str,
+    *,
+    timeout_seconds: float = 30.0,
+    budget: Budget | None = None,
+) -> float:
+    """Read the account balance once with these settings and return it.
+
+    It proves what a purchase needs: the base URL is the API root itself (a redirect is refused
+    with the URL it points to) and the key and secret are accepted. ``budget``: the key's shared
+    limiter, so the check counts like any request. Call it outside a database transaction: it
+    waits on the network.
+    """
+    # Imported here: httpx and redis would add 0.4 s to every command that uses this module.
+    import httpx
+
+    from bridge.supplier.budget import BudgetExhausted
+    from bridge.supplier.client import SupplierClient
+    from bridge.supplier.errors import (
+        SupplierOutcomeUnknown,
+        SupplierRateLimited,
+        SupplierRedirected,
+        SupplierRefused,
+        SupplierUnreachable,
+    )
+
+    url = _base_url(base_url)
+    timeout = httpx.Timeout(timeout_seconds, connect=min(5.0, timeout_seconds))
+    try:
+        # One attempt: an operator at a prompt is better served by the reason than by retries.
+        with SupplierClient(
+            url, api_key, api_secret, timeout=timeout, read_attempts=1, budget=budget
+        ) as client:
+            return client.balance()
+    except SupplierRedirected as exc:
+        raise ConfigError(f"{url} {exc.message}") from None
+    except SupplierRefused as exc:
+        said = f" ({exc.message})" if exc.message else ""
+        raise ConfigError(
+            f"{url} refused account/balance: HTTP {exc.status} {exc.error_code}{said}; check "
+            "the API key and secret, and that the URL is the API root"
+        ) from None
+    except SupplierUnreachable:
+        raise ConfigError(
+            f"cannot reach {url}: check the base URL, or save it unchecked with --offline"
+        ) from None
+    except (SupplierRateLimited, BudgetExhausted) as exc:
+        raise Refused(
+            f"{url} cannot be checked now ({exc}): try again later, or save it unchecked "
+            "with --offline"
+        ) from None
+    except SupplierOutcomeUnknown as exc:
+        raise ConfigError(
+            f"{url} gave no usable answer to account/balance ({exc}): check that it is the API "
+            "root, or save it unchecked with --offline"
+        ) from None
+
+
 def add_supplier(
     session: Session, box: SecretBox, name: str, *, base_url: str, api_key: str, api_secret: str
 ) -> Supplier:
-    if not base_url.startswith(("http://", "https://")):
-        raise ConfigError(
-            "the base URL must start with http:// or https:// (the API root, e.g. https://caoshop.net/api/v1)"
-        )
+    """Create or update a supplier as given; ``check_supplier`` tells whether it works."""
+    url = _base_url(base_url)
     supplier = session.get(Supplier, name) or Supplier(
         name=name, base_url="", api_key_enc="", api_secret_enc=""
     )
-    supplier.base_url = base_url.rstrip("/")
+    supplier.base_url = url
     supplier.api_key_enc = box.encrypt(api_key)
     supplier.api_secret_enc = box.encrypt(api_secret)
     supplier.enabled = True
     session.add(supplier)
     return supplier
+
+
+def _base_url(base_url: str) -> str:
+    if not base_url.startswith(("http://", "https://")):
+        raise ConfigError(
+            "the base URL must start with http:// or https:// (the API root, e.g. https://caoshop.net/api/v1)"
+        )
+    return base_url.rstrip("/")
 
 
 def list_shops(session: Session) -> list[PancakeShop]:

@@ -45,9 +45,17 @@ def add(
             "--api-secret", metavar="SECRET", help="The supplier API secret (stored encrypted)."
         ),
     ],
+    offline: Annotated[
+        bool,
+        typer.Option(
+            "--offline", help="Save without checking the URL and keys against the supplier."
+        ),
+    ] = False,
 ) -> None:
     """Add or update a supplier.
 
+    Before saving, one read of the account balance checks that the URL is the API root
+    (a redirect is refused, naming the URL it points to) and that the keys are accepted.
     Running it again for the same name replaces its URL and keys and enables it.
 
     \b
@@ -59,11 +67,29 @@ def add(
 
     current = settings()
     box = secret_box(current)
+    checked = "not checked: --offline"
+    if not offline:
+        from bridge.supplier.budget import Budgets
+
+        # Before the write transaction, which must not wait on the network. The request counts
+        # against the key's budget, which workers buying with the same key share.
+        budgets = Budgets.from_settings(current)
+        try:
+            balance = admin.check_supplier(
+                base_url,
+                api_key,
+                api_secret,
+                timeout_seconds=current.supplier_timeout_seconds,
+                budget=budgets.for_key(api_key),
+            )
+        finally:
+            budgets.close()
+        checked = f"checked, balance {balance:,.0f}"
     with writing(current) as session:
         admin.add_supplier(
             session, box, name, base_url=base_url, api_key=api_key, api_secret=api_secret
         )
-    say(f"supplier {name} saved")
+    say(f"supplier {name} saved ({checked})")
 
 
 @suppliers.command("list")

@@ -76,6 +76,10 @@ class SupplierClient:
             },
             timeout=timeout,
             transport=transport,
+            # Never follow (httpx's default, spelled out): a 301/302 would resend a POST as a
+            # GET, and any redirect would carry the API key to the host it names. A 3xx is
+            # raised as SupplierRedirected, naming the base URL to configure instead.
+            follow_redirects=False,
         )
         self._secrets = (api_key, api_secret)
         self._read_attempts = read_attempts
@@ -198,7 +202,7 @@ class SupplierClient:
         if ticket is not None and self._budget is not None:
             self._budget.answered(ticket)  # the supplier counted it by now, if at all
         if not response.is_success:
-            raise self._refusal(response)
+            raise self._refusal(response, endpoint=path)
         try:
             body = response.json()
         except ValueError as exc:
@@ -212,8 +216,8 @@ class SupplierClient:
             raise unexpected_body(response, "answer has no data object")
         return response, data
 
-    def _refusal(self, response: httpx.Response) -> SupplierError:
-        error = from_response(response, secrets=self._secrets)
+    def _refusal(self, response: httpx.Response, endpoint: str = "") -> SupplierError:
+        error = from_response(response, secrets=self._secrets, endpoint=endpoint)
         if isinstance(error, SupplierRateLimited) and self._budget is not None:
             self._budget.penalize(error.retry_after or 1.0)
         return error

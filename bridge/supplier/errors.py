@@ -8,6 +8,7 @@ SupplierError                an ApiError (bridge.http_errors): method, path, sta
 │   │                        connection dropped mid-answer, any 5xx, or a 2xx we cannot read
 │   └── SupplierRateLimited  HTTP 429 / RATE_LIMIT_EXCEEDED: refused, retry after `retry_after`
 ├── SupplierRefused          a 4xx (or a 200 with "success": false): refused, nothing bought
+│   └── SupplierRedirected   a 3xx: the base URL is not the API root; never followed
 └── ListingIncomplete        a listing that cannot be read whole (paging ignored, no end)
 ```
 
@@ -72,19 +73,59 @@ class SupplierRefused(SupplierError):
     message: str
 
 
+class SupplierRedirected(SupplierRefused):
+    """A 3xx: the base URL is not the API root (cloneviammo answers at ``www.``; ``http://``
+    sent to ``https://``). The web server turned the request away before the API saw it, so
+    nothing was bought, and the redirect is never followed: httpx would resend a 301/302 POST
+    as a GET, and the API key to whatever host the Location names.
+
+    ``location``: where it points, without query, fragment or user info (None when it named
+    none); ``base_url``: the API root to configure instead, when the Location keeps the path
+    that was asked for (None otherwise). ``message`` says which URL to use.
+    """
+
+    def __init__(
+        self, *, method: str, path: str, status: int, location: str | None, base_url: str | None
+    ) -> None:
+        if base_url is not None:
+            message = f"redirects to {base_url}: use that as the base URL"
+        elif location is not None:
+            message = f"redirects to {location} (not followed): the base URL must be the API root"
+        else:
+            message = f"HTTP {status} without a Location: the base URL must be the API root"
+        super().__init__(
+            f"HTTP {status} {ErrorCode.REDIRECTED}: {message}",
+            method=method,
+            path=path,
+            status=status,
+            error_code=ErrorCode.REDIRECTED,
+            message=message,
+        )
+        self.location = location
+        self.base_url = base_url
+
+
 class ListingIncomplete(SupplierError):
     """A listing could not be read whole: the supplier ignored paging, or it has no end in
     sight. What was read is not to be taken for all there is."""
 
 
-def from_response(response: httpx.Response, *, secrets: Iterable[str] = ()) -> SupplierError:
+def from_response(
+    response: httpx.Response, *, secrets: Iterable[str] = (), endpoint: str = ""
+) -> SupplierError:
     """Classify a response that is not a usable success.
 
     ``secrets`` (the API key and secret) are blanked out of the supplier's message, in case it
-    echoes what it was sent.
+    echoes what it was sent. ``endpoint``: the path asked for below the base URL
+    (``"orders/create"``); a redirect's Location that ends with it names the base URL to use.
     """
     method, path = where(response.request)
     status = response.status_code
+    if 300 <= status < 400:
+        location, base_url = _redirect_target(response, secrets, endpoint)
+        return SupplierRedirected(
+            method=method, path=path, status=status, location=location, base_url=base_url
+        )
     body = _json_object(response)
     code, message = _code_and_message(body, secrets)
 
@@ -108,8 +149,8 @@ def from_response(response: httpx.Response, *, secrets: Iterable[str] = ()) -> S
             error_code=code,
             message=message,
         )
-    # 5xx (even one naming an error code: PHP may fail after the order row is written), 3xx, or a
-    # 2xx whose body we cannot read: the order may exist.
+    # 5xx (even one naming an error code: PHP may fail after the order row is written), or a 2xx
+    # whose body we cannot read: the order may exist.
     return SupplierOutcomeUnknown(
         f"HTTP {status} {code or 'unexpected answer'}",
         method=method,
@@ -137,6 +178,27 @@ def from_transport_error(exc: httpx.RequestError) -> SupplierTransient:
     if isinstance(exc, _NEVER_SENT):
         return SupplierUnreachable(f"supplier unreachable ({name})", method=method, path=path)
     return SupplierOutcomeUnknown(f"no complete answer ({name})", method=method, path=path)
+
+
+def _redirect_target(
+    response: httpx.Response, secrets: Iterable[str], endpoint: str
+) -> tuple[str | None, str | None]:
+    """Where a 3xx points, and the base URL that implies; both fit to quote to a person."""
+    raw = response.headers.get("Location")
+    if not raw:
+        return None, None
+    try:
+        target = response.request.url.join(raw.strip())
+    except httpx.InvalidURL:
+        return None, None
+    # The query and user info may carry what the next host would need to let us in.
+    target = target.copy_with(query=None, fragment=None, username=None, password=None)
+    location = redact(str(target), secrets)[:_MAX_MESSAGE]
+    suffix = "/" + endpoint.strip("/")
+    if endpoint and target.path.endswith(suffix):
+        base = target.copy_with(path=target.path.removesuffix(suffix))
+        return location, redact(str(base), secrets)[:_MAX_MESSAGE]
+    return location, None
 
 
 def _json_object(response: httpx.Response) -> dict[str, Any]:

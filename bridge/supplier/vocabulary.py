@@ -28,6 +28,7 @@ class ErrorCode(StrEnum):
     CHECKOUT_ERROR = "CHECKOUT_ERROR"
     ORDER_NOT_FOUND = "ORDER_NOT_FOUND"  # not in the docs; a refusal of orders/status may carry it
     UNKNOWN = "UNKNOWN"  # ours: a refusal that named no code
+    REDIRECTED = "REDIRECTED"  # ours: a 3xx, the base URL is not the API root
 
 
 class SupplierStatus(StrEnum):
@@ -42,7 +43,8 @@ class SupplierStatus(StrEnum):
 # The supplier will not change these any more.
 FINISHED = frozenset({SupplierStatus.COMPLETED, SupplierStatus.CANCELLED})
 
-# The key itself is refused: every purchase with it will be, until an operator fixes it.
+# The supplier's configuration is refused: every purchase with it will be, until an operator
+# fixes it (an alert, and the line's next choice).
 AUTH_CODES = frozenset(
     {
         ErrorCode.INVALID_API_KEY,
@@ -50,6 +52,8 @@ AUTH_CODES = frozenset(
         ErrorCode.DISABLED_API_KEY,
         ErrorCode.IP_NOT_ALLOWED,
         ErrorCode.PERMISSION_DENIED,
+        # A wrong base URL, like a wrong key, is the operator's to fix.
+        ErrorCode.REDIRECTED,
     }
 )
 

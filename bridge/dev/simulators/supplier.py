@@ -23,10 +23,11 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Literal
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 # The protocol spelled here from the API docs, never imported from the client: a code the client
 # misspells must fail a test instead of being mirrored.
@@ -68,6 +69,10 @@ ListOrder = Literal["newest_first", "oldest_first"]
 # asked; "ignores_page": always the first page (of the asked size), pagination as for page 1;
 # "unpaged": the whole catalogue, no pagination block.
 Paging = Literal["honoured", "ignores_page", "unpaged"]
+# The docs show a one-item orders/create only. "in_order": one order per item, answered in request
+# order; "reversed": the same, answered in reverse; "merged": items of one plan become one order;
+# "partial": the first item is committed, then the rest is refused (OUT_OF_STOCK).
+MultiItem = Literal["in_order", "reversed", "merged", "partial"]
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -140,6 +145,21 @@ class _DroppedResponse(Response):
         raise _ConnectionDropped("simulated: connection dropped after the order was committed")
 
 
+class _RedirectSwitch:
+    """Answers every request with ``redirect_to`` when it is set, before routing or auth."""
+
+    def __init__(self, app: ASGIApp, simulator: SupplierSimulator) -> None:
+        self.app = app
+        self.simulator = simulator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        redirect = self.simulator._redirect(Request(scope)) if scope["type"] == "http" else None
+        if redirect is None:
+            await self.app(scope, receive, send)
+        else:
+            await redirect(scope, receive, send)
+
+
 class SupplierSimulator:
     """An in-memory supplier shop: catalogue, balance, orders, rate limit and injected faults."""
 
@@ -164,9 +184,16 @@ class SupplierSimulator:
         self.time_scale = time_scale
         self.hang_seconds = 5.0
         self.slow_seconds = 1.0
+        # A web server in front of the API sending every request elsewhere, as cloneviammo.com
+        # does to www.: ``redirect_to`` is the API root it names, with ``redirect_status``.
+        self.redirect_to: str | None = None
+        self.redirect_status = 301
         # Latitudes the docs leave open; tests flip them (see ListOrder and Paging).
         self.list_order: ListOrder = "newest_first"
         self.paging: Paging = "honoured"
+        self.multi_item: MultiItem = "in_order"
+        # For this long after create, orders/status does not know the order yet (a replica lag).
+        self.status_lag_seconds = 0.0
         # The supplier's own clock, which stamps created_at (a test may skew or step it).
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self.calls: list[tuple[str, str]] = []
@@ -184,7 +211,9 @@ class SupplierSimulator:
         self._credentials = 0
         # A random start keeps trans_ids of two simulators in one test apart.
         self._trans_seq = secrets.randbelow(8_000_000) + 1_000_000
-        self.app = Starlette(routes=self._routes())
+        self.app = Starlette(
+            routes=self._routes(), middleware=[Middleware(_RedirectSwitch, simulator=self)]
+        )
 
     # -- driving the simulator from tests ---------------------------------------------------
 
@@ -285,6 +314,17 @@ class SupplierSimulator:
 
     # -- HTTP ---------------------------------------------------------------------------------
 
+    def _redirect(self, request: Request) -> Response | None:
+        with self._lock:
+            target, status = self.redirect_to, self.redirect_status
+            if target is None:
+                return None
+            self.calls.append((request.method, request.url.path))
+        # Path below the API root and query kept, as nginx's `return 301 https://www.…$request_uri`.
+        query = f"?{request.url.query}" if request.url.query else ""
+        location = target.rstrip("/") + request.url.path.removeprefix(API) + query
+        return Response(status_code=status, headers={"Location": location})
+
     def _routes(self) -> list[Route]:
         endpoints: list[tuple[str, str, Handler]] = [
             ("POST", "/orders/create", self._orders_create),
@@ -373,7 +413,15 @@ class SupplierSimulator:
         except ValueError as exc:
             raise _Refusal(400, INVALID_JSON, "Dữ liệu JSON không hợp lệ") from exc
         with self._lock:
-            purchases = self._commit(self._validate(payload))
+            lines = self._validate(payload)
+            if self.multi_item == "partial" and len(lines) > 1:
+                self._commit(lines[:1])
+                raise _Refusal(400, OUT_OF_STOCK, f"{lines[1][0].name}: sản phẩm đã hết hàng")
+            if self.multi_item == "merged":
+                lines = _merge_plans(lines)
+            purchases = self._commit(lines)
+            if self.multi_item == "reversed":
+                purchases.reverse()
             new_balance = self._balance
         if fault == "5xx_after_commit":
             return PlainTextResponse("Internal Server Error", status_code=500)
@@ -477,7 +525,11 @@ class SupplierSimulator:
             raise _Refusal(400, "TRANS_ID_REQUIRED", "Thiếu mã giao dịch")
         with self._lock:
             purchase = self._orders.get(trans_id)
-            if purchase is None:
+            lagging = (
+                purchase is not None
+                and (self.clock() - purchase.created_at).total_seconds() < self.status_lag_seconds
+            )
+            if purchase is None or lagging:
                 raise _Refusal(404, ORDER_NOT_FOUND, "Không tìm thấy đơn hàng")
             body = self._status_body(purchase)
         return self._ok(body)
@@ -694,6 +746,17 @@ def _pagination(page: int, limit: int, total: int) -> dict[str, Any]:
         "total_pages": total_pages,
         "has_more": page < total_pages,
     }
+
+
+def _merge_plans(
+    lines: list[tuple[_Plan, int, dict[str, str]]],
+) -> list[tuple[_Plan, int, dict[str, str]]]:
+    """Items of one plan as one order line, in first-seen order (the first item's fields)."""
+    merged: dict[int, tuple[_Plan, int, dict[str, str]]] = {}
+    for plan, quantity, fields in lines:
+        seen = merged.get(plan.id)
+        merged[plan.id] = (plan, quantity + (seen[1] if seen else 0), seen[2] if seen else fields)
+    return list(merged.values())
 
 
 def _money(amount: float) -> int | float:
