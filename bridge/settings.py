@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     # the attempt count too (the supplier's clock and 1-second timestamps).
     settle_delay_seconds: float = 60.0
     settle_margin_seconds: float = 5.0
+    # A supplier may not know an order it just created (a replica behind): a refusal of
+    # orders/status this soon after the purchase is retried with backoff, not handed to a person.
+    status_grace_seconds: float = Field(default=600.0, ge=0)
     # How long a step may wait for budget before it reschedules itself instead.
     supplier_budget_wait_seconds: float = 20.0
     # A purchase answer slower than this is treated as lost (outcome unknown, never re-sent).

@@ -1,18 +1,20 @@
-"""Fallbacks, refusals everywhere, partial deliveries, batching and operator re-drives."""
+"""Fallbacks, refusals everywhere, partial deliveries, one line per purchase, operator re-drives."""
 
 from __future__ import annotations
 
 import time
 
+import pytest
 from sqlmodel import select
 
 from bridge.db import session_scope, utcnow
 from bridge.dev.sandbox import Sandbox
+from bridge.dev.simulators.supplier import MultiItem
 from bridge.models import Alert, Supplier
 from bridge.states import FulfilmentState
 from mappings.repository import add_mapping
 from tests.e2e.world import CAOSHOP, CHATGPT, NETFLIX, SHOPKEY, SPOTIFY, all_credentials
-from workers.fulfilment.notes import delay_marker
+from workers.fulfilment.notes import begin_marker, delay_marker, end_marker
 from workers.fulfilment.redrive import resend_line, retry_line
 
 
@@ -110,19 +112,42 @@ def test_a_partial_delivery_is_written_and_the_rest_follows(world: Sandbox) -> N
     assert len(supplier.ledger) == 1
 
 
-def test_lines_for_one_supplier_are_bought_in_one_call(world: Sandbox) -> None:
-    order_id = world.place_order(
-        [{"variation_id": NETFLIX, "quantity": 1}, {"variation_id": SPOTIFY, "quantity": 2}]
-    )
-    world.wait_settled(order_id, lines=2, final=True)
-
+@pytest.mark.parametrize("multi_item", ["in_order", "reversed", "merged", "partial"])
+def test_each_line_is_bought_alone_and_gets_its_own_credentials(
+    world: Sandbox, multi_item: MultiItem
+) -> None:
+    """However a supplier answers a multi-item orders/create (the docs show only one item), each
+    line is bought by its own call, exactly once, and its note block holds that order's units."""
     supplier = world.suppliers[CAOSHOP]
+    supplier.multi_item = multi_item
+    order_id = world.place_order(
+        [
+            {"variation_id": NETFLIX, "quantity": 1},
+            {"variation_id": SPOTIFY, "quantity": 2},
+            {"variation_id": NETFLIX, "quantity": 1},
+        ]
+    )
+    world.wait_settled(order_id, lines=3, final=True)
+
     creates = [call for call in supplier.calls if call == ("POST", "/api/v1/orders/create")]
-    assert len(creates) == 1
-    assert sorted((p.plan_id, p.quantity) for p in supplier.ledger) == [(319, 1), (331, 4)]
+    assert len(creates) == 3
+    assert sorted((p.plan_id, p.quantity) for p in supplier.ledger) == [
+        (319, 1),
+        (319, 1),
+        (331, 4),
+    ]
+    orders = {p.trans_id: p for p in supplier.ledger}
     note = world.note(order_id)
-    for credential in all_credentials(world):
-        assert note.count(credential) == 1
+    for line in world.fulfilments(order_id):
+        assert line.state == FulfilmentState.ANNOTATED
+        assert line.id is not None
+        assert line.trans_id is not None
+        bought = orders[line.trans_id]
+        assert (bought.plan_id, bought.quantity) == (line.plan_id, line.supplier_quantity)
+        block = note.split(begin_marker(line.id))[1].split(end_marker(line.id))[0]
+        assert [item for item in bought.items if item in block] == bought.items
+        others = [i for p in orders.values() if p.trans_id != line.trans_id for i in p.items]
+        assert not [item for item in others if item in block], "another line's credentials"
 
 
 def test_a_failing_supplier_is_paused_and_lines_move_to_the_next_choice(tmp_path: object) -> None:

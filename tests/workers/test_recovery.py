@@ -18,7 +18,7 @@ from tests.conftest import Backend, fast_settings
 from tests.e2e.world import NETFLIX, all_credentials, build_world
 from workers.dispatch import DELIVER, INTAKE, PURCHASE, SETTLE, Send
 from workers.fulfilment.intake import intake
-from workers.fulfilment.purchase import Batch, _decide, purchase
+from workers.fulfilment.purchase import Purchase, _decide, purchase
 from workers.fulfilment.settle import settle
 from workers.fulfilment.sweep import sweep
 
@@ -60,12 +60,12 @@ def test_a_worker_that_died_mid_purchase_is_settled_not_blindly_rebought(
         [send] = intake(ctx, 1)
         assert send.actor == PURCHASE
         line_id = send.entity_id
-        batch = _decide(ctx, line_id)
-        assert isinstance(batch, Batch)
-        [claim] = batch.claims
+        decided = _decide(ctx, line_id)
+        assert isinstance(decided, Purchase)
+        claim = decided.claim
         supplier = sandbox.suppliers["caoshop-sim"]
         if committed:
-            ctx.supplier(batch.supplier).create_order([claim.item])
+            ctx.supplier(decided.supplier).create_order([claim.item])
 
         assert sweep(ctx) == [], "the lease has not expired yet: nothing to do"
         real_clock = ctx.clock

@@ -2,23 +2,34 @@
 
 Manual plans can take hours, so the wait between polls grows (``poll_initial_seconds`` times
 ``poll_factor`` per poll, capped at ``poll_max_seconds``). A bought line is never given up on:
-read errors only lengthen the wait, and the reason stays visible in ``last_error``.
+read errors only lengthen the wait, and the reason stays visible in ``last_error``. A refusal
+waits too while it may not be final: within ``status_grace_seconds`` of the purchase (the supplier
+may not list a fresh order yet), and whenever it is the key's or the base URL's fault (an alert
+says so; the line goes on once the operator fixes it).
+
+Credentials are kept only from an answer about the order that was bought: its ``trans_id``, and
+where the dialect shows them its plan and quantity, must be the line's, or the line stops for a
+person before anything reaches the customer.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, select
 
 from bridge.db import session_scope
 from bridge.logs import event
-from bridge.models import Supplier
+from bridge.models import Fulfilment, PurchaseAttempt, Supplier
 from bridge.states import AWAITING_DELIVERY, FulfilmentState
 from bridge.supplier.budget import BudgetExhausted
 from bridge.supplier.errors import ListingIncomplete, SupplierRefused, SupplierTransient
 from bridge.supplier.schemas import OrderStatus
-from bridge.supplier.vocabulary import FINISHED, SupplierStatus
+from bridge.supplier.vocabulary import AUTH_CODES, FINISHED, SupplierStatus
 from workers import breaker
+from workers.alerts.store import raise_alert
 from workers.context import Context
 from workers.dispatch import ANNOTATE, DELIVER, Send
 from workers.fulfilment.lines import load_line, set_state
@@ -56,11 +67,7 @@ def deliver(ctx: Context, fulfilment_id: int) -> list[Send]:
     try:
         status = ctx.supplier(supplier).order_status(trans_id)
     except SupplierRefused as exc:
-        with session_scope(ctx.engine) as session:
-            line = load_line(session, fulfilment_id)
-            reason = f"{exc.error_code}: supplier cannot show order {trans_id}: {exc.message}"
-            set_state(session, line, FulfilmentState.NEEDS_ATTENTION, reason)
-        return []
+        return _refused(ctx, fulfilment_id, trans_id, exc)
     except SupplierTransient as exc:
         breaker.record_failure(ctx.engine, ctx.settings, supplier.name, str(exc), ctx.clock())
         return _wait(ctx, fulfilment_id, error=str(exc))
@@ -69,11 +76,63 @@ def deliver(ctx: Context, fulfilment_id: int) -> list[Send]:
     return _apply(ctx, fulfilment_id, status)
 
 
+def _refused(ctx: Context, fulfilment_id: int, trans_id: str, exc: SupplierRefused) -> list[Send]:
+    now = ctx.clock()
+    reason = f"{exc.error_code}: supplier cannot show order {trans_id}: {exc.message}"
+    with session_scope(ctx.engine) as session:
+        line = load_line(session, fulfilment_id)
+        supplier = line.supplier_name or ""
+        if exc.error_code in AUTH_CODES:
+            raise_alert(
+                session,
+                exc.error_code.lower(),
+                supplier,
+                f"supplier {supplier} refused to show bought orders: {exc.message}",
+                now,
+            )
+            waits = True
+        else:
+            bought_at = _bought_at(session, fulfilment_id, trans_id) or line.updated_at
+            waits = now - bought_at < timedelta(seconds=ctx.settings.status_grace_seconds)
+        if not waits:
+            set_state(session, line, FulfilmentState.NEEDS_ATTENTION, reason)
+            return []
+    event("fulfilment.deliver.refused", logging.WARNING, id=fulfilment_id, code=exc.error_code)
+    return _wait(ctx, fulfilment_id, error=reason)
+
+
+def _bought_at(session: Session, fulfilment_id: int, trans_id: str) -> datetime | None:
+    return session.exec(
+        select(PurchaseAttempt.finished_at).where(
+            PurchaseAttempt.fulfilment_id == fulfilment_id, PurchaseAttempt.trans_id == trans_id
+        )
+    ).first()
+
+
+def _mismatch(line: Fulfilment, status: OrderStatus) -> str | None:
+    """What in the answer is not the order this line bought (None: it is)."""
+    if status.trans_id != line.trans_id:
+        return f"the answer is about order {status.trans_id}, not {line.trans_id}"
+    if status.plan_id is not None and status.plan_id != line.plan_id:
+        return f"order {line.trans_id} is plan {status.plan_id}, the line bought {line.plan_id}"
+    if status.quantity is not None and status.quantity != line.supplier_quantity:
+        bought = line.supplier_quantity
+        return f"order {line.trans_id} is for {status.quantity} units, the line bought {bought}"
+    return None
+
+
 def _apply(ctx: Context, fulfilment_id: int, status: OrderStatus) -> list[Send]:
     now = ctx.clock()
     with session_scope(ctx.engine) as session:
         line = load_line(session, fulfilment_id)
         if line.state not in AWAITING_DELIVERY:
+            return []
+        mismatch = _mismatch(line, status)
+        if mismatch is not None:
+            # Never hand a customer units bought for someone else, or the wrong product.
+            reason = f"credentials do not match the plan: {mismatch}"
+            set_state(session, line, FulfilmentState.NEEDS_ATTENTION, reason)
+            event("fulfilment.deliver.mismatch", logging.ERROR, id=fulfilment_id)
             return []
         expected = line.supplier_quantity or status.expected_count or len(status.items)
         line.supplier_status = status.status

@@ -6,22 +6,23 @@ is known: bought, refused (nothing spent), not sent, or unknown. An unknown outc
 blindly: the line waits in ``purchase_unknown`` until ``fulfilment.settle`` has read the supplier's
 order list and either adopted the order or proved there is none.
 
-Lines of one order that go to the same supplier are bought in one ``orders/create`` call (one
-request of the API budget for all of them). If such a batch is refused, the refusal cannot be
-pinned on one item, so its lines are bought one by one afterwards.
+Every line is bought by its own ``orders/create`` of one item. The docs do not say how a
+multi-item order answers: its ``orders`` entries carry no plan id, so they could only be paired with
+lines by position (wrong if the supplier reorders or merges them), and a refused multi-item order
+may have committed some items. One item per call costs one request per line, not per supplier per
+order, and leaves nothing to pair.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from bridge.db import session_scope
 from bridge.logs import event
@@ -44,8 +45,6 @@ from workers.dispatch import ANNOTATE, DELIVER, PURCHASE, Send
 from workers.fulfilment.lines import load_line, park_unknown, set_state
 from workers.stock.triggers import stock_sync_after_purchase
 
-MAX_BATCH = 20
-
 
 @dataclass(frozen=True)
 class Claim:
@@ -55,18 +54,18 @@ class Claim:
 
 
 @dataclass(frozen=True)
-class Batch:
+class Purchase:
     supplier: Supplier
-    claims: list[Claim]
+    claim: Claim
 
 
 def purchase(ctx: Context, fulfilment_id: int) -> list[Send]:
     decided = _decide(ctx, fulfilment_id)
-    if not isinstance(decided, Batch):
+    if not isinstance(decided, Purchase):
         return decided
     client = ctx.supplier(decided.supplier)
     name = decided.supplier.name
-    event("fulfilment.purchase.started", id=fulfilment_id, lines=len(decided.claims), supplier=name)
+    event("fulfilment.purchase.started", id=fulfilment_id, supplier=name)
     try:
         # The attempt is committed: wait for budget only as long as its lease safely allows,
         # or the sweep could take a live purchase for a dead one and settle it as never sent.
@@ -74,7 +73,7 @@ def purchase(ctx: Context, fulfilment_id: int) -> list[Send]:
     except BudgetExhausted as exc:
         return _not_bought(ctx, decided, AttemptOutcome.NOT_SENT, None, str(exc), exc.retry_after)
     try:
-        result = client.create_order([claim.item for claim in decided.claims], ticket=ticket)
+        result = client.create_order([decided.claim.item], ticket=ticket)
     except BudgetExhausted as exc:
         return _not_bought(ctx, decided, AttemptOutcome.NOT_SENT, None, str(exc), exc.retry_after)
     except SupplierRateLimited as exc:
@@ -105,8 +104,8 @@ def _budget_wait(ctx: Context) -> float:
     return max(0.0, min(settings.supplier_budget_wait_seconds, spare))
 
 
-def _decide(ctx: Context, fulfilment_id: int) -> Batch | list[Send]:
-    """Choose a supplier for the line (and its siblings), claim them and commit their attempts."""
+def _decide(ctx: Context, fulfilment_id: int) -> Purchase | list[Send]:
+    """Choose a supplier for the line, claim it and commit its attempt."""
     now = ctx.clock()
     with session_scope(ctx.engine) as session:
         line = load_line(session, fulfilment_id)
@@ -122,14 +121,10 @@ def _decide(ctx: Context, fulfilment_id: int) -> Batch | list[Send]:
             return [Send(PURCHASE, fulfilment_id, delay)]
         if isinstance(decision, NoChoice):
             return _no_choice(ctx, session, line, decision.reason, now, notify=decision.mapped)
-        batch = [(line, decision)]
-        if not _must_buy_alone(session, fulfilment_id):
-            batch += _siblings(session, line, decision.supplier.name, snapshot, now)
-        # Rows are claimed in id order: two workers claiming lines of one order never deadlock.
-        claims = _claim(ctx, session, sorted(batch, key=lambda pair: pair[0].id or 0), now)
-        if not claims:
+        claim = _claim(ctx, session, line, decision, now)
+        if claim is None:
             return []
-        return Batch(decision.supplier, claims)
+        return Purchase(decision.supplier, claim)
 
 
 def _order_snapshot(ctx: Context, session: Session, order_pk: int) -> dict[str, Any]:
@@ -140,85 +135,42 @@ def _order_snapshot(ctx: Context, session: Session, order_pk: int) -> dict[str, 
     return snapshot
 
 
-def _must_buy_alone(session: Session, fulfilment_id: int) -> bool:
-    """A line whose batch was refused is bought alone, so a refusal can be pinned on it."""
-    refused_batch = session.exec(
-        select(PurchaseAttempt.id).where(
-            PurchaseAttempt.fulfilment_id == fulfilment_id,
-            PurchaseAttempt.outcome == AttemptOutcome.REFUSED,
-            col(PurchaseAttempt.batch_key).is_not(None),
-        )
-    ).first()
-    return refused_batch is not None
-
-
-def _siblings(
-    session: Session, line: Fulfilment, supplier: str, snapshot: dict[str, Any], now: datetime
-) -> list[tuple[Fulfilment, Chosen]]:
-    others = session.exec(
-        select(Fulfilment)
-        .where(
-            Fulfilment.order_pk == line.order_pk,
-            Fulfilment.state == FulfilmentState.PENDING,
-            Fulfilment.id != line.id,
-        )
-        .order_by(col(Fulfilment.id))
-        .limit(MAX_BATCH - 1)
-    ).all()
-    same: list[tuple[Fulfilment, Chosen]] = []
-    for other in others:
-        assert other.id is not None
-        if _must_buy_alone(session, other.id):
-            continue
-        decision = choose(session, other, snapshot, now)
-        if isinstance(decision, Chosen) and decision.supplier.name == supplier:
-            same.append((other, decision))
-    return same
-
-
 def _claim(
-    ctx: Context, session: Session, batch: list[tuple[Fulfilment, Chosen]], now: datetime
-) -> list[Claim]:
-    lease = ctx.lease_until(now)
-    claimed: list[tuple[Fulfilment, Chosen, int]] = []
-    for line, choice in batch:
-        quantity = line.quantity * choice.mapping.units
-        fields = choice.fields
-        result = session.connection().execute(
-            update(Fulfilment)
-            .where(col(Fulfilment.id) == line.id, col(Fulfilment.state) == FulfilmentState.PENDING)
-            .values(
-                state=FulfilmentState.PURCHASING,
-                supplier_name=choice.supplier.name,
-                plan_id=choice.mapping.plan_id,
-                units=choice.mapping.units,
-                supplier_quantity=quantity,
-                fields_enc=ctx.box.encrypt(json.dumps(fields)) if fields else None,
-                reason=None,
-                lease_until=lease,
-                updated_at=now,
-            )
-        )
-        if result.rowcount == 1:
-            claimed.append((line, choice, quantity))
-    batch_key = uuid.uuid4().hex if len(claimed) > 1 else None
-    claims: list[Claim] = []
-    for line, choice, quantity in claimed:
-        assert line.id is not None
-        attempt = PurchaseAttempt(
-            fulfilment_id=line.id,
+    ctx: Context, session: Session, line: Fulfilment, choice: Chosen, now: datetime
+) -> Claim | None:
+    """Claim the line for ``choice`` and record its attempt; None if another worker claimed it."""
+    quantity = line.quantity * choice.mapping.units
+    fields = choice.fields
+    result = session.connection().execute(
+        update(Fulfilment)
+        .where(col(Fulfilment.id) == line.id, col(Fulfilment.state) == FulfilmentState.PENDING)
+        .values(
+            state=FulfilmentState.PURCHASING,
             supplier_name=choice.supplier.name,
             plan_id=choice.mapping.plan_id,
-            quantity=quantity,
-            batch_key=batch_key,
-            started_at=now,
+            units=choice.mapping.units,
+            supplier_quantity=quantity,
+            fields_enc=ctx.box.encrypt(json.dumps(fields)) if fields else None,
+            reason=None,
+            lease_until=ctx.lease_until(now),
+            updated_at=now,
         )
-        session.add(attempt)
-        session.flush()
-        assert attempt.id is not None
-        item = OrderItem(plan_id=choice.mapping.plan_id, quantity=quantity, fields=choice.fields)
-        claims.append(Claim(line.id, attempt.id, item))
-    return claims
+    )
+    if result.rowcount != 1:
+        return None
+    assert line.id is not None
+    attempt = PurchaseAttempt(
+        fulfilment_id=line.id,
+        supplier_name=choice.supplier.name,
+        plan_id=choice.mapping.plan_id,
+        quantity=quantity,
+        started_at=now,
+    )
+    session.add(attempt)
+    session.flush()
+    assert attempt.id is not None
+    item = OrderItem(plan_id=choice.mapping.plan_id, quantity=quantity, fields=fields)
+    return Claim(line.id, attempt.id, item)
 
 
 def _no_choice(
@@ -265,40 +217,41 @@ def _finish(
     session.add(attempt)
 
 
-def _bought(ctx: Context, batch: Batch, result: CreateResult) -> list[Send]:
+def _bought(ctx: Context, purchase: Purchase, result: CreateResult) -> list[Send]:
     orders = result.orders
-    if len(orders) != len(batch.claims) or any(not o.trans_id for o in orders):
-        # Paid for, but which order is whose is unclear: only the order list can tell.
-        return _unknown(ctx, batch, f"{len(orders)} orders for {len(batch.claims)} items")
+    if len(orders) != 1 or not orders[0].trans_id:
+        # Paid for, but the answer does not name one order: only the order list can tell.
+        return _unknown(ctx, purchase, f"{len(orders)} orders for one item")
+    order = orders[0]
+    claim = purchase.claim
     now = ctx.clock()
-    sends: list[Send] = []
     with session_scope(ctx.engine) as session:
-        for claim, order in zip(batch.claims, orders, strict=True):
-            if not _still_ours(session, claim, now):
-                _late_answer(session, batch.supplier.name, claim, order.trans_id, now)
-                continue
-            _finish(session, claim.attempt_id, AttemptOutcome.BOUGHT, now, trans_id=order.trans_id)
-            line = load_line(session, claim.line_id)
-            line.trans_id = order.trans_id
-            line.supplier_status = order.status
-            line.polls = 0
-            line.failures = 0
-            line.last_error = None
-            # Instant plans are completed at once; others are polled after the first wait.
-            delay = 0.0 if order.status == SupplierStatus.COMPLETED else ctx.poll_delay(0)
-            line.lease_until = ctx.lease_until(now, delay)
-            set_state(session, line, FulfilmentState.PURCHASED, None)
-            sends.append(Send(DELIVER, claim.line_id, delay))
-            event("fulfilment.purchase.bought", id=claim.line_id, trans_id=order.trans_id)
-        plans = {claim.item.plan_id for claim in batch.claims}
-        sends += stock_sync_after_purchase(
-            ctx, session, supplier_name=batch.supplier.name, plan_ids=plans
+        if not _still_ours(session, claim):
+            _late_answer(session, purchase.supplier.name, claim, order.trans_id, now)
+            return []
+        _finish(session, claim.attempt_id, AttemptOutcome.BOUGHT, now, trans_id=order.trans_id)
+        line = load_line(session, claim.line_id)
+        line.trans_id = order.trans_id
+        line.supplier_status = order.status
+        line.polls = 0
+        line.failures = 0
+        line.last_error = None
+        # Instant plans are completed at once; others are polled after the first wait.
+        delay = 0.0 if order.status == SupplierStatus.COMPLETED else ctx.poll_delay(0)
+        line.lease_until = ctx.lease_until(now, delay)
+        set_state(session, line, FulfilmentState.PURCHASED, None)
+        event("fulfilment.purchase.bought", id=claim.line_id, trans_id=order.trans_id)
+        return [Send(DELIVER, claim.line_id, delay)] + stock_sync_after_purchase(
+            ctx, session, supplier_name=purchase.supplier.name, plan_ids={claim.item.plan_id}
         )
-    return sends
 
 
-def _still_ours(session: Session, claim: Claim, now: datetime) -> bool:
-    """Is the line still waiting for this answer (in flight, or parked but not yet settled)?"""
+def _still_ours(session: Session, claim: Claim) -> bool:
+    """Is the line still waiting for this answer (in flight, or parked but not yet settled)?
+
+    A line that moved on is left alone: a late refusal must not send a re-bought line back to
+    buying, and a late order belongs to no line.
+    """
     attempt = session.get(PurchaseAttempt, claim.attempt_id)
     line = load_line(session, claim.line_id)
     assert attempt is not None
@@ -310,16 +263,9 @@ def _still_ours(session: Session, claim: Claim, now: datetime) -> bool:
         and attempt.settlement is None
         and line.state == FulfilmentState.PURCHASE_UNKNOWN
     )
+    if not (in_flight or parked):
+        event("fulfilment.purchase.late", logging.WARNING, id=claim.line_id)
     return in_flight or parked
-
-
-def _ours(session: Session, batch: Batch, now: datetime) -> list[Claim]:
-    """The claims whose lines still wait for this answer; a line that moved on is left alone
-    (a late refusal must not send a re-bought line back to buying)."""
-    ours = [claim for claim in batch.claims if _still_ours(session, claim, now)]
-    if len(ours) < len(batch.claims):
-        event("fulfilment.purchase.late", logging.WARNING, lines=len(batch.claims) - len(ours))
-    return ours
 
 
 def _late_answer(
@@ -346,45 +292,43 @@ def _late_answer(
     )
 
 
-def _refused(ctx: Context, batch: Batch, exc: SupplierRefused) -> list[Send]:
+def _refused(ctx: Context, purchase: Purchase, exc: SupplierRefused) -> list[Send]:
     now = ctx.clock()
-    sends: list[Send] = []
+    claim = purchase.claim
+    supplier = purchase.supplier.name
+    event("fulfilment.purchase.refused", logging.WARNING, id=claim.line_id, code=exc.error_code)
     with session_scope(ctx.engine) as session:
-        for claim in _ours(session, batch, now):
-            _finish(
-                session,
-                claim.attempt_id,
-                AttemptOutcome.REFUSED,
-                now,
-                error_code=exc.error_code,
-                detail=exc.message,
-            )
-            line = load_line(session, claim.line_id)
-            fallback = len(batch.claims) > 1 or exc.error_code in FALLBACK_CODES
-            if fallback:
-                # The next run skips this choice (or buys the batch's lines one by one).
-                line.lease_until = ctx.lease_until(now)
-                set_state(session, line, FulfilmentState.PENDING, None)
-                sends.append(Send(PURCHASE, claim.line_id))
-            else:
-                where = f"supplier {line.supplier_name} plan {line.plan_id}"
-                reason = f"{exc.error_code}: {where}: {exc.message}"
-                sends += _no_choice(ctx, session, line, reason, now)
         if exc.error_code == ErrorCode.INSUFFICIENT_BALANCE or exc.error_code in AUTH_CODES:
             raise_alert(
                 session,
                 exc.error_code.lower(),
-                batch.supplier.name,
-                f"supplier {batch.supplier.name} refused a purchase: {exc.error_code}",
+                supplier,
+                f"supplier {supplier} refused a purchase: {exc.error_code}",
                 now,
             )
-    event("fulfilment.purchase.refused", logging.WARNING, code=exc.error_code, lines=len(sends))
-    return sends
+        if not _still_ours(session, claim):
+            return []
+        _finish(
+            session,
+            claim.attempt_id,
+            AttemptOutcome.REFUSED,
+            now,
+            error_code=exc.error_code,
+            detail=exc.message,
+        )
+        line = load_line(session, claim.line_id)
+        if exc.error_code in FALLBACK_CODES:
+            # The next run skips this choice.
+            line.lease_until = ctx.lease_until(now)
+            set_state(session, line, FulfilmentState.PENDING, None)
+            return [Send(PURCHASE, claim.line_id)]
+        where = f"supplier {line.supplier_name} plan {line.plan_id}"
+        return _no_choice(ctx, session, line, f"{exc.error_code}: {where}: {exc.message}", now)
 
 
 def _not_bought(
     ctx: Context,
-    batch: Batch,
+    purchase: Purchase,
     outcome: AttemptOutcome,
     code: str | None,
     detail: str,
@@ -392,27 +336,27 @@ def _not_bought(
 ) -> list[Send]:
     """Nothing was bought (no budget, 429, no connection): back to pending, try again later."""
     now = ctx.clock()
-    sends: list[Send] = []
+    claim = purchase.claim
     with session_scope(ctx.engine) as session:
-        for claim in _ours(session, batch, now):
-            _finish(session, claim.attempt_id, outcome, now, error_code=code, detail=detail)
-            line = load_line(session, claim.line_id)
-            line.failures += 1
-            line.last_error = detail[:500]
-            delay = retry_after if retry_after is not None else ctx.retry_delay(line.failures)
-            line.lease_until = ctx.lease_until(now, delay)
-            set_state(session, line, FulfilmentState.PENDING, None)
-            sends.append(Send(PURCHASE, claim.line_id, delay))
-    return sends
+        if not _still_ours(session, claim):
+            return []
+        _finish(session, claim.attempt_id, outcome, now, error_code=code, detail=detail)
+        line = load_line(session, claim.line_id)
+        line.failures += 1
+        line.last_error = detail[:500]
+        delay = retry_after if retry_after is not None else ctx.retry_delay(line.failures)
+        line.lease_until = ctx.lease_until(now, delay)
+        set_state(session, line, FulfilmentState.PENDING, None)
+        return [Send(PURCHASE, claim.line_id, delay)]
 
 
-def _unknown(ctx: Context, batch: Batch, detail: str) -> list[Send]:
+def _unknown(ctx: Context, purchase: Purchase, detail: str) -> list[Send]:
     now = ctx.clock()
-    sends: list[Send] = []
+    claim = purchase.claim
+    event("fulfilment.purchase.unknown", logging.WARNING, id=claim.line_id)
     with session_scope(ctx.engine) as session:
-        for claim in _ours(session, batch, now):
-            _finish(session, claim.attempt_id, AttemptOutcome.UNKNOWN, now, detail=detail)
-            line = load_line(session, claim.line_id)
-            sends.append(park_unknown(ctx, session, line, f"purchase outcome unknown ({detail})"))
-    event("fulfilment.purchase.unknown", logging.WARNING, lines=len(sends))
-    return sends
+        if not _still_ours(session, claim):
+            return []
+        _finish(session, claim.attempt_id, AttemptOutcome.UNKNOWN, now, detail=detail)
+        line = load_line(session, claim.line_id)
+        return [park_unknown(ctx, session, line, f"purchase outcome unknown ({detail})")]
