@@ -181,3 +181,18 @@ class SchedulerLease(SQLModel, table=True):
     name: str = Field(primary_key=True)
     holder: str
     expires_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ShopCatchUp(SQLModel, table=True):
+    """Per shop, how far the catch-up for missed webhooks has read Pancake's order list."""
+
+    __tablename__ = "shop_catchups"
+    __table_args__ = (UniqueConstraint("shop_id", name="uq_shop_catchups_shop"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    shop_id: str
+    # The start of the last read that saw every page: orders updated before it were all seen.
+    caught_up_until: datetime | None = optional_timestamp()
+    # When the scheduler last sent a catch-up for this shop; spaces the reads by the interval.
+    requested_at: datetime | None = optional_timestamp()
+    last_error: str | None = None

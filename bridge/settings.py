@@ -71,6 +71,13 @@ class Settings(BaseSettings):
     # The share of each supplier key's daily request limit that catalogue reads may spend: syncs
     # are spaced out (whatever triggers them) so that purchases always keep the rest.
     stock_sync_daily_budget_share: float = Field(default=0.5, gt=0, le=1)
+    # Catch-up for missed webhooks: every interval, each shop's orders updated since the last
+    # complete read (less the overlap, for clock differences with Pancake) are read from the
+    # API and go the way a webhook's order goes. A first read, or one after a long outage,
+    # looks back no further than the lookback.
+    catchup_interval_seconds: float = Field(default=60.0, gt=0)
+    catchup_overlap_seconds: float = Field(default=300.0, ge=0)
+    catchup_max_lookback_seconds: float = Field(default=7 * 24 * 3600.0, gt=0)
     log_level: str = Field(default="INFO")
 
     @model_validator(mode="after")

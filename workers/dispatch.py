@@ -17,6 +17,7 @@ DELIVER = "fulfilment.deliver"
 ANNOTATE = "order.annotate"
 STOCK_SYNC = "stock.sync"
 SETTLE = "fulfilment.settle"
+CATCHUP = "order.catchup"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """The periodic scheduler: one holder across all processes (a named lease) runs the periodic jobs.
 
-It knows no domain: the runtime hands it the jobs (the sweep, the periodic stock sync), each a
+It knows no domain: the runtime hands it the jobs (the sweep, the stock sync, the catch-up), each a
 function of the context that returns the messages to send.
 """
 

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from bridge.cli import app
-from bridge.cli.output import JsonOption, dash, print_json, print_table, say
+from bridge.cli.output import JsonOption, dash, print_json, print_table, say, when
 from bridge.cli.support import reading, secret_box, settings, writing
 
 shops = typer.Typer(
@@ -111,21 +111,41 @@ def add(
 def list_(as_json: JsonOption = False) -> None:
     """List the shops (never their keys).
 
+    "caught up until": every order Pancake updated before this moment has been read from its
+    order list, whether or not its webhook came (the catch-up for missed webhooks).
+
     \b
     Example:
       pancake-bridge shops list --json
     """
     from mappings import admin
+    from workers.fulfilment.queries import catchup_states
 
     with reading(settings()) as session:
-        records = [shop.model_dump(exclude=SECRET_COLUMNS) for shop in admin.list_shops(session)]
+        catchups = catchup_states(session)
+        records = []
+        for shop in admin.list_shops(session):
+            catchup = catchups.get(shop.shop_id)
+            records.append(
+                shop.model_dump(exclude=SECRET_COLUMNS)
+                | {
+                    "caught_up_until": catchup.caught_up_until if catchup else None,
+                    "catchup_error": catchup.last_error if catchup else None,
+                }
+            )
     if as_json:
         print_json(records)
         return
     print_table(
-        ["shop", "warehouse", "triggers"],
+        ["shop", "warehouse", "triggers", "caught up until", "catch-up error"],
         [
-            [r["shop_id"], dash(r["warehouse_id"]), ",".join(map(str, r["trigger_statuses"]))]
+            [
+                r["shop_id"],
+                dash(r["warehouse_id"]),
+                ",".join(map(str, r["trigger_statuses"])),
+                when(r["caught_up_until"]),
+                dash(r["catchup_error"]),
+            ]
             for r in records
         ],
     )

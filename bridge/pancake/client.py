@@ -9,9 +9,11 @@ is raised as ``PancakeUnavailable`` for the caller to reschedule.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -22,6 +24,8 @@ from pydantic import ValidationError
 from bridge import logs
 from bridge.pancake.errors import PancakeError, PancakeRequestError, PancakeUnavailable
 from bridge.pancake.schemas import (
+    ListedOrder,
+    OrderPage,
     PancakeOrder,
     QuantityUpdate,
     Variation,
@@ -34,6 +38,11 @@ T = TypeVar("T")
 
 DEFAULT_BASE_URL = "https://pos.pages.fm/api/v1"
 DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+
+# Orders per page of GET /shops/<id>/orders: the docs' sample answer pages by 100 (default 30).
+ORDER_PAGE_SIZE = 100
+# A hard cap on one read of the order list: 100,000 orders, far beyond a week of a busy shop.
+MAX_ORDER_PAGES = 1000
 
 # Failures of the network or of Pancake itself, worth another try; anything else is our bug.
 _TRANSIENT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
@@ -89,6 +98,79 @@ class PancakeClient:
         """PUT only the keys in ``changes`` (e.g. ``{"note": ...}``); Pancake keeps the rest."""
         path = f"/shops/{_segment(shop_id)}/orders/{_segment(order_id)}"
         self._request("PUT", path, _ignore, json=dict(changes))
+
+    def list_orders(
+        self,
+        shop_id: str,
+        *,
+        updated_since: datetime,
+        page_number: int = 1,
+        page_size: int = ORDER_PAGE_SIZE,
+    ) -> OrderPage:
+        """One page of the shop's orders last updated at or after ``updated_since``.
+
+        The docs type ``startDateTime`` as a Unix timestamp (example 1699635600): an absolute
+        moment, so no time zone is involved; it is sent in whole seconds, rounded down.
+        """
+        if updated_since.tzinfo is None:
+            # .timestamp() would read a naive moment in this host's zone, silently.
+            raise ValueError("updated_since must be timezone-aware")
+        params = {
+            "updateStatus": "updated_at",
+            "startDateTime": math.floor(updated_since.timestamp()),
+            "page_number": page_number,
+            "page_size": page_size,
+        }
+        return self._request(
+            "GET", f"/shops/{_segment(shop_id)}/orders", _order_page_from, params=params
+        )
+
+    def iter_updated_orders(
+        self,
+        shop_id: str,
+        *,
+        since: datetime,
+        page_size: int = ORDER_PAGE_SIZE,
+        max_pages: int = MAX_ORDER_PAGES,
+    ) -> Iterator[OrderPage]:
+        """Every page of the orders updated since ``since``, guarded against a Pancake that
+        ignores paging (the docs show the paging fields but promise nothing about them).
+
+        Pages are read until ``total_pages`` (or, without it, a short or empty page), never more
+        than ``max_pages``. A page other than the one asked for, or one that repeats an earlier
+        page, ends the read: if ``total_entries`` then counts orders not seen, the listing is not
+        whole and ``PancakeRequestError`` is raised after the pages that were read, so a caller
+        never takes a part for all there is.
+        """
+        path = f"/shops/{shop_id}/orders"
+        seen_pages: set[tuple[str, ...]] = set()
+        seen: set[str] = set()
+        for number in range(1, max_pages + 1):
+            page = self.list_orders(
+                shop_id, updated_since=since, page_number=number, page_size=page_size
+            )
+            keys = tuple(order.id for order in page.orders)
+            if number > 1 and (page.page_number not in (None, number) or keys in seen_pages):
+                if page.total_entries is not None and len(seen) < page.total_entries:
+                    raise PancakeRequestError(
+                        f"GET {path} ignores paging: {len(seen)} of {page.total_entries} "
+                        "orders could be read",
+                        method="GET",
+                        path=path,
+                    )
+                return
+            seen_pages.add(keys)
+            seen.update(keys)
+            yield page
+            if page.total_pages is not None:
+                last = number >= page.total_pages
+            else:
+                last = len(keys) < page_size
+            if not keys or last:
+                return
+        raise PancakeRequestError(
+            f"GET {path} has more than {max_pages} pages", method="GET", path=path
+        )
 
     # -- stock --------------------------------------------------------------------------------
 
@@ -231,6 +313,12 @@ def _order_from(payload: dict[str, Any]) -> PancakeOrder:
     data = payload.get("data")
     order = data if isinstance(data, dict) else payload
     return PancakeOrder.from_api(order)
+
+
+def _order_page_from(payload: dict[str, Any]) -> OrderPage:
+    orders = [ListedOrder.model_validate(row) for row in _data_rows(payload)]
+    paging = {key: payload.get(key) for key in ("page_number", "total_pages", "total_entries")}
+    return OrderPage.model_validate({"orders": orders, **paging})
 
 
 def _warehouses_from(payload: dict[str, Any]) -> list[Warehouse]:

@@ -73,6 +73,36 @@ class PancakeOrder(_Tolerant):
         return cls.model_validate({**obj, "raw": copy.deepcopy(obj)})
 
 
+class ListedOrder(_Tolerant):
+    """One order of ``GET /shops/<id>/orders``: only what decides whether intake reads it.
+
+    Intake reads the order itself before anything is bought, so a listing is not parsed further:
+    one odd order (an item without a quantity) must not make a whole page unreadable.
+    """
+
+    id: PancakeId
+    status: int | None = None
+    item_count: int = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _count_items(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "item_count" not in data:
+            items = data.get("items")
+            return {**data, "item_count": len(items) if isinstance(items, list) else 0}
+        return data
+
+
+class OrderPage(_Tolerant):
+    """A page of ``GET /shops/<id>/orders``; the paging fields are None where Pancake left them
+    out (the docs show ``page_number``, ``page_size``, ``total_entries``, ``total_pages``)."""
+
+    orders: list[ListedOrder]
+    page_number: int | None = None
+    total_pages: int | None = None
+    total_entries: int | None = None
+
+
 class Warehouse(_Tolerant):
     id: PancakeId
     name: str | None = None

@@ -26,6 +26,7 @@ from workers.broker import build_broker
 from workers.context import Context
 from workers.dispatch import (
     ANNOTATE,
+    CATCHUP,
     DELIVER,
     INTAKE,
     PURCHASE,
@@ -34,6 +35,7 @@ from workers.dispatch import (
     Dispatcher,
 )
 from workers.fulfilment.annotate import annotate
+from workers.fulfilment.catchup import catch_up, due_catchups
 from workers.fulfilment.deliver import deliver
 from workers.fulfilment.intake import intake
 from workers.fulfilment.purchase import purchase
@@ -50,8 +52,9 @@ STEPS: dict[str, Step] = {
     DELIVER: deliver,
     ANNOTATE: annotate,
     STOCK_SYNC: sync_stock,
+    CATCHUP: catch_up,
 }
-PERIODIC: tuple[Job, ...] = (sweep, periodic_stock_sync)
+PERIODIC: tuple[Job, ...] = (sweep, periodic_stock_sync, due_catchups)
 
 
 class Runtime:

@@ -18,27 +18,26 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, Engine
 
 from bridge.db import insert_ignore, utcnow
 from bridge.logs import event
-from bridge.models import Order, WebhookEvent
-from bridge.pancake.vocabulary import CANCELLING
+from bridge.models import WebhookEvent
 from bridge.pancake.webhooks import ORDER_TYPE, STOCK_TYPE, ParsedWebhook
-from bridge.states import OrderState
-from workers.dispatch import INTAKE, Send
+from workers.dispatch import Send
+from workers.fulfilment.reported import Finding, classify, order_reported
 from workers.stock.triggers import mark_level_reported, request_stock_sync, tracked_level
 
 MAX_BATCH = 512
 
 
 class Outcome(StrEnum):
-    QUEUED = "queued"  # the order needs fulfilment; intake was queued
-    KNOWN = "known"  # the order is already being handled; nothing new to do
+    # An order webhook's outcome is what the report of its order led to (see Finding).
+    QUEUED = Finding.QUEUED.value
+    KNOWN = Finding.KNOWN.value
+    IGNORED_STATUS = Finding.IGNORED_STATUS.value
+    CANCEL_QUEUED = Finding.CANCEL_QUEUED.value
     IGNORED_TYPE = "ignored:type"  # neither an order nor a stock webhook
-    IGNORED_STATUS = "ignored:status"  # the order's status is not one of the shop's triggers
-    CANCEL_QUEUED = "cancel:queued"  # a known order now looks cancelled: intake reads it again
     DUPLICATE = "duplicate"  # this exact body was recorded before
     STOCK_QUEUED = "stock:queued"  # Pancake's quantity is not what we pushed: a sync will fix it
     STOCK_OURS = "stock:ours"  # the quantity we pushed (Pancake echoes our own pushes)
@@ -133,36 +132,24 @@ class EventRecorder:
             return self._record_stock(conn, incoming, now)
         if hook.kind != ORDER_TYPE:
             outcome = Outcome.IGNORED_TYPE
-        elif hook.order_status in CANCELLING:
-            outcome = Outcome.CANCEL_QUEUED
-        elif hook.order_status not in incoming.triggers:
-            outcome = Outcome.IGNORED_STATUS
         else:
-            outcome = Outcome.QUEUED
+            outcome = Outcome(classify(hook.order_status, incoming.triggers))
         if not self._insert_event(conn, incoming, outcome, now):
             return Outcome.DUPLICATE, []
-        assert hook.order_id is not None or outcome not in (Outcome.QUEUED, Outcome.CANCEL_QUEUED)
-        if outcome == Outcome.CANCEL_QUEUED:
-            return self._order_looks_cancelled(conn, incoming.shop_id, hook, now)
-        if outcome != Outcome.QUEUED:
+        if outcome not in (Outcome.QUEUED, Outcome.CANCEL_QUEUED):
             return outcome, []
-        return self._order_needs_work(conn, incoming.shop_id, hook, now)
-
-    def _order_looks_cancelled(
-        self, conn: Connection, shop_id: str, hook: ParsedWebhook, now: datetime
-    ) -> tuple[Outcome, list[Send]]:
-        """A known order's webhook shows a cancelling status: intake reads the order (the API,
-        not the body, decides) and cancels the lines not bought yet. An unknown order has
-        nothing to cancel."""
-        table = Order.__table__  # type: ignore[attr-defined]
-        row = conn.execute(
-            select(table.c.id, table.c.state).where(
-                table.c.shop_id == shop_id, table.c.order_id == hook.order_id
-            )
-        ).first()
-        if row is None or row.state == OrderState.CANCELLED:
-            return Outcome.IGNORED_STATUS, []
-        return Outcome.CANCEL_QUEUED, self._reread(conn, row.id, row.state, now)
+        assert hook.order_id is not None
+        found, sends = order_reported(
+            conn,
+            incoming.shop_id,
+            hook.order_id,
+            status=hook.order_status,
+            item_count=hook.item_count,
+            triggers=incoming.triggers,
+            now=now,
+            lease=self._lease,
+        )
+        return Outcome(found), sends
 
     def _insert_event(
         self, conn: Connection, incoming: Incoming, outcome: Outcome, now: datetime
@@ -210,62 +197,6 @@ class EventRecorder:
             conn, now, trigger="webhook", delay=debounce, stale_after=self._lease_seconds
         )
         return outcome, sends
-
-    def _order_needs_work(
-        self, conn: Connection, shop_id: str, hook: ParsedWebhook, now: datetime
-    ) -> tuple[Outcome, list[Send]]:
-        table = Order.__table__  # type: ignore[attr-defined]
-        new_id = insert_ignore(
-            conn,
-            table,
-            {
-                "shop_id": shop_id,
-                "order_id": hook.order_id,
-                "state": OrderState.PENDING,
-                "item_count": 0,
-                "generation": 0,
-                "failures": 0,
-                "lease_until": now + self._lease,
-                "created_at": now,
-                "updated_at": now,
-            },
-            ["shop_id", "order_id"],
-        )
-        if new_id is not None:
-            return Outcome.QUEUED, [Send(INTAKE, new_id)]
-        row = conn.execute(
-            select(table.c.id, table.c.state, table.c.item_count).where(
-                table.c.shop_id == shop_id, table.c.order_id == hook.order_id
-            )
-        ).one()
-        # Re-read the order only if it was skipped before or now shows lines we have not seen:
-        # the echo of our own note update (same lines) must not cost a Pancake call.
-        stale = row.state in (OrderState.SKIPPED, OrderState.PENDING) or (
-            row.state == OrderState.SYNCED and hook.item_count > row.item_count
-        )
-        if not stale:
-            return Outcome.KNOWN, []
-        sends = self._reread(conn, row.id, row.state, now)
-        return (Outcome.QUEUED if sends else Outcome.KNOWN), sends
-
-    def _reread(self, conn: Connection, order_pk: int, state: str, now: datetime) -> list[Send]:
-        """Have intake read the order again. An intake queued or running (``pending``) is made to
-        read it again before it concludes (the generation moves); otherwise one is queued."""
-        table = Order.__table__  # type: ignore[attr-defined]
-        bump = table.c.generation + 1
-        where = update(table).where(table.c.id == order_pk)
-        if state == OrderState.PENDING:
-            conn.execute(where.values(generation=bump))
-            return []
-        conn.execute(
-            where.values(
-                state=OrderState.PENDING,
-                generation=bump,
-                lease_until=now + self._lease,
-                updated_at=now,
-            )
-        )
-        return [Send(INTAKE, order_pk)]
 
 
 def _wake(batch: list[_Waiter], results: Sequence[Outcome | Exception]) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bridge.errors import NotFound
-from bridge.models import Fulfilment, PurchaseAttempt
+from bridge.models import Fulfilment, PurchaseAttempt, ShopCatchUp
 from bridge.states import FulfilmentState
 
 # Columns of a line no front end shows: encrypted order fields and delivered credentials.
@@ -66,3 +66,8 @@ def fulfilment_detail(session: Session, fulfilment_id: int) -> FulfilmentDetail:
         credentials=credentials,
         attempts=attempts_of(session, fulfilment_id),
     )
+
+
+def catchup_states(session: Session) -> dict[str, ShopCatchUp]:
+    """Each shop's catch-up for missed webhooks, by shop id (none before its first run)."""
+    return {row.shop_id: row for row in session.exec(select(ShopCatchUp))}

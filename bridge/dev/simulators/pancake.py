@@ -1,9 +1,10 @@
 """A Pancake POS stand-in, written from the API docs and what production is known to do.
 
-Serves the calls the bridge makes (orders GET/PUT, warehouses, variations, update_quantity, the
-webhook configuration) under ``/api/v1``, and sends webhooks the way Pancake does: the object itself
-as a **flat** body with a top-level ``"type"``, one at a time in the order the changes happened, and
-the order webhook again after **every** change to an order, including a PUT made by the bridge.
+Serves the calls the bridge makes (orders GET/PUT, the order list, warehouses, variations,
+update_quantity, the webhook configuration) under ``/api/v1``, and sends webhooks the way Pancake
+does: the object itself as a **flat** body with a top-level ``"type"``, one at a time in the order
+the changes happened, and the order webhook again after **every** change to an order, including a
+PUT made by the bridge.
 
 The app is driven from test threads while uvicorn serves it, so all state sits behind one lock.
 """
@@ -22,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import httpx
 from starlette.applications import Starlette
@@ -58,6 +59,14 @@ WEBHOOK_TYPES = ("orders", "customers", "variations_warehouses")
 _READ_ONLY_ORDER_KEYS = frozenset({"id", "shop_id", "inserted_at", "updated_at", "status_name"})
 
 Handler = Callable[[Request, "_Shop"], Awaitable[Response]]
+# What the docs leave open about GET /shops/<id>/orders; tests flip them. The docs give no sort
+# order: "newest_first" or "oldest_first" by the time ``updateStatus`` filters on. They show the
+# paging fields but promise nothing: "honoured" pages as asked; "ignores_page" always answers the
+# first page (of the asked size) as page 1; "unpaged" answers every order, with no paging fields.
+ListOrder = Literal["newest_first", "oldest_first"]
+Paging = Literal["honoured", "ignores_page", "unpaged"]
+# The times ``updateStatus`` may name that the simulator keeps (the docs list more).
+_LISTING_TIMES = frozenset({"inserted_at", "updated_at"})
 
 
 class WebhookDelivery(NamedTuple):
@@ -84,9 +93,12 @@ class _Fault:
     remaining: int
     path_contains: str | None
     retry_after: int | None
+    query_contains: str | None = None
 
-    def matches(self, path: str) -> bool:
-        return self.path_contains is None or self.path_contains in path
+    def matches(self, path: str, query: str) -> bool:
+        return (self.path_contains is None or self.path_contains in path) and (
+            self.query_contains is None or self.query_contains in query
+        )
 
 
 @dataclass(frozen=True)
@@ -120,6 +132,15 @@ class PancakeSimulator:
         self._pending = 0
         self._sender: threading.Thread | None = None
         self._closed = False
+        self._order_queries: list[dict[str, str]] = []
+        # Latitudes the docs leave open (see ListOrder and Paging).
+        self.list_order: ListOrder = "newest_first"
+        self.paging: Paging = "honoured"
+        # False: Pancake sends no webhook at all (none is queued or recorded), as when it gives
+        # up on a receiver or was never configured; only reading the order list finds them.
+        self.send_webhooks = True
+        # Pancake's clock, which stamps inserted_at and updated_at (a test may set it back).
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self.app = Starlette(routes=[Mount(API_PREFIX, routes=self._routes())])
 
     # -- setup from tests ---------------------------------------------------------------------
@@ -220,7 +241,7 @@ class PancakeSimulator:
             new_id = order_id if order_id is not None else str(next(self._order_ids))
             if new_id in shop.orders:
                 raise ValueError(f"order {new_id} already exists in shop {shop_id}")
-            now = _now()
+            now = self._stamp()
             built_items = self._build_items(shop, items)
             total = sum(i["quantity"] * i["variation_info"]["retail_price"] for i in built_items)
             shop.orders[new_id] = {
@@ -261,7 +282,7 @@ class PancakeSimulator:
         with self._lock:
             shop = self._shop(shop_id)
             order = self._order(shop, order_id)
-            order.update(status=status, status_name=STATUS_NAMES[status], updated_at=_now())
+            order.update(status=status, status_name=STATUS_NAMES[status], updated_at=self._stamp())
             self._queue_order_webhook(shop, order_id)
 
     def send_order_webhook(self, shop_id: str, order_id: str) -> None:
@@ -288,14 +309,17 @@ class PancakeSimulator:
         times: int = 1,
         *,
         path_contains: str | None = None,
+        query_contains: str | None = None,
         retry_after: int | None = None,
     ) -> None:
         """Answer the next ``times`` matching API calls with ``status`` and ``success: false``.
 
         ``status=200`` gives the "HTTP 200 but success false" refusal Pancake is known for.
+        ``query_contains`` (e.g. ``"page_number=2"``) matches the raw query string.
         """
         with self._lock:
-            self._faults.append(_Fault(status, times, path_contains, retry_after))
+            fault = _Fault(status, times, path_contains, retry_after, query_contains)
+            self._faults.append(fault)
 
     # -- inspection ---------------------------------------------------------------------------
 
@@ -337,6 +361,12 @@ class PancakeSimulator:
             return list(self._calls)
 
     @property
+    def order_queries(self) -> list[dict[str, str]]:
+        """The query of every order list read answered (api_key left out), oldest first."""
+        with self._lock:
+            return copy.deepcopy(self._order_queries)
+
+    @property
     def deliveries(self) -> list[WebhookDelivery]:
         with self._lock:
             return list(self._deliveries)
@@ -374,6 +404,7 @@ class PancakeSimulator:
         api = self._api
         return [
             Route("/shops/{shop_id}", api(self._put_shop), methods=["PUT"]),
+            Route("/shops/{shop_id}/orders", api(self._list_orders), methods=["GET"]),
             Route("/shops/{shop_id}/orders/{order_id}", api(self._get_order), methods=["GET"]),
             Route("/shops/{shop_id}/orders/{order_id}", api(self._put_order), methods=["PUT"]),
             Route("/shops/{shop_id}/warehouses", api(self._get_warehouses), methods=["GET"]),
@@ -406,7 +437,7 @@ class PancakeSimulator:
             path = _api_path(request)
             with self._lock:
                 self._calls.append((request.method, path))
-                fault = self._take_fault(path)
+                fault = self._take_fault(path, request.url.query)
                 shop = self._shops.get(request.path_params["shop_id"])
             if fault is not None:
                 return _fault_response(fault)
@@ -445,6 +476,50 @@ class PancakeSimulator:
                 return _fail(404, "Order not found")
             return _ok(copy.deepcopy(order))
 
+    async def _list_orders(self, request: Request, shop: _Shop) -> Response:
+        """``GET /shops/<id>/orders``: ``updateStatus`` names the time that ``startDateTime`` and
+        ``endDateTime`` (Unix seconds, both inclusive) filter on; ``status`` filters too."""
+        query = request.query_params
+        try:
+            page_number = int(query.get("page_number", "1"))
+            page_size = int(query.get("page_size", "30"))
+            start, end, status = (
+                _optional_int(query.get(key)) for key in ("startDateTime", "endDateTime", "status")
+            )
+        except ValueError:
+            return _fail(400, "paging, status and times must be integers (times in Unix seconds)")
+        if page_number < 1 or page_size < 1:
+            return _fail(400, "page_number and page_size must be positive")
+        field_name = query.get("updateStatus", "inserted_at")
+        if field_name not in _LISTING_TIMES:
+            return _fail(400, f"updateStatus {field_name!r} is not simulated")
+        with self._lock:
+            self._order_queries.append({k: v for k, v in query.items() if k != "api_key"})
+            rows = [
+                order
+                for order in shop.orders.values()
+                if status in (None, order["status"]) and _within(order.get(field_name), start, end)
+            ]
+            rows.sort(
+                key=lambda order: (order[field_name], str(order["id"])),
+                reverse=self.list_order == "newest_first",
+            )
+            rows = copy.deepcopy(rows)
+            paging = self.paging
+        if paging == "unpaged":
+            return JSONResponse({"data": rows, "success": True})
+        shown = page_number if paging == "honoured" else 1
+        return JSONResponse(
+            {
+                "data": rows[(shown - 1) * page_size : shown * page_size],
+                "page_number": shown,
+                "page_size": page_size,
+                "success": True,
+                "total_entries": len(rows),
+                "total_pages": -(-len(rows) // page_size),
+            }
+        )
+
     async def _put_order(self, request: Request, shop: _Shop) -> Response:
         order_id = request.path_params["order_id"]
         changes = await _json_object(request)
@@ -464,7 +539,7 @@ class PancakeSimulator:
                 elif key not in _READ_ONLY_ORDER_KEYS:
                     order[key] = copy.deepcopy(value)
             order["status_name"] = STATUS_NAMES[order["status"]]
-            order["updated_at"] = _now()
+            order["updated_at"] = self._stamp()
             # Pancake re-sends the order webhook after every change, our own PUTs included.
             self._queue_order_webhook(shop, order_id)
             return _ok(copy.deepcopy(order))
@@ -537,14 +612,18 @@ class PancakeSimulator:
         except KeyError:
             raise KeyError(f"unknown variation {variation_id} in shop {shop.shop_id}") from None
 
-    def _take_fault(self, path: str) -> _Fault | None:
+    def _take_fault(self, path: str, query: str) -> _Fault | None:
         for fault in self._faults:
-            if fault.matches(path):
+            if fault.matches(path, query):
                 fault.remaining -= 1
                 if fault.remaining <= 0:
                     self._faults.remove(fault)
                 return fault
         return None
+
+    def _stamp(self) -> str:
+        # Naive UTC with microseconds, as in live answers, so two quick updates still differ.
+        return self.clock().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
 
     def _build_items(self, shop: _Shop, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [self._build_item(shop, item) for item in items]
@@ -615,7 +694,7 @@ class PancakeSimulator:
 
     def _queue_webhook(self, shop: _Shop, kind: str, ref_id: str, body: dict[str, Any]) -> None:
         config = shop.webhook
-        wanted = config["webhook_enable"] and config["webhook_url"]
+        wanted = self.send_webhooks and config["webhook_enable"] and config["webhook_url"]
         if self._closed or not wanted or kind not in config["webhook_types"]:
             return
         if self._shuffle is not None:
@@ -661,9 +740,16 @@ def _json_id(value: str) -> int | str:
     return int(value) if value.isdigit() and str(int(value)) == value else value
 
 
-def _now() -> str:
-    # Microseconds, as in live answers, so two quick updates still differ in updated_at.
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+def _optional_int(value: str | None) -> int | None:
+    return None if value in (None, "") else int(value)
+
+
+def _within(stamp: str | None, start: int | None, end: int | None) -> bool:
+    """A naive UTC stamp lies between two Unix times (either may be open); no stamp: never."""
+    if stamp is None:
+        return False
+    moment = datetime.fromisoformat(stamp).replace(tzinfo=UTC).timestamp()
+    return (start is None or moment >= start) and (end is None or moment <= end)
 
 
 def _check_status(status: int) -> None:
