@@ -47,6 +47,11 @@ class Supplier(SQLModel, table=True):
     failure_streak: int = 0
     paused_until: datetime | None = optional_timestamp()
     last_failure: str | None = None
+    # Its clock measured against ours (bridge.supplier.clock): created_at minus our time lies in
+    # [clock_low_seconds, clock_high_seconds]; None until the first measurement.
+    clock_low_seconds: float | None = None
+    clock_high_seconds: float | None = None
+    clock_measured_at: datetime | None = optional_timestamp()
     created_at: datetime = created_timestamp()
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlmodel import Session, select
 
+from bridge.db import utcnow
 from bridge.errors import ConfigError, Refused
 from bridge.models import DEFAULT_TRIGGER_STATUSES, PancakeShop, Supplier
 from bridge.pancake.vocabulary import CANCELLING
 from bridge.secrets import SecretBox
+from bridge.supplier.clock import ClockOffset, note_clock
 
 if TYPE_CHECKING:
     from bridge.supplier.budget import Budget
@@ -48,6 +51,12 @@ def add_shop(
     return shop
 
 
+@dataclass(frozen=True)
+class SupplierCheck:
+    balance: float
+    clock: ClockOffset | None
+
+
 def check_supplier(
     base_url: str,
     api_key: str,
@@ -55,8 +64,9 @@ def check_supplier(
     *,
     timeout_seconds: float = 30.0,
     budget: Budget | None = None,
-) -> float:
-    """Read the account balance once with these settings and return it.
+) -> SupplierCheck:
+    """Read the account balance once with these settings: the balance, and the supplier's clock
+    as the answer's timestamp shows it (full dialect).
 
     It proves what a purchase needs: the base URL is the API root itself (a redirect is refused
     with the URL it points to) and the key and secret are accepted. ``budget``: the key's shared
@@ -83,7 +93,7 @@ def check_supplier(
         with SupplierClient(
             url, api_key, api_secret, timeout=timeout, read_attempts=1, budget=budget
         ) as client:
-            return client.balance()
+            return SupplierCheck(client.balance(), client.clock_offset)
     except SupplierRedirected as exc:
         raise ConfigError(f"{url} {exc.message}") from None
     except SupplierRefused as exc:
@@ -109,18 +119,31 @@ def check_supplier(
 
 
 def add_supplier(
-    session: Session, box: SecretBox, name: str, *, base_url: str, api_key: str, api_secret: str
+    session: Session,
+    box: SecretBox,
+    name: str,
+    *,
+    base_url: str,
+    api_key: str,
+    api_secret: str,
+    clock: ClockOffset | None = None,
 ) -> Supplier:
-    """Create or update a supplier as given; ``check_supplier`` tells whether it works."""
+    """Create or update a supplier as given; ``check_supplier`` tells whether it works (and
+    ``clock`` is what it measured)."""
     url = _base_url(base_url)
     supplier = session.get(Supplier, name) or Supplier(
         name=name, base_url="", api_key_enc="", api_secret_enc=""
     )
+    if supplier.base_url != url:
+        # Another server may keep another clock: what was measured no longer holds.
+        supplier.clock_low_seconds = supplier.clock_high_seconds = None
+        supplier.clock_measured_at = None
     supplier.base_url = url
     supplier.api_key_enc = box.encrypt(api_key)
     supplier.api_secret_enc = box.encrypt(api_secret)
     supplier.enabled = True
     session.add(supplier)
+    note_clock(supplier, clock, utcnow())
     return supplier
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -53,6 +55,32 @@ def test_a_working_supplier_is_checked_with_one_read_and_saved(
     assert out.strip() == "supplier clone saved (checked, balance 10,000,000)"
     assert sim.calls == [("GET", "/api/v1/account/balance")]
     assert server.url + "/api/v1" in saved(capsys)
+
+
+def clock_column(capsys: pytest.CaptureFixture[str]) -> str:
+    """The last column of the one supplier's row: its measured clock, or "-"."""
+    [_, row] = saved(capsys).strip().splitlines()
+    match = re.search(r"([+-]\d+ s ± \d+ s|-)$", row)
+    assert match is not None, row
+    return match.group(1)
+
+
+def test_the_check_measures_the_supplier_clock_and_a_new_url_forgets_it(
+    cli_env: Path,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sim = SupplierSimulator(name="clone")  # full dialect: answers carry a timestamp
+    sim.clock = lambda: datetime.now(UTC) - timedelta(seconds=300)
+    with ServerThread(sim.app) as server:
+        assert add(capsys, server.url + "/api/v1")[0] == 0
+        measured = clock_column(capsys)
+        assert measured in {"-300 s ± 0 s", "-300 s ± 1 s", "-299 s ± 1 s", "-301 s ± 1 s"}
+        # The same URL again, unchecked: what was measured still holds.
+        assert add(capsys, server.url + "/api/v1", "--offline")[0] == 0
+        assert clock_column(capsys) == measured
+    with ServerThread(sim.app) as moved:
+        assert add(capsys, moved.url + "/api/v1", "--offline")[0] == 0
+    assert clock_column(capsys) == "-", "another server may keep another clock"
 
 
 @pytest.mark.parametrize("status", [301, 302, 307, 308])

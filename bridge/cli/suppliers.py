@@ -67,7 +67,7 @@ def add(
 
     current = settings()
     box = secret_box(current)
-    checked = "not checked: --offline"
+    checked, clock = "not checked: --offline", None
     if not offline:
         from bridge.supplier.budget import Budgets
 
@@ -75,7 +75,7 @@ def add(
         # against the key's budget, which workers buying with the same key share.
         budgets = Budgets.from_settings(current)
         try:
-            balance = admin.check_supplier(
+            check = admin.check_supplier(
                 base_url,
                 api_key,
                 api_secret,
@@ -84,33 +84,45 @@ def add(
             )
         finally:
             budgets.close()
-        checked = f"checked, balance {balance:,.0f}"
+        checked, clock = f"checked, balance {check.balance:,.0f}", check.clock
     with writing(current) as session:
         admin.add_supplier(
-            session, box, name, base_url=base_url, api_key=api_key, api_secret=api_secret
+            session,
+            box,
+            name,
+            base_url=base_url,
+            api_key=api_key,
+            api_secret=api_secret,
+            clock=clock,
         )
     say(f"supplier {name} saved ({checked})")
 
 
 @suppliers.command("list")
 def list_(as_json: JsonOption = False) -> None:
-    """List the suppliers (never their keys).
+    """List the suppliers (never their keys) and their clocks.
+
+    The clock is the supplier's as measured against ours: "+300 s ± 1 s" runs five minutes
+    ahead; "-" is not measured yet.
 
     \b
     Example:
       pancake-bridge suppliers list --json
     """
+    from bridge.supplier.clock import stored_clock
     from mappings import admin
 
     with reading(settings()) as session:
-        records = [
-            supplier.model_dump(exclude=SECRET_COLUMNS)
-            for supplier in admin.list_suppliers(session)
-        ]
+        suppliers = admin.list_suppliers(session)
+        records = [supplier.model_dump(exclude=SECRET_COLUMNS) for supplier in suppliers]
+        clocks = [stored_clock(supplier) for supplier in suppliers]
     if as_json:
         print_json(records)
         return
     print_table(
-        ["supplier", "base_url", "enabled"],
-        [[r["name"], r["base_url"], "yes" if r["enabled"] else "no"] for r in records],
+        ["supplier", "base_url", "enabled", "clock"],
+        [
+            [r["name"], r["base_url"], "yes" if r["enabled"] else "no", c.describe() if c else "-"]
+            for r, c in zip(records, clocks, strict=True)
+        ],
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from bridge.retrying import call_with_retries
 from bridge.supplier import paging
 from bridge.supplier.budget import Budget, Ticket
+from bridge.supplier.clock import ClockOffset
 from bridge.supplier.errors import (
     SupplierError,
     SupplierRateLimited,
@@ -91,6 +92,8 @@ class SupplierClient:
         self._budget = budget
         self._budget_wait = budget_wait
         self.calls = 0
+        # The supplier's clock as its answers' timestamps show it (full dialect), this process.
+        self.clock_offset: ClockOffset | None = None
 
     def __repr__(self) -> str:
         return f"SupplierClient({str(self._http.base_url)!r})"
@@ -193,6 +196,7 @@ class SupplierClient:
         if ticket is None and self._budget is not None:
             ticket = self._budget.acquire(self._budget_wait)  # raises BudgetExhausted: nothing sent
         self.calls += 1
+        sent = datetime.now(UTC)
         try:
             response = self._http.send(request)
         except httpx.RequestError as exc:
@@ -209,12 +213,21 @@ class SupplierClient:
             raise unexpected_body(response, "answer is not JSON") from exc
         if not isinstance(body, dict):
             raise unexpected_body(response, "answer is not a JSON object")
+        self._measure_clock(body.get("timestamp"), sent)
         if body.get("success") is False:
             raise self._refusal(response)
         data = body.get("data")
         if not isinstance(data, dict):
             raise unexpected_body(response, "answer has no data object")
         return response, data
+
+    def _measure_clock(self, timestamp: object, sent: datetime) -> None:
+        if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
+            return
+        sample = ClockOffset.from_timestamp(float(timestamp), sent, datetime.now(UTC))
+        self.clock_offset = (
+            sample if self.clock_offset is None else self.clock_offset.merged(sample)
+        )
 
     def _refusal(self, response: httpx.Response, endpoint: str = "") -> SupplierError:
         error = from_response(response, secrets=self._secrets, endpoint=endpoint)

@@ -29,6 +29,7 @@ from bridge.logs import event
 from bridge.models import Fulfilment, Order, PurchaseAttempt, Supplier
 from bridge.states import AttemptOutcome, DelayNotice, FulfilmentState
 from bridge.supplier.budget import BudgetExhausted
+from bridge.supplier.clock import record_clock
 from bridge.supplier.errors import (
     SupplierOutcomeUnknown,
     SupplierRateLimited,
@@ -230,6 +231,10 @@ def _bought(ctx: Context, purchase: Purchase, result: CreateResult) -> list[Send
             _late_answer(session, purchase.supplier.name, claim, order.trans_id, now)
             return []
         _finish(session, claim.attempt_id, AttemptOutcome.BOUGHT, now, trans_id=order.trans_id)
+        # The answer's timestamp keeps the supplier's measured clock fresh for settling.
+        record_clock(
+            session, purchase.supplier.name, ctx.supplier(purchase.supplier).clock_offset, now
+        )
         line = load_line(session, claim.line_id)
         line.trans_id = order.trans_id
         line.supplier_status = order.status

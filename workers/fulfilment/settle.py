@@ -1,16 +1,20 @@
 """fulfilment.settle: decide an unknown purchase from the supplier's own order list.
 
 An attempt whose answer was lost may or may not have bought something. The supplier has no
-idempotency key, so the only proof is its order list: read it newest first, back to the moment the
-attempt began, and look for an order of the same plan and quantity that no other attempt has
-claimed. Found: adopt it (the unique (supplier, trans_id) constraint makes a double claim
-impossible). Not found after the settling delay: nothing was bought, and the line may be bought
-again. Either way the attempt records how it was settled.
+idempotency key, so the only proof is its order list: read it back to the moment the attempt
+began, and look for an order of the same plan and quantity that no other attempt has claimed.
+"The moment the attempt began" is by the supplier's clock, measured (``bridge.supplier.clock``):
+the list also shows orders the bridge bought, whose ``created_at`` narrows the measurement, and
+the candidate nearest the moment expected is taken first. Found: adopt it (the unique
+(supplier, trans_id) constraint makes a double claim impossible). Not found after the settling
+delay: nothing was bought, and the line may be bought again. Either way the attempt records how
+it was settled.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +26,7 @@ from bridge.models import Fulfilment, PurchaseAttempt, Supplier
 from bridge.states import AttemptOutcome, FulfilmentState, Settlement
 from bridge.supplier.budget import BudgetExhausted
 from bridge.supplier.client import SupplierClient
+from bridge.supplier.clock import CREATED_AT_PRECISION, ClockOffset, record_clock, supplier_clock
 from bridge.supplier.errors import SupplierError, SupplierTransient
 from bridge.supplier.schemas import ListedOrder
 from bridge.supplier.vocabulary import SupplierStatus
@@ -55,12 +60,12 @@ def settle(ctx: Context, fulfilment_id: int) -> list[Send]:
         if supplier is None:
             set_state(session, line, FulfilmentState.NEEDS_ATTENTION, "supplier was removed")
             return []
-        snapshot = (attempt.id, attempt.plan_id, attempt.quantity, attempt.started_at)
-    attempt_id, plan_id, quantity, started_at = snapshot
+        wanted = Wanted(attempt.plan_id, attempt.quantity, attempt.started_at)
+        attempt_id = attempt.id
+        clock = supplier_clock(supplier)
     assert attempt_id is not None
-    since = started_at - timedelta(seconds=ctx.settings.settle_margin_seconds)
     try:
-        candidates = _candidates(ctx.supplier(supplier), plan_id, quantity, since)
+        candidates = _candidates(ctx, supplier, wanted, clock)
     except (SupplierTransient, BudgetExhausted) as exc:
         if isinstance(exc, SupplierTransient):
             breaker.record_failure(ctx.engine, ctx.settings, supplier.name, str(exc), now)
@@ -102,21 +107,81 @@ def _other_in_flight(session: Session, attempt: PurchaseAttempt) -> bool:
     return other is not None
 
 
+@dataclass(frozen=True)
+class Wanted:
+    """What the lost purchase would have bought, and when it began by our clock."""
+
+    plan_id: int
+    quantity: int
+    started_at: datetime
+
+
 def _candidates(
-    client: SupplierClient, plan_id: int, quantity: int, since: datetime
+    ctx: Context, supplier: Supplier, wanted: Wanted, stored: ClockOffset
 ) -> list[ListedOrder]:
-    """Orders of this plan and quantity created since ``since``, oldest first."""
+    """Orders of this plan and quantity created since the attempt began by the supplier's
+    clock, the nearest to the moment expected first."""
+    client = ctx.supplier(supplier)
+    clock = stored if client.clock_offset is None else stored.merged(client.clock_offset)
+    since = _since(ctx, wanted, clock)
+    listed = _listed_since(client, since)
+    # Orders we bought show how the supplier stamps created_at. If they show the read was too
+    # short (the clock was stepped back), it is read once more, from the earlier moment.
+    samples = [client.clock_offset] if client.clock_offset else []
+    samples += _created_samples(ctx, supplier.name, listed)
+    for sample in samples:
+        clock = clock.merged(sample)
+    with session_scope(ctx.engine) as session:
+        for sample in samples:
+            record_clock(session, supplier.name, sample, ctx.clock())
+    if _since(ctx, wanted, clock) < since:
+        since = _since(ctx, wanted, clock)
+        listed = _listed_since(client, since)
+    expected = wanted.started_at + timedelta(seconds=clock.offset)
     found = [
+        order
+        for order in listed
+        if order.created_at is not None
+        and order.created_at >= since
+        and order.plan_id == wanted.plan_id
+        and order.quantity == wanted.quantity
+        and order.status != SupplierStatus.CANCELLED
+    ]
+    return sorted(found, key=lambda o: (abs((o.created_at or expected) - expected), o.id or 0))
+
+
+def _since(ctx: Context, wanted: Wanted, clock: ClockOffset) -> datetime:
+    """The earliest created_at the lost order can carry."""
+    early = clock.low - CREATED_AT_PRECISION - ctx.settings.settle_margin_seconds
+    return wanted.started_at + timedelta(seconds=early)
+
+
+def _listed_since(client: SupplierClient, since: datetime) -> list[ListedOrder]:
+    return [
         order
         for listing in client.iter_order_pages(since=since)
         for order in listing.orders
-        if order.created_at is not None
-        and order.created_at >= since
-        and order.plan_id == plan_id
-        and order.quantity == quantity
-        and order.status != SupplierStatus.CANCELLED
+        if order.created_at is not None and order.created_at >= since
     ]
-    return sorted(found, key=lambda o: (o.created_at or since, o.id or 0))
+
+
+def _created_samples(ctx: Context, supplier: str, listed: list[ListedOrder]) -> list[ClockOffset]:
+    """What the listed orders that attempts of ours bought show of the supplier's clock."""
+    stamps = {order.trans_id: order.created_at for order in listed if order.created_at}
+    with session_scope(ctx.engine) as session:
+        ours = session.exec(
+            select(PurchaseAttempt).where(
+                PurchaseAttempt.supplier_name == supplier,
+                PurchaseAttempt.outcome == AttemptOutcome.BOUGHT,
+                col(PurchaseAttempt.settlement).is_(None),  # answered, so finished_at is real
+                col(PurchaseAttempt.trans_id).in_(list(stamps)),
+            )
+        ).all()
+        return [
+            ClockOffset.from_created(stamps[a.trans_id], a.started_at, a.finished_at)
+            for a in sorted(ours, key=lambda a: a.started_at)
+            if a.trans_id and a.finished_at
+        ]
 
 
 def _conclude(

@@ -18,6 +18,7 @@ from bridge.db import session_scope
 from bridge.models import Fulfilment, Supplier
 from bridge.states import AWAITING_DELIVERY
 from bridge.supplier.budget import BudgetExhausted
+from bridge.supplier.clock import CREATED_AT_PRECISION, supplier_clock
 from bridge.supplier.errors import SupplierTransient
 from bridge.supplier.vocabulary import FINISHED
 from workers import breaker
@@ -63,9 +64,9 @@ def watch(ctx: Context, fulfilment_id: int, supplier: Supplier, delay: float) ->
     if not rows:
         return []
     waiting = {trans_id: line_id for line_id, trans_id, _ in rows if trans_id}
-    since = min(created for _, _, created in rows) - timedelta(
-        seconds=ctx.settings.settle_margin_seconds
-    )
+    # The oldest waiting order's created_at, by the supplier's measured clock.
+    early = supplier_clock(supplier).low - CREATED_AT_PRECISION - ctx.settings.settle_margin_seconds
+    since = min(created for _, _, created in rows) + timedelta(seconds=early)
     client = ctx.supplier(supplier)
     finished: dict[int, str] = {}
     try:

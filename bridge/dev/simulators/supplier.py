@@ -73,6 +73,7 @@ Paging = Literal["honoured", "ignores_page", "unpaged"]
 # order; "reversed": the same, answered in reverse; "merged": items of one plan become one order;
 # "partial": the first item is committed, then the rest is refused (OUT_OF_STOCK).
 MultiItem = Literal["in_order", "reversed", "merged", "partial"]
+Precision = Literal["seconds", "minutes"]
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -192,6 +193,8 @@ class SupplierSimulator:
         self.list_order: ListOrder = "newest_first"
         self.paging: Paging = "honoured"
         self.multi_item: MultiItem = "in_order"
+        # created_at printed to the second, or (some shops) to the minute, seconds always :00.
+        self.created_at_precision: Precision = "seconds"
         # For this long after create, orders/status does not know the order yet (a replica lag).
         self.status_lag_seconds = 0.0
         # The supplier's own clock, which stamps created_at (a test may skew or step it).
@@ -393,7 +396,7 @@ class SupplierSimulator:
         if message is not None:
             body["message"] = message
         if self.dialect == "full":
-            body["timestamp"] = int(time.time())
+            body["timestamp"] = int(self.clock().timestamp())
             body["request_id"] = f"req_{secrets.token_hex(7)}.{secrets.randbelow(10**8):08d}"
         body["data"] = data
         return JSONResponse(body, status_code=status)
@@ -544,7 +547,7 @@ class SupplierSimulator:
                 "delivery": {"items": items, "delivered_count": len(items)},
             }
         plan = self._plans[p.plan_id]
-        stamp = _local_time(p.created_at)
+        stamp = self._stamp(p.created_at)
         order = {
             "id": p.order_id,
             "trans_id": p.trans_id,
@@ -578,6 +581,11 @@ class SupplierSimulator:
             orders = [self._listed(p) for p in shown]
         return self._ok({"orders": orders, "pagination": _pagination(page, limit, len(chosen))})
 
+    def _stamp(self, moment: datetime) -> str:
+        if self.created_at_precision == "minutes":
+            moment = moment.replace(second=0, microsecond=0)
+        return _local_time(moment)
+
     def _listed(self, p: Purchase) -> dict[str, Any]:
         plan = self._plans[p.plan_id]
         return {
@@ -590,7 +598,7 @@ class SupplierSimulator:
             "final_amount": _money(p.amount),
             "status": p.status,
             "payment_status": "refunded" if p.status == "cancelled" else "paid",
-            "created_at": _local_time(p.created_at),
+            "created_at": self._stamp(p.created_at),
         }
 
     # -- catalogue and account --------------------------------------------------------------

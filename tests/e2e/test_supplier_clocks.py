@@ -1,0 +1,95 @@
+"""A lost purchase answer is settled by the supplier's clock as measured, not as assumed.
+
+The docs promise nothing about a supplier's clock; a shop whose clock runs minutes slow stamps
+our order's ``created_at`` minutes before the attempt began by our clock, and a settle window that
+trusts our clock would not find it and would buy again.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlmodel import select
+
+from bridge.db import session_scope
+from bridge.dev.sandbox import Sandbox
+from bridge.dev.simulators.supplier import DEMO_API_KEY, DEMO_API_SECRET, Precision
+from bridge.models import PurchaseAttempt, Supplier
+from bridge.states import AttemptOutcome, FulfilmentState
+from bridge.supplier.client import SupplierClient
+from bridge.supplier.schemas import OrderItem
+from tests.e2e.world import CANVA, CAOSHOP, NETFLIX, SHOPKEY
+
+
+def skew(sandbox: Sandbox, name: str, seconds: float, precision: Precision) -> None:
+    simulator = sandbox.suppliers[name]
+    simulator.clock = lambda: datetime.now(UTC) + timedelta(seconds=seconds)
+    simulator.created_at_precision = precision
+
+
+def supplier_row(sandbox: Sandbox, name: str) -> Supplier:
+    with session_scope(sandbox.runtime.engine) as session:
+        row = session.get(Supplier, name)
+        assert row is not None
+        return row
+
+
+def settlements(sandbox: Sandbox) -> list[str | None]:
+    with session_scope(sandbox.runtime.engine) as session:
+        return [a.settlement for a in session.exec(select(PurchaseAttempt))]
+
+
+@pytest.mark.parametrize("precision", ["seconds", "minutes"])
+@pytest.mark.parametrize("seconds", [-540.0, 540.0])
+@pytest.mark.parametrize(("variation", "name"), [(NETFLIX, CAOSHOP), (CANVA, SHOPKEY)])
+def test_a_lost_answer_is_adopted_whatever_the_supplier_clock(
+    sqlite_world: Sandbox, variation: str, name: str, seconds: float, precision: Precision
+) -> None:
+    skew(sqlite_world, name, seconds, precision)
+    simulator = sqlite_world.suppliers[name]
+    first = sqlite_world.place_order([{"variation_id": variation, "quantity": 1}])
+    sqlite_world.wait_settled(first, lines=1, final=True)
+
+    simulator.hang_seconds = 3.0  # longer than the 1 s supplier timeout of sqlite_world
+    simulator.inject("drop_after_commit")
+    second = sqlite_world.place_order([{"variation_id": variation, "quantity": 1}])
+    [line] = sqlite_world.wait_settled(second, lines=1, timeout=30, final=True)
+
+    assert line.state == FulfilmentState.ANNOTATED
+    assert len(simulator.ledger) == 2, "bought once, not again"
+    newest = max(simulator.ledger, key=lambda p: p.created_at)
+    assert line.trans_id == newest.trans_id
+    assert settlements(sqlite_world) == [None, "adopted"]
+    # What was learnt is kept, in both dialects (the short one only from created_at).
+    row = supplier_row(sqlite_world, name)
+    assert row.clock_low_seconds is not None
+    assert row.clock_high_seconds is not None
+    assert row.clock_low_seconds <= seconds <= row.clock_high_seconds
+    assert row.clock_high_seconds - row.clock_low_seconds <= 62
+
+
+def test_the_candidate_nearest_the_attempt_is_adopted_not_an_older_stranger(
+    sqlite_world: Sandbox,
+) -> None:
+    """Unmeasured, the window looks back ten minutes: an order of the same plan bought by
+    someone else (the shop owner on the website) three minutes earlier must not be taken."""
+    simulator = sqlite_world.suppliers[SHOPKEY]  # short dialect: no timestamps to measure by
+    simulator.clock = lambda: datetime.now(UTC) - timedelta(seconds=180)
+    base_url = supplier_row(sqlite_world, SHOPKEY).base_url
+    with SupplierClient(base_url, DEMO_API_KEY, DEMO_API_SECRET) as client:
+        client.create_order([OrderItem(plan_id=77, quantity=1)])
+    [stranger] = simulator.ledger
+    simulator.clock = lambda: datetime.now(UTC)
+    simulator.hang_seconds = 3.0
+    simulator.inject("drop_after_commit")
+
+    order_id = sqlite_world.place_order([{"variation_id": CANVA, "quantity": 1}])
+    [line] = sqlite_world.wait_settled(order_id, lines=1, timeout=30, final=True)
+
+    assert line.state == FulfilmentState.ANNOTATED
+    assert len(simulator.ledger) == 2
+    assert line.trans_id != stranger.trans_id
+    with session_scope(sqlite_world.runtime.engine) as session:
+        [attempt] = session.exec(select(PurchaseAttempt))
+    assert (attempt.outcome, attempt.settlement) == (AttemptOutcome.BOUGHT, "adopted")
