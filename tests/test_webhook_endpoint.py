@@ -147,3 +147,18 @@ def test_the_endpoint_never_calls_pancake_or_a_supplier(bridge: Sandbox) -> None
     for fixture in sorted(Path(PANCAKE).glob("orders__*.json")):
         assert post(bridge, fixture.read_bytes()).status_code == 200
     assert bridge.pancake.calls == []
+
+
+def test_a_body_naming_another_shop_is_ignored_and_not_kept(bridge: Sandbox) -> None:
+    """A webhook URL pasted into another Pancake shop must not read or buy that shop's orders."""
+    document = json.loads((PANCAKE / "orders__confirmed_flat.json").read_bytes())
+    document["shop_id"] = 99
+    body = json.dumps(document).encode()
+
+    answer = post(bridge, body)
+
+    assert (answer.status_code, answer.json()["outcome"]) == (200, "ignored:shop")
+    with session_scope(bridge.runtime.engine) as session:
+        [event] = session.exec(sqlmodel.select(WebhookEvent)).all()
+    assert event.body == "", "another shop's customer data is not kept"
+    assert counts(bridge) == (1, 0), "no order recorded, nothing queued"

@@ -24,7 +24,7 @@ from bridge.web.server import ServerThread
 from mappings import admin
 from mappings.repository import add_mapping
 
-SHOP_ID = "demo-shop"
+SHOP_ID = "4"  # a Pancake shop id, as webhook bodies (and the fixtures) name it
 PANCAKE_API_KEY = "demo-pancake-api-key"
 CONFIRMED = 1
 # A test may want to see an unknown purchase before it is settled: it is parked, not moving.

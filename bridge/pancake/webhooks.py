@@ -25,6 +25,8 @@ class ParsedWebhook:
     order_status: int | None
     item_count: int
     body_hash: str
+    # The shop the body says it is about (None when it does not say).
+    shop_id: str | None = None
     # variations_warehouses only: which stock changed and the sellable quantity it now has.
     variation_id: str | None = None
     warehouse_id: str | None = None
@@ -51,6 +53,7 @@ def parse_webhook(raw: bytes) -> ParsedWebhook:
     # Pancake varies key order between sends: hash a canonical form so replays dedupe.
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     body_hash = hashlib.sha256(canonical.encode()).hexdigest()
+    shop_id = _optional_id(payload.get("shop_id"))
     if kind == STOCK_TYPE:
         return ParsedWebhook(
             kind,
@@ -58,11 +61,12 @@ def parse_webhook(raw: bytes) -> ParsedWebhook:
             None,
             0,
             body_hash,
+            shop_id,
             variation_id=_optional_id(payload.get("variation_id")),
             warehouse_id=_optional_id(payload.get("warehouse_id")),
             remain_quantity=as_int(payload.get("remain_quantity")),
         )
-    return ParsedWebhook(kind, order_id, status, item_count, body_hash)
+    return ParsedWebhook(kind, order_id, status, item_count, body_hash, shop_id)
 
 
 def _unwrap(document: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
 from bridge.db import insert_ignore, utcnow
 from bridge.logs import event
@@ -38,10 +39,14 @@ class Outcome(StrEnum):
     IGNORED_STATUS = Finding.IGNORED_STATUS.value
     CANCEL_QUEUED = Finding.CANCEL_QUEUED.value
     IGNORED_TYPE = "ignored:type"  # neither an order nor a stock webhook
+    IGNORED_SHOP = "ignored:shop"  # the body names another shop than its URL
     DUPLICATE = "duplicate"  # this exact body was recorded before
     STOCK_QUEUED = "stock:queued"  # Pancake's quantity is not what we pushed: a sync will fix it
     STOCK_OURS = "stock:ours"  # the quantity we pushed (Pancake echoes our own pushes)
     IGNORED_STOCK = "ignored:stock"  # a variation (or warehouse) the bridge does not sync
+
+
+UNSTORED = frozenset({Outcome.IGNORED_TYPE, Outcome.IGNORED_SHOP})
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +58,11 @@ class Incoming:
 
 
 _Waiter = tuple[Incoming, asyncio.AbstractEventLoop, "asyncio.Future[Outcome]"]
+COMMIT_ATTEMPTS = 3
+
+
+def _lock_key(incoming: Incoming) -> tuple[str, str]:
+    return incoming.shop_id, incoming.webhook.order_id or ""
 
 
 class EventRecorder:
@@ -108,30 +118,51 @@ class EventRecorder:
             self._commit(batch)
 
     def _commit(self, batch: list[_Waiter]) -> None:
+        for attempt in range(1, COMMIT_ATTEMPTS + 1):
+            try:
+                outcomes, sends = self._record_batch(batch)
+            except OperationalError as exc:
+                # A deadlock with another writer of the same order rows (the catch-up), or a
+                # serialization failure: PostgreSQL rolled the batch back; it may be run again.
+                if attempt < COMMIT_ATTEMPTS:
+                    continue
+                failure: Exception = exc
+            except Exception as exc:  # noqa: BLE001 - every waiter learns it was not recorded
+                failure = exc
+            else:
+                self._dispatch(sends)
+                _wake(batch, outcomes)
+                return
+            error = type(failure).__name__
+            event("webhook.record.failed", logging.ERROR, error=error, size=len(batch))
+            _wake(batch, [failure] * len(batch))
+            return
+
+    def _record_batch(self, batch: list[_Waiter]) -> tuple[list[Outcome], list[Send]]:
         now = utcnow()
         sends: list[Send] = []
-        outcomes: list[Outcome] = []
-        try:
-            with self._engine.begin() as conn:
-                for incoming, _, _ in batch:
-                    outcome, follow_up = self._record_one(conn, incoming, now)
-                    outcomes.append(outcome)
-                    sends.extend(follow_up)
-        except Exception as exc:  # noqa: BLE001 - every waiter learns it was not recorded
-            event("webhook.record.failed", logging.ERROR, error=type(exc).__name__, size=len(batch))
-            _wake(batch, [exc] * len(batch))
-            return
-        self._dispatch(sends)
-        _wake(batch, outcomes)
+        outcomes: dict[int, Outcome] = {}
+        # Order rows are locked in one order (shop, order id) by every writer: no deadlocks.
+        ordered = sorted(range(len(batch)), key=lambda i: _lock_key(batch[i][0]))
+        with self._engine.begin() as conn:
+            for index in ordered:
+                outcome, follow_up = self._record_one(conn, batch[index][0], now)
+                outcomes[index] = outcome
+                sends.extend(follow_up)
+        return [outcomes[i] for i in range(len(batch))], sends
 
     def _record_one(
         self, conn: Connection, incoming: Incoming, now: datetime
     ) -> tuple[Outcome, list[Send]]:
         hook = incoming.webhook
-        if hook.kind == STOCK_TYPE:
-            return self._record_stock(conn, incoming, now)
-        if hook.kind != ORDER_TYPE:
+        if hook.kind not in (ORDER_TYPE, STOCK_TYPE):
             outcome = Outcome.IGNORED_TYPE
+        elif hook.shop_id is not None and hook.shop_id != incoming.shop_id:
+            # Another shop's order or stock (a webhook URL pasted into the wrong shop): acting on
+            # it would read, buy or sync for the wrong shop.
+            outcome = Outcome.IGNORED_SHOP
+        elif hook.kind == STOCK_TYPE:
+            return self._record_stock(conn, incoming, now)
         else:
             outcome = Outcome(classify(hook.order_status, incoming.triggers))
         if not self._insert_event(conn, incoming, outcome, now):
@@ -165,9 +196,9 @@ class EventRecorder:
                 "order_id": hook.order_id,
                 "order_status": hook.order_status,
                 "body_hash": hook.body_hash,
-                # A kind the bridge ignores (customers, CRM records: personal data) keeps its
-                # hash, for deduplication, and no body.
-                "body": "" if outcome == Outcome.IGNORED_TYPE else incoming.body,
+                # A body the bridge ignores (customers, CRM records, another shop's orders:
+                # personal data) keeps its hash, for deduplication, and no body.
+                "body": "" if outcome in UNSTORED else incoming.body,
                 "outcome": outcome,
                 "received_at": now,
             },

@@ -74,7 +74,7 @@ FIXTURE = (
     Path(__file__).resolve().parents[1] / "fixtures" / "pancake" / "orders__confirmed_flat.json"
 )
 HOST = "127.0.0.1"
-SHOP_ID = "bench-shop"
+SHOP_ID = "4"  # the flat fixture's shop: a body naming another shop is ignored
 TRIGGER_STATUS = 1
 CONNECTIONS = 16
 FIRST_ORDER_ID = 1_000_000
