@@ -87,6 +87,9 @@ class Order(SQLModel, table=True):
     generation: int = 0
     # The order as Pancake last showed it (encrypted: customer data), for field placeholders.
     snapshot_enc: str | None = Field(default=None, sa_type=Text)
+    # When the bridge last read the order from Pancake (intake, or before buying a line that
+    # waited): a line does not buy on a copy older than order_reread_seconds.
+    read_at: datetime | None = optional_timestamp()
     failures: int = 0
     last_error: str | None = None
     lease_until: datetime | None = optional_timestamp()

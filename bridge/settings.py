@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     # A supplier may not know an order it just created (a replica behind): a refusal of
     # orders/status this soon after the purchase is retried with backoff, not handed to a person.
     status_grace_seconds: float = Field(default=600.0, ge=0)
+    # A line about to be bought whose order was last read longer ago than this reads it again
+    # first: the sale may have been cancelled while the line waited.
+    order_reread_seconds: float = Field(default=600.0, ge=0)
     # How long a step may wait for budget before it reschedules itself instead.
     supplier_budget_wait_seconds: float = 20.0
     # A purchase answer slower than this is treated as lost (outcome unknown, never re-sent).

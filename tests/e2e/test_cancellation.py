@@ -4,6 +4,7 @@ ledger and the Pancake note say what happened, not the bridge's own account."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from sqlmodel import select
 
@@ -12,7 +13,8 @@ from bridge.dev.sandbox import Sandbox
 from bridge.models import Alert, Supplier
 from bridge.pancake.vocabulary import OrderStatus
 from bridge.states import FulfilmentState
-from tests.e2e.world import CAOSHOP, CHATGPT, NETFLIX
+from tests.conftest import fast_settings
+from tests.e2e.world import CAOSHOP, CHATGPT, NETFLIX, build_world
 from workers.fulfilment.purchase import purchase
 
 
@@ -91,3 +93,29 @@ def test_an_order_first_seen_past_confirmed_is_fulfilled(sqlite_world: Sandbox) 
     assert line.state == FulfilmentState.ANNOTATED
     [bought] = sqlite_world.suppliers[CAOSHOP].ledger
     assert bought.items[0] in sqlite_world.note(order_id)
+
+
+def test_a_line_that_waited_reads_its_order_again_before_buying(tmp_path: Path) -> None:
+    """Cancelled while the line waited, and no webhook said so: the purchase looks first."""
+    settings = fast_settings(
+        f"sqlite:///{tmp_path / 'bridge.db'}",
+        order_reread_seconds=0.0,  # every purchase counts as having waited
+        catchup_interval_seconds=3600.0,  # the catch-up would find the cancellation too
+    )
+    world = build_world(Sandbox(settings)).start()
+    try:
+        pause(world, CAOSHOP, paused=True)
+        order_id = world.place_order([{"variation_id": NETFLIX, "quantity": 1}])
+        world.wait_for(lambda: len(world.fulfilments(order_id)) == 1, what="the line")
+        world.pancake.send_webhooks = False
+        world.pancake.set_status(world.shop_id, order_id, OrderStatus.CANCELLED)
+        pause(world, CAOSHOP, paused=False)
+
+        [line] = world.fulfilments(order_id)
+        assert line.id is not None
+        assert purchase(world.runtime.ctx, line.id) == []
+        [line] = world.fulfilments(order_id)
+        assert line.state == FulfilmentState.CANCELLED
+        assert world.suppliers[CAOSHOP].ledger == []
+    finally:
+        world.stop()

@@ -121,6 +121,7 @@ def _create_fulfilments(
         order.item_count = max(order.item_count, len(remote.items))
         # Field placeholders are filled from this copy when a line is bought (or re-bought).
         order.snapshot_enc = ctx.box.encrypt(json.dumps(remote.raw))
+        order.read_at = ctx.clock()
         session.add(order)
         session.flush()
         sends += _conclude(session, order_pk, generation, OrderState.SYNCED, None)

@@ -44,6 +44,7 @@ from workers.alerts.store import raise_alert
 from workers.context import Context
 from workers.dispatch import ANNOTATE, DELIVER, PURCHASE, Send
 from workers.fulfilment.lines import load_line, park_unknown, set_state
+from workers.fulfilment.reread import reread_if_stale
 from workers.stock.triggers import stock_sync_after_purchase
 
 
@@ -61,6 +62,9 @@ class Purchase:
 
 
 def purchase(ctx: Context, fulfilment_id: int) -> list[Send]:
+    waited = reread_if_stale(ctx, fulfilment_id)
+    if waited is not None:
+        return waited
     decided = _decide(ctx, fulfilment_id)
     if not isinstance(decided, Purchase):
         return decided
