@@ -21,7 +21,7 @@ their answers, settling narrows it with the ``created_at`` of orders it sees tha
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlmodel import Session
 
@@ -30,14 +30,17 @@ from bridge.models import Supplier
 
 @dataclass(frozen=True)
 class ClockOffset:
-    """The supplier's clock minus ours lies in ``[low, high]`` seconds."""
+    """The supplier's clock minus ours lies in ``[low, high]`` seconds, as measured by ``at``
+    (our clock, Unix seconds: of two estimates that disagree, the later one holds)."""
 
     low: float
     high: float
+    at: float = 0.0
 
     @classmethod
     def from_timestamp(cls, timestamp: float, sent: datetime, received: datetime) -> ClockOffset:
-        return cls(timestamp - received.timestamp(), timestamp + 1 - sent.timestamp())
+        low, high = timestamp - received.timestamp(), timestamp + 1 - sent.timestamp()
+        return cls(low, high, received.timestamp())
 
     @classmethod
     def from_created(
@@ -46,13 +49,15 @@ class ClockOffset:
         """``created_at``: the supplier's stamp of an order placed between started and finished."""
         precision = 60 if created_at.second == 0 else 1
         stamp = created_at.timestamp()
-        return cls(stamp - finished.timestamp(), stamp + precision - started.timestamp())
+        low, high = stamp - finished.timestamp(), stamp + precision - started.timestamp()
+        return cls(low, high, finished.timestamp())
 
-    def merged(self, newer: ClockOffset) -> ClockOffset:
-        low, high = max(self.low, newer.low), min(self.high, newer.high)
+    def merged(self, other: ClockOffset) -> ClockOffset:
+        low, high = max(self.low, other.low), min(self.high, other.high)
         if low > high:
-            return newer  # the supplier's clock was stepped: the older samples no longer hold
-        return ClockOffset(low, high)
+            # The supplier's clock was stepped: the earlier measurement no longer holds.
+            return other if other.at >= self.at else self
+        return ClockOffset(low, high, max(self.at, other.at))
 
     @property
     def offset(self) -> float:
@@ -77,7 +82,8 @@ CREATED_AT_PRECISION = 60.0
 def stored_clock(supplier: Supplier) -> ClockOffset | None:
     if supplier.clock_low_seconds is None or supplier.clock_high_seconds is None:
         return None
-    return ClockOffset(supplier.clock_low_seconds, supplier.clock_high_seconds)
+    at = supplier.clock_measured_at.timestamp() if supplier.clock_measured_at else 0.0
+    return ClockOffset(supplier.clock_low_seconds, supplier.clock_high_seconds, at)
 
 
 def supplier_clock(supplier: Supplier) -> ClockOffset:
@@ -102,4 +108,4 @@ def note_clock(supplier: Supplier, sample: ClockOffset | None, now: datetime) ->
     merged = sample if stored is None else stored.merged(sample)
     if merged != stored:
         supplier.clock_low_seconds, supplier.clock_high_seconds = merged.low, merged.high
-        supplier.clock_measured_at = now
+        supplier.clock_measured_at = datetime.fromtimestamp(merged.at, UTC) if merged.at else now

@@ -16,7 +16,11 @@ charges it as budget spent is printed too. Each such order needs at least 2 supp
     budget_efficiency = orders fulfilled per minute / 30
 
 It also prints the supplier and Pancake calls per fulfilled order and the 429s the supplier
-answered (the bridge's limiter should keep that at 0).
+answered (the bridge's limiter should keep that at 0). The catch-up for missed webhooks runs once
+per budget-minute (its overlap one budget-minute too); once the run is over and the overlap has
+passed, the Pancake calls of a few quiet intervals are counted:
+
+    quiet_interval_pancake_calls_per_shop = calls / intervals (1 is the floor: one list read)
 """
 
 from __future__ import annotations
@@ -58,6 +62,8 @@ def main() -> int:
         supplier_timeout_seconds=10.0,
         worker_threads=16,
         stock_sync_enabled=False,
+        catchup_interval_seconds=minute,
+        catchup_overlap_seconds=minute,
         log_level="WARNING",
     )
     supplier = SupplierSimulator(
@@ -88,12 +94,13 @@ def main() -> int:
         done_at = sorted(
             (f.updated_at - first_purchase).total_seconds() for f in sandbox.fulfilments()
         )
+        pancake_calls = len(sandbox.pancake.calls) - pancake_calls_before
+        quiet = _quiet_interval_calls(sandbox, minute)
     finally:
         sandbox.stop()
 
     fulfilled = len(order_ids)
     supplier_calls = len(supplier.calls)
-    pancake_calls = len(sandbox.pancake.calls) - pancake_calls_before
     window = done_at[-1]
     per_minute = fulfilled / (window / minute)
     # A sliding window admits up to limit x (elapsed / window + 1) requests in `elapsed`: the
@@ -111,7 +118,19 @@ def main() -> int:
     print(f"double purchases:            {len(supplier.ledger) - fulfilled}")
     print(f"strict efficiency (start-up burst charged): {strict / ceiling:.2f}")
     print(f"budget_efficiency={per_minute / ceiling:.2f}")
+    print(f"quiet_interval_pancake_calls_per_shop={quiet:.2f}")
     return 0 if supplier.count_429 == 0 and len(supplier.ledger) == fulfilled else 1
+
+
+QUIET_INTERVALS = 4
+
+
+def _quiet_interval_calls(sandbox: Sandbox, interval: float) -> float:
+    """Pancake calls per catch-up interval once nothing happens and the overlap has passed."""
+    time.sleep(3 * interval)  # the overlap (one interval) and the tick rounding behind us
+    before = len(sandbox.pancake.calls)
+    time.sleep(QUIET_INTERVALS * interval)
+    return (len(sandbox.pancake.calls) - before) / QUIET_INTERVALS
 
 
 def _fulfilled(sandbox: Sandbox) -> int:

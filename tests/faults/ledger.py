@@ -171,13 +171,24 @@ class SuiteStats:
     lost_lines: int = 0
     seen_429: int = 0
     findings: list[str] = field(default_factory=list)
+    # The latitudes the matrix test ran across (tests/faults/test_matrix.py): cells run, and the
+    # values seen per dimension.
+    cells: set[tuple[str, ...]] = field(default_factory=set)
 
     def line(self) -> str:
-        return (
+        text = (
             f"fault-suite: orders={self.orders} purchases={self.purchases} "
             f"double_purchases={self.double_purchases} lost_lines={self.lost_lines} "
             f"429s_seen={self.seen_429}"
         )
+        if not self.cells:
+            return text
+        sizes = "x".join(str(len({cell[i] for cell in self.cells})) for i in range(len(MATRIX)))
+        return f"{text} matrix={'x'.join(MATRIX)}={sizes} cells={len(self.cells)}"
+
+
+# The dimensions of a matrix cell, in order.
+MATRIX = ("list_order", "batch", "clock", "webhooks")
 
 
 SUMMARY = SuiteStats()

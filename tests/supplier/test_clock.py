@@ -39,3 +39,11 @@ def test_samples_narrow_the_estimate_and_a_stepped_clock_starts_over() -> None:
     assert estimate.describe() == "+4 s ± 6 s"
     stepped = estimate.merged(ClockOffset(3600, 3601))
     assert stepped == ClockOffset(3600, 3601), "disjoint: the newest sample wins"
+
+
+def test_of_two_estimates_that_disagree_the_later_measurement_holds() -> None:
+    """A process's own estimate may be older than the stored one: age decides, not argument order."""
+    stale = ClockOffset(300, 301, at=1_000.0)
+    fresh = ClockOffset(-541, -540, at=2_000.0)
+    assert stale.merged(fresh) == fresh
+    assert fresh.merged(stale) == fresh

@@ -122,12 +122,18 @@ def _candidates(
     """Orders of this plan and quantity created since the attempt began by the supplier's
     clock, the nearest to the moment expected first."""
     client = ctx.supplier(supplier)
-    clock = stored if client.clock_offset is None else stored.merged(client.clock_offset)
+    # A fresh look at the supplier's clock first (the stored one may be stale: clocks get
+    # stepped): page 1's timestamp (full dialect) and the orders of ours it shows.
+    first = client.list_orders(page=1).orders
+    samples = [client.clock_offset] if client.clock_offset else []
+    samples += _created_samples(ctx, supplier.name, first)
+    clock = stored
+    for sample in samples:
+        clock = clock.merged(sample)
     since = _since(ctx, wanted, clock)
     listed = _listed_since(client, since)
     # Orders we bought show how the supplier stamps created_at. If they show the read was too
-    # short (the clock was stepped back), it is read once more, from the earlier moment.
-    samples = [client.clock_offset] if client.clock_offset else []
+    # short, it is read once more, from the earlier moment.
     samples += _created_samples(ctx, supplier.name, listed)
     for sample in samples:
         clock = clock.merged(sample)
