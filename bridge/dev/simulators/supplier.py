@@ -185,6 +185,8 @@ class SupplierSimulator:
         self.time_scale = time_scale
         self.hang_seconds = 5.0
         self.slow_seconds = 1.0
+        # How long every orders/create answer takes after its commit (a real shop's latency).
+        self.create_latency_seconds = 0.0
         # A web server in front of the API sending every request elsewhere, as cloneviammo.com
         # does to www.: ``redirect_to`` is the API root it names, with ``redirect_status``.
         self.redirect_to: str | None = None
@@ -426,6 +428,8 @@ class SupplierSimulator:
             if self.multi_item == "reversed":
                 purchases.reverse()
             new_balance = self._balance
+        if self.create_latency_seconds:
+            await asyncio.sleep(self.create_latency_seconds)
         if fault == "5xx_after_commit":
             return PlainTextResponse("Internal Server Error", status_code=500)
         if fault == "drop_after_commit":
