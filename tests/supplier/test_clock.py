@@ -42,7 +42,7 @@ def test_samples_narrow_the_estimate_and_a_stepped_clock_starts_over() -> None:
 
 
 def test_of_two_estimates_that_disagree_the_later_measurement_holds() -> None:
-    """A process's own estimate may be older than the stored one: age decides, not argument order."""
+    """A process's own estimate may be older than the stored one: age decides, not order."""
     stale = ClockOffset(300, 301, at=1_000.0)
     fresh = ClockOffset(-541, -540, at=2_000.0)
     assert stale.merged(fresh) == fresh
