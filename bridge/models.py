@@ -52,6 +52,13 @@ class Supplier(SQLModel, table=True):
     clock_low_seconds: float | None = None
     clock_high_seconds: float | None = None
     clock_measured_at: datetime | None = optional_timestamp()
+    # The key's own limits as account/info last told them (None: the configured defaults, e.g.
+    # the short dialect, which does not tell), its expiry, and when account/info was last asked
+    # (None: never, so due at once).
+    rate_limit: int | None = None
+    daily_limit: int | None = None
+    key_expires_at: datetime | None = optional_timestamp()
+    account_read_at: datetime | None = optional_timestamp()
     created_at: datetime = created_timestamp()
 
 

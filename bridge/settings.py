@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     supplier_rate_window_seconds: float = 60.0
     supplier_daily_limit: int = 10_000
     supplier_rate_margin: int = 1
+    # account/info is read this often per supplier (the key's own limits, permissions, expiry and
+    # today's usage); a newly added supplier at once.
+    supplier_account_check_seconds: float = Field(default=3600.0, gt=0)
     # Circuit breaker: this many consecutive transient failures pause a supplier, first for
     # breaker_pause_seconds, doubling while it keeps failing, up to breaker_max_pause_seconds.
     breaker_threshold: int = 5

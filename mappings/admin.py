@@ -138,6 +138,9 @@ def add_supplier(
         # Another server may keep another clock: what was measured no longer holds.
         supplier.clock_low_seconds = supplier.clock_high_seconds = None
         supplier.clock_measured_at = None
+    # The key (or the server) may have changed: its limits and expiry are asked again at once.
+    supplier.rate_limit = supplier.daily_limit = None
+    supplier.key_expires_at = supplier.account_read_at = None
     supplier.base_url = url
     supplier.api_key_enc = box.encrypt(api_key)
     supplier.api_secret_enc = box.encrypt(api_secret)

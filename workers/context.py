@@ -16,7 +16,7 @@ from bridge.pancake.client import PancakeClient
 from bridge.retrying import backoff_delay
 from bridge.secrets import SecretBox
 from bridge.settings import Settings
-from bridge.supplier.budget import Budgets
+from bridge.supplier.budget import Budgets, KeyBudget
 from bridge.supplier.client import SupplierClient
 
 
@@ -29,6 +29,8 @@ class Context:
     clock: Callable[[], datetime] = utcnow
     _clients: dict[tuple[str, ...], PancakeClient | SupplierClient] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # The (rate, daily) limits each cached supplier client's budget was last given.
+    _limits: dict[tuple[str, ...], tuple[int | None, int | None]] = field(default_factory=dict)
 
     def pancake(self, shop: PancakeShop) -> PancakeClient:
         # Keyed by the encrypted key too, so a rotated key gets a fresh client.
@@ -53,6 +55,8 @@ class Context:
             supplier.api_key_enc,
             supplier.api_secret_enc,
         )
+        # The key's own limits once account/info told them; the configured ones until then.
+        limits = (supplier.rate_limit, supplier.daily_limit)
         with self._lock:
             client = self._clients.get(key)
             if client is None:
@@ -64,12 +68,25 @@ class Context:
                         self.settings.supplier_timeout_seconds,
                         connect=min(5.0, self.settings.supplier_timeout_seconds),
                     ),
-                    budget=self.budgets.for_key(self.box.decrypt(supplier.api_key_enc)),
+                    budget=self.supplier_budget(supplier),
                     budget_wait=self.settings.supplier_budget_wait_seconds,
                 )
                 self._clients[key] = client
+                self._limits[key] = limits
+            elif self._limits.get(key) != limits:
+                # The client keeps its budget object; Budgets retunes that same object.
+                self.supplier_budget(supplier)
+                self._limits[key] = limits
         assert isinstance(client, SupplierClient)
         return client
+
+    def supplier_budget(self, supplier: Supplier) -> KeyBudget:
+        """The supplier key's budget under its own limits (the configured ones until told)."""
+        return self.budgets.for_key(
+            self.box.decrypt(supplier.api_key_enc),
+            rate_limit=supplier.rate_limit,
+            daily_limit=supplier.daily_limit,
+        )
 
     def lease_until(self, now: datetime, delay: float = 0.0) -> datetime:
         """When a step due in ``delay`` seconds counts as lost, and the sweep sends it again."""
@@ -88,4 +105,5 @@ class Context:
             for client in self._clients.values():
                 client.close()
             self._clients.clear()
+            self._limits.clear()
         self.budgets.close()

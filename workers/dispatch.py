@@ -18,6 +18,7 @@ ANNOTATE = "order.annotate"
 STOCK_SYNC = "stock.sync"
 SETTLE = "fulfilment.settle"
 CATCHUP = "order.catchup"
+ACCOUNT_CHECK = "supplier.account_check"
 
 
 @dataclass(frozen=True, slots=True)

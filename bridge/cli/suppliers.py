@@ -100,10 +100,11 @@ def add(
 
 @suppliers.command("list")
 def list_(as_json: JsonOption = False) -> None:
-    """List the suppliers (never their keys) and their clocks.
+    """List the suppliers: limits, key expiry, clock (never keys).
 
     The clock is the supplier's as measured against ours: "+300 s ± 1 s" runs five minutes
-    ahead; "-" is not measured yet.
+    ahead; "-" is not measured yet. The limits are the key's own as account/info tells them
+    (read hourly), "default (60)" until read or when the supplier does not tell them.
 
     \b
     Example:
@@ -112,7 +113,8 @@ def list_(as_json: JsonOption = False) -> None:
     from bridge.supplier.clock import stored_clock
     from mappings import admin
 
-    with reading(settings()) as session:
+    current = settings()
+    with reading(current) as session:
         suppliers = admin.list_suppliers(session)
         records = [supplier.model_dump(exclude=SECRET_COLUMNS) for supplier in suppliers]
         clocks = [stored_clock(supplier) for supplier in suppliers]
@@ -120,9 +122,21 @@ def list_(as_json: JsonOption = False) -> None:
         print_json(records)
         return
     print_table(
-        ["supplier", "base_url", "enabled", "clock"],
+        ["supplier", "base_url", "enabled", "per minute", "per day", "key expires", "clock"],
         [
-            [r["name"], r["base_url"], "yes" if r["enabled"] else "no", c.describe() if c else "-"]
+            [
+                r["name"],
+                r["base_url"],
+                "yes" if r["enabled"] else "no",
+                _limit(r["rate_limit"], current.supplier_rate_limit),
+                _limit(r["daily_limit"], current.supplier_daily_limit),
+                r["key_expires_at"].strftime("%Y-%m-%d %H:%M UTC") if r["key_expires_at"] else "-",
+                c.describe() if c else "-",
+            ]
             for r, c in zip(records, clocks, strict=True)
         ],
     )
+
+
+def _limit(told: int | None, default: int) -> str:
+    return str(told) if told is not None else f"default ({default})"

@@ -25,6 +25,7 @@ from workers.actors import Step, declare_actors
 from workers.broker import build_broker
 from workers.context import Context
 from workers.dispatch import (
+    ACCOUNT_CHECK,
     ANNOTATE,
     CATCHUP,
     DELIVER,
@@ -34,6 +35,7 @@ from workers.dispatch import (
     STOCK_SYNC,
     Dispatcher,
 )
+from workers.fulfilment.accounts import check_accounts, due_account_checks
 from workers.fulfilment.annotate import annotate
 from workers.fulfilment.catchup import catch_up, due_catchups
 from workers.fulfilment.deliver import deliver
@@ -53,8 +55,9 @@ STEPS: dict[str, Step] = {
     ANNOTATE: annotate,
     STOCK_SYNC: sync_stock,
     CATCHUP: catch_up,
+    ACCOUNT_CHECK: check_accounts,
 }
-PERIODIC: tuple[Job, ...] = (sweep, periodic_stock_sync, due_catchups)
+PERIODIC: tuple[Job, ...] = (sweep, periodic_stock_sync, due_catchups, due_account_checks)
 
 
 class Runtime:

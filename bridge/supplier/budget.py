@@ -14,6 +14,18 @@ a sorted set updated atomically by Lua scripts on Redis' own clock (one clock fo
 without Redis it lives in this process.
 
 A 429 that still happens blocks the key for its Retry-After and lowers the limit for a while.
+
+The limits are the supplier's own when ``account/info`` told them (``Budgets.for_key``), and the
+day's count never falls below what the supplier says was used today (``seed_daily``).
+
+A Redis restart (nothing persisted) empties the log while the supplier still counts the last
+window. Each process therefore keeps a shadow of the entries it admitted within the last window,
+and every script call carries it with the store's *epoch* (a random id the first call on an
+empty store sets). When the epoch is not the one this process saw last, the store was lost: in
+the same atomic call the script puts this process's entries back at their true ages, raises the
+day's count to the last one seen, and runs the key slowed (as after a 429) for one window, which
+leaves room for the entries of processes that have not called since. A brand-new store with no
+history (no epoch known anywhere) admits its first request at once.
 """
 
 from __future__ import annotations
@@ -23,7 +35,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import NewType, Protocol
 
@@ -85,6 +97,15 @@ class Budget(Protocol):
         """The supplier answered 429: block for ``retry_after`` and slow down."""
 
 
+class KeyBudget(Budget, Protocol):
+    """A key's budget as ``Budgets`` hands it out: also told what the supplier reports."""
+
+    rule: BudgetRule
+
+    def seed_daily(self, used: int) -> None:
+        """The supplier counts ``used`` requests today: never count fewer (never lowers)."""
+
+
 def _slot_wait(oldest: float, window: float, now: float) -> float:
     """How long until the oldest entry leaves the window; an unanswered one may be restamped to
     now at any moment, so look again soon instead."""
@@ -107,7 +128,7 @@ class LocalBudget:
     """The in-process limiter (embedded mode: one process does all the work)."""
 
     def __init__(self, rule: BudgetRule, clock: Callable[[], float] = time.time) -> None:
-        self._rule = rule
+        self.rule = rule
         self._clock = clock
         self._lock = threading.Lock()
         self._sent: dict[Ticket, float] = {}
@@ -128,17 +149,17 @@ class LocalBudget:
             now = self._clock()
             if now < self._blocked_until:
                 return None, self._blocked_until - now, "blocked after a 429"
-            window = self._rule.guarded_window
+            window = self.rule.guarded_window
             # A few dozen entries at most: a scan is simpler than keeping restamped ones sorted.
             self._sent = {t: at for t, at in self._sent.items() if at > now - window}
-            if len(self._sent) >= self._rule.effective(now < self._slow_until):
+            if len(self._sent) >= self.rule.effective(now < self._slow_until):
                 oldest = min(self._sent.values())
                 return None, _slot_wait(oldest, window, now), "per-minute limit reached"
             day = _day(now)
-            if self._days.get(day, 0) >= self._rule.daily_limit:
+            if self._days.get(day, 0) >= self.rule.daily_limit:
                 return None, _seconds_to_next_day(now), "daily limit reached"
             ticket = Ticket(uuid.uuid4().hex)
-            self._sent[ticket] = now + self._rule.in_flight_seconds
+            self._sent[ticket] = now + self.rule.in_flight_seconds
             self._days = {day: self._days.get(day, 0) + 1}
             return ticket, 0.0, ""
 
@@ -151,102 +172,212 @@ class LocalBudget:
         with self._lock:
             now = self._clock()
             self._blocked_until = max(self._blocked_until, now + retry_after)
-            self._slow_until = now + self._rule.slowdown_seconds
+            self._slow_until = now + self.rule.slowdown_seconds
+
+    def seed_daily(self, used: int) -> None:
+        with self._lock:
+            day = _day(self._clock())
+            self._days = {day: max(self._days.get(day, 0), used)}
 
 
-# KEYS: log zset, day counter, blocked-until, slowed flag. ARGV: window ms, limit, slowed limit,
-# daily limit, member, in-flight ms, in-flight poll ms. Returns ms to wait (0 = admitted), or -1
-# when the day's budget is spent. Unanswered entries are scored in the future (see the docstring).
-_ACQUIRE = """
+# Loss of the store (see the module docstring), run first by every script that admits or counts.
+# KEYS: log, day, slowed, epoch. ARGV (from _STORE_ARGS on): window ms, epoch known ('' none),
+# new epoch, day count seen, then ticket / age-ms pairs of this process's shadow.
+_RECOVER = """
+local function recover(now, a)
+  local window = tonumber(ARGV[a])
+  local epoch = redis.call('GET', KEYS[4])
+  if epoch == ARGV[a + 1] then return epoch end
+  if not epoch then
+    epoch = ARGV[a + 2]
+    redis.call('SET', KEYS[4], epoch)
+  end
+  if ARGV[a + 1] ~= '' then
+    -- This process knew a store that is gone: what it sent goes back at its true age, and the
+    -- key runs slowed for a window for what others sent and have not put back yet.
+    for i = a + 4, #ARGV, 2 do
+      redis.call('ZADD', KEYS[1], 'NX', now - tonumber(ARGV[i + 1]), ARGV[i])
+    end
+    redis.call('PEXPIRE', KEYS[1], window * 2)
+    redis.call('SET', KEYS[3], '1', 'NX', 'PX', window)
+    local seen = tonumber(ARGV[a + 3])
+    if tonumber(redis.call('GET', KEYS[2]) or '0') < seen then
+      redis.call('SET', KEYS[2], seen, 'EX', 172800)
+    end
+  end
+  return epoch
+end
+"""
+_NOW = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local blocked = tonumber(redis.call('GET', KEYS[3]) or '0')
-if blocked > now then return blocked - now end
-local window = tonumber(ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-local limit = tonumber(ARGV[2])
-if redis.call('EXISTS', KEYS[4]) == 1 then limit = tonumber(ARGV[3]) end
-if redis.call('ZCARD', KEYS[1]) >= limit then
-  local oldest = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2])
-  if oldest > now then return tonumber(ARGV[7]) end
-  return math.max(1, oldest + window - now)
-end
-if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[4]) then return -1 end
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[6]), ARGV[5])
-redis.call('PEXPIRE', KEYS[1], window + tonumber(ARGV[6]))
-redis.call('INCR', KEYS[2])
-redis.call('EXPIRE', KEYS[2], 172800)
-return 0
 """
 
+
+def _recovering(first_arg: int, body: str) -> str:
+    """A script that first checks the store (its ARGV from ``first_arg`` on are the recovery
+    block) and then runs ``body`` with ``now``, ``epoch`` and ``day`` (today's count) set."""
+    return (
+        _RECOVER
+        + _NOW
+        + f"local epoch = recover(now, {first_arg})\n"
+        + "local day = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
+        + body
+    )
+
+
+# KEYS: log zset, day counter, slowed flag, epoch, blocked-until. ARGV: the recovery block, then
+# limit, slowed limit, daily limit, member, in-flight ms, in-flight poll ms. Returns {ms to wait
+# (0 = admitted, -1 = the day's budget is spent), epoch, day count}. Unanswered entries are scored
+# in the future (see the docstring).
+_ACQUIRE = _recovering(
+    7,
+    """
+local blocked = tonumber(redis.call('GET', KEYS[5]) or '0')
+if blocked > now then return {blocked - now, epoch, day} end
+local window = tonumber(ARGV[7])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local limit = tonumber(ARGV[1])
+if redis.call('EXISTS', KEYS[3]) == 1 then limit = tonumber(ARGV[2]) end
+if redis.call('ZCARD', KEYS[1]) >= limit then
+  local oldest = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2])
+  if oldest > now then return {tonumber(ARGV[6]), epoch, day} end
+  return {math.max(1, oldest + window - now), epoch, day}
+end
+if day >= tonumber(ARGV[3]) then return {-1, epoch, day} end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[5]), ARGV[4])
+redis.call('PEXPIRE', KEYS[1], window + tonumber(ARGV[5]))
+day = redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], 172800)
+return {0, epoch, day}
+""",
+)
+
 # KEYS: log zset. ARGV: member. Restamps an entry still in the log with Redis' now.
-_ANSWERED = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+_ANSWERED = (
+    _NOW
+    + """
 redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])
 return 0
 """
+)
 
-_PENALIZE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+_PENALIZE = (
+    _NOW
+    + """
 local until_ms = now + tonumber(ARGV[1])
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if until_ms > current then redis.call('SET', KEYS[1], until_ms, 'PX', tonumber(ARGV[1]) + 1000) end
 redis.call('SET', KEYS[2], '1', 'PX', tonumber(ARGV[2]))
 return 0
 """
+)
+
+# KEYS: log, day, slowed, epoch. ARGV: the recovery block, then the count the supplier reports.
+# Returns {epoch, day count}.
+_SEED_DAILY = _recovering(
+    2,
+    """
+if day < tonumber(ARGV[1]) then
+  day = tonumber(ARGV[1])
+  redis.call('SET', KEYS[2], day, 'EX', 172800)
+end
+return {epoch, day}
+""",
+)
 
 
 class RedisBudget:
-    """The limiter shared by every process that talks to the same Redis."""
+    """The limiter shared by every process that talks to the same Redis.
+
+    Keep one per key per process (``Budgets`` does): the shadow of what this process admitted is
+    what puts the window back after a Redis restart.
+    """
 
     def __init__(self, client: redis.Redis, prefix: str, rule: BudgetRule) -> None:
         self._client = client
         self._prefix = prefix
-        self._rule = rule
+        self.rule = rule
         self._acquire = client.register_script(_ACQUIRE)
         self._answered = client.register_script(_ANSWERED)
         self._penalize = client.register_script(_PENALIZE)
+        self._seed_daily = client.register_script(_SEED_DAILY)
+        self._lock = threading.Lock()
+        # ticket -> when the supplier counts it, on this process' monotonic clock (in the future
+        # while unanswered, as in the log).
+        self._shadow: dict[Ticket, float] = {}
+        self._epoch = ""  # none seen yet: this process knows no history of the store
+        self._day_seen = ("", 0)
 
     def _keys(self) -> list[str]:
         p = self._prefix
-        return [f"{p}:log", f"{p}:day:{_day(time.time())}", f"{p}:blocked", f"{p}:slowed"]
+        return [f"{p}:log", f"{p}:day:{_day(time.time())}", f"{p}:slowed", f"{p}:epoch"]
+
+    def _recovery_args(self) -> list[str | int]:
+        """The store's epoch this process saw last, and what to put back if it is gone."""
+        now = time.monotonic()
+        window = self.rule.guarded_window
+        with self._lock:
+            self._shadow = {t: at for t, at in self._shadow.items() if at > now - window}
+            day, seen = self._day_seen
+            args: list[str | int] = [
+                int(window * 1000),
+                self._epoch,
+                uuid.uuid4().hex,
+                seen if day == _day(time.time()) else 0,
+            ]
+            for ticket, at in self._shadow.items():
+                args += [ticket, int((now - at) * 1000)]
+        return args
+
+    def _saw(self, epoch: bytes, day_count: int) -> None:
+        with self._lock:
+            self._epoch = epoch.decode()
+            self._day_seen = (_day(time.time()), int(day_count))
 
     def acquire(self, max_wait: float) -> Ticket:
         deadline = time.monotonic() + max_wait
-        rule = self._rule
+        rule = self.rule
         while True:
             ticket = Ticket(uuid.uuid4().hex)
-            waited = int(
-                self._acquire(
-                    keys=self._keys(),
-                    args=[
-                        int(rule.guarded_window * 1000),
-                        rule.effective(False),
-                        rule.effective(True),
-                        rule.daily_limit,
-                        ticket,
-                        int(rule.in_flight_seconds * 1000),
-                        int(IN_FLIGHT_POLL_SECONDS * 1000),
-                    ],
-                )
+            waited, epoch, day_count = self._acquire(
+                keys=[*self._keys(), f"{self._prefix}:blocked"],
+                args=[
+                    rule.effective(False),
+                    rule.effective(True),
+                    rule.daily_limit,
+                    ticket,
+                    int(rule.in_flight_seconds * 1000),
+                    int(IN_FLIGHT_POLL_SECONDS * 1000),
+                    *self._recovery_args(),
+                ],
             )
+            self._saw(epoch, day_count)
             if waited == 0:
+                with self._lock:
+                    self._shadow[ticket] = time.monotonic() + rule.in_flight_seconds
                 return ticket
             if waited < 0:
                 raise BudgetExhausted(_seconds_to_next_day(time.time()), "daily limit reached")
             _wait_or_raise(waited / 1000, max_wait, deadline, "per-minute limit reached")
 
     def answered(self, ticket: Ticket) -> None:
+        with self._lock:
+            if ticket in self._shadow:
+                self._shadow[ticket] = time.monotonic()
         self._answered(keys=[self._keys()[0]], args=[ticket])
 
     def penalize(self, retry_after: float) -> None:
-        keys = self._keys()
         self._penalize(
-            keys=[keys[2], keys[3]],
-            args=[max(1, int(retry_after * 1000)), int(self._rule.slowdown_seconds * 1000)],
+            keys=[f"{self._prefix}:blocked", self._keys()[2]],
+            args=[max(1, int(retry_after * 1000)), int(self.rule.slowdown_seconds * 1000)],
         )
+
+    def seed_daily(self, used: int) -> None:
+        epoch, day_count = self._seed_daily(
+            keys=self._keys(), args=[int(used), *self._recovery_args()]
+        )
+        self._saw(epoch, day_count)
 
 
 def _seconds_to_next_day(now: float) -> float:
@@ -256,7 +387,8 @@ def _seconds_to_next_day(now: float) -> float:
 
 
 class Budgets:
-    """One limiter per supplier key; keys are hashed, never stored in Redis or logged."""
+    """One limiter per supplier key, kept for the life of the process; keys are hashed, never
+    stored in Redis or logged."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Budgets:
@@ -272,15 +404,36 @@ class Budgets:
         self._rule = rule
         self._namespace = namespace
         self._client = redis.Redis.from_url(redis_url) if redis_url else None
-        self._local: dict[str, LocalBudget] = {}
+        self._budgets: dict[str, LocalBudget | RedisBudget] = {}
         self._lock = threading.Lock()
 
-    def for_key(self, api_key: str) -> Budget:
+    def rule_for(self, rate_limit: int | None = None, daily_limit: int | None = None) -> BudgetRule:
+        """The configured rule with the key's own limits where the supplier told them (window,
+        margin and the in-flight ceiling stay as configured)."""
+        return replace(
+            self._rule,
+            limit=rate_limit or self._rule.limit,
+            daily_limit=daily_limit or self._rule.daily_limit,
+        )
+
+    def for_key(
+        self, api_key: str, *, rate_limit: int | None = None, daily_limit: int | None = None
+    ) -> KeyBudget:
+        """The key's budget under its limits (None: the configured ones). The same object for
+        every caller with the key: a change of limits reaches clients built earlier too."""
         key_id = hashlib.sha256(api_key.encode()).hexdigest()[:16]
-        if self._client is not None:
-            return RedisBudget(self._client, f"{self._namespace}:budget:{key_id}", self._rule)
+        rule = self.rule_for(rate_limit, daily_limit)
         with self._lock:
-            return self._local.setdefault(key_id, LocalBudget(self._rule))
+            budget = self._budgets.get(key_id)
+            if budget is None:
+                if self._client is not None:
+                    prefix = f"{self._namespace}:budget:{key_id}"
+                    budget = RedisBudget(self._client, prefix, rule)
+                else:
+                    budget = LocalBudget(rule)
+                self._budgets[key_id] = budget
+            budget.rule = rule
+        return budget
 
     def close(self) -> None:
         if self._client is not None:

@@ -29,6 +29,7 @@ from bridge.supplier.errors import (
 )
 from bridge.supplier.schemas import (
     VN_TZ,
+    AccountInfo,
     Balance,
     CreateResult,
     OrderItem,
@@ -152,6 +153,11 @@ class SupplierClient:
 
     def balance(self) -> float:
         return self._read(Balance, "account/balance", {}).current
+
+    def account_info(self) -> AccountInfo:
+        """The key's limits, permissions, expiry and today's usage (full dialect; the short
+        dialect's answer leaves them all None)."""
+        return self._read(AccountInfo, "account/info", {})
 
     def close(self) -> None:
         self._http.close()

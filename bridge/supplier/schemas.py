@@ -15,10 +15,10 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationInfo,
-    field_validator,
     model_validator,
 )
 
@@ -29,6 +29,29 @@ VN_TZ = timezone(timedelta(hours=7), "UTC+07:00")
 _NO_DATES = frozenset({"", "0000-00-00 00:00:00", "0000-00-00"})
 
 Status = Annotated[str, AfterValidator(lambda value: value.strip().lower())]
+
+
+def _blank_date(value: Any) -> Any:
+    return None if isinstance(value, str) and value.strip() in _NO_DATES else value
+
+
+def _supplier_time_to_utc(value: datetime | None, info: ValidationInfo) -> datetime | None:
+    """A naive time is in the supplier's zone: the validation context key ``supplier_tz``
+    (default Vietnam, UTC+07:00)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        context = info.context if isinstance(info.context, dict) else {}
+        supplier_tz: tzinfo = context.get("supplier_tz", VN_TZ)
+        value = value.replace(tzinfo=supplier_tz)
+    return value.astimezone(UTC)
+
+
+# A time the supplier prints ("2026-02-02 14:53:35", naive, local; MySQL's zero date = none),
+# read as aware UTC.
+SupplierTime = Annotated[
+    datetime | None, BeforeValidator(_blank_date), AfterValidator(_supplier_time_to_utc)
+]
 
 
 class _Model(BaseModel):
@@ -121,7 +144,7 @@ class ListedOrder(_Model):
     plan_id: int | None = None
     quantity: int = 1
     status: Status
-    created_at: datetime | None = None
+    created_at: SupplierTime = None
 
     @model_validator(mode="before")
     @classmethod
@@ -129,24 +152,6 @@ class ListedOrder(_Model):
         if isinstance(data, dict) and "plan_id" not in data:
             return {**data, "plan_id": _dict(data.get("plan")).get("id")}
         return data
-
-    @field_validator("created_at", mode="before")
-    @classmethod
-    def _blank_is_none(cls, value: Any) -> Any:
-        if isinstance(value, str) and value.strip() in _NO_DATES:
-            return None
-        return value
-
-    @field_validator("created_at")
-    @classmethod
-    def _to_utc(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            context = info.context if isinstance(info.context, dict) else {}
-            supplier_tz: tzinfo = context.get("supplier_tz", VN_TZ)
-            value = value.replace(tzinfo=supplier_tz)
-        return value.astimezone(UTC)
 
 
 def _pagination(data: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
@@ -258,3 +263,34 @@ class Balance(_Model):
         if isinstance(balance, dict):  # full dialect: {"current": ..., "currency": ...}
             return {"current": balance.get("current")}
         return {"current": balance}
+
+
+class AccountInfo(_Model):
+    """``account/info``: the key's own limits, permissions and expiry, and today's usage.
+
+    Only the full dialect tells them (``data.api_key``, ``data.api_usage_today``); the short one
+    answers the user alone, and every field is then None: "not told", never "none allowed".
+    ``rate_limit`` is per minute (the docs give no unit; 60 matches their per-minute sample).
+    """
+
+    rate_limit: int | None = Field(default=None, gt=0)
+    daily_limit: int | None = Field(default=None, gt=0)
+    permissions: frozenset[str] | None = None
+    expires_at: SupplierTime = None  # printed like created_at
+    used_today: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lift_api_key(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        key = _dict(data.get("api_key"))
+        permissions = key.get("permissions")
+        return {
+            # A zero or blank limit tells nothing: the configured default stays.
+            "rate_limit": key.get("rate_limit") or None,
+            "daily_limit": key.get("daily_limit") or None,
+            "permissions": permissions if isinstance(permissions, list) else None,
+            "expires_at": key.get("expires_at"),
+            "used_today": _dict(data.get("api_usage_today")).get("total_requests"),
+        }

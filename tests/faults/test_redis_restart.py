@@ -16,7 +16,10 @@ import time
 
 from tests.faults.conftest import MakeWorld
 from tests.faults.redis_control import SHARED_REDIS_URL, redis_answers
-from tests.faults.world import CHATGPT, DONE, INSTANT, YOUTUBE, Product
+from tests.faults.world import CAOSHOP, CHATGPT, DONE, INSTANT, SHOPKEY, YOUTUBE, Product
+
+LIMIT = 30
+TIME_SCALE = 10  # a simulated minute lasts 6 s
 
 
 def _order(rng: random.Random) -> list[tuple[Product, int]]:
@@ -29,7 +32,18 @@ def _shared_redis_answers() -> None:
 
 def test_a_redis_restart_mid_run_loses_nothing(make_world: MakeWorld) -> None:
     rng = random.Random()
-    world = make_world(launch="exec", private_redis=True)
+    # Both shops enforce their limit, in a minute compressed to 6 s so the run presses on it: the
+    # restart must not let the workers burst past what the shops counted before it.
+    limited = {"rate_limit_per_minute": LIMIT, "time_scale": TIME_SCALE}
+    world = make_world(
+        launch="exec",
+        private_redis=True,
+        shop_options={CAOSHOP: limited, SHOPKEY: limited},
+        worker_env={
+            "BRIDGE_SUPPLIER_RATE_LIMIT": str(LIMIT),
+            "BRIDGE_SUPPLIER_RATE_WINDOW_SECONDS": str(60 / TIME_SCALE),
+        },
+    )
     assert world.redis_url != SHARED_REDIS_URL
     world.start_workers(3)
 
@@ -59,5 +73,6 @@ def test_a_redis_restart_mid_run_loses_nothing(make_world: MakeWorld) -> None:
     assert world.double_purchases() == 0, world.ledger_check().problems()
     assert world.lost_lines() == []
     assert world.note_problems() == []
+    assert world.count_429() == 0, "the restart let the workers burst past the shops' limit"
     # A worker that exited was restarted by the world (as systemd would) and is a finding, not a
     # failure: it shows in the suite's summary.

@@ -182,11 +182,30 @@ class SupplierSimulator:
         self.dialect = dialect
         self.name = name
         self.rate_limit_per_minute = rate_limit_per_minute
+        # What account/info (full dialect) says of the key. ``used_today`` counts the requests
+        # this shop accepted today (in its zone), starting from whatever a test sets; once it
+        # reaches ``daily_limit`` every request is refused with a 429, as the limit implies.
+        self.daily_limit = 10_000
+        self.used_today = 0
+        self.permissions = [
+            "orders.create",
+            "orders.list",
+            "orders.status",
+            "products.list",
+            "account.balance",
+            "account.info",
+        ]
+        self.key_expires_at: datetime | None = None
+        # False: a shop whose API has no account/info route at all (answers a bare 404).
+        self.serves_account_info = True
+        self._usage_day = ""
         self.time_scale = time_scale
         self.hang_seconds = 5.0
         self.slow_seconds = 1.0
         # How long every orders/create answer takes after its commit (a real shop's latency).
         self.create_latency_seconds = 0.0
+        # How long every orders/list answer takes (a big account's list is slow to read).
+        self.list_latency_seconds = 0.0
         # A web server in front of the API sending every request elsewhere, as cloneviammo.com
         # does to www.: ``redirect_to`` is the API root it names, with ``redirect_status``.
         self.redirect_to: str | None = None
@@ -371,7 +390,18 @@ class SupplierSimulator:
         self._count_against_limit(key)
 
     def _count_against_limit(self, key: str) -> None:
-        """Sliding window of ``rate_limit_per_minute`` accepted requests per key."""
+        """The day's count against ``daily_limit``, then a sliding window of
+        ``rate_limit_per_minute`` accepted requests per key."""
+        # The wall clock, not ``self.clock``: tests drive that one per order created.
+        day = _local_time(datetime.now(UTC)).split()[0]
+        if day != self._usage_day:
+            if self._usage_day:
+                self.used_today = 0
+            self._usage_day = day
+        if self.used_today >= self.daily_limit:
+            self.count_429 += 1
+            raise _RateLimited(3600)
+        self.used_today += 1
         if self.rate_limit_per_minute is None:
             return
         window = 60.0 / self.time_scale
@@ -583,6 +613,8 @@ class SupplierSimulator:
             chosen = [p for p in ordered if wanted in (None, "", p.status)]
             shown = chosen[(page - 1) * limit : page * limit]
             orders = [self._listed(p) for p in shown]
+        if self.list_latency_seconds:
+            await asyncio.sleep(self.list_latency_seconds)
         return self._ok({"orders": orders, "pagination": _pagination(page, limit, len(chosen))})
 
     def _stamp(self, moment: datetime) -> str:
@@ -659,6 +691,10 @@ class SupplierSimulator:
         with self._lock:
             balance = _money(self._balance)
             statuses = [p.status for p in self._orders.values()]
+            served, used = self.serves_account_info, self.used_today
+            permissions, expires = list(self.permissions), self.key_expires_at
+        if not served:
+            return PlainTextResponse("Not Found", status_code=404)
         if self.dialect == "short":
             return self._ok({**self._user(), "balance": balance, "total_orders": len(statuses)})
         return self._ok(
@@ -666,22 +702,25 @@ class SupplierSimulator:
                 "user": {**self._user(), "balance": balance},
                 "api_key": {
                     "name": "API Key",
-                    "permissions": [
-                        "orders.create",
-                        "orders.list",
-                        "orders.status",
-                        "products.list",
-                        "account.balance",
-                        "account.info",
-                    ],
+                    "permissions": permissions,
                     "rate_limit": self.rate_limit_per_minute or 60,
-                    "daily_limit": 10000,
-                    "expires_at": None,
+                    "daily_limit": self.daily_limit,
+                    # Printed naive in the shop's zone, like every time of these docs.
+                    "expires_at": _local_time(expires) if expires is not None else None,
+                    "created_at": "2026-02-02 14:53:35",
                 },
                 "orders_summary": {
                     "total": len(statuses),
                     "pending": statuses.count("pending"),
                     "completed": statuses.count("completed"),
+                },
+                "api_usage_today": {
+                    "period": "day",
+                    "start_time": _local_time(datetime.now(UTC)).split()[0] + " 00:00:00",
+                    "total_requests": used,
+                    "success_requests": used,
+                    "failed_requests": 0,
+                    "success_rate": 100,
                 },
             }
         )
