@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -93,6 +95,48 @@ def test_a_worker_that_died_mid_purchase_is_settled_not_blindly_rebought(
             [bought] = purchase(ctx, line_id)
             assert bought.actor == DELIVER
         assert len(supplier.ledger) == 1, "exactly one purchase either way"
+    finally:
+        sandbox.stop()
+
+
+def test_two_copies_of_one_settle_buy_the_line_once(tmp_path: Path) -> None:
+    """A settle message delivered twice: both copies read the supplier's list at once, the first
+    finds nothing and the line is bought again; the second, concluding while that purchase is in
+    flight, must not send the line back to buying."""
+    settings = fast_settings(
+        f"sqlite:///{tmp_path / 'bridge.db'}", lease_seconds=8.0, supplier_timeout_seconds=3.0
+    )
+    sandbox = build_world(Sandbox(settings)).start(workers=False)
+    ctx = sandbox.runtime.ctx
+    supplier = sandbox.suppliers["caoshop-sim"]
+    try:
+        sandbox.place_order([{"variation_id": NETFLIX, "quantity": 1}])
+        assert sandbox.pancake.wait_idle()
+        [send] = intake(ctx, 1)
+        line_id = send.entity_id
+        assert isinstance(_decide(ctx, line_id), Purchase)  # claimed; the request never went out
+        real_clock = ctx.clock
+        ctx.clock = lambda: real_clock() + timedelta(seconds=9)
+        assert sweep(ctx) == [Send(SETTLE, line_id, settings.settle_delay_seconds)]
+
+        supplier.list_latency_seconds = 0.6  # each copy spends over a second reading the list
+        supplier.create_latency_seconds = 1.0  # the re-purchase is in flight meanwhile
+        with ThreadPoolExecutor(2) as pool:
+            first = pool.submit(settle, ctx, line_id)
+            time.sleep(0.2)
+            second = pool.submit(settle, ctx, line_id)
+            assert first.result(timeout=10) == [Send(PURCHASE, line_id)]
+            [bought] = purchase(ctx, line_id)
+            late = second.result(timeout=10)
+
+        assert bought.actor == DELIVER
+        assert late == [], "the second copy found the attempt settled and left the line alone"
+        for follow_up in late:  # what a worker would have run next
+            purchase(ctx, follow_up.entity_id)
+        assert len(supplier.ledger) == 1, "bought exactly once"
+        [row] = sandbox.fulfilments()
+        assert row.state == FulfilmentState.PURCHASED
+        assert row.trans_id == supplier.ledger[0].trans_id
     finally:
         sandbox.stop()
 

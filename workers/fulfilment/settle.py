@@ -17,6 +17,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -209,15 +210,40 @@ def _conclude(
         except IntegrityError:
             continue  # another settlement claimed it a moment ago: try the next candidate
     with session_scope(ctx.engine) as session:
-        attempt = session.get(PurchaseAttempt, attempt_id)
-        assert attempt is not None
-        attempt.outcome = AttemptOutcome.UNKNOWN
-        attempt.settlement = Settlement.NOT_FOUND
-        attempt.settled_at = now
-        session.add(attempt)
         line = load_line(session, fulfilment_id)
+        if line.state != FulfilmentState.PURCHASE_UNKNOWN or not _settle_once(
+            session,
+            attempt_id,
+            now,
+            outcome=AttemptOutcome.UNKNOWN,
+            settlement=Settlement.NOT_FOUND,
+        ):
+            return []
         event("fulfilment.settle.not_found", logging.WARNING, id=fulfilment_id, attempt=attempt_id)
         return _rebuy(ctx, session, line, now)
+
+
+def _settle_once(
+    session: Session,
+    attempt_id: int,
+    now: datetime,
+    *,
+    outcome: AttemptOutcome,
+    settlement: Settlement,
+) -> bool:
+    """Record how the attempt was settled, unless another settle of it did first.
+
+    A settle message can be delivered twice (a redelivery, the sweep), and both copies read the
+    supplier at once: without this the second would send a line that is being bought again back
+    to buying, and it would be bought twice. The conditional update is the one place where two
+    copies meet: the row lock makes the second wait for the first and then find it settled.
+    """
+    result = session.connection().execute(
+        update(PurchaseAttempt)
+        .where(col(PurchaseAttempt.id) == attempt_id, col(PurchaseAttempt.settlement).is_(None))
+        .values(outcome=outcome, settlement=settlement, settled_at=now)
+    )
+    return bool(result.rowcount == 1)
 
 
 def _adopt(
@@ -228,17 +254,17 @@ def _adopt(
     trans_id: str,
     now: datetime,
 ) -> list[Send]:
-    attempt = session.get(PurchaseAttempt, attempt_id)
     line = load_line(session, fulfilment_id)
-    assert attempt is not None
-    if line.state != FulfilmentState.PURCHASE_UNKNOWN:
+    if line.state != FulfilmentState.PURCHASE_UNKNOWN or not _settle_once(
+        session, attempt_id, now, outcome=AttemptOutcome.BOUGHT, settlement=Settlement.ADOPTED
+    ):
         return []
-    attempt.outcome = AttemptOutcome.BOUGHT
-    attempt.trans_id = trans_id
-    attempt.settlement = Settlement.ADOPTED
-    attempt.settled_at = now
-    session.add(attempt)
-    session.flush()  # the unique (supplier, trans_id) check happens here
+    session.connection().execute(
+        # The unique (supplier, trans_id) check happens here.
+        update(PurchaseAttempt)
+        .where(col(PurchaseAttempt.id) == attempt_id)
+        .values(trans_id=trans_id)
+    )
     line.trans_id = trans_id
     line.polls = 0
     line.failures = 0
