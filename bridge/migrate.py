@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-# The revision of the newest migration (bridge/migrations/versions/0010_...).
-HEAD = "0010"
+# The revision of the newest migration (bridge/migrations/versions/0013_...).
+HEAD = "0013"
 VERSION_TABLE = "alembic_version"
 
 
