@@ -164,7 +164,9 @@ class PurchaseAttempt(SQLModel, table=True):
     trans_id: str | None = None
     error_code: str | None = None
     detail: str | None = None
-    # Lines bought together in one orders/create call share a batch key.
+    # Set only by releases that bought several lines in one orders/create call (they shared a
+    # key); the bridge now buys one item per call and leaves it empty. Old rows keep it so a
+    # refused batch is still not read as a refusal of each of its plans (mappings/resolve.py).
     batch_key: str | None = Field(default=None, index=True)
     settlement: str | None = None
     started_at: datetime = created_timestamp()

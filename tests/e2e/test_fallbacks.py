@@ -12,22 +12,17 @@ from bridge.dev.sandbox import Sandbox
 from bridge.dev.simulators.supplier import MultiItem
 from bridge.models import Alert, Supplier
 from bridge.states import FulfilmentState
-from mappings.repository import add_mapping
-from tests.e2e.world import CAOSHOP, CHATGPT, NETFLIX, SHOPKEY, SPOTIFY, all_credentials
+from tests.e2e.world import (
+    CAOSHOP,
+    CHATGPT,
+    NETFLIX,
+    SHOPKEY,
+    SPOTIFY,
+    all_credentials,
+    second_choice,
+)
 from workers.fulfilment.notes import begin_marker, delay_marker, end_marker
 from workers.fulfilment.redrive import resend_line, retry_line
-
-
-def second_choice(sandbox: Sandbox, variation: str, supplier: str, plan_id: int) -> None:
-    with session_scope(sandbox.runtime.engine) as session:
-        add_mapping(
-            session,
-            shop_id=sandbox.shop_id,
-            variation_id=variation,
-            supplier_name=supplier,
-            plan_id=plan_id,
-            priority=1,
-        )
 
 
 def test_out_of_stock_on_the_first_choice_is_served_by_the_second(sqlite_world: Sandbox) -> None:

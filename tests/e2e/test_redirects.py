@@ -17,8 +17,7 @@ from bridge.dev.simulators.supplier import SupplierSimulator
 from bridge.models import Alert, PurchaseAttempt
 from bridge.states import AttemptOutcome, FulfilmentState
 from bridge.web.server import ServerThread
-from mappings.repository import add_mapping
-from tests.e2e.world import CAOSHOP, NETFLIX, SHOPKEY
+from tests.e2e.world import CAOSHOP, NETFLIX, SHOPKEY, second_choice
 
 
 @pytest.fixture
@@ -64,15 +63,7 @@ def test_a_redirect_on_the_first_choice_is_served_by_the_next(
     sqlite_world: Sandbox, www: tuple[SupplierSimulator, str]
 ) -> None:
     www_shop, _ = www
-    with session_scope(sqlite_world.runtime.engine) as session:
-        add_mapping(
-            session,
-            shop_id=sqlite_world.shop_id,
-            variation_id=NETFLIX,
-            supplier_name=SHOPKEY,
-            plan_id=77,
-            priority=1,
-        )
+    second_choice(sqlite_world, NETFLIX, SHOPKEY, 77)
 
     order_id = sqlite_world.place_order([{"variation_id": NETFLIX, "quantity": 1}])
     [line] = sqlite_world.wait_settled(order_id, lines=1, final=True)

@@ -19,7 +19,7 @@ from bridge.models import PurchaseAttempt, Supplier
 from bridge.states import AttemptOutcome, FulfilmentState
 from bridge.supplier.client import SupplierClient
 from bridge.supplier.schemas import OrderItem
-from tests.e2e.world import CANVA, CAOSHOP, NETFLIX, SHOPKEY
+from tests.e2e.world import CANVA, CAOSHOP, NETFLIX, SHOPKEY, lose_next_answer
 
 
 def skew(sandbox: Sandbox, name: str, seconds: float, precision: Precision) -> None:
@@ -51,8 +51,7 @@ def test_a_lost_answer_is_adopted_whatever_the_supplier_clock(
     first = sqlite_world.place_order([{"variation_id": variation, "quantity": 1}])
     sqlite_world.wait_settled(first, lines=1, final=True)
 
-    simulator.hang_seconds = 3.0  # longer than the 1 s supplier timeout of sqlite_world
-    simulator.inject("drop_after_commit")
+    lose_next_answer(simulator)
     second = sqlite_world.place_order([{"variation_id": variation, "quantity": 1}])
     [line] = sqlite_world.wait_settled(second, lines=1, timeout=30, final=True)
 
@@ -81,8 +80,7 @@ def test_the_candidate_nearest_the_attempt_is_adopted_not_an_older_stranger(
         client.create_order([OrderItem(plan_id=77, quantity=1)])
     [stranger] = simulator.ledger
     simulator.clock = lambda: datetime.now(UTC)
-    simulator.hang_seconds = 3.0
-    simulator.inject("drop_after_commit")
+    lose_next_answer(simulator)
 
     order_id = sqlite_world.place_order([{"variation_id": CANVA, "quantity": 1}])
     [line] = sqlite_world.wait_settled(order_id, lines=1, timeout=30, final=True)

@@ -16,7 +16,7 @@ from bridge.models import PurchaseAttempt, Supplier
 from bridge.states import AttemptOutcome, FulfilmentState
 from bridge.supplier.client import SupplierClient
 from bridge.supplier.schemas import OrderItem
-from tests.e2e.world import CHATGPT, NETFLIX, all_credentials
+from tests.e2e.world import CHATGPT, NETFLIX, all_credentials, lose_next_answer
 
 
 def _attempts(sandbox: Sandbox) -> list[PurchaseAttempt]:
@@ -71,8 +71,7 @@ def test_an_ambiguous_purchase_is_settled_by_adoption_not_bought_again(
     sqlite_world: Sandbox, fault: str
 ) -> None:
     supplier = sqlite_world.suppliers["caoshop-sim"]
-    supplier.hang_seconds = 3.0  # longer than the 1 s supplier timeout of sqlite_world
-    supplier.inject(fault)
+    lose_next_answer(supplier, fault)
 
     order_id = sqlite_world.place_order([{"variation_id": NETFLIX, "quantity": 1}])
     [line] = sqlite_world.wait_settled(order_id, lines=1, timeout=20)
@@ -106,8 +105,7 @@ def test_a_lost_answer_on_a_busy_account_is_adopted_in_either_list_order(
         client.create_order([OrderItem(plan_id=319, quantity=1) for _ in range(320)])
     supplier.clock = lambda: datetime.now(UTC)
     supplier.list_order = order
-    supplier.hang_seconds = 3.0  # longer than the 1 s supplier timeout of sqlite_world
-    supplier.inject("drop_after_commit")
+    lose_next_answer(supplier)
 
     order_id = sqlite_world.place_order([{"variation_id": NETFLIX, "quantity": 1}])
     [line] = sqlite_world.wait_settled(order_id, lines=1, timeout=30, final=True)

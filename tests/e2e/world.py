@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 
+from bridge.db import session_scope
 from bridge.dev.sandbox import Sandbox
 from bridge.dev.simulators.supplier import SupplierSimulator
+from mappings.repository import add_mapping
 
 NETFLIX = "415040f4-ab63-465e-8699-e9ebfff4c6c7"  # instant plan, the fixtures' variation
 SPOTIFY = "5f0cfb8d-aee9-4ec0-9ff0-b5668d3143d2"  # instant plan, 2 supplier units per POS item
@@ -53,3 +55,23 @@ def purchases_per_plan(sandbox: Sandbox) -> Counter[int]:
 
 def all_credentials(sandbox: Sandbox) -> list[str]:
     return [item for sim in sandbox.suppliers.values() for p in sim.ledger for item in p.items]
+
+
+def second_choice(sandbox: Sandbox, variation: str, supplier: str, plan_id: int) -> None:
+    """Map ``variation`` to ``supplier``'s ``plan_id`` too, tried after the first choice."""
+    with session_scope(sandbox.runtime.engine) as session:
+        add_mapping(
+            session,
+            shop_id=sandbox.shop_id,
+            variation_id=variation,
+            supplier_name=supplier,
+            plan_id=plan_id,
+            priority=1,
+        )
+
+
+def lose_next_answer(simulator: SupplierSimulator, fault: str = "drop_after_commit") -> None:
+    """The next orders/create commits, and its answer is lost: it comes after the 1 s supplier
+    timeout of the e2e worlds, or never."""
+    simulator.hang_seconds = 3.0
+    simulator.inject(fault)
