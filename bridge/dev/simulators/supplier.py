@@ -703,7 +703,13 @@ class SupplierSimulator:
                 "api_key": {
                     "name": "API Key",
                     "permissions": permissions,
-                    "rate_limit": self.rate_limit_per_minute or 60,
+                    # A shop that enforces no rate (the default here) tells none: the bridge
+                    # then keeps its configured limit, as for any key that does not say.
+                    **(
+                        {"rate_limit": self.rate_limit_per_minute}
+                        if self.rate_limit_per_minute is not None
+                        else {}
+                    ),
                     "daily_limit": self.daily_limit,
                     # Printed naive in the shop's zone, like every time of these docs.
                     "expires_at": _local_time(expires) if expires is not None else None,
