@@ -11,7 +11,26 @@ from bridge.pancake.webhooks import WebhookRejected, parse_webhook
 from bridge.secrets import SecretBox
 from bridge.settings import Settings
 from workers.fulfilment.intake import line_keys
-from workers.fulfilment.notes import append_blocks, render_block, unwritten
+from workers.fulfilment.notes import (
+    append_blocks,
+    render_block,
+    render_delay_notice,
+    unwritten,
+    without_delay_notice,
+)
+
+
+def test_a_delay_notice_is_taken_out_alone() -> None:
+    note = append_blocks(
+        "Khách quen\n[pancake-bridge #1]: giao lúc 9h",
+        [render_delay_notice(1, "Netflix"), render_delay_notice(12, "Canva")],
+    )
+    cleaned = without_delay_notice(note, 1)
+    assert cleaned == append_blocks(
+        "Khách quen\n[pancake-bridge #1]: giao lúc 9h",
+        [render_delay_notice(12, "Canva")],
+    )
+    assert without_delay_notice(cleaned, 1) == cleaned
 
 
 def test_note_blocks_keep_staff_text_and_are_recognisable() -> None:

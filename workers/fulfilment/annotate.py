@@ -19,9 +19,11 @@ from bridge.logs import event
 from bridge.models import Fulfilment, Order, PancakeShop
 from bridge.pancake.errors import PancakeRequestError, PancakeUnavailable
 from bridge.states import WRITABLE, DelayNotice, FulfilmentState
+from workers.alerts.store import raise_alert
 from workers.context import Context
 from workers.dispatch import ANNOTATE, Send
 from workers.fulfilment.cancel import gone
+from workers.fulfilment.failures import count_failure, reason_text, unexpected
 from workers.fulfilment.lines import set_state
 from workers.fulfilment.notes import (
     append_blocks,
@@ -29,11 +31,13 @@ from workers.fulfilment.notes import (
     render_block,
     render_delay_notice,
     unwritten,
+    without_delay_notice,
 )
 from workers.leases import free_or_expired
 
 # While another annotator holds the order, come back shortly: it may not see our line.
 LOCKED_RETRY_SECONDS = 1.0
+LINE_FAILED_ALERT = "note_failed"
 
 
 def annotate(ctx: Context, order_pk: int) -> list[Send]:
@@ -41,6 +45,9 @@ def annotate(ctx: Context, order_pk: int) -> list[Send]:
         return [Send(ANNOTATE, order_pk, LOCKED_RETRY_SECONDS)]
     try:
         return _annotate_locked(ctx, order_pk)
+    except Exception as exc:  # noqa: BLE001 - counted: a crash on every try must end, not loop
+        event("order.annotate.crashed", logging.ERROR, order_pk=order_pk, error=type(exc).__name__)
+        return _failed(ctx, order_pk, _writable_ids(ctx, order_pk), unexpected(exc), final=False)
     finally:
         _unlock(ctx, order_pk)
 
@@ -73,10 +80,19 @@ def _annotate_locked(ctx: Context, order_pk: int) -> list[Send]:
     try:
         remote = client.get_order(shop_id, order_id)
         pieces = [piece for line in lines for piece in _pieces(ctx, line, remote.note)]
-        if pieces:
-            client.update_order(shop_id, order_id, {"note": append_blocks(remote.note, pieces)})
+        # A line delivered in full no longer needs its delay notice: the credentials replace it.
+        note = remote.note
+        for line in lines:
+            if line.state == FulfilmentState.DELIVERED and line.id is not None:
+                note = without_delay_notice(note, line.id)
+        if pieces or note != remote.note:
+            client.update_order(shop_id, order_id, {"note": append_blocks(note, pieces)})
     except (PancakeUnavailable, PancakeRequestError) as exc:
-        return _failed(ctx, order_pk, [line.id for line in lines if line.id], exc)
+        line_ids = [line.id for line in lines if line.id]
+        # A refusal (4xx) will not pass on its own: give up at once.
+        return _failed(
+            ctx, order_pk, line_ids, str(exc), final=isinstance(exc, PancakeRequestError)
+        )
     with session_scope(ctx.engine) as session:
         for line in lines:
             row = session.get(Fulfilment, line.id)
@@ -131,8 +147,11 @@ def _title(line: Fulfilment, delivered: int) -> str:
     return f"{name} x{line.quantity} (supplier order {line.trans_id}{progress})"
 
 
-def _failed(ctx: Context, order_pk: int, line_ids: list[int], exc: Exception) -> list[Send]:
-    """Transient errors wait and retry; after too many (or a 4xx) the lines become `failed`."""
+def _failed(
+    ctx: Context, order_pk: int, line_ids: list[int], error: str, *, final: bool
+) -> list[Send]:
+    """Transient errors wait and retry; after too many (or a ``final`` one) the lines become
+    `failed`, with an alert for each."""
     now = ctx.clock()
     give_up = False
     failures = 0
@@ -141,23 +160,36 @@ def _failed(ctx: Context, order_pk: int, line_ids: list[int], exc: Exception) ->
             row = session.get(Fulfilment, line_id)
             if row is None or row.state not in WRITABLE:
                 continue
-            row.failures += 1
+            delay = count_failure(ctx, row, f"note update: {error}")
             failures = max(failures, row.failures)
-            row.last_error = f"note update: {exc}"
-            if (
-                isinstance(exc, PancakeRequestError)
-                or row.failures >= ctx.settings.max_step_failures
-            ):
+            if final or delay is None:
                 give_up = True
-                set_state(session, row, FulfilmentState.FAILED, f"could not write the note: {exc}")
+                reason = reason_text(f"could not write the note: {error}")
+                set_state(session, row, FulfilmentState.FAILED, reason)
+                raise_alert(
+                    session,
+                    LINE_FAILED_ALERT,
+                    str(line_id),
+                    f"line {line_id} of order {row.order_id} (shop {row.shop_id}): {reason}; "
+                    f"`bridge fulfilments retry {line_id}` tries again",
+                    now,
+                )
             else:
-                delay = ctx.retry_delay(row.failures)
-                row.lease_until = ctx.lease_until(now, delay)
                 session.add(row)
-    event("order.annotate.failed", logging.WARNING, order_pk=order_pk, error=type(exc).__name__)
+    event("order.annotate.failed", logging.WARNING, order_pk=order_pk, failures=failures)
     if give_up or failures == 0:
         return []
     return [Send(ANNOTATE, order_pk, ctx.retry_delay(failures))]
+
+
+def _writable_ids(ctx: Context, order_pk: int) -> list[int]:
+    with session_scope(ctx.engine) as session:
+        ids = session.exec(
+            select(Fulfilment.id).where(
+                Fulfilment.order_pk == order_pk, col(Fulfilment.state).in_(WRITABLE)
+            )
+        ).all()
+    return [line_id for line_id in ids if line_id is not None]
 
 
 def _lock(ctx: Context, order_pk: int) -> bool:

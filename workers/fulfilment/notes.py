@@ -40,6 +40,20 @@ def render_delay_notice(fulfilment_id: int, item: str) -> str:
     )
 
 
+def without_delay_notice(note: str, fulfilment_id: int) -> str:
+    """The note without the line's delay notice (its own line, as ``append_blocks`` wrote it);
+    staff text and other lines' notices stay as they are."""
+    marker = delay_marker(fulfilment_id) + " "
+    kept: list[str] = []
+    for text in note.split("\n"):
+        if text.startswith(marker):
+            if kept and not kept[-1]:
+                kept.pop()  # the blank line append_blocks put before it
+            continue
+        kept.append(text)
+    return "\n".join(kept)
+
+
 def append_blocks(note: str, blocks: Sequence[str]) -> str:
     """Staff text first, untouched; each block after a blank line."""
     parts = [note.rstrip("\n")] if note.strip() else []
