@@ -1,9 +1,15 @@
-"""Read a Pancake webhook body defensively: flat, ``data`` or ``data.record``; ids as strings."""
+"""Read a Pancake webhook body defensively: flat, ``data`` or ``data.record``; ids as strings.
+
+Every value the bridge keeps or looks up is checked here, before the body reaches the database:
+one hostile value must be refused with its own reason, not fail the batch it is committed with.
+Reasons never quote the value (the sender knows what it sent; a log or a proxy need not).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +18,14 @@ from bridge.coerce import as_int
 ORDER_TYPE = "orders"
 STOCK_TYPE = "variations_warehouses"
 UNKNOWN_TYPE = "unknown"  # a body with no "type" that is not shaped like an order
+
+# Pancake ids are numbers (up to 18 digits) or short codes such as "AF100975192O582".
+MAX_ID_CHARS = 100
+# Statuses and quantities are stored in 32-bit integer columns (PostgreSQL INTEGER).
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+# Python refuses to convert longer integer literals (sys.int_info.default_max_str_digits).
+MAX_INT_DIGITS = 4300
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class WebhookRejected(ValueError):
@@ -33,26 +47,25 @@ class ParsedWebhook:
     remain_quantity: int | None = None
 
 
+def id_problem(value: str, what: str) -> str | None:
+    """Why ``value`` cannot be a Pancake id (NULs and other control characters break queries on
+    PostgreSQL and log lines everywhere), or None when it can."""
+    if not value:
+        return f"{what} is empty"
+    if len(value) > MAX_ID_CHARS:
+        return f"{what} is longer than {MAX_ID_CHARS} characters"
+    if _CONTROL.search(value):
+        return f"{what} contains a control character"
+    return None
+
+
 def parse_webhook(raw: bytes) -> ParsedWebhook:
-    try:
-        document = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise WebhookRejected(f"body is not JSON: {exc.__class__.__name__}") from None
+    document = _load(raw)
     if not isinstance(document, dict):
         raise WebhookRejected(f"body must be a JSON object, not {type(document).__name__}")
     payload = _unwrap(document)
-    kind = _kind(document, payload)
-    order_id: str | None = None
-    status: int | None = None
-    item_count = 0
-    if kind == ORDER_TYPE:
-        order_id = _order_id(payload)
-        status = as_int(payload.get("status"))
-        items = payload.get("items")
-        item_count = len(items) if isinstance(items, list) else 0
-    # Pancake varies key order between sends: hash a canonical form so replays dedupe.
-    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    body_hash = hashlib.sha256(canonical.encode()).hexdigest()
+    kind = _checked("type", _kind(document, payload))
+    body_hash = _hash(document)
     shop_id = _optional_id(payload.get("shop_id"))
     if kind == STOCK_TYPE:
         return ParsedWebhook(
@@ -62,11 +75,46 @@ def parse_webhook(raw: bytes) -> ParsedWebhook:
             0,
             body_hash,
             shop_id,
-            variation_id=_optional_id(payload.get("variation_id")),
-            warehouse_id=_optional_id(payload.get("warehouse_id")),
-            remain_quantity=as_int(payload.get("remain_quantity")),
+            variation_id=_checked_id(payload, "variation_id"),
+            warehouse_id=_checked_id(payload, "warehouse_id"),
+            remain_quantity=_int32(payload.get("remain_quantity"), "remain_quantity"),
         )
+    if kind != ORDER_TYPE:
+        return ParsedWebhook(kind, None, None, 0, body_hash, shop_id)
+    order_id = _checked_id(payload, "id")
+    if order_id is None:
+        raise WebhookRejected('order webhook without an "id"')
+    items = payload.get("items")
+    item_count = len(items) if isinstance(items, list) else 0
+    status = _int32(payload.get("status"), "order status")
     return ParsedWebhook(kind, order_id, status, item_count, body_hash, shop_id)
+
+
+def _load(raw: bytes) -> Any:
+    try:
+        return json.loads(raw, parse_int=_parse_int)
+    except RecursionError:
+        raise WebhookRejected("body is nested too deeply") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise WebhookRejected(f"body is not JSON: {exc.__class__.__name__}") from None
+
+
+def _parse_int(literal: str) -> int:
+    if len(literal.lstrip("-")) > MAX_INT_DIGITS:
+        raise WebhookRejected(f"body has an integer of more than {MAX_INT_DIGITS} digits")
+    return int(literal)
+
+
+def _hash(document: dict[str, Any]) -> str:
+    # Pancake varies key order between sends: hash a canonical form so replays dedupe.
+    try:
+        canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+    except RecursionError:
+        raise WebhookRejected("body is nested too deeply") from None
+    except UnicodeEncodeError:
+        # JSON may escape half of a UTF-16 pair ("\ud800"); it is no character of any text.
+        raise WebhookRejected("body has a lone surrogate escape, which is not Unicode") from None
 
 
 def _unwrap(document: dict[str, Any]) -> dict[str, Any]:
@@ -89,14 +137,32 @@ def _kind(document: dict[str, Any], payload: dict[str, Any]) -> str:
     return UNKNOWN_TYPE
 
 
-def _order_id(payload: dict[str, Any]) -> str:
-    value = _optional_id(payload.get("id"))
-    if value is None:
-        raise WebhookRejected('order webhook without an "id"')
+def _checked(what: str, value: str) -> str:
+    problem = id_problem(value, f'"{what}"')
+    if problem is not None:
+        raise WebhookRejected(problem)
     return value
+
+
+def _checked_id(payload: dict[str, Any], key: str) -> str | None:
+    value = _optional_id(payload.get(key))
+    return None if value is None else _checked(key, value)
 
 
 def _optional_id(value: object) -> str | None:
     if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
         return None
     return str(value)
+
+
+def _int32(value: object, what: str) -> int | None:
+    """A number kept in a 32-bit column: out of range is refused, not wrapped or truncated."""
+    try:
+        number = as_int(value)
+    except ValueError:
+        # as_int hands int() some strings it refuses: digits beyond Python's limit (out of any
+        # range), or "--5" and Unicode digits such as "²" (no number at all).
+        number = INT32_MAX + 1 if len(str(value)) > 20 else None
+    if number is not None and not INT32_MIN <= number <= INT32_MAX:
+        raise WebhookRejected(f"{what} is out of range ({INT32_MIN} to {INT32_MAX})")
+    return number

@@ -4,6 +4,14 @@ The endpoint hands each verified webhook to one writer thread, which commits wha
 meanwhile in a single transaction (one fsync for many webhooks), then sends the resulting messages
 and wakes the waiting requests. A request is answered only after its event is on disk, so a 2xx
 means "recorded"; under concurrency this costs far less than a commit per request.
+
+A value the database refuses would fail the whole transaction, its neighbours included. The parser
+checks every stored value first (bridge/pancake/webhooks.py); should one still be refused, the
+batch is stored again one webhook at a time, so only that webhook fails (UnstorableWebhook).
+
+Only what deduplication, the operator and intake need is kept: kind, shop, ids, status, outcome,
+time and the body's hash. Never the body: Pancake echoes the note the bridge wrote, delivered
+credentials included, and customer webhooks carry phones and e-mails.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError, StatementError
 
 from bridge.db import insert_ignore, utcnow
 from bridge.logs import event
@@ -46,14 +54,15 @@ class Outcome(StrEnum):
     IGNORED_STOCK = "ignored:stock"  # a variation (or warehouse) the bridge does not sync
 
 
-UNSTORED = frozenset({Outcome.IGNORED_TYPE, Outcome.IGNORED_SHOP})
+class UnstorableWebhook(Exception):
+    """The database refused a value of this webhook (and only of this one): nothing was stored.
+    The message is a one-line reason for the sender."""
 
 
 @dataclass(frozen=True, slots=True)
 class Incoming:
     shop_id: str
     webhook: ParsedWebhook
-    body: str
     triggers: frozenset[int]
 
 
@@ -118,25 +127,41 @@ class EventRecorder:
             self._commit(batch)
 
     def _commit(self, batch: list[_Waiter]) -> None:
-        for attempt in range(1, COMMIT_ATTEMPTS + 1):
+        try:
+            outcomes, sends = self._commit_retrying(batch)
+        except Exception as exc:  # noqa: BLE001 - every waiter learns it was not recorded
+            if len(batch) > 1 and _refused_value(exc):
+                self._commit_one_by_one(batch)
+                return
+            event("webhook.record.failed", logging.ERROR, error=type(exc).__name__, size=len(batch))
+            _wake(batch, [_answer(exc)] * len(batch))
+            return
+        self._dispatch(sends)
+        _wake(batch, outcomes)
+
+    def _commit_one_by_one(self, batch: list[_Waiter]) -> None:
+        """Store each webhook in a transaction of its own: only the one with a bad value fails."""
+        results: list[Outcome | Exception] = []
+        for waiter in batch:
             try:
-                outcomes, sends = self._record_batch(batch)
-            except OperationalError as exc:
-                # A deadlock with another writer of the same order rows (the catch-up), or a
-                # serialization failure: PostgreSQL rolled the batch back; it may be run again.
-                if attempt < COMMIT_ATTEMPTS:
-                    continue
-                failure: Exception = exc
-            except Exception as exc:  # noqa: BLE001 - every waiter learns it was not recorded
-                failure = exc
+                [outcome], sends = self._commit_retrying([waiter])
+            except Exception as exc:  # noqa: BLE001 - this waiter learns it was not recorded
+                event("webhook.record.failed", logging.ERROR, error=type(exc).__name__, size=1)
+                results.append(_answer(exc))
             else:
                 self._dispatch(sends)
-                _wake(batch, outcomes)
-                return
-            error = type(failure).__name__
-            event("webhook.record.failed", logging.ERROR, error=error, size=len(batch))
-            _wake(batch, [failure] * len(batch))
-            return
+                results.append(outcome)
+        _wake(batch, results)
+
+    def _commit_retrying(self, batch: list[_Waiter]) -> tuple[list[Outcome], list[Send]]:
+        for attempt in range(1, COMMIT_ATTEMPTS):
+            try:
+                return self._record_batch(batch)
+            except OperationalError:
+                # A deadlock with another writer of the same order rows (the catch-up), or a
+                # serialization failure: PostgreSQL rolled the batch back; it may be run again.
+                event("webhook.record.retried", logging.WARNING, attempt=attempt)
+        return self._record_batch(batch)
 
     def _record_batch(self, batch: list[_Waiter]) -> tuple[list[Outcome], list[Send]]:
         now = utcnow()
@@ -196,9 +221,6 @@ class EventRecorder:
                 "order_id": hook.order_id,
                 "order_status": hook.order_status,
                 "body_hash": hook.body_hash,
-                # A body the bridge ignores (customers, CRM records, another shop's orders:
-                # personal data) keeps its hash, for deduplication, and no body.
-                "body": "" if outcome in UNSTORED else incoming.body,
                 "outcome": outcome,
                 "received_at": now,
             },
@@ -228,6 +250,25 @@ class EventRecorder:
             conn, now, trigger="webhook", delay=debounce, stale_after=self._lease_seconds
         )
         return outcome, sends
+
+
+def _refused_value(exc: Exception) -> bool:
+    """Did the database refuse a value (a webhook's fault), rather than fail as a whole?"""
+    if isinstance(exc, (DataError, IntegrityError)):
+        return True
+    # A value the driver cannot even send (an integer SQLite cannot hold, text it cannot encode)
+    # fails before the database sees it: wrapped in StatementError, or raised as it is.
+    if isinstance(exc, StatementError) and not isinstance(exc, DBAPIError):
+        return True
+    return isinstance(exc, (OverflowError, UnicodeError, ValueError))
+
+
+def _answer(exc: Exception) -> Exception:
+    """What a waiter is told: a refused value is the webhook's own fault (400), anything else
+    (the database down, a deadlock that would not clear) is worth a retry (503)."""
+    if _refused_value(exc):
+        return UnstorableWebhook(f"a value in the webhook cannot be stored ({type(exc).__name__})")
+    return exc
 
 
 def _wake(batch: list[_Waiter], results: Sequence[Outcome | Exception]) -> None:

@@ -1,4 +1,8 @@
-"""Serve an ASGI app over real HTTP on a free loopback port, in a background thread."""
+"""The one uvicorn configuration, and serving an ASGI app on a loopback port in a background thread.
+
+Every server the project starts (`bridge run`/`serve`, the demo, the tests, the simulators) is
+configured by ``server_config``, so the limits on slow and oversized clients hold everywhere.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,9 @@ from types import TracebackType
 import uvicorn
 from starlette.types import ASGIApp
 
+from bridge.web.guard import RequestGuard
+from bridge.web.limits import HttpLimits, head_deadline_protocol
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
@@ -18,14 +25,46 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+def server_config(
+    app: ASGIApp,
+    *,
+    host: str,
+    port: int,
+    limits: HttpLimits,
+    log_level: str = "warning",
+    access_log: bool = False,
+) -> uvicorn.Config:
+    return uvicorn.Config(
+        RequestGuard(app, limits),
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=access_log,
+        lifespan="on",
+        # h11, with a deadline for the request head (bridge/web/limits.py).
+        http=head_deadline_protocol(limits.header_timeout_seconds),
+        timeout_keep_alive=limits.keep_alive_seconds,
+        # The request line and headers together: a longer head is answered 400 and closed.
+        h11_max_incomplete_event_size=limits.max_header_bytes,
+        server_header=False,
+    )
+
+
 class ServerThread:
     """``with ServerThread(app) as server: httpx.get(server.url + "/...")``."""
 
-    def __init__(self, app: ASGIApp, *, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        limits: HttpLimits | None = None,
+    ) -> None:
         self.host = host
         self.port = port or free_port(host)
-        config = uvicorn.Config(
-            app, host=host, port=self.port, log_level="warning", access_log=False, lifespan="on"
+        config = server_config(
+            app, host=host, port=self.port, limits=limits or HttpLimits.defaults()
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
