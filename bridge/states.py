@@ -16,7 +16,7 @@ class OrderState(StrEnum):
     SYNCED = "synced"  # intake read it from Pancake and created its fulfilments
     SKIPPED = "skipped"  # Pancake says it is not (or no longer) in a trigger status
     CANCELLED = "cancelled"  # Pancake shows it cancelled, deleted or returned: the sale is off
-    FAILED = "failed"  # Pancake refused to give it to us; see last_error
+    FAILED = "failed"  # intake gave up or refused the order; see last_error and failure_kind
 
 
 class FulfilmentState(StrEnum):

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from sqlmodel import Session, select
 
 from bridge.db import utcnow
-from bridge.errors import ConfigError, Refused
+from bridge.errors import ConfigError, Refused, SecretKeyMismatch
 from bridge.models import DEFAULT_TRIGGER_STATUSES, PancakeShop, Supplier
 from bridge.pancake.vocabulary import CANCELLING
 from bridge.secrets import SecretBox
@@ -19,20 +19,35 @@ if TYPE_CHECKING:
     from bridge.supplier.budget import Budget
 
 
+@dataclass(frozen=True)
+class SavedShop:
+    """What ``add_shop`` did: the row, whether it is new, and whether its Pancake key changed
+    (orders that failed on the old key can then be retried)."""
+
+    shop: PancakeShop
+    created: bool
+    key_changed: bool
+
+
 def add_shop(
     session: Session,
     box: SecretBox,
     shop_id: str,
     *,
-    api_key: str,
-    webhook_secret: str,
+    api_key: str | None = None,
+    webhook_secret: str | None = None,
     warehouse_id: str | None = None,
     trigger_statuses: Sequence[int] | None = None,
-) -> PancakeShop:
-    """Create or update a shop (re-running with new values rotates its keys)."""
-    if len(webhook_secret) < 16:
+) -> SavedShop:
+    """Create a shop, or change what is given of an existing one.
+
+    Whatever is None keeps its stored value, so rotating a key leaves the warehouse and the
+    trigger statuses as they were; a new shop needs both secrets and starts with the default
+    triggers and the first warehouse. ``warehouse_id=""`` goes back to the first warehouse.
+    """
+    if webhook_secret is not None and len(webhook_secret) < 16:
         raise ConfigError("the webhook secret must be at least 16 characters")
-    if not api_key:
+    if api_key is not None and not api_key:
         raise ConfigError("the Pancake API key must not be empty")
     cancelling = sorted(set(trigger_statuses or ()) & CANCELLING)
     if cancelling:
@@ -40,15 +55,42 @@ def add_shop(
             f"trigger statuses {cancelling} mean the sale is off (cancelled, deleted or "
             "returned): an order in them is never fulfilled"
         )
-    shop = session.get(PancakeShop, shop_id) or PancakeShop(
-        shop_id=shop_id, api_key_enc="", webhook_secret_digest=""
-    )
-    shop.api_key_enc = box.encrypt(api_key)
-    shop.webhook_secret_digest = box.digest(webhook_secret)
-    shop.warehouse_id = warehouse_id
-    shop.trigger_statuses = list(trigger_statuses or DEFAULT_TRIGGER_STATUSES)
+    shop = session.get(PancakeShop, shop_id)
+    created = shop is None
+    if shop is None:
+        if api_key is None or webhook_secret is None:
+            raise ConfigError(
+                f"shop {shop_id} is new: it needs its Pancake API key and its webhook secret"
+            )
+        shop = PancakeShop(
+            shop_id=shop_id,
+            api_key_enc="",
+            webhook_secret_digest="",
+            trigger_statuses=list(DEFAULT_TRIGGER_STATUSES),
+        )
+    key_changed = not created and api_key is not None and _stored_key(box, shop) != api_key
+    if api_key is not None:
+        shop.api_key_enc = box.encrypt(api_key)
+    if webhook_secret is not None:
+        shop.webhook_secret_digest = box.digest(webhook_secret)
+    if warehouse_id is not None:
+        shop.warehouse_id = warehouse_id or None
+    if trigger_statuses:
+        shop.trigger_statuses = list(trigger_statuses)
     session.add(shop)
-    return shop
+    return SavedShop(shop, created=created, key_changed=key_changed)
+
+
+def shop_exists(session: Session, shop_id: str) -> bool:
+    return session.get(PancakeShop, shop_id) is not None
+
+
+def _stored_key(box: SecretBox, shop: PancakeShop) -> str | None:
+    """The shop's stored Pancake key; None when it does not open (so any key is a change)."""
+    try:
+        return box.decrypt(shop.api_key_enc)
+    except SecretKeyMismatch:
+        return None
 
 
 @dataclass(frozen=True)

@@ -150,10 +150,10 @@ def resend(fulfilment_id: LineId) -> None:
 
     with database(settings()) as engine:
         outcome = resend_line(engine, fulfilment_id, utcnow())
-    say(f"line {outcome.line_id}: its note block will be rewritten where it is missing")
+    say(f"line {outcome.id}: its note block will be rewritten where it is missing")
 
 
 def retried(outcome: Redrive) -> str:
     if not outcome.changed:
-        return f"line {outcome.line_id} is {outcome.state}: nothing to retry"
-    return f"line {outcome.line_id} is {outcome.state} again; the next sweep picks it up"
+        return f"line {outcome.id} is {outcome.state}: nothing to retry"
+    return f"line {outcome.id} is {outcome.state} again; the next sweep picks it up"

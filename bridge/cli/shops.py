@@ -8,14 +8,21 @@ import typer
 
 from bridge.cli import app
 from bridge.cli.output import JsonOption, dash, print_json, print_table, say, when
-from bridge.cli.support import reading, secret_box, settings, writing
+from bridge.cli.support import (
+    reading,
+    secret_box,
+    secret_option,
+    secret_value,
+    settings,
+    writing,
+)
 
 shops = typer.Typer(
     help=(
         "Pancake shops the bridge fulfils orders for.\n\n"
         "Each shop has its Pancake API key, the secret its webhooks carry and the order "
         "statuses that start fulfilment.\n\n"
-        "\b\nExample:\n  pancake-bridge shops add 4 --api-key KEY --webhook-secret SECRET"
+        "\b\nExample:\n  pancake-bridge shops add 4 --api-key - --webhook-secret - < secrets.txt"
     ),
     no_args_is_help=True,
 )
@@ -45,29 +52,34 @@ def parse_statuses(values: list[str] | None) -> list[int] | None:
     return statuses or None
 
 
+PANCAKE_KEY_ENV = "BRIDGE_PANCAKE_API_KEY"
+WEBHOOK_SECRET_ENV = "BRIDGE_WEBHOOK_SECRET"
+
+
 @shops.command("add")
 def add(
     shop_id: Annotated[str, typer.Argument(metavar="SHOP_ID", help="The Pancake shop id, e.g. 4.")],
     api_key: Annotated[
-        str,
-        typer.Option(
-            "--api-key", metavar="KEY", help="The shop's Pancake API key (stored encrypted)."
+        str | None,
+        secret_option(
+            "--api-key", PANCAKE_KEY_ENV, "The shop's Pancake API key (stored encrypted)."
         ),
-    ],
+    ] = None,
     webhook_secret: Annotated[
-        str,
-        typer.Option(
+        str | None,
+        secret_option(
             "--webhook-secret",
-            metavar="SECRET",
-            help="The value Pancake sends in X-Bridge-Secret (16 characters or more).",
+            WEBHOOK_SECRET_ENV,
+            "The value Pancake sends in X-Bridge-Secret (16 characters or more).",
         ),
-    ],
+    ] = None,
     warehouse_id: Annotated[
         str | None,
         typer.Option(
             "--warehouse-id",
             metavar="ID",
-            help="Warehouse whose stock the bridge sets (default: the first).",
+            help='Warehouse whose stock the bridge sets (new shop: the first; "" goes back '
+            "to the first).",
         ),
     ] = None,
     trigger_status: Annotated[
@@ -76,35 +88,58 @@ def add(
             "--trigger-status",
             metavar="STATUS[,STATUS...]",
             help="Order status that starts fulfilment; repeat it or separate with commas "
-            "(default 1, confirmed).",
+            "(new shop: confirmed or beyond).",
         ),
     ] = None,
 ) -> None:
-    """Add or update a Pancake shop.
+    """Add a Pancake shop, or change what is given of one.
 
-    Running it again for the same shop replaces its keys and settings. Point the shop's
+    A new shop needs its API key and webhook secret. For a shop already added, only the
+    options given change: rotating a key keeps the warehouse and trigger statuses. Orders
+    that failed on a refused Pancake key are retried when the key changes. Point the shop's
     webhook at <bridge URL>/webhooks/pancake/SHOP_ID with the secret in X-Bridge-Secret.
 
     \b
     Example:
-      pancake-bridge shops add 4 --api-key KEY --webhook-secret SECRET --trigger-status 1,20
+      read -rs BRIDGE_PANCAKE_API_KEY && export BRIDGE_PANCAKE_API_KEY
+      pancake-bridge shops add 4 --webhook-secret - --trigger-status 1,20 < webhook-secret
     """
+    from bridge.db import utcnow
     from mappings import admin
+    from workers.fulfilment.redrive import retry_orders_failed_on_key
 
     statuses = parse_statuses(trigger_status)
     current = settings()
     box = secret_box(current)
+    with reading(current) as session:
+        new = not admin.shop_exists(session, shop_id)
+    # Prompts (if any) come before the write transaction, which must not wait on a person.
+    key = secret_value(
+        api_key, flag="--api-key", envvar=PANCAKE_KEY_ENV, prompt="Pancake API key", needed=new
+    )
+    secret = secret_value(
+        webhook_secret,
+        flag="--webhook-secret",
+        envvar=WEBHOOK_SECRET_ENV,
+        prompt="Webhook secret",
+        needed=new,
+    )
     with writing(current) as session:
-        admin.add_shop(
+        saved = admin.add_shop(
             session,
             box,
             shop_id,
-            api_key=api_key,
-            webhook_secret=webhook_secret,
+            api_key=key,
+            webhook_secret=secret,
             warehouse_id=warehouse_id,
             trigger_statuses=statuses,
         )
+        retried = (
+            retry_orders_failed_on_key(session, shop_id, utcnow()) if saved.key_changed else []
+        )
     say(f"shop {shop_id} saved; webhook URL: <bridge URL>/webhooks/pancake/{shop_id}")
+    if retried:
+        say(f"{len(retried)} order(s) that failed on the old key will be read again")
 
 
 @shops.command("list")

@@ -8,13 +8,20 @@ import typer
 
 from bridge.cli import app
 from bridge.cli.output import JsonOption, print_json, print_table, say
-from bridge.cli.support import reading, secret_box, settings, writing
+from bridge.cli.support import (
+    reading,
+    secret_box,
+    secret_option,
+    secret_value,
+    settings,
+    writing,
+)
 
 suppliers = typer.Typer(
     help=(
         "Supplier shops (Shop API v1) the bridge buys from.\n\n"
         "\b\nExample:\n  pancake-bridge suppliers add caoshop "
-        "--base-url https://caoshop.net/api/v1 \\\n      --api-key KEY --api-secret SECRET"
+        "--base-url https://caoshop.net/api/v1 \\\n      --api-key - --api-secret - < caoshop-keys"
     ),
     no_args_is_help=True,
 )
@@ -22,6 +29,8 @@ app.add_typer(suppliers, name="suppliers")
 
 # Columns of a supplier that are never printed.
 SECRET_COLUMNS = {"api_key_enc", "api_secret_enc"}
+API_KEY_ENV = "BRIDGE_SUPPLIER_API_KEY"
+API_SECRET_ENV = "BRIDGE_SUPPLIER_API_SECRET"
 
 
 @suppliers.command("add")
@@ -36,15 +45,15 @@ def add(
         ),
     ],
     api_key: Annotated[
-        str,
-        typer.Option("--api-key", metavar="KEY", help="The supplier API key (stored encrypted)."),
-    ],
+        str | None,
+        secret_option("--api-key", API_KEY_ENV, "The supplier API key (stored encrypted)."),
+    ] = None,
     api_secret: Annotated[
-        str,
-        typer.Option(
-            "--api-secret", metavar="SECRET", help="The supplier API secret (stored encrypted)."
+        str | None,
+        secret_option(
+            "--api-secret", API_SECRET_ENV, "The supplier API secret (stored encrypted)."
         ),
-    ],
+    ] = None,
     offline: Annotated[
         bool,
         typer.Option(
@@ -61,12 +70,19 @@ def add(
     \b
     Example:
       pancake-bridge suppliers add caoshop --base-url https://caoshop.net/api/v1 \\
-          --api-key KEY --api-secret SECRET
+          --api-key - --api-secret - < caoshop-keys   # two lines: the key, the secret
     """
     from mappings import admin
 
     current = settings()
     box = secret_box(current)
+    api_key = secret_value(api_key, flag="--api-key", envvar=API_KEY_ENV, prompt="API key")
+    api_secret = secret_value(
+        api_secret, flag="--api-secret", envvar=API_SECRET_ENV, prompt="API secret"
+    )
+    # Needed, so each was given, read or asked for (or the command was refused).
+    assert api_key is not None
+    assert api_secret is not None
     checked, clock = "not checked: --offline", None
     if not offline:
         from bridge.supplier.budget import Budgets

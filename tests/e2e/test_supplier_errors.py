@@ -135,6 +135,8 @@ def test_a_purchase_refused_before_commit_is_settled_not_found_and_bought_once(
 
 def test_a_rate_limited_purchase_is_retried_after_the_wait(sqlite_world: Sandbox) -> None:
     supplier = sqlite_world.suppliers["caoshop-sim"]
+    # The scheduler reads account/info once at start: the 429 is for the purchase.
+    sqlite_world.wait_for(lambda: _limits_read(sqlite_world), what="the account check")
     supplier.inject("429")
 
     order_id = sqlite_world.place_order([{"variation_id": NETFLIX, "quantity": 1}])
@@ -180,3 +182,9 @@ def test_credentials_and_keys_never_reach_the_logs_and_are_encrypted_at_rest(
         dump += "\n".join(str(row) for row in conn.exec_driver_sql("SELECT * FROM pancake_shops"))
     for secret in secrets:
         assert secret not in dump
+
+
+def _limits_read(sandbox: Sandbox) -> bool:
+    with session_scope(sandbox.runtime.engine) as session:
+        row = session.get(Supplier, "caoshop-sim")
+        return row is not None and row.daily_limit is not None

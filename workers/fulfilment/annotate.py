@@ -47,7 +47,7 @@ def annotate(ctx: Context, order_pk: int) -> list[Send]:
         return _annotate_locked(ctx, order_pk)
     except Exception as exc:  # noqa: BLE001 - counted: a crash on every try must end, not loop
         event("order.annotate.crashed", logging.ERROR, order_pk=order_pk, error=type(exc).__name__)
-        return _failed(ctx, order_pk, _writable_ids(ctx, order_pk), unexpected(exc), final=False)
+        return _failed(ctx, order_pk, _unwritten_ids(ctx, order_pk), unexpected(exc), final=False)
     finally:
         _unlock(ctx, order_pk)
 
@@ -150,22 +150,26 @@ def _title(line: Fulfilment, delivered: int) -> str:
 def _failed(
     ctx: Context, order_pk: int, line_ids: list[int], error: str, *, final: bool
 ) -> list[Send]:
-    """Transient errors wait and retry; after too many (or a ``final`` one) the lines become
-    `failed`, with an alert for each."""
+    """Transient errors wait and retry; after too many (or a ``final`` one) each line gives up,
+    with an alert: a line with credentials becomes `failed`, and every line is parked (no lease)
+    so the sweep stops sending it, a line that only waits for its delay notice included, until
+    an operator's retry."""
     now = ctx.clock()
     give_up = False
     failures = 0
     with session_scope(ctx.engine) as session:
         for line_id in line_ids:
             row = session.get(Fulfilment, line_id)
-            if row is None or row.state not in WRITABLE:
+            if row is None or not _unwritten(row):
                 continue
             delay = count_failure(ctx, row, f"note update: {error}")
             failures = max(failures, row.failures)
             if final or delay is None:
                 give_up = True
                 reason = reason_text(f"could not write the note: {error}")
-                set_state(session, row, FulfilmentState.FAILED, reason)
+                row.lease_until = None
+                if row.state in WRITABLE:
+                    set_state(session, row, FulfilmentState.FAILED, reason)
                 raise_alert(
                     session,
                     LINE_FAILED_ALERT,
@@ -174,22 +178,22 @@ def _failed(
                     f"`bridge fulfilments retry {line_id}` tries again",
                     now,
                 )
-            else:
-                session.add(row)
+            session.add(row)
     event("order.annotate.failed", logging.WARNING, order_pk=order_pk, failures=failures)
     if give_up or failures == 0:
         return []
     return [Send(ANNOTATE, order_pk, ctx.retry_delay(failures))]
 
 
-def _writable_ids(ctx: Context, order_pk: int) -> list[int]:
+def _unwritten(row: Fulfilment) -> bool:
+    """The line has something for the note: credentials, or its delay notice."""
+    return row.state in WRITABLE or row.delay_notice == DelayNotice.PENDING
+
+
+def _unwritten_ids(ctx: Context, order_pk: int) -> list[int]:
     with session_scope(ctx.engine) as session:
-        ids = session.exec(
-            select(Fulfilment.id).where(
-                Fulfilment.order_pk == order_pk, col(Fulfilment.state).in_(WRITABLE)
-            )
-        ).all()
-    return [line_id for line_id in ids if line_id is not None]
+        rows = session.exec(select(Fulfilment).where(Fulfilment.order_pk == order_pk)).all()
+        return [row.id for row in rows if row.id is not None and _unwritten(row)]
 
 
 def _lock(ctx: Context, order_pk: int) -> bool:

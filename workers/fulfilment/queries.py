@@ -13,11 +13,14 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bridge.errors import NotFound
-from bridge.models import Fulfilment, PurchaseAttempt, ShopCatchUp
-from bridge.states import FulfilmentState
+from bridge.models import Fulfilment, Order, PurchaseAttempt, ShopCatchUp
+from bridge.states import FulfilmentState, OrderState
 
 # Columns of a line no front end shows: encrypted order fields and delivered credentials.
 SECRET_COLUMNS = frozenset({"fields_enc", "credentials_enc"})
+# Columns of an order no front end shows: the encrypted copy of the order (customer data), and
+# the annotator's lock.
+ORDER_HIDDEN_COLUMNS = frozenset({"snapshot_enc", "annotate_lock_until"})
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,43 @@ def fulfilment_detail(session: Session, fulfilment_id: int) -> FulfilmentDetail:
         credentials=credentials,
         attempts=attempts_of(session, fulfilment_id),
     )
+
+
+@dataclass(frozen=True)
+class OrderDetail:
+    """One order as an operator sees it: its columns and its lines."""
+
+    order: dict[str, Any]  # the order's columns, without ORDER_HIDDEN_COLUMNS
+    lines: list[Fulfilment]
+
+
+def list_orders(
+    session: Session,
+    *,
+    state: OrderState | None = None,
+    shop_id: str | None = None,
+    limit: int = 100,
+) -> list[Order]:
+    """The ``limit`` orders updated last, optionally only those in ``state`` or of one shop."""
+    statement = (
+        select(Order).order_by(col(Order.updated_at).desc(), col(Order.id).desc()).limit(limit)
+    )
+    if state is not None:
+        statement = statement.where(Order.state == state)
+    if shop_id is not None:
+        statement = statement.where(Order.shop_id == shop_id)
+    return list(session.exec(statement))
+
+
+def order_detail(session: Session, order_pk: int) -> OrderDetail:
+    """An order and its lines, oldest first; NotFound if it is missing."""
+    order = session.get(Order, order_pk)
+    if order is None:
+        raise NotFound(f"no order {order_pk}")
+    lines = session.exec(
+        select(Fulfilment).where(Fulfilment.order_pk == order_pk).order_by(col(Fulfilment.id))
+    )
+    return OrderDetail(order.model_dump(exclude=set(ORDER_HIDDEN_COLUMNS)), list(lines))
 
 
 def catchup_states(session: Session) -> dict[str, ShopCatchUp]:

@@ -1,4 +1,5 @@
-"""Operator actions on one line: `bridge fulfilments retry` and `resend`. Both are idempotent.
+"""Operator re-drives: `bridge fulfilments retry` and `resend` for a line, `bridge orders retry`
+for an order, and the orders a new shop key may unblock. All are idempotent.
 
 They only change the row and expire its lease; the scheduler's sweep sends the work within one
 sweep interval, so they work from any host, with or without a broker at hand. They return what
@@ -10,25 +11,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
 
 from bridge.db import session_scope
-from bridge.errors import Refused
-from bridge.models import Fulfilment
-from bridge.states import RETRYABLE, FulfilmentState
+from bridge.errors import NotFound, Refused
+from bridge.models import Fulfilment, Order
+from bridge.states import RETRYABLE, FulfilmentState, OrderState
+from workers.fulfilment.failures import OrderFailure
 from workers.fulfilment.lines import load_line, set_state
 
 
 @dataclass(frozen=True)
 class Redrive:
-    """The outcome of a retry or resend: the line's state now, and whether this call moved it.
+    """The outcome of a retry or resend: the row's state now, and whether this call moved it.
 
-    ``changed`` is False when there was nothing to do (a retry of a line that is not
-    ``needs_attention`` or ``failed``).
+    ``id`` is the line's (or, for an order, the order's) id. ``changed`` is False when there was
+    nothing to do (a retry of a line that is not ``needs_attention`` or ``failed``, of an order
+    that is not ``failed``).
     """
 
-    line_id: int
-    state: FulfilmentState
+    id: int
+    state: FulfilmentState | OrderState
     changed: bool
 
 
@@ -78,3 +83,54 @@ def _resume_state(line: Fulfilment) -> FulfilmentState:
     if line.trans_id and not cancelled:
         return FulfilmentState.PURCHASED
     return FulfilmentState.PENDING
+
+
+def retry_order(engine: Engine, order_pk: int, now: datetime) -> Redrive:
+    """Have intake read a ``failed`` order again, with a fresh failure count.
+
+    Raises ``NotFound`` for a missing order.
+    """
+    with session_scope(engine) as session:
+        order = session.get(Order, order_pk)
+        if order is None:
+            raise NotFound(f"order {order_pk} does not exist")
+        if order.state != OrderState.FAILED:
+            return Redrive(order_pk, OrderState(order.state), changed=False)
+        _requeue(session, [order_pk], now)
+        return Redrive(order_pk, OrderState.PENDING, changed=True)
+
+
+def retry_orders_failed_on_key(session: Session, shop_id: str, now: datetime) -> list[int]:
+    """The shop has a new Pancake key: re-drive its orders that failed on the old one (401/403),
+    inside the caller's transaction. Returns their ids."""
+    ids = [
+        order_pk
+        for order_pk in session.exec(
+            select(Order.id).where(
+                Order.shop_id == shop_id,
+                Order.state == OrderState.FAILED,
+                Order.failure_kind == OrderFailure.PANCAKE_KEY,
+            )
+        )
+        if order_pk is not None
+    ]
+    _requeue(session, ids, now)
+    return ids
+
+
+def _requeue(session: Session, order_pks: list[int], now: datetime) -> None:
+    """Back to ``pending`` with an expired lease: the next sweep sends their intake."""
+    if not order_pks:
+        return
+    session.connection().execute(
+        update(Order)
+        .where(col(Order.id).in_(order_pks), col(Order.state) == OrderState.FAILED)
+        .values(
+            state=OrderState.PENDING,
+            failures=0,
+            failure_kind=None,
+            failed_at=None,
+            lease_until=now - timedelta(seconds=1),
+            updated_at=now,
+        )
+    )

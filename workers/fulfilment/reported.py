@@ -106,9 +106,10 @@ def _needs_work(
             table.c.shop_id == shop_id, table.c.order_id == order_id
         )
     ).one()
-    # Re-read the order only if it was skipped before or now shows lines we have not seen:
-    # the echo of our own note update (same lines) must not cost a Pancake call.
-    stale = row.state in (OrderState.SKIPPED, OrderState.PENDING) or (
+    # Re-read the order only if it was skipped or failed before (staff may have fixed it) or
+    # now shows lines we have not seen: the echo of our own note update (same lines) must not
+    # cost a Pancake call.
+    stale = row.state in (OrderState.SKIPPED, OrderState.PENDING, OrderState.FAILED) or (
         row.state == OrderState.SYNCED and item_count > row.item_count
     )
     if not stale:
@@ -132,6 +133,8 @@ def _reread(
         where.values(
             state=OrderState.PENDING,
             generation=bump,
+            # A failed order read again gets a fresh count, as `bridge orders retry` gives it.
+            failures=0,
             lease_until=now + lease,
             updated_at=now,
         )
