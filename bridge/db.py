@@ -13,14 +13,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Column, ColumnDefault, Dialect, Table, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine, create_engine
+from sqlalchemy.engine import Connection, Engine, create_engine, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel import Field, Session
+
+from bridge.errors import SettingsError
+from bridge.settings import default_database_path
 
 
 def utcnow() -> datetime:
@@ -57,7 +62,51 @@ def created_timestamp() -> Any:
     return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file a SQLite URL names (made absolute), or None for another database or memory."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database).expanduser().absolute()
+
+
+def describe_database(url: str) -> str:
+    """Where the database is, for a person: a SQLite file's path, or the URL without password."""
+    path = sqlite_path(url)
+    if path is not None:
+        return str(path)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(an unreadable BRIDGE_DATABASE_URL)"
+
+
+def prepare_location(url: str) -> None:
+    """Make sure a SQLite database can be created where its URL points.
+
+    The default location (the per-user data directory) is created when missing; any other
+    missing folder is refused with one sentence naming it, instead of sqlite's traceback.
+    """
+    try:
+        path = sqlite_path(url)
+    except ArgumentError:
+        raise SettingsError(
+            "BRIDGE_DATABASE_URL is not a database URL (e.g. sqlite:////var/lib/bridge/bridge.db "
+            "or postgresql+psycopg://user@host/db)."
+        ) from None
+    if path is None or path.parent.is_dir():
+        return
+    if path == default_database_path().absolute():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return
+    raise SettingsError(
+        f"the folder of the SQLite database {path} does not exist: create {path.parent} or "
+        "point BRIDGE_DATABASE_URL elsewhere."
+    )
+
+
 def make_engine(url: str) -> Engine:
+    prepare_location(url)
     if url.startswith("sqlite"):
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30, "isolation_level": None}

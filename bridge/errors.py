@@ -5,6 +5,7 @@ BridgeError
 ├── OperatorError        what an operator gave cannot be used; fix it and run again
 │   ├── ConfigError      a value of a command or a form (shop, supplier, mapping, policy)
 │   ├── SettingsError    an environment setting (BRIDGE_…)
+│   │   └── SecretKeyMismatch   BRIDGE_SECRET_KEY is not the key the database was written with
 │   └── Refused          the action does not apply to the thing in its present state
 ├── NotFound             the named thing does not exist (also a LookupError)
 └── ApiError             a call to Pancake or a supplier failed (``bridge.http_errors``)
@@ -32,6 +33,10 @@ class ConfigError(OperatorError, ValueError):
 
 class SettingsError(OperatorError):
     """A setting is missing or unusable; the message says which and how to fix it."""
+
+
+class SecretKeyMismatch(SettingsError, ValueError):
+    """A stored secret (or the stored key check) does not open with the configured keys."""
 
 
 class Refused(OperatorError):

@@ -63,7 +63,12 @@ class Supplier(SQLModel, table=True):
 
 
 class WebhookEvent(SQLModel, table=True):
-    """Every authenticated webhook, once per distinct content (a replayed body is one row)."""
+    """Every authenticated webhook, once per distinct content (a replayed body is one row).
+
+    The body itself is never kept (Pancake's echo of a note carries the delivered credentials),
+    only its hash for deduplication and the ids and status it named. Rows older than
+    BRIDGE_WEBHOOK_RETENTION_DAYS are pruned (workers/retention.py).
+    """
 
     __tablename__ = "webhook_events"
     __table_args__ = (UniqueConstraint("shop_id", "body_hash", name="uq_webhook_events_body"),)
@@ -74,7 +79,6 @@ class WebhookEvent(SQLModel, table=True):
     order_id: str | None = Field(default=None, index=True)
     order_status: int | None = None
     body_hash: str
-    body: str = Field(sa_type=Text)
     outcome: str
     received_at: datetime = created_timestamp()
 
@@ -97,8 +101,13 @@ class Order(SQLModel, table=True):
     # When the bridge last read the order from Pancake (intake, or before buying a line that
     # waited): a line does not buy on a copy older than order_reread_seconds.
     read_at: datetime | None = optional_timestamp()
+    # Intake's failures in a row (a crash counts too); at max_step_failures the order is `failed`.
     failures: int = 0
     last_error: str | None = None
+    # Why and when it ended `failed` (workers.fulfilment.failures.OrderFailure): "pancake_key"
+    # is retried by itself once `shops add` gives the shop a new key.
+    failure_kind: str | None = None
+    failed_at: datetime | None = optional_timestamp()
     lease_until: datetime | None = optional_timestamp()
     annotate_lock_until: datetime | None = optional_timestamp()
     created_at: datetime = created_timestamp()
@@ -213,3 +222,15 @@ class ShopCatchUp(SQLModel, table=True):
     # When the scheduler last sent a catch-up for this shop; spaces the reads by the interval.
     requested_at: datetime | None = optional_timestamp()
     last_error: str | None = None
+
+
+class SecretKeyCheck(SQLModel, table=True):
+    """One row: a Fernet token of a fixed marker that proves BRIDGE_SECRET_KEY at every start."""
+
+    __tablename__ = "secret_key_check"
+
+    id: int = Field(default=1, primary_key=True)
+    marker_enc: str = Field(sa_type=Text)
+    created_at: datetime = created_timestamp()
+    # When `bridge secrets rotate` last moved the stored secrets to the current key.
+    rotated_at: datetime | None = optional_timestamp()

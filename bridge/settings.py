@@ -2,25 +2,108 @@
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
+from pathlib import Path
+from string import ascii_lowercase, ascii_uppercase, digits
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bridge.errors import SettingsError
 
+APP_NAME = "pancake-bridge"
 # Values people paste from examples; refused as a real key so a demo key never guards production.
-PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "demo", "test"})
+# Compared with letters and digits only, lower case: `Your_Secret_Key_Here` is the same value.
+PLACEHOLDER_SECRETS = frozenset(
+    {
+        "",
+        "changeme",
+        "change-me",
+        "secret",
+        "secret-key",
+        "secretkey",
+        "your-secret-key",
+        "your-secret-key-here",
+        "your-key-here",
+        "replace-me",
+        "password",
+        "demo",
+        "test",
+        "example",
+        "placeholder",
+    }
+)
+# Phrases that make a key a placeholder wherever they appear (`changeme-changeme-changeme`).
+PLACEHOLDER_PHRASES = ("changeme", "replaceme", "yoursecret", "secretkeyhere", "placeholder")
+# Fernet's own key is 128 bits of AES plus 128 of HMAC; a passphrase below 128 bits of estimated
+# entropy is the weakest link. The estimate is length x log2(the alphabet of the character classes
+# used), which is what a random key from those classes holds.
+MIN_SECRET_KEY_BITS = 128
+# Fewer distinct characters than this is a pattern, not a random key (`aaaa…`, `0000…`, `abab…`);
+# a random 32-character hex key has fewer with a probability below one in a million.
+MIN_SECRET_KEY_DISTINCT = 8
+# string.punctuation plus the space; anything else outside ASCII letters and digits counts so.
+OTHER_ALPHABET = 33
+MAKE_A_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+
+
+def _normalised(value: str) -> str:
+    return "".join(c for c in value.lower() if c.isalnum())
+
+
+def estimated_bits(value: str) -> float:
+    """The entropy of ``value`` if it were random over the character classes it uses."""
+    classes = (ascii_lowercase, ascii_uppercase, digits)
+    alphabet = sum(len(chars) for chars in classes if any(c in chars for c in value))
+    if any(not any(c in chars for chars in classes) for c in value):
+        alphabet += OTHER_ALPHABET
+    return len(value) * math.log2(alphabet) if alphabet > 1 else 0.0
+
+
+def secret_key_problem(value: str) -> str | None:
+    """What makes ``value`` unfit to be BRIDGE_SECRET_KEY (a clause), or None if it is fit."""
+    if not value.strip():
+        return "is not set"
+    placeholders = {_normalised(p) for p in PLACEHOLDER_SECRETS}
+    normalised = _normalised(value)
+    if normalised in placeholders or any(p in normalised for p in PLACEHOLDER_PHRASES):
+        return "is a placeholder"
+    if len(set(value)) < MIN_SECRET_KEY_DISTINCT:
+        return f"repeats characters (only {len(set(value))} distinct)"
+    bits = estimated_bits(value)
+    if bits < MIN_SECRET_KEY_BITS:
+        return f"is too weak (about {bits:.0f} bits of entropy, {MIN_SECRET_KEY_BITS} needed)"
+    return None
+
+
+def default_database_path() -> Path:
+    """``bridge.db`` in the per-user data directory (Linux: ``~/.local/share/pancake-bridge``).
+
+    Not the working directory: a command run from elsewhere would silently open a new, empty
+    database there.
+    """
+    from platformdirs import user_data_path
+
+    return user_data_path(APP_NAME, appauthor=False) / "bridge.db"
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{default_database_path()}"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BRIDGE_", extra="ignore")
 
-    database_url: str = "sqlite:///bridge.db"
+    database_url: str = Field(default_factory=default_database_url)
     redis_url: str | None = None
     # Keys prefix in Redis, so several bridges (or test runs) can share one server.
     redis_namespace: str = "pancake-bridge"
     secret_key: SecretStr | None = None
+    # The key before the last rotation: read with (never written with), so stored secrets still
+    # open until `bridge secrets rotate` has moved them to secret_key. Not checked for strength:
+    # rotating away from a weak key is what it is for.
+    secret_key_previous: SecretStr | None = None
     pancake_base_url: str = "https://pos.pages.fm/api/v1"
     host: str = "127.0.0.1"
     port: int = 8080
@@ -86,6 +169,23 @@ class Settings(BaseSettings):
     catchup_max_lookback_seconds: float = Field(default=7 * 24 * 3600.0, gt=0)
     log_level: str = Field(default="INFO")
 
+    # Webhook events (hashes and ids, never bodies) are kept this long: a body replayed within
+    # the window is recognised as a duplicate. Older rows are pruned by the scheduler.
+    webhook_retention_days: float = Field(default=30.0, gt=0)
+    # Slow and oversized HTTP clients are cut off (bridge/web/limits.py, bridge/web/guard.py):
+    # the request head (line and headers) must arrive within the header timeout and fit the
+    # header bytes, the body within the body timeout and the body bytes; an idle keep-alive
+    # connection is closed after the keep-alive seconds.
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0)
+    http_body_timeout_seconds: float = Field(default=30.0, gt=0)
+    http_keep_alive_seconds: int = Field(default=5, gt=0)
+    http_max_header_bytes: int = Field(default=16 * 1024, ge=1024)
+    http_max_path_bytes: int = Field(default=2048, ge=64)
+    http_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Intake refuses an order with a line of more units than this (a corrupt or hostile order:
+    # 10**20 would otherwise fail to store on every try, and nobody sells that many keys at once).
+    intake_max_quantity: int = Field(default=10_000, ge=1)
+
     @model_validator(mode="after")
     def _lease_outlasts_a_purchase(self) -> Settings:
         # The sweep takes a line still `purchasing` past its lease for a dead worker; a live one
@@ -97,15 +197,21 @@ class Settings(BaseSettings):
         return self
 
     def require_secret_key(self) -> str:
-        """The key that encrypts stored secrets; refuses a missing or placeholder value."""
+        """The key that encrypts stored secrets; refuses a missing, placeholder or weak value."""
         value = self.secret_key.get_secret_value() if self.secret_key else ""
-        if value.strip().lower() in PLACEHOLDER_SECRETS or len(value) < 16:
+        problem = secret_key_problem(value)
+        if problem is not None:
             raise SettingsError(
-                "BRIDGE_SECRET_KEY must be set to a random value of at least 16 characters "
-                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`); "
-                "it encrypts stored API keys and delivered credentials."
+                f"BRIDGE_SECRET_KEY {problem}: it encrypts stored API keys and delivered "
+                f"credentials, so make a random one with `{MAKE_A_KEY}`."
             )
         return value
+
+    def previous_secret_keys(self) -> tuple[str, ...]:
+        """The keys stored secrets may still be under, besides the current one."""
+        previous = self.secret_key_previous
+        value = previous.get_secret_value() if previous else ""
+        return (value,) if value.strip() else ()
 
 
 @lru_cache(maxsize=1)

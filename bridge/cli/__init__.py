@@ -1,7 +1,8 @@
 """The ``bridge`` (also ``pancake-bridge``) command line, built on Typer.
 
 The root app is ``app``; every command group lives in a module of its own that adds itself to
-it (``service``, ``shops``, ``suppliers``, ``mappings``, ``fulfilments``, ``alerts``, ``stock``).
+it (``service``, ``shops``, ``suppliers``, ``mappings``, ``fulfilments``, ``orders``, ``alerts``,
+``stock``, ``doctor``).
 ``main`` runs it and is the one place where errors become exit statuses (``bridge.cli.exits``).
 The command modules import nothing heavy at module level: ``bridge --help`` reads no settings
 and touches no database.
@@ -118,7 +119,17 @@ def _prog_name() -> str:
 
 
 # The command groups add themselves to `app` when imported, in the order `--help` lists them.
-COMMAND_GROUPS = ("service", "shops", "suppliers", "mappings", "fulfilments", "alerts", "stock")
+COMMAND_GROUPS = (
+    "service",
+    "shops",
+    "suppliers",
+    "mappings",
+    "orders",
+    "fulfilments",
+    "alerts",
+    "stock",
+    "doctor",  # `bridge doctor` and `bridge secrets`
+)
 for _group in COMMAND_GROUPS:
     importlib.import_module(f"bridge.cli.{_group}")
 

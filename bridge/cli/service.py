@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bridge.cli import app
 from bridge.cli.output import note, say
 from bridge.cli.support import settings
+
+if TYPE_CHECKING:
+    from bridge.runtime.wiring import Runtime
+
+
+def _started(runtime: Runtime, what: str) -> None:
+    """Say where the data is, so a process on the wrong database is seen at once."""
+    from bridge.db import describe_database
+    from bridge.secrets import KeyProof
+
+    note(f"{what}: database {describe_database(runtime.settings.database_url)}")
+    if runtime.key_proof is KeyProof.PREVIOUS:
+        note(
+            "the stored secrets are still under BRIDGE_SECRET_KEY_PREVIOUS: run "
+            "`bridge secrets rotate` to move them to BRIDGE_SECRET_KEY"
+        )
 
 
 @app.command()
@@ -24,6 +40,7 @@ def run() -> None:
     from bridge.runtime.wiring import Runtime
 
     runtime = Runtime(settings())
+    _started(runtime, "bridge run")
     runtime.start_workers()
     try:
         runtime.serve_forever()
@@ -44,6 +61,7 @@ def serve() -> None:
     from bridge.runtime.wiring import Runtime
 
     runtime = Runtime(settings())
+    _started(runtime, "bridge serve")
     try:
         runtime.serve_forever()
     finally:
@@ -66,6 +84,7 @@ def worker() -> None:
     from bridge.runtime.wiring import Runtime
 
     runtime = Runtime(settings())
+    _started(runtime, "bridge worker")
     runtime.start_workers()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -115,7 +134,10 @@ def db_upgrade() -> None:
     Example:
       BRIDGE_DATABASE_URL=postgresql+psycopg://bridge@db/bridge pancake-bridge db upgrade
     """
+    from bridge.db import describe_database, prepare_location
     from bridge.migrate import upgrade
 
-    upgrade(settings().database_url)
-    say("database is at the newest schema")
+    url = settings().database_url
+    prepare_location(url)
+    upgrade(url)
+    say(f"database {describe_database(url)} is at the newest schema")

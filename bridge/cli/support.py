@@ -1,4 +1,4 @@
-"""What every command shares: the settings, the secret box and the database.
+"""What every command shares: the settings, the secret box, the database, and secret options.
 
 Everything heavy (pydantic settings, SQLAlchemy, the models) is imported inside these functions,
 so that importing a command module, and ``bridge --help``, stays fast.
@@ -6,9 +6,17 @@ so that importing a command module, and ``bridge --help``, stays fast.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from bridge.cli.output import is_terminal
+
+# The value of a secret option that means "read it from standard input".
+STDIN = "-"
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -43,10 +51,15 @@ def settings() -> Settings:
 
 
 def secret_box(settings: Settings) -> SecretBox:
-    """The box for stored secrets; refuses a missing or placeholder ``BRIDGE_SECRET_KEY``."""
-    from bridge.secrets import SecretBox
+    """The box for stored secrets: refuses a missing or weak ``BRIDGE_SECRET_KEY`` before the
+    database is touched, then proves it against the stored check (a wrong key is one sentence,
+    not a decryption traceback later); reads with ``BRIDGE_SECRET_KEY_PREVIOUS`` too."""
+    from bridge.secrets import SecretBox, prove_key
 
-    return SecretBox(settings.require_secret_key())
+    box = SecretBox.for_settings(settings)
+    with database(settings) as engine:
+        prove_key(engine, box)
+    return box
 
 
 def open_engine(settings: Settings) -> Engine:
@@ -89,3 +102,48 @@ def reading(settings: Settings) -> Iterator[Session]:
     with database(settings) as engine, Session(engine) as session:
         session.connection(execution_options={READ_ONLY: True})
         yield session
+
+
+def secret_option(flag: str, envvar: str, what: str) -> Any:
+    """The option for a secret: a command line ends up in `ps` and the shell's history, so it
+    also comes from ``envvar``, from standard input (``-``), or from a hidden prompt.
+
+    Declare the parameter ``str | None = None`` and pass it through ``secret_value``.
+    """
+    return typer.Option(
+        flag,
+        envvar=envvar,
+        show_envvar=True,
+        metavar="SECRET",
+        help=f"{what} `-` reads it from standard input (one line); missing on a terminal, it "
+        "is asked for without echo.",
+    )
+
+
+def secret_value(
+    value: str | None, *, flag: str, envvar: str, prompt: str, needed: bool = True
+) -> str | None:
+    """The secret an option (``secret_option``) stands for; None when it was not given and is
+    not ``needed`` (the stored one stays).
+
+    ``-`` reads one line of standard input (each ``-`` the next line, in the order of the
+    command's options). A needed secret that was not given (nor in ``envvar``) is asked for with
+    hidden input when standard input is a terminal, and is a usage error otherwise.
+    """
+    if value == STDIN:
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line:
+            raise typer.BadParameter(
+                "`-` reads the value from standard input, which gave none (one line per `-`)",
+                param_hint=f"'{flag}'",
+            )
+        return line
+    if value or not needed:
+        return value or None
+    if is_terminal(sys.stdin):
+        entered: str = typer.prompt(prompt, hide_input=True)
+        return entered
+    raise typer.BadParameter(
+        f"missing: give {flag} - with the value on standard input, or set {envvar}",
+        param_hint=f"'{flag}'",
+    )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import tempfile
 import threading
 from pathlib import Path
+from types import FrameType
 
 from bridge.dev.sandbox import Sandbox
 from bridge.dev.simulators.supplier import SupplierSimulator
@@ -24,7 +26,26 @@ MANUAL_DELAY_SECONDS = 2.0
 
 
 def run_demo(*, once: bool, timeout: float = 60.0) -> int:
-    workdir = Path(tempfile.mkdtemp(prefix="bridge-demo-"))
+    """The demo in a folder of its own, removed on every way out: done, an error, Ctrl-C."""
+    # SIGTERM (a service manager, `kill`) leaves through the same door as Ctrl-C. Only the
+    # main thread may set a handler (a test may run the demo in another).
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if main else None
+    try:
+        with tempfile.TemporaryDirectory(prefix="bridge-demo-") as folder:
+            return _run_in(Path(folder), once=once, timeout=timeout)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _run_in(workdir: Path, *, once: bool, timeout: float) -> int:
     settings = Settings(
         database_url=f"sqlite:///{workdir / 'bridge.db'}",
         redis_url=None,
@@ -67,7 +88,7 @@ def run_demo(*, once: bool, timeout: float = 60.0) -> int:
             fields={"email": "{order.bill_email}"},
         )
         sandbox.start()
-        print(f"bridge:   {sandbox.bridge_url}  (data in {workdir})")
+        print(f"bridge:   {sandbox.bridge_url}  (data in {workdir}, removed on exit)")
         print(f"webhook:  {sandbox.webhook_url}")
         status = _one_order(sandbox, supplier, timeout)
         if once:
@@ -75,8 +96,6 @@ def run_demo(*, once: bool, timeout: float = 60.0) -> int:
         print("\nThe bridge keeps running. Press Enter for another sample order, Ctrl-C to stop.")
         for _ in sys.stdin:
             _one_order(sandbox, supplier, timeout)
-        return 0
-    except KeyboardInterrupt:
         return 0
     finally:
         sandbox.stop()

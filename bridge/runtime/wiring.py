@@ -15,12 +15,13 @@ from starlette.applications import Starlette
 from bridge.db import make_engine
 from bridge.logs import protect_library_loggers
 from bridge.migrate import ensure_current
-from bridge.secrets import SecretBox
+from bridge.secrets import SecretBox, prove_key
 from bridge.settings import Settings
 from bridge.supplier.budget import Budgets
 from bridge.web.app import create_app
 from bridge.web.ingest import EventRecorder
-from bridge.web.server import ServerThread
+from bridge.web.limits import HttpLimits
+from bridge.web.server import ServerThread, server_config
 from workers.actors import Step, declare_actors
 from workers.broker import build_broker
 from workers.context import Context
@@ -43,6 +44,7 @@ from workers.fulfilment.intake import intake
 from workers.fulfilment.purchase import purchase
 from workers.fulfilment.settle import settle
 from workers.fulfilment.sweep import sweep
+from workers.retention import prune_webhook_events
 from workers.scheduler import Job, Scheduler
 from workers.stock.sync import sync_stock
 from workers.stock.triggers import periodic_stock_sync
@@ -57,7 +59,13 @@ STEPS: dict[str, Step] = {
     CATCHUP: catch_up,
     ACCOUNT_CHECK: check_accounts,
 }
-PERIODIC: tuple[Job, ...] = (sweep, periodic_stock_sync, due_catchups, due_account_checks)
+PERIODIC: tuple[Job, ...] = (
+    sweep,
+    periodic_stock_sync,
+    due_catchups,
+    due_account_checks,
+    prune_webhook_events,
+)
 
 
 class Runtime:
@@ -70,10 +78,17 @@ class Runtime:
     ) -> None:
         protect_library_loggers()
         self.settings = settings
+        # The key is judged before the database is touched, and proved against the database
+        # before anything reads a stored secret: a wrong key stops here, with one sentence.
+        self.box = SecretBox.for_settings(settings, secret_key=secret_key)
         self.engine = make_engine(settings.database_url)
-        if settings.auto_migrate:
-            ensure_current(settings.database_url, engine=self.engine)
-        self.box = SecretBox(secret_key or settings.require_secret_key())
+        try:
+            if settings.auto_migrate:
+                ensure_current(settings.database_url, engine=self.engine)
+            self.key_proof = prove_key(self.engine, self.box)
+        except BaseException:
+            self.engine.dispose()
+            raise
         self.broker = broker or build_broker(settings.redis_url, namespace=settings.redis_namespace)
         self.dispatch = Dispatcher(self.broker)
         self.ctx = Context(settings, self.engine, self.box, Budgets.from_settings(settings))
@@ -101,12 +116,25 @@ class Runtime:
 
     def start_web(self, *, host: str | None = None, port: int | None = None) -> ServerThread:
         """Serve the web app in a background thread (demo, tests)."""
-        self._web = ServerThread(self.app, host=host or self.settings.host, port=port).start()
+        self._web = ServerThread(
+            self.app,
+            host=host or self.settings.host,
+            port=port,
+            limits=HttpLimits.from_settings(self.settings),
+        ).start()
         return self._web
 
     def serve_forever(self) -> None:
         """Serve the web app in this thread until interrupted (`bridge run`, `bridge serve`)."""
-        uvicorn.run(self.app, host=self.settings.host, port=self.settings.port, log_level="info")
+        config = server_config(
+            self.app,
+            host=self.settings.host,
+            port=self.settings.port,
+            limits=HttpLimits.from_settings(self.settings),
+            log_level="info",
+            access_log=True,
+        )
+        uvicorn.Server(config).run()
 
     def stop(self) -> None:
         if self._web is not None:
