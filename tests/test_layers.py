@@ -39,6 +39,7 @@ FLOORS: list[tuple[str, ...]] = [
 SIBLINGS = {
     ("workers.fulfilment", "workers.stock"),
     ("workers.fulfilment", "workers.alerts"),
+    ("workers.stock", "workers.alerts"),
     ("bridge.dev", "bridge.cli"),
     ("bridge.cli", "bridge.dev"),
 }

@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from bridge.db import session_scope
 from bridge.dev.sandbox import Sandbox
 from bridge.dev.simulators.supplier import SupplierSimulator
-from bridge.models import Fulfilment, Order, PurchaseAttempt, Supplier
+from bridge.models import Alert, Fulfilment, Order, PurchaseAttempt, Supplier
 from bridge.states import AttemptOutcome
 from mappings.repository import add_mapping
 from tests.e2e.world import CANVA, CAOSHOP, CHATGPT, NETFLIX, SHOPKEY, SPOTIFY
@@ -353,3 +353,30 @@ def test_a_refusal_of_the_whole_shop_stops_its_pushes_without_splitting(world: S
     sync(world)
 
     assert quantity(world, NETFLIX) == 50, "pushed on the next sync"
+
+
+def test_a_warehouse_deleted_in_pancake_is_replaced_and_alerted(world: Sandbox) -> None:
+    ctx = world.runtime.ctx
+    pancake, shop = world.pancake, world.shop_id
+    [first] = [w["id"] for w in pancake.warehouses(shop)]
+    assert sync(world).errors == []
+    assert pancake.remain_quantity(shop, NETFLIX, warehouse_id=first) == 50
+
+    second = pancake.add_warehouse(shop)
+    pancake.remove_warehouse(shop, first)
+    caoshop(world).set_stock(319, 7)
+    listed = pancake.count_calls("GET", "/warehouses")
+    sync(world)  # within the hour the remembered warehouse is not checked: no call spent
+    assert pancake.count_calls("GET", "/warehouses") == listed
+
+    real_clock = ctx.clock
+    ctx.clock = lambda: real_clock() + timedelta(hours=1, minutes=1)
+    report = sync(world)
+
+    assert report.errors == []
+    assert pancake.count_calls("GET", "/warehouses") == listed + 1
+    assert pancake.remain_quantity(shop, NETFLIX, warehouse_id=second) == 7
+    with session_scope(world.runtime.engine) as session:
+        [alert] = session.exec(select(Alert).where(Alert.kind == "stock_warehouse_gone")).all()
+    assert first in alert.message
+    assert second in alert.message

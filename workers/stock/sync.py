@@ -20,7 +20,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import col, select
 
@@ -33,6 +33,7 @@ from bridge.pancake.schemas import QuantityUpdate
 from bridge.supplier.budget import BudgetExhausted
 from bridge.supplier.errors import SupplierError
 from mappings.models import Mapping
+from workers.alerts.store import raise_alert
 from workers.breaker import is_paused
 from workers.context import Context
 from workers.dispatch import STOCK_SYNC, Send
@@ -46,6 +47,9 @@ from workers.stock.sellable import Choice, PlanStock, Sellable, SupplierSnapshot
 CATALOGUE_PAGE_SIZE = 100
 
 
+# How often a remembered warehouse is checked against Pancake's list (one call per shop).
+RECHECK = timedelta(hours=1)
+WAREHOUSE_GONE = "stock_warehouse_gone"
 ENTRY_REFUSALS = frozenset({200, 400, 422})
 
 
@@ -94,7 +98,8 @@ class _World:
     variations: dict[tuple[str, str], list[Choice]]  # (shop, variation) -> choices, best first
     suppliers: dict[str, Supplier]
     levels: dict[tuple[str, str, str], StockLevel]
-    warehouses: dict[str, str]  # discovered warehouse per shop (StockShop)
+    # The warehouse found per shop (StockShop), and when Pancake last listed it.
+    warehouses: dict[str, tuple[str, datetime]]
     read_at: datetime
     resolved: dict[str, str] = field(default_factory=dict)  # the warehouse each shop used
 
@@ -174,7 +179,10 @@ def _load(ctx: Context, now: datetime) -> _World:
             (level.shop_id, level.variation_id, level.warehouse_id): level
             for level in session.exec(select(StockLevel))
         }
-        warehouses = {row.shop_id: row.warehouse_id for row in session.exec(select(StockShop))}
+        warehouses = {
+            row.shop_id: (row.warehouse_id, row.updated_at)
+            for row in session.exec(select(StockShop))
+        }
     grouped: dict[tuple[str, str], list[Mapping]] = defaultdict(list)
     for mapping in mappings:
         if mapping.shop_id in shops:  # a removed shop cannot be pushed to
@@ -285,25 +293,41 @@ def _known_value(level: StockLevel | None) -> int | None:
 
 
 def _warehouse(ctx: Context, world: _World, shop: PancakeShop, report: SyncReport) -> str:
-    """The configured warehouse, else the one found before, else Pancake's first (remembered)."""
+    """The configured warehouse, else the one found before, else Pancake's first (remembered).
+
+    A remembered warehouse is checked against Pancake's list once per ``RECHECK``:
+    staff may have deleted it, and every push to it would then be refused. One that is gone is
+    replaced by the first listed, with an alert.
+    """
     if shop.warehouse_id:
         return shop.warehouse_id
-    known = world.warehouses.get(shop.shop_id)
-    if known:
+    known, checked_at = world.warehouses.get(shop.shop_id, (None, None))
+    if known is not None and checked_at is not None and world.read_at - checked_at < RECHECK:
         return known
     report.pancake_calls += 1
-    warehouses = ctx.pancake(shop).list_warehouses(shop.shop_id)
-    if not warehouses:
+    listed = [w.id for w in ctx.pancake(shop).list_warehouses(shop.shop_id)]
+    if not listed:
         raise LookupError("Pancake lists no warehouse for this shop")
-    chosen = warehouses[0].id
+    chosen = known if known in listed else listed[0]
     if not report.dry_run:
+        now = ctx.clock()
         with session_scope(ctx.engine) as session:
             row = session.get(StockShop, shop.shop_id) or StockShop(
                 shop_id=shop.shop_id, warehouse_id=chosen
             )
-            row.warehouse_id, row.updated_at = chosen, ctx.clock()
+            if known is not None and known != chosen:
+                raise_alert(
+                    session,
+                    WAREHOUSE_GONE,
+                    shop.shop_id,
+                    f"shop {shop.shop_id}: warehouse {known} is no longer listed by "
+                    f"Pancake; stock now goes to {chosen}, its first warehouse (set another with "
+                    "`bridge shops add --warehouse-id`)",
+                    now,
+                )
+            row.warehouse_id, row.updated_at = chosen, now
             session.add(row)
-    world.warehouses[shop.shop_id] = chosen
+    world.warehouses[shop.shop_id] = (chosen, world.read_at)
     return chosen
 
 

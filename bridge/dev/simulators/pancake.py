@@ -182,6 +182,27 @@ class PancakeSimulator:
                 webhook_types=list(types if types is not None else WEBHOOK_TYPES),
             )
 
+    def add_warehouse(self, shop_id: str) -> str:
+        """Staff open another warehouse: listed last, holding nothing yet; its id."""
+        with self._lock:
+            shop = self._shop(shop_id)
+            warehouse = _warehouse(shop_id, {})
+            shop.warehouses.append(warehouse)
+            for variation in shop.variations.values():
+                variation["variations_warehouses"].append(_stock_row(warehouse["id"], 0))
+            return str(warehouse["id"])
+
+    def remove_warehouse(self, shop_id: str, warehouse_id: str) -> None:
+        """Staff delete a warehouse: it is no longer listed, and updates naming it are refused."""
+        with self._lock:
+            shop = self._shop(shop_id)
+            shop.warehouses = [w for w in shop.warehouses if w["id"] != warehouse_id]
+            for variation in shop.variations.values():
+                rows = variation["variations_warehouses"]
+                variation["variations_warehouses"] = [
+                    r for r in rows if r["warehouse_id"] != warehouse_id
+                ]
+
     def add_variation(
         self,
         shop_id: str,
