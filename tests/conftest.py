@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,6 +43,17 @@ def require_service(name: str, host: str, port: int) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{name} is required in CI but {host}:{port} is not reachable")
     pytest.skip(f"{name} is not running on {host}:{port}")
+
+
+def clean_environment() -> dict[str, str]:
+    """The test process's environment without any BRIDGE_ setting that could leak into a child
+    process (a worker, a CLI command)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
+
+
+def bridge_cli(*args: str) -> list[str]:
+    """The command line of ``python -m bridge.cli ARGS``."""
+    return [sys.executable, "-m", "bridge.cli", *args]
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from bridge.cli import main
 from bridge.models import DEFAULT_TRIGGER_STATUSES
 from bridge.settings import get_settings
 from bridge.states import FulfilmentState
+from tests.conftest import bridge_cli, clean_environment
 
 SECRET_KEY = "a-test-secret-key-that-is-long-enough"
 ROOT = Path(__file__).resolve().parents[1]
@@ -296,9 +297,9 @@ def test_fulfilments_list_and_show(cli_env: Path, capsys: pytest.CaptureFixture[
 
 
 def test_the_demo_runs_end_to_end_and_exits_zero(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
+    env = clean_environment()
     result = subprocess.run(
-        [sys.executable, "-m", "bridge.cli", "demo", "--once"],
+        bridge_cli("demo", "--once"),
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -561,7 +562,7 @@ def test_a_closed_pipe_is_not_an_error(cli_env: Path, capsys: pytest.CaptureFixt
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     for extra in ([], ["--json"]):
         reader = subprocess.Popen(
-            [sys.executable, "-m", "bridge.cli", "mappings", "list", *extra],
+            bridge_cli("mappings", "list", *extra),
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -652,7 +653,7 @@ def test_help_needs_no_settings_and_imports_nothing_heavy() -> None:
         "import sys; from bridge.cli import main; code = main(['--help']); "
         f"print(code, [m for m in {heavy!r} if m in sys.modules])"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
+    env = clean_environment()
     env["BRIDGE_LEASE_SECONDS"] = "not a number"  # settings that would not even load
     result = subprocess.run(
         [sys.executable, "-c", probe],

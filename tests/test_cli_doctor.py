@@ -7,7 +7,6 @@ import os
 import secrets
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 
 from bridge.cli import main
 from bridge.settings import get_settings
-from tests.conftest import REDIS_URL, require_service
+from tests.conftest import REDIS_URL, bridge_cli, clean_environment, require_service
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET_KEY = secrets.token_urlsafe(32)
@@ -195,10 +194,10 @@ def test_the_worker_prints_where_its_database_is_and_never_a_password(
     postgres_url: str, tmp_path: Path
 ) -> None:
     with_password = postgres_url.replace("postgres@", "postgres:hunter2-secret@")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
+    env = clean_environment()
     env.update({"BRIDGE_DATABASE_URL": with_password, "BRIDGE_SECRET_KEY": SECRET_KEY})
     worker = subprocess.Popen(
-        [sys.executable, "-m", "bridge.cli", "worker"],
+        bridge_cli("worker"),
         cwd=ROOT,
         env=env,
         stderr=subprocess.PIPE,

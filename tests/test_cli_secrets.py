@@ -21,6 +21,7 @@ from sqlalchemy import create_engine, text
 from bridge.dev.simulators.supplier import DEMO_API_KEY, DEMO_API_SECRET, SupplierSimulator
 from bridge.secrets import SecretBox
 from bridge.web.server import ServerThread
+from tests.conftest import clean_environment
 from tests.test_cli import ROOT, SECRET_KEY, cli_env, run  # noqa: F401  (cli_env is a fixture)
 
 
@@ -172,7 +173,7 @@ def read_until(fd: int, wanted: str, seen: list[str], timeout: float = 30.0) -> 
 
 def test_missing_secrets_are_asked_for_without_echo_on_a_terminal(cli_env: Path) -> None:  # noqa: F811
     key, secret = "pk-typed-at-the-prompt", "typed-webhook-secret-1234"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
+    env = clean_environment()
     env.update(BRIDGE_DATABASE_URL=f"sqlite:///{cli_env}", BRIDGE_SECRET_KEY=SECRET_KEY)
     master, child = os.openpty()
     # The child is a session leader (start_new_session) and opens the terminal by name, which

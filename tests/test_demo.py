@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import bridge_cli, clean_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def demo(tmp: Path, *argv: str) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
+    env = clean_environment()
     env["TMPDIR"] = str(tmp)  # where tempfile puts the demo's folder
     env["PYTHONUNBUFFERED"] = "1"  # each line reaches the test as it is printed
     return subprocess.Popen(
-        [sys.executable, "-m", "bridge.cli", "demo", *argv],
+        bridge_cli("demo", *argv),
         cwd=ROOT,
         env=env,
         stdin=subprocess.PIPE,

@@ -6,10 +6,8 @@ and on PostgreSQL alike, and look at the rows themselves.
 
 from __future__ import annotations
 
-import os
 import secrets
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,7 +20,7 @@ from bridge.runtime.wiring import Runtime
 from bridge.secrets import CHECK_MARKER, KeyProof, SecretBox, rotate_stored_secrets
 from bridge.settings import Settings
 from mappings import admin
-from tests.conftest import fast_settings
+from tests.conftest import bridge_cli, clean_environment, fast_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD_KEY_HINT = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
@@ -119,10 +117,10 @@ def test_random_keys_are_accepted(value: str) -> None:
 
 def test_a_weak_key_stops_a_command_before_the_database_is_touched(tmp_path: Path) -> None:
     db = tmp_path / "bridge.db"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
+    env = clean_environment()
     env.update({"BRIDGE_DATABASE_URL": f"sqlite:///{db}", "BRIDGE_SECRET_KEY": "0" * 32})
     result = subprocess.run(
-        [sys.executable, "-m", "bridge.cli", "worker"],
+        bridge_cli("worker"),
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -178,11 +176,11 @@ def test_a_database_from_before_the_check_proves_the_key_against_its_stored_secr
 def test_a_wrong_key_stops_the_worker_with_one_sentence(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'bridge.db'}"
     start(url, secrets.token_urlsafe(32)).stop()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
+    env = clean_environment()
     env.update({"BRIDGE_DATABASE_URL": url, "BRIDGE_SECRET_KEY": secrets.token_urlsafe(32)})
     for command in (["worker"], ["serve"], ["run"], ["secrets", "rotate"]):
         result = subprocess.run(
-            [sys.executable, "-m", "bridge.cli", *command],
+            bridge_cli(*command),
             cwd=ROOT,
             env=env,
             capture_output=True,

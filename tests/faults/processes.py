@@ -24,20 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
+from tests.conftest import bridge_cli, clean_environment
 from tests.faults.waiting import poll
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER_READY = "bridge worker running"
-
-
-def clean_environment() -> dict[str, str]:
-    """The test process's environment without any BRIDGE_ setting that could leak into a worker."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
-
-
-def bridge_cli(*args: str) -> list[str]:
-    """The command line of ``python -m bridge.cli ARGS`` (run it with ``cwd=ROOT``)."""
-    return [sys.executable, "-m", "bridge.cli", *args]
 
 
 def tail(path: Path, lines: int = 40) -> str:

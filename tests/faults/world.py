@@ -35,14 +35,13 @@ from bridge.dev.simulators.supplier import Dialect, SupplierSimulator
 from bridge.models import Fulfilment, PurchaseAttempt
 from bridge.settings import Settings
 from bridge.states import TERMINAL, AttemptOutcome, FulfilmentState
+from tests.conftest import bridge_cli, clean_environment
 from tests.faults import ledger
 from tests.faults.ledger import ACCEPTABLE_ENDS, SUMMARY, LedgerCheck, missing_lines
 from tests.faults.processes import (
     ROOT,
     WorkerProc,
     Zygote,
-    bridge_cli,
-    clean_environment,
     exec_worker,
     tail,
 )
