@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from bridge.db import session_scope
 from bridge.logs import event
@@ -53,32 +54,34 @@ KEY_EXPIRING = "key_expiring"
 
 def due_account_checks(ctx: Context) -> list[Send]:
     """The scheduler's job: one check when any enabled supplier is due (the step claims each)."""
-    due_before = ctx.clock() - timedelta(seconds=ctx.settings.supplier_account_check_seconds)
     with session_scope(ctx.engine) as session:
-        due = session.exec(
-            select(Supplier.name)
-            .where(col(Supplier.enabled).is_(True))
-            .where(free_or_expired(col(Supplier.account_read_at), due_before))
-            .limit(1)
-        ).first()
+        due = session.exec(_due(_due_before(ctx, ctx.clock())).limit(1)).first()
     return [] if due is None else [Send(ACCOUNT_CHECK, 0)]
 
 
 def check_accounts(ctx: Context, _unused: int) -> list[Send]:
     """Read ``account/info`` of every enabled supplier that is due and this step claims."""
     now = ctx.clock()
-    due_before = now - timedelta(seconds=ctx.settings.supplier_account_check_seconds)
+    due_before = _due_before(ctx, now)
     with session_scope(ctx.engine) as session:
-        names = session.exec(
-            select(Supplier.name)
-            .where(col(Supplier.enabled).is_(True))
-            .where(free_or_expired(col(Supplier.account_read_at), due_before))
-            .order_by(Supplier.name)
-        ).all()
+        names = session.exec(_due(due_before).order_by(Supplier.name)).all()
     for name in names:
         if _claim(ctx, name, now, due_before):
             check_account(ctx, name)
     return []
+
+
+def _due_before(ctx: Context, now: datetime) -> datetime:
+    return now - timedelta(seconds=ctx.settings.supplier_account_check_seconds)
+
+
+def _due(due_before: datetime) -> SelectOfScalar[str]:
+    """The enabled suppliers whose account/info was last read before ``due_before`` (or never)."""
+    return (
+        select(Supplier.name)
+        .where(col(Supplier.enabled).is_(True))
+        .where(free_or_expired(col(Supplier.account_read_at), due_before))
+    )
 
 
 def _claim(ctx: Context, name: str, now: datetime, due_before: datetime) -> bool:
