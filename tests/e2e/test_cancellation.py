@@ -106,7 +106,14 @@ def test_a_line_that_waited_reads_its_order_again_before_buying(tmp_path: Path) 
     try:
         pause(world, CAOSHOP, paused=True)
         order_id = world.place_order([{"variation_id": NETFLIX, "quantity": 1}])
-        world.wait_for(lambda: len(world.fulfilments(order_id)) == 1, what="the line")
+        # The worker's own purchase has concluded that it must wait (else it could read the
+        # order before the cancellation and decide after the pause is lifted below).
+        world.wait_for(
+            lambda: any(
+                "paused" in (line.last_error or "") for line in world.fulfilments(order_id)
+            ),
+            what="the line to wait for the paused supplier",
+        )
         world.pancake.send_webhooks = False
         world.pancake.set_status(world.shop_id, order_id, OrderStatus.CANCELLED)
         pause(world, CAOSHOP, paused=False)
