@@ -23,14 +23,20 @@ window. Each process therefore keeps a shadow of the entries it admitted within 
 and every script call carries it with the store's *epoch* (a random id the first call on an
 empty store sets). When the epoch is not the one this process saw last, the store was lost: in
 the same atomic call the script puts this process's entries back at their true ages, raises the
-day's count to the last one seen, and runs the key slowed (as after a 429) for one window, which
-leaves room for the entries of processes that have not called since. A brand-new store with no
-history (no epoch known anywhere) admits its first request at once.
+day's count to the last one seen, and blocks the key for one window. The block is for the
+entries of other processes, which come back only when those processes next call: a worker still
+reconnecting to its queue may not call for seconds, and a slowed window (10% fewer requests) was
+not room enough for them (a fault-suite run saw a 429 so). A brand-new store with no history (no
+epoch known anywhere) admits its first request at once.
+
+Redis being unreachable when an answer comes back is not the request's failure: the entry stays
+stamped in the future (counted longer, never shorter) and the answer reaches its caller.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 import uuid
@@ -41,6 +47,7 @@ from typing import NewType, Protocol
 
 import redis
 
+from bridge.logs import event
 from bridge.settings import Settings
 from bridge.supplier.schemas import VN_TZ
 
@@ -180,10 +187,22 @@ class LocalBudget:
             self._days = {day: max(self._days.get(day, 0), used)}
 
 
+# Blocks the key (KEYS[n] holds blocked-until ms) until now + ms, never shortening a block.
+_BLOCK = """
+local function block(key, now, ms)
+  local until_ms = now + ms
+  if until_ms > tonumber(redis.call('GET', key) or '0') then
+    redis.call('SET', key, until_ms, 'PX', ms + 1000)
+  end
+end
+"""
+
 # Loss of the store (see the module docstring), run first by every script that admits or counts.
-# KEYS: log, day, slowed, epoch. ARGV (from _STORE_ARGS on): window ms, epoch known ('' none),
-# new epoch, day count seen, then ticket / age-ms pairs of this process's shadow.
-_RECOVER = """
+# KEYS: log, day, slowed, epoch, blocked-until. ARGV (from ``a`` on): window ms, epoch known
+# ('' none), new epoch, day count seen, then ticket / age-ms pairs of this process's shadow.
+_RECOVER = (
+    _BLOCK
+    + """
 local function recover(now, a)
   local window = tonumber(ARGV[a])
   local epoch = redis.call('GET', KEYS[4])
@@ -194,12 +213,12 @@ local function recover(now, a)
   end
   if ARGV[a + 1] ~= '' then
     -- This process knew a store that is gone: what it sent goes back at its true age, and the
-    -- key runs slowed for a window for what others sent and have not put back yet.
+    -- key is blocked for a window for what others sent and have not put back yet.
     for i = a + 4, #ARGV, 2 do
       redis.call('ZADD', KEYS[1], 'NX', now - tonumber(ARGV[i + 1]), ARGV[i])
     end
     redis.call('PEXPIRE', KEYS[1], window * 2)
-    redis.call('SET', KEYS[3], '1', 'NX', 'PX', window)
+    block(KEYS[5], now, window)
     local seen = tonumber(ARGV[a + 3])
     if tonumber(redis.call('GET', KEYS[2]) or '0') < seen then
       redis.call('SET', KEYS[2], seen, 'EX', 172800)
@@ -208,6 +227,7 @@ local function recover(now, a)
   return epoch
 end
 """
+)
 _NOW = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -263,11 +283,10 @@ return 0
 )
 
 _PENALIZE = (
-    _NOW
+    _BLOCK
+    + _NOW
     + """
-local until_ms = now + tonumber(ARGV[1])
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-if until_ms > current then redis.call('SET', KEYS[1], until_ms, 'PX', tonumber(ARGV[1]) + 1000) end
+block(KEYS[1], now, tonumber(ARGV[1]))
 redis.call('SET', KEYS[2], '1', 'PX', tonumber(ARGV[2]))
 return 0
 """
@@ -311,7 +330,8 @@ class RedisBudget:
 
     def _keys(self) -> list[str]:
         p = self._prefix
-        return [f"{p}:log", f"{p}:day:{_day(time.time())}", f"{p}:slowed", f"{p}:epoch"]
+        day = f"{p}:day:{_day(time.time())}"
+        return [f"{p}:log", day, f"{p}:slowed", f"{p}:epoch", f"{p}:blocked"]
 
     def _recovery_args(self) -> list[str | int]:
         """The store's epoch this process saw last, and what to put back if it is gone."""
@@ -341,7 +361,7 @@ class RedisBudget:
         while True:
             ticket = Ticket(uuid.uuid4().hex)
             waited, epoch, day_count = self._acquire(
-                keys=[*self._keys(), f"{self._prefix}:blocked"],
+                keys=self._keys(),
                 args=[
                     rule.effective(False),
                     rule.effective(True),
@@ -365,13 +385,22 @@ class RedisBudget:
         with self._lock:
             if ticket in self._shadow:
                 self._shadow[ticket] = time.monotonic()
-        self._answered(keys=[self._keys()[0]], args=[ticket])
+        try:
+            self._answered(keys=[self._keys()[0]], args=[ticket])
+        except redis.RedisError as exc:
+            # The entry stays stamped in the future; the shadow has the answer for a restart.
+            event("budget.answered.unrecorded", logging.WARNING, error=type(exc).__name__)
 
     def penalize(self, retry_after: float) -> None:
-        self._penalize(
-            keys=[f"{self._prefix}:blocked", self._keys()[2]],
-            args=[max(1, int(retry_after * 1000)), int(self.rule.slowdown_seconds * 1000)],
-        )
+        _, _, slowed, _, blocked = self._keys()
+        try:
+            self._penalize(
+                keys=[blocked, slowed],
+                args=[max(1, int(retry_after * 1000)), int(self.rule.slowdown_seconds * 1000)],
+            )
+        except redis.RedisError as exc:
+            # The 429 still reaches the caller, which waits its Retry-After before trying again.
+            event("budget.penalty.unrecorded", logging.WARNING, error=type(exc).__name__)
 
     def seed_daily(self, used: int) -> None:
         epoch, day_count = self._seed_daily(

@@ -65,6 +65,40 @@ def test_a_redis_restart_mid_window_sends_no_burst(
     assert len(sim.calls) == 16
 
 
+def test_after_a_restart_one_process_waits_for_the_others_to_put_back_their_window(
+    private_redis: PrivateRedis, shop: tuple[SupplierSimulator, str]
+) -> None:
+    """Two worker processes share the key's window; after the restart only the first calls
+    again at once (the other is, say, still reconnecting to its queue). Its own entries alone
+    would leave it room the other's already took at the supplier."""
+    sim, url = shop
+    namespace = f"pair-{uuid.uuid4().hex[:8]}"
+    processes = [Budgets(RULE, private_redis.url, namespace) for _ in range(2)]
+    first, second = (
+        SupplierClient(
+            url, DEMO_API_KEY, DEMO_API_SECRET, budget=b.for_key(DEMO_API_KEY), budget_wait=5.0
+        )
+        for b in processes
+    )
+    try:
+        for _ in range(2):
+            first.balance()
+        for _ in range(3):  # the window is full between them
+            second.balance()
+        with private_redis.down():
+            pass
+        for _ in range(RULE.limit):  # the first alone, over a window's worth
+            first.balance()
+        second.balance()
+    finally:
+        for client in (first, second):
+            client.close()
+        for budgets in processes:
+            budgets.close()
+    assert sim.count_429 == 0
+    assert len(sim.calls) == 2 * RULE.limit + 1
+
+
 def test_a_fresh_store_admits_its_first_request_at_once(private_redis: PrivateRedis) -> None:
     budgets = Budgets(RULE, private_redis.url, f"fresh-{uuid.uuid4().hex[:8]}")
     try:
@@ -83,7 +117,7 @@ def test_after_a_restart_the_day_count_is_kept(private_redis: PrivateRedis) -> N
         budget.seed_daily(8)
         with private_redis.down():
             pass
-        budget.answered(budget.acquire(max_wait=0))
+        budget.answered(budget.acquire(max_wait=2.0))  # after the window's block
         budget.answered(budget.acquire(max_wait=0))
         with pytest.raises(BudgetExhausted, match="daily"):
             budget.acquire(max_wait=0)
