@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The revision of the newest migration (bridge/migrations/versions/0013_...).
-HEAD = "0013"
+HEAD = "0016"
 VERSION_TABLE = "alembic_version"
 
 
