@@ -178,6 +178,13 @@ class PurchaseAttempt(SQLModel, table=True):
     # refused batch is still not read as a refusal of each of its plans (mappings/resolve.py).
     batch_key: str | None = Field(default=None, index=True)
     settlement: str | None = None
+    # The worker process that claimed the line (``WorkerProcess.id``): when its heartbeat stops,
+    # the attempt is taken back at once instead of after the row's lease.
+    worker_id: str | None = None
+    # Set by a conditional update just before the request goes out, and only while the attempt
+    # is still in flight: an attempt never marked was never sent, so a dead worker's claim is
+    # simply bought again; a marked one is settled.
+    sent_at: datetime | None = optional_timestamp()
     started_at: datetime = created_timestamp()
     finished_at: datetime | None = optional_timestamp()
     settled_at: datetime | None = optional_timestamp()
@@ -197,6 +204,21 @@ class Alert(SQLModel, table=True):
     resolved: bool = False
     created_at: datetime = created_timestamp()
     last_seen_at: datetime = created_timestamp()
+
+
+class WorkerProcess(SQLModel, table=True):
+    """A process that runs steps, and its heartbeat: a claim whose worker stopped beating is
+    recovered by the sweep within seconds, not after its lease."""
+
+    __tablename__ = "worker_processes"
+
+    id: str = Field(primary_key=True)
+    host: str
+    pid: int
+    started_at: datetime = created_timestamp()
+    beat_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    # A clean stop says so at once: its claims need no wait for the heartbeat to run out.
+    stopped_at: datetime | None = optional_timestamp()
 
 
 class SchedulerLease(SQLModel, table=True):
