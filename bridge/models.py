@@ -180,7 +180,7 @@ class PurchaseAttempt(SQLModel, table=True):
     settlement: str | None = None
     # The worker process that claimed the line (``WorkerProcess.id``): when its heartbeat stops,
     # the attempt is taken back at once instead of after the row's lease.
-    worker_id: str | None = None
+    worker_id: str | None = Field(default=None, index=True)
     # Set by a conditional update just before the request goes out, and only while the attempt
     # is still in flight: an attempt never marked was never sent, so a dead worker's claim is
     # simply bought again; a marked one is settled.

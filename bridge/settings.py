@@ -111,6 +111,11 @@ class Settings(BaseSettings):
     # How long a queued step may take before the sweep assumes its message was lost.
     lease_seconds: float = 120.0
     sweep_interval_seconds: float = 15.0
+    # Every worker process beats this often (its row in worker_processes, and the queue's own
+    # heartbeat in Redis); one silent for the timeout counts as dead, and what it held (its
+    # purchases, its queued messages, the scheduler) is taken back at once, not after the lease.
+    heartbeat_seconds: float = Field(default=3.0, gt=0)
+    heartbeat_timeout_seconds: float = Field(default=10.0, gt=0)
     # Delivery polling backoff: first wait, growth factor, ceiling (manual plans can take hours).
     poll_initial_seconds: float = 5.0
     poll_factor: float = 2.0
@@ -193,6 +198,12 @@ class Settings(BaseSettings):
         if self.lease_seconds <= 2 * self.supplier_timeout_seconds:
             raise ValueError(
                 "BRIDGE_LEASE_SECONDS must be more than twice BRIDGE_SUPPLIER_TIMEOUT_SECONDS"
+            )
+        # A live process must be able to miss a beat (a slow database write) without being
+        # taken for dead.
+        if self.heartbeat_timeout_seconds < 2 * self.heartbeat_seconds:
+            raise ValueError(
+                "BRIDGE_HEARTBEAT_TIMEOUT_SECONDS must be at least twice BRIDGE_HEARTBEAT_SECONDS"
             )
         return self
 

@@ -13,12 +13,31 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import Middleware, Retries
 
+# Out of a million broker commands, how many also look for dead workers' messages. A process
+# polls its queues a few times a second, so this looks about once a second per process; when no
+# worker is dead a look is two sorted-set range reads.
+MAINTENANCE_CHANCE = 100_000
 
-def build_broker(redis_url: str | None, *, namespace: str = "pancake-bridge") -> dramatiq.Broker:
+
+def build_broker(
+    redis_url: str | None,
+    *,
+    namespace: str = "pancake-bridge",
+    heartbeat_timeout_seconds: float = 10.0,
+) -> dramatiq.Broker:
+    """With Redis, a worker silent for ``heartbeat_timeout_seconds`` counts as dead and the
+    messages it had taken (running, prefetched, or held until their delay) go back to the queue
+    for the others: the same timeout as the bridge's own heartbeat (``workers/heartbeat.py``),
+    instead of dramatiq's default minute. A live worker taken for dead costs duplicates, which
+    every step tolerates."""
     middleware: list[Middleware] = [Retries(max_retries=0)]
     if redis_url:
         broker: dramatiq.Broker = RedisBroker(  # type: ignore[no-untyped-call]
-            url=redis_url, namespace=namespace, middleware=middleware
+            url=redis_url,
+            namespace=namespace,
+            middleware=middleware,
+            heartbeat_timeout=int(heartbeat_timeout_seconds * 1000),
+            maintenance_chance=MAINTENANCE_CHANCE,
         )
         return broker
     return StubBroker(middleware=middleware)

@@ -27,6 +27,9 @@ class Context:
     box: SecretBox
     budgets: Budgets
     clock: Callable[[], datetime] = utcnow
+    # The worker process this context runs steps for (its heartbeat row), None outside one
+    # (a CLI command): purchases it claims are taken back at once if that process dies.
+    worker_id: str | None = None
     _clients: dict[tuple[str, ...], PancakeClient | SupplierClient] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # The (rate, daily) limits each cached supplier client's budget was last given.

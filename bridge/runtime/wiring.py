@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dramatiq
 import uvicorn
+from dramatiq.brokers.stub import StubBroker
 from starlette.applications import Starlette
 
 from bridge.db import make_engine
@@ -39,11 +40,13 @@ from workers.dispatch import (
 from workers.fulfilment.accounts import check_accounts, due_account_checks
 from workers.fulfilment.annotate import annotate
 from workers.fulfilment.catchup import catch_up, due_catchups
+from workers.fulfilment.claims import recover_dead_workers
 from workers.fulfilment.deliver import deliver
 from workers.fulfilment.intake import intake
 from workers.fulfilment.purchase import purchase
 from workers.fulfilment.settle import settle
-from workers.fulfilment.sweep import sweep
+from workers.fulfilment.sweep import resend_lost_queue, sweep
+from workers.heartbeat import Heartbeat, new_worker_id
 from workers.retention import prune_webhook_events
 from workers.scheduler import Job, Scheduler
 from workers.stock.sync import sync_stock
@@ -89,9 +92,21 @@ class Runtime:
         except BaseException:
             self.engine.dispose()
             raise
-        self.broker = broker or build_broker(settings.redis_url, namespace=settings.redis_namespace)
+        self.broker = broker or build_broker(
+            settings.redis_url,
+            namespace=settings.redis_namespace,
+            heartbeat_timeout_seconds=settings.heartbeat_timeout_seconds,
+        )
         self.dispatch = Dispatcher(self.broker)
-        self.ctx = Context(settings, self.engine, self.box, Budgets.from_settings(settings))
+        # One id for this process: its heartbeat, the purchases it claims, the scheduler lease.
+        self.worker_id = new_worker_id()
+        self.ctx = Context(
+            settings,
+            self.engine,
+            self.box,
+            Budgets.from_settings(settings),
+            worker_id=self.worker_id,
+        )
         declare_actors(self.broker, self.ctx, self.dispatch, STEPS)
         self.recorder = EventRecorder(
             self.engine,
@@ -102,15 +117,22 @@ class Runtime:
             ),
         )
         self.app: Starlette = create_app(self.engine, self.box, self.recorder)
-        self.scheduler = Scheduler(self.ctx, self.dispatch, PERIODIC)
+        self.scheduler = Scheduler(
+            self.ctx, self.dispatch, PERIODIC, watch=(recover_dead_workers,), holder=self.worker_id
+        )
+        self.heartbeat = Heartbeat(self.ctx, self.worker_id)
         self._worker: dramatiq.Worker | None = None
         self._web: ServerThread | None = None
 
     def start_workers(self, *, with_scheduler: bool = True) -> None:
+        self.heartbeat.start()
         self._worker = dramatiq.Worker(
             self.broker, worker_threads=self.settings.worker_threads, worker_timeout=200
         )
         self._worker.start()
+        if isinstance(self.broker, StubBroker):
+            # The embedded queue lived in the memory of whichever process ran before: all lost.
+            self.dispatch(resend_lost_queue(self.ctx))
         if with_scheduler:
             self.scheduler.start()
 
@@ -144,6 +166,7 @@ class Runtime:
         if self._worker is not None:
             self._worker.stop()
             self._worker = None
+            self.heartbeat.stop()
         self.recorder.stop()
         self.ctx.close()
         self.broker.close()

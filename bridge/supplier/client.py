@@ -101,8 +101,14 @@ class SupplierClient:
 
     def reserve_slot(self, max_wait: float) -> Ticket | None:
         """Take one request's budget for the ``create_order`` that follows, waiting at most
-        ``max_wait`` seconds (a purchase bounds its wait by its lease); raises BudgetExhausted."""
+        ``max_wait`` seconds; raises BudgetExhausted."""
         return None if self._budget is None else self._budget.acquire(max_wait)
+
+    def release_slot(self, ticket: Ticket | None) -> None:
+        """A reserved slot that will not be used: it counts from now for one window, like an
+        answered request, instead of as in flight until the budget's ceiling."""
+        if ticket is not None and self._budget is not None:
+            self._budget.answered(ticket)
 
     def create_order(
         self, items: Sequence[OrderItem], *, ticket: Ticket | None = None

@@ -6,6 +6,12 @@ is known: bought, refused (nothing spent), not sent, or unknown. An unknown outc
 blindly: the line waits in ``purchase_unknown`` until ``fulfilment.settle`` has read the supplier's
 order list and either adopted the order or proved there is none.
 
+The attempt names its worker process, and is marked *sent* by a second conditional UPDATE just
+before the request goes out (after the wait for budget), which succeeds only while the attempt is
+still in flight. So when a worker dies (``workers/fulfilment/claims.py``) its unmarked attempts
+are known never to have been sent and the line is simply bought again, while a marked one is
+settled; and a worker wrongly taken for dead finds its claim gone and sends nothing.
+
 Every line is bought by its own ``orders/create`` of one item. The docs do not say how a
 multi-item order answers: its ``orders`` entries carry no plan id, so they could only be paired with
 lines by position (wrong if the supplier reorders or merges them), and a refused multi-item order
@@ -72,11 +78,15 @@ def purchase(ctx: Context, fulfilment_id: int) -> list[Send]:
     name = decided.supplier.name
     event("fulfilment.purchase.started", id=fulfilment_id, supplier=name)
     try:
-        # The attempt is committed: wait for budget only as long as its lease safely allows,
-        # or the sweep could take a live purchase for a dead one and settle it as never sent.
-        ticket = client.reserve_slot(max_wait=_budget_wait(ctx))
+        ticket = client.reserve_slot(max_wait=ctx.settings.supplier_budget_wait_seconds)
     except BudgetExhausted as exc:
         return _not_bought(ctx, decided, AttemptOutcome.NOT_SENT, None, str(exc), exc.retry_after)
+    if not mark_sent(ctx, decided.claim):
+        # Taken back meanwhile (this worker looked dead, or its lease ran out): whoever took it
+        # buys the line; this process must not.
+        client.release_slot(ticket)
+        event("fulfilment.purchase.taken_back", logging.WARNING, id=fulfilment_id)
+        return []
     try:
         result = client.create_order([decided.claim.item], ticket=ticket)
     except BudgetExhausted as exc:
@@ -102,11 +112,20 @@ def purchase(ctx: Context, fulfilment_id: int) -> list[Send]:
     return _bought(ctx, decided, result)
 
 
-def _budget_wait(ctx: Context) -> float:
-    """The longest wait for budget that still leaves the request its timeout within the lease."""
-    settings = ctx.settings
-    spare = settings.lease_seconds - 2 * settings.supplier_timeout_seconds
-    return max(0.0, min(settings.supplier_budget_wait_seconds, spare))
+def mark_sent(ctx: Context, claim: Claim) -> bool:
+    """Record that the request is about to go out; False if the attempt is no longer in flight
+    (then it must not be sent)."""
+    with session_scope(ctx.engine) as session:
+        result = session.connection().execute(
+            update(PurchaseAttempt)
+            .where(
+                col(PurchaseAttempt.id) == claim.attempt_id,
+                col(PurchaseAttempt.outcome) == AttemptOutcome.IN_FLIGHT,
+                col(PurchaseAttempt.sent_at).is_(None),
+            )
+            .values(sent_at=ctx.clock())
+        )
+        return result.rowcount == 1
 
 
 def _decide(ctx: Context, fulfilment_id: int) -> Purchase | list[Send]:
@@ -169,6 +188,7 @@ def _claim(
         supplier_name=choice.supplier.name,
         plan_id=choice.mapping.plan_id,
         quantity=quantity,
+        worker_id=ctx.worker_id,
         started_at=now,
     )
     session.add(attempt)

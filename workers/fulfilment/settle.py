@@ -52,7 +52,9 @@ def settle(ctx: Context, fulfilment_id: int) -> list[Send]:
             reason = "purchase_unknown without an open attempt; check the supplier's orders"
             set_state(session, line, FulfilmentState.NEEDS_ATTENTION, reason)
             return []
-        due = attempt.started_at + timedelta(seconds=ctx.settings.settle_delay_seconds)
+        # From the moment it was sent (after any wait for budget), if it got that far.
+        sent = attempt.sent_at or attempt.started_at
+        due = sent + timedelta(seconds=ctx.settings.settle_delay_seconds)
         if now < due:
             return _later(ctx, session, line, (due - now).total_seconds())
         if _other_in_flight(session, attempt):

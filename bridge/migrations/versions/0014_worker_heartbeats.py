@@ -39,10 +39,14 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("sent_at", bridge.db.UTCDateTime(timezone=True), nullable=True)
         )
+        batch_op.create_index(
+            batch_op.f("ix_purchase_attempts_worker_id"), ["worker_id"], unique=False
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("purchase_attempts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_purchase_attempts_worker_id"))
         batch_op.drop_column("sent_at")
         batch_op.drop_column("worker_id")
     with op.batch_alter_table("worker_processes", schema=None) as batch_op:
