@@ -1,14 +1,20 @@
-"""The mapping table: which supplier plan serves a Pancake variation, in which order."""
+"""The mapping table: which supplier plan serves a Pancake variation, in which order.
+
+A *mapping* is a Pancake variation of one shop; its *choices* are the ``Mapping`` rows, tried in
+priority order. ``MappingVariation`` holds what belongs to the variation as a whole (its name as
+the operators know it, and whether it is enabled); a variation without such a row is enabled and
+unnamed, so rows written before it existed keep working. ``MappingChange`` is the audit trail.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from bridge.db import UTCDateTime, utcnow
+from bridge.db import UTCDateTime, created_timestamp, utcnow
 
 
 class Mapping(SQLModel, table=True):
@@ -36,3 +42,40 @@ class Mapping(SQLModel, table=True):
     # None means "don't sync" a variation that has such a choice.
     manual_stock: int | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class MappingVariation(SQLModel, table=True):
+    """A mapped variation as a whole: disabled, none of its choices is bought or synced."""
+
+    __tablename__ = "mapping_variations"
+
+    shop_id: str = Field(primary_key=True)
+    variation_id: str = Field(primary_key=True)
+    # The operators' name for it (Pancake's listing names products, not variations).
+    name: str | None = None
+    enabled: bool = True
+    updated_at: datetime = created_timestamp()
+
+
+class MappingChange(SQLModel, table=True):
+    """One change to a mapping or a choice: who, when, what it was before and after.
+
+    ``choice_id`` is None for a change to the variation as a whole. It is no foreign key: the
+    trail outlives the choices it tells of. ``before`` is None for an addition, ``after`` for a
+    removal.
+    """
+
+    __tablename__ = "mapping_audit"
+    __table_args__ = (Index("ix_mapping_audit_variation", "shop_id", "variation_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    actor: str  # "cli", or the console user's name
+    action: str  # mappings.audit.Action
+    shop_id: str
+    variation_id: str
+    choice_id: int | None = None
+    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    # Where the change came from beyond the actor, e.g. "import mappings.csv".
+    source: str | None = None

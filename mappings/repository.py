@@ -1,31 +1,209 @@
-"""Adding and listing mappings, validated before they are saved."""
+"""Reading the mappings: choices, whole mappings, what is disabled, what orders asked for but
+nothing maps. Changes are in ``mappings.commands``; every function here only reads.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import and_, case, exists, func, not_
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
-from bridge.errors import ConfigError
-from bridge.models import PancakeShop, Supplier
-from mappings.models import Mapping
+from bridge.errors import ConfigError, NotFound
+from bridge.models import Fulfilment
+from bridge.states import FulfilmentState
+from mappings.models import Mapping, MappingVariation
 
 
-def parse_fields(text: str | None) -> dict[str, Any] | None:
+def parse_fields(text: str | None, what: str = "--fields") -> dict[str, Any] | None:
+    """A field template from its JSON text; None for none. ``what`` names it in the error."""
     if not text:
         return None
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"--fields is not valid JSON: {exc.msg}") from None
+        raise ConfigError(f"{what} is not valid JSON: {exc.msg}") from None
     if not isinstance(value, dict) or not all(
-        isinstance(v, (str, int, float)) for v in value.values()
+        isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value.values()
     ):
         raise ConfigError(
-            '--fields must be a JSON object of strings, e.g. {"email": "{order.bill_email}"}'
+            f'{what} must be a JSON object of strings, e.g. {{"email": "{{order.bill_email}}"}}'
         )
     return value
+
+
+@dataclass(frozen=True)
+class ChoiceView:
+    """A choice with what its variation as a whole says: its name, and whether it is enabled."""
+
+    choice: Mapping
+    name: str | None
+    mapping_enabled: bool
+
+    @property
+    def active(self) -> bool:
+        """Bought and synced: the choice and its mapping are both enabled."""
+        return self.choice.enabled and self.mapping_enabled
+
+
+@dataclass(frozen=True)
+class MappingView:
+    """A variation's mapping: its name, whether it is enabled, its choices best first."""
+
+    shop_id: str
+    variation_id: str
+    name: str | None
+    enabled: bool
+    choices: list[Mapping] = field(default_factory=list)
+
+
+def _ordered() -> tuple[Any, ...]:
+    return (col(Mapping.shop_id), col(Mapping.variation_id), col(Mapping.priority), col(Mapping.id))
+
+
+def list_choices(
+    session: Session,
+    *,
+    shop_id: str | None = None,
+    supplier_name: str | None = None,
+    variation_id: str | None = None,
+    disabled: bool = False,
+) -> list[ChoiceView]:
+    """Choices by shop, variation and priority (the order they are tried in). ``disabled``:
+    only those not in use, because the choice or its whole mapping is disabled."""
+    statement = (
+        select(Mapping, MappingVariation)
+        .outerjoin(
+            MappingVariation,
+            and_(
+                col(MappingVariation.shop_id) == col(Mapping.shop_id),
+                col(MappingVariation.variation_id) == col(Mapping.variation_id),
+            ),
+        )
+        .order_by(*_ordered())
+    )
+    if shop_id is not None:
+        statement = statement.where(Mapping.shop_id == shop_id)
+    if supplier_name is not None:
+        statement = statement.where(Mapping.supplier_name == supplier_name)
+    if variation_id is not None:
+        statement = statement.where(Mapping.variation_id == variation_id)
+    views = [
+        ChoiceView(choice, header.name if header else None, header.enabled if header else True)
+        for choice, header in session.exec(statement)
+    ]
+    return [view for view in views if not view.active] if disabled else views
+
+
+def list_mappings(session: Session, shop_id: str | None = None) -> list[Mapping]:
+    """Every choice (of one shop), in the order they are tried."""
+    return [view.choice for view in list_choices(session, shop_id=shop_id)]
+
+
+def get_choice(session: Session, choice_id: int) -> Mapping:
+    choice = session.get(Mapping, choice_id)
+    if choice is None:
+        raise NotFound(f"no choice {choice_id}: `bridge mappings list` shows their ids")
+    return choice
+
+
+def get_mapping(session: Session, shop_id: str, variation_id: str) -> MappingView:
+    header = session.get(MappingVariation, (shop_id, variation_id))
+    statement = (
+        select(Mapping)
+        .where(Mapping.shop_id == shop_id, Mapping.variation_id == variation_id)
+        .order_by(*_ordered())
+    )
+    choices = list(session.exec(statement))
+    if not choices:
+        raise NotFound(f"variation {variation_id} of shop {shop_id} has no mapping")
+    return MappingView(
+        shop_id,
+        variation_id,
+        header.name if header else None,
+        header.enabled if header else True,
+        choices,
+    )
+
+
+def shop_of(session: Session, variation_id: str, shop_id: str | None = None) -> str:
+    """The shop whose mapping of ``variation_id`` is meant: ``shop_id`` when given, else the one
+    shop that maps it (Pancake variation ids are UUIDs, so one is the rule)."""
+    if shop_id is not None:
+        return shop_id
+    shops = sorted(
+        session.exec(select(Mapping.shop_id).where(Mapping.variation_id == variation_id).distinct())
+    )
+    if not shops:
+        raise NotFound(f"variation {variation_id} has no mapping")
+    if len(shops) > 1:
+        raise ConfigError(
+            f"variation {variation_id} is mapped in shops {', '.join(shops)}: say which with --shop"
+        )
+    return shops[0]
+
+
+def disabled_variations(session: Session) -> set[tuple[str, str]]:
+    """(shop, variation) of every mapping disabled as a whole."""
+    statement = select(MappingVariation.shop_id, MappingVariation.variation_id).where(
+        col(MappingVariation.enabled).is_(False)
+    )
+    return {(shop_id, variation_id) for shop_id, variation_id in session.exec(statement)}
+
+
+@dataclass(frozen=True)
+class Unmapped:
+    """A variation that order lines asked for and no mapping serves."""
+
+    shop_id: str
+    variation_id: str
+    item_name: str | None
+    orders: int
+    lines: int
+    # Lines parked in needs_attention for it: `bridge fulfilments retry` them once it is mapped.
+    waiting: int
+    last_seen: datetime
+
+
+def unmapped(session: Session, shop_id: str | None = None) -> list[Unmapped]:
+    """Variations of order lines that have no mapping at all, most recently seen first.
+
+    Order lines are the record: intake makes one per line, mapped or not (an unmapped one waits
+    in ``needs_attention``). A line without a variation id cannot be mapped and is left out.
+    """
+    mapped = exists().where(
+        col(Mapping.shop_id) == col(Fulfilment.shop_id),
+        col(Mapping.variation_id) == col(Fulfilment.variation_id),
+    )
+    waiting = func.sum(case((col(Fulfilment.state) == FulfilmentState.NEEDS_ATTENTION, 1), else_=0))
+    # Seven columns: more than sqlmodel's typed select() spells, so SQLAlchemy's own.
+    statement = (
+        core_select(
+            col(Fulfilment.shop_id),
+            col(Fulfilment.variation_id),
+            func.max(col(Fulfilment.item_name)),
+            func.count(func.distinct(col(Fulfilment.order_id))),
+            func.count(),
+            waiting,
+            func.max(col(Fulfilment.created_at)),
+        )
+        .where(col(Fulfilment.variation_id).is_not(None), not_(mapped))
+        .group_by(col(Fulfilment.shop_id), col(Fulfilment.variation_id))
+    )
+    if shop_id is not None:
+        statement = statement.where(col(Fulfilment.shop_id) == shop_id)
+    found = [
+        Unmapped(shop, variation, name, orders, lines, int(parked or 0), last)
+        for shop, variation, name, orders, lines, parked, last in session.connection().execute(
+            statement
+        )
+        if variation is not None
+    ]
+    return sorted(found, key=lambda row: (row.last_seen, row.shop_id), reverse=True)
 
 
 def add_mapping(
@@ -38,39 +216,21 @@ def add_mapping(
     units: int = 1,
     fields: dict[str, Any] | None = None,
     priority: int = 0,
+    actor: str | None = None,
 ) -> Mapping:
-    """Add a (supplier, plan) choice for a variation, or update the same choice in place."""
-    if session.get(PancakeShop, shop_id) is None:
-        raise ConfigError(f"unknown shop {shop_id}: add it with `bridge shops add` first")
-    if session.get(Supplier, supplier_name) is None:
-        raise ConfigError(
-            f"unknown supplier {supplier_name}: add it with `bridge suppliers add` first"
-        )
-    if units < 1:
-        raise ConfigError("--units must be at least 1")
-    existing = session.exec(
-        select(Mapping).where(
-            Mapping.shop_id == shop_id,
-            Mapping.variation_id == variation_id,
-            Mapping.supplier_name == supplier_name,
-            Mapping.plan_id == plan_id,
-        )
-    ).first()
-    mapping = existing or Mapping(
-        shop_id=shop_id, variation_id=variation_id, supplier_name=supplier_name, plan_id=plan_id
-    )
-    mapping.units = units
-    mapping.fields_template = fields
-    mapping.priority = priority
-    mapping.enabled = True
-    session.add(mapping)
-    return mapping
+    """Add a choice unchecked (for code that sets up a world: the demo, tests); see
+    ``mappings.commands.add_choice``, which this is, with the catalogue check left out."""
+    from mappings import commands
+    from mappings.audit import SYSTEM
 
-
-def list_mappings(session: Session, shop_id: str | None = None) -> list[Mapping]:
-    statement = select(Mapping).order_by(
-        col(Mapping.shop_id), col(Mapping.variation_id), col(Mapping.priority), col(Mapping.id)
-    )
-    if shop_id is not None:
-        statement = statement.where(Mapping.shop_id == shop_id)
-    return list(session.exec(statement))
+    return commands.add_choice(
+        session,
+        actor=actor or SYSTEM,
+        shop_id=shop_id,
+        variation_id=variation_id,
+        supplier_name=supplier_name,
+        plan_id=plan_id,
+        units=units,
+        fields=fields,
+        priority=priority,
+    ).choice

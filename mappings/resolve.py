@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from bridge.models import Fulfilment, PurchaseAttempt, Supplier
 from bridge.states import AttemptOutcome
 from bridge.supplier.vocabulary import FALLBACK_CODES
-from mappings.models import Mapping
+from mappings.models import Mapping, MappingVariation
 
 PLACEHOLDER = re.compile(r"\{order\.([A-Za-z0-9_.\-]+)\}")
 
@@ -28,7 +28,11 @@ class MissingField(ValueError):
 
 
 def choices(session: Session, shop_id: str, variation_id: str) -> list[Mapping]:
-    """The enabled (supplier, plan) choices for a variation, best first."""
+    """The enabled (supplier, plan) choices for a variation, best first; none while its
+    mapping as a whole is disabled."""
+    header = session.get(MappingVariation, (shop_id, variation_id))
+    if header is not None and not header.enabled:
+        return []
     statement = (
         select(Mapping)
         .where(Mapping.shop_id == shop_id, Mapping.variation_id == variation_id)
@@ -98,6 +102,31 @@ class NoChoice:
     mapped: bool  # False: the variation has no mapping at all
 
 
+def unserved(session: Session, shop_id: str, variation_id: str) -> NoChoice:
+    """Why a variation has no enabled choice: unmapped, its mapping disabled, or every choice."""
+    if (
+        session.exec(
+            select(Mapping.id).where(
+                Mapping.shop_id == shop_id, Mapping.variation_id == variation_id
+            )
+        ).first()
+        is None
+    ):
+        return NoChoice(f"unmapped: variation {variation_id} has no mapping", mapped=False)
+    header = session.get(MappingVariation, (shop_id, variation_id))
+    if header is not None and not header.enabled:
+        return NoChoice(
+            f"disabled: the mapping of variation {variation_id} is disabled "
+            "(`bridge mappings enable`)",
+            mapped=True,
+        )
+    return NoChoice(
+        f"disabled: every choice of variation {variation_id} is disabled "
+        "(`bridge mappings enable --choice ID`)",
+        mapped=True,
+    )
+
+
 def refused_choices(
     session: Session, fulfilment_id: int, since: datetime | None
 ) -> dict[tuple[str, int], str]:
@@ -121,7 +150,7 @@ def choose(
     assert line.id is not None
     options = choices(session, line.shop_id, line.variation_id or "")
     if not options:
-        return NoChoice(f"unmapped: variation {line.variation_id} has no mapping", mapped=False)
+        return unserved(session, line.shop_id, line.variation_id or "")
     refused = refused_choices(session, line.id, line.retry_from)
     reasons: list[str] = []
     pause_ends: list[datetime] = []

@@ -93,8 +93,12 @@ def test_configure_a_shop_a_supplier_and_mappings(
         "2",
         "--fields",
         '{"email": "{order.bill_email}"}',
+        "--offline",  # caoshop.net is real: no test reaches it
     )
-    assert (code, out.strip()) == (0, "mapping 1 saved")
+    assert (code, out.strip()) == (
+        0,
+        "choice 1 added: shop 4 variation v-1 -> caoshop plan 319 (not checked: --offline)",
+    )
 
     code, out, _ = run(capsys, "mappings", "list")
     [header, row] = out.strip().splitlines()
@@ -402,6 +406,7 @@ def configure_one_of_each(capsys: pytest.CaptureFixture[str]) -> None:
             "319",
             "--fields",
             '{"email": "{order.bill_email}"}',
+            "--offline",
         )[0]
         == 0
     )

@@ -1,26 +1,172 @@
-"""``bridge mappings``: which supplier plan serves a Pancake variation, in which order."""
+"""``bridge mappings``: which supplier plan serves a Pancake variation, in which order.
+
+A *mapping* is a Pancake variation of one shop (``--shop S --variation V``); its *choices*
+(``--choice ID``, the ids `list` shows) are the supplier plans tried for it, lowest priority
+first. The commands only format: what they do is in ``mappings.commands``, ``mappings.transfer``
+(CSV), ``mappings.check`` and ``mappings.repository``, which the web console calls too. Every
+change is recorded in the audit trail under the actor "cli".
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Annotated
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from bridge.cli import app
-from bridge.cli.output import JsonOption, print_json, print_table, say
-from bridge.cli.support import reading, settings, writing
+from bridge.cli import app, output
+from bridge.cli.exits import CommandFailed
+from bridge.cli.output import (
+    JsonOption,
+    ProgressMode,
+    ProgressOption,
+    error,
+    note,
+    print_json,
+    print_table,
+    say,
+    when,
+)
+from bridge.cli.support import open_engine, reading, secret_box, settings, writing
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from bridge.settings import Settings
+    from mappings.catalogue import Catalogues
+    from mappings.check import CheckReport
+    from mappings.models import Mapping, MappingChange
+    from mappings.repository import ChoiceView, MappingView
+    from mappings.transfer import ImportPlan
+
+ACTOR = "cli"
 
 mappings = typer.Typer(
     help=(
         "Which supplier plans serve a Pancake variation.\n\n"
-        "A variation may have several choices; the lowest priority is tried first.\n\n"
+        "A variation's mapping has one or more choices (supplier plans), tried lowest "
+        "priority first. A mapping or a single choice can be disabled without being deleted; "
+        "every change is kept in the audit trail (`history`).\n\n"
         "\b\nExample:\n  pancake-bridge mappings add --shop 4 --variation v-1 "
         "--supplier caoshop --plan 319"
     ),
     no_args_is_help=True,
 )
 app.add_typer(mappings, name="mappings")
+
+ShopOption = Annotated[
+    str | None,
+    typer.Option(
+        "--shop", help="The Pancake shop id (may be left out when one shop maps the variation)."
+    ),
+]
+VariationOption = Annotated[
+    str | None, typer.Option("--variation", help="The Pancake variation id: the whole mapping.")
+]
+ChoiceOption = Annotated[
+    int | None, typer.Option("--choice", metavar="ID", help="One choice, by its id (see `list`).")
+]
+OfflineOption = Annotated[
+    bool,
+    typer.Option(
+        "--offline",
+        help="Save without checking the plan against the supplier's catalogue "
+        "(e.g. while the supplier is down).",
+    ),
+]
+FieldsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--fields",
+        metavar="JSON",
+        help="Order fields the supplier needs, a JSON object of literals and placeholders, "
+        'e.g. {"email": "{order.bill_email}"}.',
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a command acts on: a whole mapping, or one choice of it."""
+
+    shop_id: str
+    variation_id: str
+    choice_id: int | None
+
+    def describe(self) -> str:
+        where = f"shop {self.shop_id} variation {self.variation_id}"
+        return where if self.choice_id is None else f"choice {self.choice_id} ({where})"
+
+
+def _target(
+    session: Session, shop: str | None, variation: str | None, choice: int | None
+) -> Target:
+    from mappings import repository
+
+    if (variation is None) == (choice is None):
+        raise typer.BadParameter(
+            "give --variation (the whole mapping) or --choice ID (one choice)",
+            param_hint="'--variation' / '--choice'",
+        )
+    if choice is not None:
+        found = repository.get_choice(session, choice)
+        if shop is not None and shop != found.shop_id:
+            raise typer.BadParameter(
+                f"choice {choice} belongs to shop {found.shop_id}", param_hint="'--shop'"
+            )
+        return Target(found.shop_id, found.variation_id, choice)
+    assert variation is not None
+    return Target(repository.shop_of(session, variation, shop), variation, None)
+
+
+@contextmanager
+def _supplier_clients(current: Settings) -> Iterator[Any]:
+    """``Context.supplier`` of the workers: clients on each key's shared budget."""
+    from bridge.supplier.budget import Budgets
+    from workers.context import Context
+
+    box = secret_box(current)
+    ctx = Context(current, open_engine(current), box, Budgets.from_settings(current))
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+        ctx.engine.dispose()
+
+
+def _catalogues(current: Settings, names: Sequence[str]) -> Catalogues:
+    """The catalogues of the named (known) suppliers, read before any write transaction."""
+    from sqlmodel import col, select
+
+    from bridge.models import Supplier
+    from mappings.catalogue import read_catalogues
+
+    with reading(current) as session:
+        suppliers = list(session.exec(select(Supplier).where(col(Supplier.name).in_(names))))
+        session.expunge_all()
+    with _supplier_clients(current) as ctx:
+        return read_catalogues(suppliers, ctx.supplier)
+
+
+def _known(current: Settings, shop: str | None, supplier: str | None) -> bool:
+    """Both exist: worth reading the catalogue (else the command's own check says which not)."""
+    from bridge.models import PancakeShop, Supplier
+
+    with reading(current) as session:
+        return (shop is None or session.get(PancakeShop, shop.strip()) is not None) and (
+            supplier is None or session.get(Supplier, supplier) is not None
+        )
+
+
+def _priced(plan: Any) -> str:
+    if plan is None:
+        return "not checked: --offline"
+    return f"checked: {plan.name}, {plan.final_price:,.0f}"
 
 
 @mappings.command("add")
@@ -30,32 +176,35 @@ def add(
     supplier: Annotated[str, typer.Option("--supplier", help="The supplier's name.")],
     plan: Annotated[int, typer.Option("--plan", help="The supplier's plan id.")],
     units: Annotated[int, typer.Option("--units", help="Supplier units per POS item.")] = 1,
-    fields: Annotated[
-        str | None,
-        typer.Option(
-            "--fields",
-            metavar="JSON",
-            help="Order fields the supplier needs, a JSON object, "
-            'e.g. {"email": "{order.bill_email}"}.',
-        ),
-    ] = None,
+    fields: FieldsOption = None,
     priority: Annotated[int, typer.Option("--priority", help="Lower is tried first.")] = 0,
+    name: Annotated[
+        str | None, typer.Option("--name", help="A name for the mapping, as ops know it.")
+    ] = None,
+    offline: OfflineOption = False,
 ) -> None:
-    """Map a Pancake variation to a supplier plan.
+    """Add a supplier plan as a choice for a Pancake variation.
 
-    Adding the same (shop, variation, supplier, plan) again updates that choice.
+    The plan is checked against the supplier's catalogue first: it must exist, and its
+    required fields must be in --fields (--offline skips this). A choice that exists is never
+    changed: the same values again change nothing, other values are refused (use `edit`).
 
     \b
     Example:
-      pancake-bridge mappings add --shop 4 --variation v-1 --supplier caoshop --plan 319 \\
-          --fields '{"email": "{order.bill_email}"}'
+      pancake-bridge mappings add --shop 4 --variation v-1 --supplier caoshop --plan 320 \\
+          --fields '{"email": "{order.bill_email}"}' --priority 1
     """
-    from mappings import repository
+    from mappings import commands, repository
 
     template = repository.parse_fields(fields)
-    with writing(settings()) as session:
-        mapping = repository.add_mapping(
+    current = settings()
+    catalogues = None
+    if not offline and _known(current, shop, supplier):
+        catalogues = _catalogues(current, [supplier])
+    with writing(current) as session:
+        added = commands.add_choice(
             session,
+            actor=ACTOR,
             shop_id=shop,
             variation_id=variation,
             supplier_name=supplier,
@@ -63,46 +212,728 @@ def add(
             units=units,
             fields=template,
             priority=priority,
+            name=name,
+            catalogues=catalogues,
         )
-        session.flush()
-        say(f"mapping {mapping.id} saved")
+        choice = added.choice
+        if not added.created:
+            message = f"choice {choice.id} is already saved as given: nothing changed"
+        else:
+            message = (
+                f"choice {choice.id} added: shop {choice.shop_id} variation "
+                f"{choice.variation_id} -> {choice.supplier_name} plan {choice.plan_id} "
+                f"({_priced(added.plan)})"
+            )
+        where = f"--shop {choice.shop_id} --variation {choice.variation_id}"
+    say(message)
+    if added.mapping_disabled:
+        note(
+            "note: the mapping is disabled, so the choice is not used until "
+            f"`bridge mappings enable {where}`"
+        )
+
+
+def _enabled(view: ChoiceView) -> str:
+    if view.active:
+        return "yes"
+    both = not view.choice.enabled and not view.mapping_enabled
+    return "no (both)" if both else ("no" if not view.choice.enabled else "no (mapping)")
+
+
+def _fields(template: dict[str, Any] | None) -> str:
+    return json.dumps(template, ensure_ascii=False) if template else "-"
+
+
+def _choice_record(view: ChoiceView) -> dict[str, Any]:
+    return view.choice.model_dump() | {
+        "name": view.name,
+        "mapping_enabled": view.mapping_enabled,
+        "active": view.active,
+    }
 
 
 @mappings.command("list")
 def list_(
     shop: Annotated[str | None, typer.Option("--shop", help="Only this shop's mappings.")] = None,
+    supplier: Annotated[
+        str | None, typer.Option("--supplier", help="Only the choices of this supplier.")
+    ] = None,
+    disabled: Annotated[
+        bool,
+        typer.Option(
+            "--disabled", help="Only choices not in use (they or their mapping are disabled)."
+        ),
+    ] = False,
+    unmapped_: Annotated[
+        bool,
+        typer.Option(
+            "--unmapped", help="Variations orders asked for that have no mapping (as `unmapped`)."
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """List the mappings.
+    """List the mappings' choices.
 
-    Sorted by shop, variation and priority (the order choices are tried in).
+    Sorted by shop, variation and priority (the order choices are tried in). "enabled" says
+    whether a choice is used: "no" (the choice is disabled), "no (mapping)" (its whole mapping
+    is).
 
     \b
     Example:
-      pancake-bridge mappings list --shop 4
+      pancake-bridge mappings list --shop 4 --disabled
     """
     from mappings import repository
 
+    if unmapped_:
+        if supplier is not None or disabled:
+            raise typer.BadParameter(
+                "--unmapped lists variations without a mapping: it takes only --shop",
+                param_hint="'--unmapped'",
+            )
+        _print_unmapped(shop, as_json)
+        return
     with reading(settings()) as session:
-        records = [m.model_dump() for m in repository.list_mappings(session, shop)]
+        views = repository.list_choices(
+            session, shop_id=shop, supplier_name=supplier, disabled=disabled
+        )
+        records = [_choice_record(view) for view in views]
     if as_json:
         print_json(records)
         return
+    _print_choices(views)
+
+
+def _print_choices(views: Sequence[ChoiceView]) -> None:
     print_table(
-        ["id", "shop", "variation", "supplier", "plan", "units", "priority", "fields"],
+        ["id", "shop", "variation", "supplier", "plan", "units", "priority", "fields"]
+        + ["enabled", "stock sync", "name"],
         [
             [
-                r["id"],
-                r["shop_id"],
-                r["variation_id"],
-                r["supplier_name"],
-                r["plan_id"],
-                r["units"],
-                r["priority"],
-                json.dumps(r["fields_template"], ensure_ascii=False)
-                if r["fields_template"]
-                else "-",
+                v.choice.id,
+                v.choice.shop_id,
+                v.choice.variation_id,
+                v.choice.supplier_name,
+                v.choice.plan_id,
+                v.choice.units,
+                v.choice.priority,
+                _fields(v.choice.fields_template),
+                _enabled(v),
+                _stock_policy(v.choice),
+                v.name or "-",
             ]
-            for r in records
+            for v in views
+        ],
+    )
+
+
+def _stock_policy(choice: Mapping) -> str:
+    if not choice.stock_sync:
+        return "off"
+    return "on" if choice.manual_stock is None else f"on, manual {choice.manual_stock}"
+
+
+@mappings.command("show")
+def show(
+    shop: ShopOption = None,
+    variation: VariationOption = None,
+    choice: ChoiceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show a mapping (or one choice) and its recent changes.
+
+    \b
+    Example:
+      pancake-bridge mappings show --shop 4 --variation v-1
+    """
+    from mappings import audit, repository
+
+    with reading(settings()) as session:
+        target = _target(session, shop, variation, choice)
+        mapping = repository.get_mapping(session, target.shop_id, target.variation_id)
+        views = [
+            v
+            for v in repository.list_choices(
+                session, shop_id=target.shop_id, variation_id=target.variation_id
+            )
+            if target.choice_id is None or v.choice.id == target.choice_id
+        ]
+        changes = audit.history(
+            session,
+            shop_id=target.shop_id,
+            variation_id=target.variation_id,
+            choice_id=target.choice_id,
+            limit=10,
+        )
+        record = _mapping_record(mapping, views, changes)
+    if as_json:
+        print_json(record if target.choice_id is None else record["choices"][0])
+        return
+    name = f' "{mapping.name}"' if mapping.name else ""
+    state = "enabled" if mapping.enabled else "DISABLED: none of its choices is used"
+    say(f"shop {mapping.shop_id} variation {mapping.variation_id}{name}: {state}")
+    _print_choices(views)
+    say("\nrecent changes:")
+    _print_history(changes)
+
+
+def _mapping_record(
+    mapping: MappingView, views: Sequence[ChoiceView], changes: Sequence[MappingChange]
+) -> dict[str, Any]:
+    history = [c.model_dump() for c in changes]
+    return {
+        "shop_id": mapping.shop_id,
+        "variation_id": mapping.variation_id,
+        "name": mapping.name,
+        "enabled": mapping.enabled,
+        "choices": [
+            _choice_record(v) | {"history": [h for h in history if h["choice_id"] == v.choice.id]}
+            for v in views
+        ],
+        "history": history,
+    }
+
+
+@mappings.command("history")
+def history(
+    shop: Annotated[str | None, typer.Option("--shop", help="Only this shop.")] = None,
+    variation: Annotated[
+        str | None, typer.Option("--variation", help="Only this variation.")
+    ] = None,
+    choice: Annotated[
+        int | None, typer.Option("--choice", metavar="ID", help="Only this choice.")
+    ] = None,
+    actor: Annotated[
+        str | None, typer.Option("--actor", help='Only changes by "cli" or a console user.')
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many, newest first.")] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """Show the audit trail of mapping changes.
+
+    Who changed which mapping or choice, when, and what it was before and after.
+
+    Removed choices stay in it, so a removal can be read back and undone by hand.
+
+    \b
+    Example:
+      pancake-bridge mappings history --variation v-1 --limit 20
+    """
+    from mappings import audit
+
+    with reading(settings()) as session:
+        changes = audit.history(
+            session,
+            shop_id=shop,
+            variation_id=variation,
+            choice_id=choice,
+            actor=actor,
+            limit=limit,
+        )
+        records = [c.model_dump() for c in changes]
+    if as_json:
+        print_json(records)
+        return
+    _print_history(changes)
+
+
+def _print_history(changes: Sequence[MappingChange]) -> None:
+    from mappings.audit import differences
+
+    print_table(
+        ["at", "actor", "action", "target", "change", "source"],
+        [
+            [
+                when(change.at),
+                change.actor,
+                change.action,
+                (f"choice {change.choice_id}" if change.choice_id is not None else "mapping")
+                + f" {change.shop_id}/{change.variation_id}",
+                "; ".join(
+                    f"{d.field}: {_value(d.before)} -> {_value(d.after)}"
+                    for d in differences(change)
+                ),
+                change.source or "-",
+            ]
+            for change in changes
+        ],
+    )
+
+
+def _value(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+@mappings.command("edit")
+def edit(
+    shop: ShopOption = None,
+    variation: VariationOption = None,
+    choice: ChoiceOption = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help='Rename the mapping ("" removes the name).')
+    ] = None,
+    supplier: Annotated[
+        str | None, typer.Option("--supplier", help="Buy from this supplier instead.")
+    ] = None,
+    plan: Annotated[int | None, typer.Option("--plan", help="Buy this plan instead.")] = None,
+    units: Annotated[
+        int | None, typer.Option("--units", help="Supplier units per POS item.")
+    ] = None,
+    fields: FieldsOption = None,
+    no_fields: Annotated[
+        bool, typer.Option("--no-fields", help="Send no fields (remove the template).")
+    ] = False,
+    priority: Annotated[
+        int | None, typer.Option("--priority", help="Lower is tried first.")
+    ] = None,
+    offline: OfflineOption = False,
+) -> None:
+    """Change a choice, or a mapping's name.
+
+    What is not given keeps its value. A new supplier, plan or field template is checked
+    against the supplier's catalogue first (--offline skips this). Choice options on a whole
+    mapping apply to its choice when it has only one.
+
+    \b
+    Example:
+      pancake-bridge mappings edit --choice 12 --fields '{"email": "{order.bill_email}"}'
+      pancake-bridge mappings edit --shop 4 --variation v-1 --name "Netflix 1 tháng"
+    """
+    from mappings import commands, repository
+
+    template = repository.parse_fields(fields)
+    wants_choice = any(v is not None for v in (supplier, plan, units, template, priority))
+    wants_choice = wants_choice or no_fields
+    if not wants_choice and name is None:
+        raise typer.BadParameter(
+            "nothing to change: give --name, or what to change of a choice (e.g. --units 2)"
+        )
+    current = settings()
+    with reading(current) as session:
+        target = _target(session, shop, variation, choice)
+        choice_id = target.choice_id
+        if wants_choice and choice_id is None:
+            ids = [
+                c.id
+                for c in repository.get_mapping(
+                    session, target.shop_id, target.variation_id
+                ).choices
+            ]
+            if len(ids) > 1:
+                raise typer.BadParameter(
+                    f"the mapping has choices {', '.join(map(str, ids))}: say which with --choice",
+                    param_hint="'--choice'",
+                )
+            choice_id = ids[0]
+        if name is not None and target.choice_id is not None:
+            raise typer.BadParameter(
+                "--name belongs to the whole mapping: give --variation", param_hint="'--name'"
+            )
+        looked_up = repository.get_choice(session, choice_id) if choice_id is not None else None
+        checked_supplier = supplier or (looked_up.supplier_name if looked_up else None)
+    replanned = supplier is not None or plan is not None or template is not None or no_fields
+    catalogues = None
+    if choice_id is not None and replanned and not offline and checked_supplier is not None:
+        if _known(current, None, checked_supplier):
+            catalogues = _catalogues(current, [checked_supplier])
+    with writing(current) as session:
+        if name is not None:
+            renamed = commands.edit_mapping(
+                session, target.shop_id, target.variation_id, actor=ACTOR, name=name
+            )
+            say(
+                f"mapping {target.shop_id}/{target.variation_id}: "
+                + (f"name {_value(renamed.after['name'])}" if renamed.changed else "unchanged")
+            )
+        if choice_id is None:
+            return
+        changed = commands.edit_choice(
+            session,
+            choice_id,
+            actor=ACTOR,
+            supplier_name=supplier,
+            plan_id=plan,
+            units=units,
+            fields=template,
+            clear_fields=no_fields,
+            priority=priority,
+            catalogues=catalogues,
+        )
+        if not changed.changed:
+            say(f"choice {choice_id}: unchanged (it has these values already)")
+            return
+        what = "; ".join(
+            f"{key}: {_value(changed.before[key])} -> {_value(value)}"
+            for key, value in changed.after.items()
+            if changed.before[key] != value
+        )
+        checked = f" ({_priced(changed.plan)})" if replanned else ""
+        say(f"choice {choice_id} changed: {what}{checked}")
+
+
+@mappings.command("remove")
+def remove(
+    shop: ShopOption = None,
+    variation: VariationOption = None,
+    choice: ChoiceOption = None,
+) -> None:
+    """Remove a mapping with all its choices, or one choice.
+
+    The removed values stay in the audit trail (`history`). To stop using a choice for a
+    while, `disable` it instead.
+
+    \b
+    Example:
+      pancake-bridge mappings remove --choice 12
+    """
+    from mappings import commands
+
+    with writing(settings()) as session:
+        target = _target(session, shop, variation, choice)
+        if target.choice_id is not None:
+            removed = commands.remove_choice(session, target.choice_id, actor=ACTOR)
+            say(
+                f"choice {target.choice_id} removed ({removed.supplier_name} plan "
+                f"{removed.plan_id} of shop {removed.shop_id} variation {removed.variation_id})"
+            )
+            return
+        mapping = commands.remove_mapping(session, target.shop_id, target.variation_id, actor=ACTOR)
+        say(
+            f"mapping of shop {mapping.shop_id} variation {mapping.variation_id} removed, with "
+            f"{len(mapping.choices)} choice(s): "
+            + ", ".join(f"{c.id} ({c.supplier_name} plan {c.plan_id})" for c in mapping.choices)
+        )
+
+
+def _switch(shop: str | None, variation: str | None, choice: int | None, enabled: bool) -> None:
+    from mappings import commands
+
+    with writing(settings()) as session:
+        target = _target(session, shop, variation, choice)
+        if target.choice_id is not None:
+            changed = commands.set_choice_enabled(session, target.choice_id, enabled, actor=ACTOR)
+        else:
+            changed = commands.set_mapping_enabled(
+                session, target.shop_id, target.variation_id, enabled, actor=ACTOR
+            )
+    state = "enabled" if enabled else "disabled"
+    say(
+        f"{target.describe()}: {state}"
+        if changed.changed
+        else f"{target.describe()}: already {state}"
+    )
+
+
+@mappings.command("enable")
+def enable(
+    shop: ShopOption = None,
+    variation: VariationOption = None,
+    choice: ChoiceOption = None,
+) -> None:
+    """Use a disabled mapping or choice again.
+
+    Enabling a mapping brings back its choices as each was (a choice disabled on its own
+    stays disabled). Lines that waited meanwhile: `bridge fulfilments retry ID`.
+
+    \b
+    Example:
+      pancake-bridge mappings enable --shop 4 --variation v-1
+    """
+    _switch(shop, variation, choice, True)
+
+
+@mappings.command("disable")
+def disable(
+    shop: ShopOption = None,
+    variation: VariationOption = None,
+    choice: ChoiceOption = None,
+) -> None:
+    """Stop using a mapping or one choice, without deleting it.
+
+    A disabled choice is never bought from and does not count for stock sync; a disabled
+    mapping is neither bought nor synced (order lines for it wait in needs_attention, and
+    Pancake's stock of it is left to staff).
+
+    \b
+    Example:
+      pancake-bridge mappings disable --choice 12
+    """
+    _switch(shop, variation, choice, False)
+
+
+@mappings.command("export")
+def export(
+    file: Annotated[
+        str, typer.Argument(metavar="FILE.csv", help="Where to write it; - for stdout.")
+    ],
+    shop: Annotated[str | None, typer.Option("--shop", help="Only this shop's mappings.")] = None,
+    bom: Annotated[
+        bool,
+        typer.Option("--bom", help="Start with a UTF-8 BOM, which some spreadsheets need."),
+    ] = False,
+) -> None:
+    """Write the mappings to a CSV file, one row per choice.
+
+    UTF-8, with the columns `import` reads. Importing the file again changes nothing; edit it
+    in a spreadsheet and `import` it.
+
+    \b
+    Example:
+      pancake-bridge mappings export mappings.csv --shop 4
+    """
+    from mappings import transfer
+
+    with reading(settings()) as session:
+        rows = transfer.export_rows(session, shop_id=shop)
+    text = transfer.to_csv(rows, bom=bom)
+    if file == "-":
+        sys.stdout.write(text)
+        return
+    Path(file).write_text(text, encoding="utf-8", newline="")
+    variations = len({(row["shop_id"], row["variation_id"]) for row in rows})
+    say(f"{len(rows)} choice(s) of {variations} mapping(s) written to {file}")
+
+
+@mappings.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(metavar="FILE.csv", help="A file as `export` writes it.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would change; change nothing.")
+    ] = False,
+    prune: Annotated[
+        bool,
+        typer.Option(
+            "--prune", help="Also remove mappings of the file's shops that the file leaves out."
+        ),
+    ] = False,
+    offline: OfflineOption = False,
+) -> None:
+    """Make the mappings what a CSV file says, all or nothing.
+
+    For each variation in the file, its choices become the file's rows: new rows are added,
+    changed ones edited, left-out ones removed. Every row is checked first (and new or changed
+    plans against the catalogues, unless --offline); one bad row refuses the whole file, and
+    each bad row is printed with its line number. A BOM and ; separators are accepted.
+
+    \b
+    Example:
+      pancake-bridge mappings import mappings.csv --dry-run
+    """
+    from mappings import transfer
+
+    try:
+        text = file.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        from bridge.errors import ConfigError
+
+        raise ConfigError(f"cannot read {file}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        from bridge.errors import ConfigError
+
+        raise ConfigError(
+            f"{file} is not UTF-8 (byte {exc.start}): save it as CSV UTF-8 from the spreadsheet"
+        ) from None
+    current = settings()
+    try:
+        rows, form_errors = transfer.read_csv(text)
+        catalogues = None
+        if not offline:
+            catalogues = _catalogues(current, sorted({row.supplier for row in rows}))
+        with writing(current) as session:
+            plan = transfer.plan_import(
+                session, rows, form_errors, catalogues=catalogues, prune=prune
+            )
+            if not dry_run:
+                transfer.apply_import(session, plan, actor=ACTOR, source=f"import {file.name}")
+    except transfer.ImportRejected as rejected:
+        for bad in rejected.errors:
+            error(f"line {bad.line}: {bad.reason}")
+        raise
+    _print_plan(plan, dry_run)
+
+
+def _print_plan(plan: ImportPlan, dry_run: bool) -> None:
+    from mappings.audit import Action
+
+    print_table(
+        ["line", "action", "shop", "variation", "choice", "change"],
+        [
+            [
+                change.line or "-",
+                change.action,
+                change.shop_id,
+                change.variation_id,
+                (
+                    f"{change.supplier} plan {change.plan_id}"
+                    + (f" (#{change.choice_id})" if change.choice_id else "")
+                    if change.supplier
+                    else "mapping"
+                ),
+                "; ".join(
+                    f"{key}: {_value((change.before or {}).get(key))} -> {_value(value)}"
+                    for key, value in (change.after or {}).items()
+                    if change.before is None or change.before.get(key) != value
+                ),
+            ]
+            for change in plan.changes
+        ],
+    )
+    counts = ", ".join(f"{plan.count(action)} {action}" for action in Action if plan.count(action))
+    verb = "would change" if dry_run else "changed"
+    say(
+        f"\n{plan.rows} row(s): {counts or 'nothing to change'}"
+        + (f" ({verb})" if counts else "")
+        + (" (dry run: nothing was changed)" if dry_run else "")
+    )
+
+
+@mappings.command("check")
+def check(
+    shop: Annotated[str | None, typer.Option("--shop", help="Only this shop's mappings.")] = None,
+    supplier: Annotated[
+        str | None, typer.Option("--supplier", help="Only the choices of this supplier.")
+    ] = None,
+    progress: ProgressOption = ProgressMode.AUTO,
+    as_json: JsonOption = False,
+) -> None:
+    """Check every mapping against the live catalogues.
+
+    For each choice: the variation exists in Pancake, the plan exists at the supplier and its
+    required fields are in the template; prints price, stock and margin (Pancake retail
+    price - supplier price x units). Exits 1 when an enabled choice has a negative margin, a
+    vanished plan or variation, uncovered fields, or could not be checked.
+
+    \b
+    Example:
+      pancake-bridge mappings check --shop 4
+    """
+    from mappings import check as checking
+
+    current = settings()
+    with reading(current) as session:
+        given = checking.load(session, shop_id=shop, supplier_name=supplier)
+        session.expunge_all()
+    bar = output.progress_bar(progress)
+    try:
+        with _supplier_clients(current) as ctx:
+            report = checking.check(
+                given,
+                supplier_clients=ctx.supplier,
+                pancake_clients=ctx.pancake,
+                progress=bar,
+            )
+    finally:
+        bar.finish()
+    if as_json:
+        print_json(_check_record(report))
+    else:
+        _print_check(report)
+    for where, reason in sorted(report.unreadable.items()):
+        error(f"{where} could not be read: {reason}")
+    if report.failing or report.unreadable:
+        raise CommandFailed(f"{len(report.failing)} choice(s) need attention")
+
+
+def _money(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def _check_record(report: CheckReport) -> dict[str, Any]:
+    return {
+        "rows": [
+            output.plain(row) | {"cost": row.cost, "margin": row.margin, "failing": row.failing}
+            for row in report.rows
+        ],
+        "failing": len(report.failing),
+        "unreadable": report.unreadable,
+        "supplier_calls": report.supplier_calls,
+        "pancake_calls": report.pancake_calls,
+    }
+
+
+def _print_check(report: CheckReport) -> None:
+    from mappings.check import Problem
+
+    print_table(
+        ["choice", "shop", "variation", "name", "price", "supplier", "plan", "units", "cost"]
+        + ["margin", "stock", "problems"],
+        [
+            [
+                row.choice_id,
+                row.shop_id,
+                row.variation_id,
+                row.variation_name or row.name or "-",
+                _money(row.retail_price),
+                row.supplier_name,
+                row.plan_id,
+                row.units,
+                _money(row.cost),
+                _money(row.margin),
+                _stock(row.stock, row.in_stock, row.is_instant),
+                ("; ".join(row.details) or "ok")
+                + ("" if row.active or not row.details else " (disabled: not failing)"),
+            ]
+            for row in report.rows
+        ],
+    )
+    found = {
+        "negative margin": report.count(Problem.NEGATIVE_MARGIN),
+        "vanished plan": report.count(Problem.PLAN_VANISHED),
+        "uncovered fields": report.count(Problem.FIELDS_UNCOVERED),
+        "missing variation": report.count(Problem.VARIATION_MISSING),
+        "not checked": report.count(Problem.UNREADABLE),
+    }
+    problems = ", ".join(f"{count} {what}" for what, count in found.items() if count)
+    calls = sum(report.supplier_calls.values())
+    say(
+        f"\n{len(report.rows)} choice(s) checked: {problems or 'no problem found'}; "
+        f"{calls} supplier calls, {report.pancake_calls} Pancake calls"
+    )
+
+
+def _stock(stock: int | None, in_stock: bool | None, is_instant: bool | None) -> str:
+    if in_stock is None:
+        return "-"
+    if not is_instant:
+        return "manual" if in_stock else "manual, closed"
+    return str(stock)
+
+
+@mappings.command("unmapped")
+def unmapped(
+    shop: Annotated[str | None, typer.Option("--shop", help="Only this shop.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List variations ordered that have no mapping.
+
+    With the number of orders and lines, the lines waiting in needs_attention, and when one
+    was last seen. Map one with `add`, then `bridge fulfilments retry ID` its waiting lines.
+
+    \b
+    Example:
+      pancake-bridge mappings unmapped --shop 4
+    """
+    _print_unmapped(shop, as_json)
+
+
+def _print_unmapped(shop: str | None, as_json: bool) -> None:
+    from mappings import repository
+
+    with reading(settings()) as session:
+        rows = repository.unmapped(session, shop)
+    if as_json:
+        print_json(rows)
+        return
+    print_table(
+        ["shop", "variation", "item", "orders", "lines", "waiting", "last seen"],
+        [
+            [r.shop_id, r.variation_id, r.item_name or "-", r.orders, r.lines, r.waiting]
+            + [when(r.last_seen)]
+            for r in rows
         ],
     )

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import fields, is_dataclass
 from datetime import date, datetime
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
@@ -29,6 +29,18 @@ if TYPE_CHECKING:
 JsonOption = Annotated[
     bool,
     typer.Option("--json", help="Print JSON on stdout (plain values, nothing else) instead."),
+]
+
+
+class ProgressMode(StrEnum):
+    AUTO = "auto"
+    ALWAYS = "always"
+    NEVER = "never"
+
+
+ProgressOption = Annotated[
+    ProgressMode,
+    typer.Option("--progress", help="Progress bars on stderr (auto: when stderr is a terminal)."),
 ]
 
 # Width of a console that is not a terminal: wide enough that no line is ever wrapped.
@@ -212,3 +224,13 @@ class SyncProgress:
         self._progress.stop()
         self._progress = None
         self._tasks.clear()
+
+
+def progress_bar(mode: ProgressMode) -> SyncProgress:
+    """The progress bars a ``--progress`` option asks for, on stderr."""
+    return SyncProgress(
+        sys.stderr,
+        enabled=mode == ProgressMode.ALWAYS
+        or (mode == ProgressMode.AUTO and is_terminal(sys.stderr)),
+        force_terminal=True if mode == ProgressMode.ALWAYS else None,
+    )

@@ -8,15 +8,22 @@ bridge stock buffer --shop S N               keep N of every synced variation ba
 
 from __future__ import annotations
 
-import sys
-from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from bridge.cli import app, output
 from bridge.cli.exits import CommandFailed
-from bridge.cli.output import JsonOption, error, print_json, print_table, say, when
+from bridge.cli.output import (
+    JsonOption,
+    ProgressMode,
+    ProgressOption,
+    error,
+    print_json,
+    print_table,
+    say,
+    when,
+)
 from bridge.cli.support import open_engine, reading, secret_box, settings, writing
 
 if TYPE_CHECKING:
@@ -34,12 +41,6 @@ stock = typer.Typer(
 app.add_typer(stock, name="stock")
 
 
-class ProgressMode(StrEnum):
-    AUTO = "auto"
-    ALWAYS = "always"
-    NEVER = "never"
-
-
 @stock.command("sync")
 def sync(
     dry_run: Annotated[
@@ -48,12 +49,7 @@ def sync(
     changed: Annotated[
         bool, typer.Option("--changed", help="List only the variations that change.")
     ] = False,
-    progress: Annotated[
-        ProgressMode,
-        typer.Option(
-            "--progress", help="Progress bars on stderr (auto: when stderr is a terminal)."
-        ),
-    ] = ProgressMode.AUTO,
+    progress: ProgressOption = ProgressMode.AUTO,
     as_json: JsonOption = False,
 ) -> None:
     """Sync stock now and say what changed and why.
@@ -73,12 +69,7 @@ def sync(
     current = settings()
     box = secret_box(current)  # refuses a missing key before the database is touched
     ctx = Context(current, open_engine(current), box, Budgets.from_settings(current))
-    bar = output.SyncProgress(
-        sys.stderr,
-        enabled=progress == ProgressMode.ALWAYS
-        or (progress == ProgressMode.AUTO and output.is_terminal(sys.stderr)),
-        force_terminal=True if progress == ProgressMode.ALWAYS else None,
-    )
+    bar = output.progress_bar(progress)
     try:
         if dry_run:
             report = run_sync(ctx, trigger="cli", dry_run=True, progress=bar)

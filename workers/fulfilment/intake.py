@@ -25,7 +25,7 @@ from bridge.pancake.errors import PancakeRequestError, PancakeUnavailable
 from bridge.pancake.schemas import PancakeOrder, PancakeOrderItem
 from bridge.pancake.vocabulary import CANCELLING
 from bridge.states import FulfilmentState, OrderState
-from mappings.resolve import choices
+from mappings.resolve import choices, unserved
 from workers.context import Context
 from workers.dispatch import INTAKE, PURCHASE, Send
 from workers.fulfilment.bounds import clean_name, order_problem
@@ -175,7 +175,8 @@ def _line_values(session: Session, order: Order, item: PancakeOrderItem) -> dict
     if not item.variation_id:
         return _attention("unmapped: the order line has no variation id")
     if not choices(session, order.shop_id, item.variation_id):
-        return _attention(f"unmapped: variation {item.variation_id} has no mapping")
+        # Unmapped, or mapped with everything disabled: the reason says which.
+        return _attention(unserved(session, order.shop_id, item.variation_id).reason)
     return {"state": FulfilmentState.PENDING}
 
 

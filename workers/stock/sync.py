@@ -33,6 +33,7 @@ from bridge.pancake.schemas import QuantityUpdate
 from bridge.supplier.budget import BudgetExhausted
 from bridge.supplier.errors import SupplierError
 from mappings.models import Mapping
+from mappings.repository import disabled_variations
 from workers.alerts.store import raise_alert
 from workers.breaker import is_paused
 from workers.context import Context
@@ -173,6 +174,8 @@ def _load(ctx: Context, now: datetime) -> _World:
             .order_by(col(Mapping.shop_id), col(Mapping.variation_id))
             .order_by(col(Mapping.priority), col(Mapping.id))
         ).all()
+        # A mapping disabled as a whole is neither bought nor synced: staff keep its stock.
+        disabled = disabled_variations(session)
         shops = {shop.shop_id: shop for shop in session.exec(select(PancakeShop))}
         suppliers = {supplier.name: supplier for supplier in session.exec(select(Supplier))}
         levels = {
@@ -185,8 +188,10 @@ def _load(ctx: Context, now: datetime) -> _World:
         }
     grouped: dict[tuple[str, str], list[Mapping]] = defaultdict(list)
     for mapping in mappings:
-        if mapping.shop_id in shops:  # a removed shop cannot be pushed to
-            grouped[(mapping.shop_id, mapping.variation_id)].append(mapping)
+        key = (mapping.shop_id, mapping.variation_id)
+        # A removed shop cannot be pushed to.
+        if mapping.shop_id in shops and key not in disabled:
+            grouped[key].append(mapping)
     variations = {
         key: [Choice(m.supplier_name, m.plan_id, m.units, m.manual_stock) for m in rows]
         for key, rows in grouped.items()
