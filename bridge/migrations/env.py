@@ -6,6 +6,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import bridge.models  # noqa: F401  (registers the tables)
+import bridge.web.console.models  # noqa: F401
 import mappings.models  # noqa: F401
 import workers.stock.models  # noqa: F401
 from bridge.db import make_engine

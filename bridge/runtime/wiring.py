@@ -20,6 +20,7 @@ from bridge.secrets import SecretBox, prove_key
 from bridge.settings import Settings
 from bridge.supplier.budget import Budgets
 from bridge.web.app import create_app
+from bridge.web.console.app import Console
 from bridge.web.ingest import EventRecorder
 from bridge.web.limits import HttpLimits
 from bridge.web.server import ServerThread, server_config
@@ -116,7 +117,12 @@ class Runtime:
                 settings.stock_debounce_seconds if settings.stock_sync_enabled else None
             ),
         )
-        self.app: Starlette = create_app(self.engine, self.box, self.recorder)
+        console = Console(
+            self.engine, self.box, secret_key or settings.require_secret_key(), ctx=self.ctx
+        )
+        self.app: Starlette = create_app(
+            self.engine, self.box, self.recorder, console=console.mount
+        )
         self.scheduler = Scheduler(
             self.ctx, self.dispatch, PERIODIC, watch=(recover_dead_workers,), holder=self.worker_id
         )

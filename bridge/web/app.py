@@ -1,4 +1,4 @@
-"""The web side: the Pancake webhook endpoint and a health check.
+"""The web side: the Pancake webhook endpoint, a health check, and the console's mount point.
 
 The endpoint verifies, records and enqueues; it never calls Pancake or a supplier, so it answers
 in milliseconds. Bad input is refused with a one-line reason and stores nothing; reasons never
@@ -88,7 +88,14 @@ class ShopDirectory:
         return ShopAuth(row[0], frozenset(row[1]))
 
 
-def create_app(engine: Engine, box: SecretBox, recorder: EventRecorder) -> Starlette:
+def create_app(
+    engine: Engine,
+    box: SecretBox,
+    recorder: EventRecorder,
+    *,
+    console: Callable[[Starlette], None] | None = None,
+) -> Starlette:
+    """The web app; ``console`` mounts the web console (``/admin``) on it."""
     shops = ShopDirectory(engine)
 
     async def pancake_webhook(request: Request) -> Response:
@@ -123,10 +130,13 @@ def create_app(engine: Engine, box: SecretBox, recorder: EventRecorder) -> Starl
         recorder.start()
         yield
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/webhooks/pancake/{shop_id}", pancake_webhook, methods=["POST"]),
             Route("/healthz", health, methods=["GET"]),
         ],
         lifespan=lifespan,
     )
+    if console is not None:
+        console(app)
+    return app

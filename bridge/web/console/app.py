@@ -1,0 +1,108 @@
+"""The web console at ``/admin``, built on starlette-admin and mounted on the bridge's web app.
+
+Middleware, outermost first: starlette-admin's own (timezone, the per-request database session,
+which is read-only here), then the signed session cookie, flash messages, CSRF (a signed
+double-submit token on every POST, header or form field) and last the refusal of anonymous
+requests. Security headers wrap it all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette_admin.contrib.sqlmodel import Admin
+from starlette_admin.views import BaseView
+
+from bridge.secrets import SecretBox
+from bridge.web.console.auth import ConsoleAuth
+from bridge.web.console.dashboard import Balances
+from bridge.web.console.keys import Purpose, derive
+from bridge.web.console.pages import DashboardPage, LinePage, SuppliersPage
+from bridge.web.console.settings import ConsoleSettings
+from bridge.web.console.store import read_only
+from bridge.web.console.throttle import Throttle
+from bridge.web.console.views import model_views
+from workers.context import Context
+
+BASE_URL = "/admin"
+SESSION_COOKIE = "bridge_console"
+TEMPLATES = Path(__file__).parent / "templates"
+SECURITY_HEADERS = [
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+]
+
+
+@dataclass
+class Console:
+    """What the console needs from the runtime. ``mount`` is handed to ``create_app``."""
+
+    engine: Engine
+    box: SecretBox
+    secret_key: str
+    # The workers' context, for live supplier balances (through the key's budget); None: none.
+    ctx: Context | None = None
+    settings: ConsoleSettings = field(default_factory=ConsoleSettings)
+    # The mapping pages (mappings/, another room's model and functions) are added here, after
+    # Fulfilments, when they exist: e.g. ``extra_views=mapping_views(engine)``.
+    extra_views: Sequence[BaseView] = ()
+
+    def mount(self, app: Starlette) -> None:
+        ctx = self.ctx
+        balances = Balances(lambda s: ctx.supplier(s).balance()) if ctx is not None else None
+        throttle = Throttle(self.engine, derive(self.secret_key, Purpose.THROTTLE), self.settings)
+        admin = Admin(
+            read_only(self.engine),
+            title="pancake-bridge",
+            base_url=BASE_URL,
+            route_name="admin",
+            templates_dir=str(TEMPLATES),
+            index_view=DashboardPage(self.engine, balances),
+            auth_provider=ConsoleAuth(self.engine, throttle, self.settings),
+            secret_key=derive(self.secret_key, Purpose.ADMIN).hex(),
+            middlewares=[
+                Middleware(
+                    SessionMiddleware,
+                    secret_key=derive(self.secret_key, Purpose.SESSION).hex(),
+                    session_cookie=SESSION_COOKIE,
+                    max_age=int(self.settings.session_hours * 3600),
+                    path=BASE_URL,
+                    same_site="strict",
+                    https_only=not self.settings.insecure_cookies,
+                )
+            ],
+        )
+        fulfilments, *others = model_views(self.engine)
+        for view in [fulfilments, *self.extra_views, SuppliersPage(self.engine, balances)]:
+            admin.add_view(view)
+        for view in [*others, LinePage(self.engine, self.box)]:
+            admin.add_view(view)
+        admin.mount_to(app)
+        app.add_middleware(SecurityHeaders)
+
+
+class SecurityHeaders:
+    """No framing (clickjacking of the reveal button), no MIME sniffing, no referrer leaving."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(BASE_URL):
+            await self._app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
+        await self._app(scope, receive, with_headers)

@@ -1,0 +1,45 @@
+"""The audit of what console users did to lines: reveals of credentials, retries and resends."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlmodel import Session, col, select
+
+from bridge.web.console.models import ConsoleAudit
+
+
+class AuditAction(StrEnum):
+    REVEAL = "reveal"
+    RETRY = "retry"
+    RESEND = "resend"
+
+
+def record(
+    session: Session,
+    username: str,
+    action: AuditAction,
+    fulfilment_id: int,
+    address: str | None,
+    now: datetime,
+) -> None:
+    session.add(
+        ConsoleAudit(
+            username=username,
+            action=action,
+            fulfilment_id=fulfilment_id,
+            address=address,
+            at=now,
+        )
+    )
+
+
+def audit_of(
+    session: Session, fulfilment_id: int | None = None, limit: int = 100
+) -> list[ConsoleAudit]:
+    """The newest ``limit`` audit rows, optionally of one line only."""
+    statement = select(ConsoleAudit).order_by(col(ConsoleAudit.id).desc()).limit(limit)
+    if fulfilment_id is not None:
+        statement = statement.where(ConsoleAudit.fulfilment_id == fulfilment_id)
+    return list(session.exec(statement))

@@ -1,0 +1,140 @@
+"""Login, sessions and the refusal of anonymous requests.
+
+The session is Starlette's signed cookie (HttpOnly, SameSite=Strict, Secure unless
+``BRIDGE_CONSOLE_INSECURE_COOKIES``), holding the user's id, the user's session epoch and the
+login time: nothing secret. Every request loads the user again, so removing a user or setting a
+new password ends their sessions at once. The login form is starlette-admin's; this provider
+adds the throttle in front of it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Match
+from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp
+from starlette_admin.auth import AdminUser, AuthProvider
+from starlette_admin.exceptions import LoginFailed
+
+from bridge.db import utcnow
+from bridge.logs import event
+from bridge.web.console.settings import ConsoleSettings
+from bridge.web.console.throttle import Subjects, Throttle
+from bridge.web.console.users import session_user, verify
+
+# Routes of the admin app an anonymous request may reach: the login form and its assets.
+OPEN_ROUTES = frozenset({"login", "static"})
+WRONG = "Wrong user name or password."
+
+
+def client_address(request: Request) -> str:
+    # uvicorn puts X-Forwarded-For's address here for a proxy on loopback (nginx in deploy/).
+    return request.client.host if request.client else "unknown"
+
+
+def console_user(request: Request) -> str:
+    """The user name of the request's session (only ever called behind ``RefuseAnonymous``)."""
+    user: AdminUser = request.state.admin_user
+    return user.username
+
+
+class ConsoleAuth(AuthProvider):
+    def __init__(self, engine: Engine, throttle: Throttle, settings: ConsoleSettings) -> None:
+        super().__init__(login_path="/login", logout_path="/logout")
+        self._engine = engine
+        self._throttle = throttle
+        self._session_seconds = settings.session_hours * 3600
+
+    async def render_login(self, request: Request, templates: Jinja2Templates) -> Response:
+        if request.method == "POST" and getattr(request.state, "admin_user", None) is None:
+            form = await request.form()
+            subjects = self._throttle.subjects(
+                str(form.get("username") or ""), client_address(request)
+            )
+            wait = await run_in_threadpool(self._throttle.attempt, subjects, utcnow())
+            if wait is not None:
+                event("console.login.throttled", logging.WARNING)
+                return templates.TemplateResponse(
+                    request=request,
+                    name="login.html",
+                    context={"error": f"Too many wrong passwords: try again in {wait:.0f} s."},
+                    status_code=429,
+                    headers={"Retry-After": f"{wait:.0f}"},
+                )
+            request.state.console_subjects = subjects
+        return await super().render_login(request, templates)
+
+    async def login(
+        self, username: str, password: str, remember_me: bool, request: Request
+    ) -> Response | None:
+        subjects: Subjects = request.state.console_subjects
+        user = await run_in_threadpool(verify, self._engine, username, password, utcnow())
+        if user is None or user.id is None:
+            event("console.login.failed", logging.WARNING)
+            raise LoginFailed(WRONG)
+        await run_in_threadpool(self._throttle.succeeded, subjects)
+        request.session.clear()
+        request.session.update({"uid": user.id, "epoch": user.session_epoch, "at": time.time()})
+        event("console.login", user=user.id)
+        return None
+
+    async def logout(self, request: Request) -> Response | None:
+        request.session.clear()
+        return None
+
+    async def authenticate(self, request: Request) -> AdminUser | None:
+        session: dict[str, Any] = request.session
+        uid, epoch, at = session.get("uid"), session.get("epoch"), session.get("at")
+        if not isinstance(uid, int) or not isinstance(epoch, int) or not isinstance(at, float):
+            return None
+        if time.time() - at > self._session_seconds:
+            session.clear()
+            return None
+        user = await run_in_threadpool(session_user, self._engine, uid, epoch)
+        if user is None:
+            session.clear()
+            return None
+        return AdminUser(username=user.username)
+
+    def get_middleware(self) -> Middleware:
+        return Middleware(RefuseAnonymous, provider=self)
+
+
+class RefuseAnonymous(BaseHTTPMiddleware):
+    """Every route but the login form refuses a request without a valid session: a page is
+    redirected to the login form (and back after it), anything else is answered 401."""
+
+    def __init__(self, app: ASGIApp, provider: ConsoleAuth) -> None:
+        super().__init__(app)
+        self._provider = provider
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        user = await self._provider.authenticate(request)
+        request.state.admin_user = user
+        request.state.is_anonymous = user is None
+        if user is not None or _route_name(request) in OPEN_ROUTES:
+            return await call_next(request)
+        if request.method in ("GET", "HEAD") and "/_api/" not in request.url.path:
+            login = request.url_for(request.app.state.ROUTE_NAME + ":login")
+            query = urlencode({"next": str(request.url)})
+            return RedirectResponse(f"{login}?{query}", status_code=303)
+        return JSONResponse({"ok": False, "error": "log in first"}, status_code=401)
+
+
+def _route_name(request: Request) -> str | None:
+    for route in request.scope["app"].routes:
+        match, _ = route.matches(request.scope)
+        if match == Match.FULL:
+            name: str | None = getattr(route, "name", None)
+            return name
+    return None

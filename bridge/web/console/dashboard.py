@@ -1,0 +1,194 @@
+"""What the dashboard and the Suppliers page show, as plain data (the templates format it).
+
+Days and hours are the shops' local time (UTC+7, as Pancake and the suppliers print theirs).
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from bridge.models import Fulfilment, Order, Supplier
+from bridge.states import RETRYABLE, FulfilmentState
+from bridge.supplier.clock import stored_clock
+from bridge.supplier.schemas import VN_TZ
+from workers.breaker import is_paused
+from workers.stock.models import StockSyncRun
+from workers.stock.report import latest_runs
+
+CHART_HOURS = 24
+ATTENTION_SHOWN = 10
+# The chart's colours, one per state group (what an operator cares to tell apart).
+GROUPS: dict[str, tuple[frozenset[FulfilmentState], str]] = {
+    "done": (frozenset({FulfilmentState.ANNOTATED}), "#2fb344"),
+    "in progress": (
+        frozenset(FulfilmentState)
+        - {FulfilmentState.ANNOTATED, FulfilmentState.CANCELLED}
+        - RETRYABLE,
+        "#4299e1",
+    ),
+    "needs attention": (RETRYABLE, "#d63939"),
+    "cancelled": (frozenset({FulfilmentState.CANCELLED}), "#9ba9be"),
+}
+
+
+def local_day_start(now: datetime) -> datetime:
+    return now.astimezone(VN_TZ).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def group_of(state: str) -> str:
+    return next(name for name, (states, _) in GROUPS.items() if state in states)
+
+
+@dataclass(frozen=True)
+class HourBar:
+    hour: str  # "14h"
+    counts: dict[str, int]  # by group
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    today_by_state: dict[str, int]
+    median_seconds: float | None  # webhook to note, lines annotated today
+    p95_seconds: float | None
+    attention: list[Fulfilment]
+    attention_total: int
+    hours: list[HourBar]
+    last_sync: StockSyncRun | None
+    suppliers: list[SupplierState] = field(default_factory=list)
+
+    @property
+    def chart_max(self) -> int:
+        return max([sum(bar.counts.values()) for bar in self.hours] + [1])
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The nearest-rank percentile (p95 of 3 values is the largest)."""
+    ordered = sorted(values)
+    rank = max(1, -(-int(share * 100) * len(ordered) // 100))
+    return ordered[rank - 1]
+
+
+def dashboard(session: Session, now: datetime) -> Dashboard:
+    day = local_day_start(now)
+    since = min(day, now - timedelta(hours=CHART_HOURS))
+    rows = session.exec(
+        select(Fulfilment, Order.created_at)
+        .join(Order, col(Order.id) == col(Fulfilment.order_pk))
+        .where(col(Fulfilment.created_at) >= since)
+    ).all()
+    today = [(line, received) for line, received in rows if line.created_at >= day]
+    by_state = Counter(line.state for line, _ in today)
+    took = [
+        (line.updated_at - received).total_seconds()
+        for line, received in today
+        if line.state == FulfilmentState.ANNOTATED
+    ]
+    attention_rows = session.exec(
+        select(Fulfilment)
+        .where(col(Fulfilment.state).in_(list(RETRYABLE)))
+        .order_by(col(Fulfilment.id).desc())
+    ).all()
+    return Dashboard(
+        today_by_state=dict(sorted(by_state.items())),
+        median_seconds=statistics.median(took) if took else None,
+        p95_seconds=percentile(took, 0.95) if took else None,
+        attention=list(attention_rows[:ATTENTION_SHOWN]),
+        attention_total=len(attention_rows),
+        hours=_hours([line for line, _ in rows], now),
+        last_sync=next(iter(latest_runs(session, 1)), None),
+    )
+
+
+def _hours(lines: list[Fulfilment], now: datetime) -> list[HourBar]:
+    top = now.astimezone(VN_TZ).replace(minute=0, second=0, microsecond=0)
+    starts = [top - timedelta(hours=n) for n in range(CHART_HOURS - 1, -1, -1)]
+    counts: dict[datetime, Counter[str]] = {start: Counter() for start in starts}
+    for line in lines:
+        hour = line.created_at.astimezone(VN_TZ).replace(minute=0, second=0, microsecond=0)
+        if hour in counts:
+            counts[hour][group_of(line.state)] += 1
+    return [HourBar(f"{start:%H}h", {g: counts[start][g] for g in GROUPS}) for start in starts]
+
+
+@dataclass(frozen=True)
+class SupplierState:
+    """A supplier as the console shows it: health, clock, limits and its live balance."""
+
+    name: str
+    enabled: bool
+    paused_until: datetime | None
+    failure_streak: int
+    last_failure: str | None
+    clock: str | None  # "+300 s ± 1 s"
+    rate_limit: int | None
+    daily_limit: int | None
+    key_expires_at: datetime | None
+    balance: float | None
+    balance_error: str | None
+
+    @property
+    def health(self) -> str:
+        if not self.enabled:
+            return "disabled"
+        if self.paused_until is not None:
+            return "paused"
+        return "failing" if self.failure_streak else "ok"
+
+
+class Balances:
+    """Each supplier's balance, read live (one budgeted ``account/balance`` call) at most once a
+    minute per supplier whatever the number of page views."""
+
+    def __init__(self, read: Callable[[Supplier], float], ttl_seconds: float = 60.0) -> None:
+        self._read = read
+        self._ttl = ttl_seconds
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[float, float | None, str | None]] = {}
+
+    def of(self, supplier: Supplier) -> tuple[float | None, str | None]:
+        with self._lock:
+            cached = self._cache.get(supplier.name)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1], cached[2]
+        try:
+            found: tuple[float | None, str | None] = (self._read(supplier), None)
+        except Exception as exc:  # noqa: BLE001 - shown on the page; the page still renders
+            found = (None, type(exc).__name__)
+        with self._lock:
+            self._cache[supplier.name] = (time.monotonic() + self._ttl, *found)
+        return found
+
+
+def supplier_states(
+    session: Session, balances: Balances | None, now: datetime
+) -> list[SupplierState]:
+    states = []
+    for supplier in session.exec(select(Supplier).order_by(col(Supplier.name))):
+        clock = stored_clock(supplier)
+        balance, error = (
+            balances.of(supplier) if balances and supplier.enabled else (None, "not read")
+        )
+        states.append(
+            SupplierState(
+                name=supplier.name,
+                enabled=supplier.enabled,
+                paused_until=supplier.paused_until if is_paused(supplier, now) else None,
+                failure_streak=supplier.failure_streak,
+                last_failure=supplier.last_failure,
+                clock=clock.describe() if clock else None,
+                rate_limit=supplier.rate_limit,
+                daily_limit=supplier.daily_limit,
+                key_expires_at=supplier.key_expires_at,
+                balance=balance,
+                balance_error=error,
+            )
+        )
+    return states

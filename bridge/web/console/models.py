@@ -1,0 +1,57 @@
+"""The console's own tables: who may log in, how many wrong passwords were tried, and the audit.
+
+Passwords are stored only as argon2id hashes. The throttle keys are HMAC digests of the user name
+and address, so the table holds nothing a person typed (a password pasted into the name field
+included). Every credential reveal, retry and resend leaves an audit row.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from bridge.db import UTCDateTime, created_timestamp, optional_timestamp
+
+
+class ConsoleUser(SQLModel, table=True):
+    __tablename__ = "console_users"
+    __table_args__ = (UniqueConstraint("username", name="uq_console_users_username"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str
+    password_hash: str  # argon2id, with its own salt and parameters
+    # In every session cookie; bumped when the password is set again, which ends the sessions
+    # signed before (a cookie cannot be revoked any other way).
+    session_epoch: int = 0
+    created_at: datetime = created_timestamp()
+    password_set_at: datetime = created_timestamp()
+    last_login_at: datetime | None = optional_timestamp()
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Wrong passwords per user and per address in the current window (one row each).
+
+    An attempt is counted before its password is checked, in one atomic upsert, so concurrent
+    guesses from many processes cannot all slip under the limit.
+    """
+
+    __tablename__ = "console_login_throttle"
+
+    subject: str = Field(primary_key=True)  # "user:<hmac>" or "addr:<hmac>"
+    failures: int = 0
+    window_started_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
+class ConsoleAudit(SQLModel, table=True):
+    """Who did what to which line, and when: every reveal of credentials, every retry, resend."""
+
+    __tablename__ = "console_audit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str
+    action: str = Field(index=True)  # reveal, retry, resend
+    fulfilment_id: int = Field(index=True)
+    address: str | None = None
+    at: datetime = created_timestamp()
