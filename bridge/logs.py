@@ -78,6 +78,7 @@ def configure(level: str = "INFO") -> None:
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactingFilter())
     protect_library_loggers()
-    # Request lines of the HTTP clients add nothing our own events lack, and carry URLs.
-    for noisy in ("httpx", "httpcore", "alembic"):
+    # Request lines of the HTTP clients add nothing our own events lack, and carry URLs;
+    # starlette-admin announces its theme at every start.
+    for noisy in ("httpx", "httpcore", "alembic", "starlette_admin"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
