@@ -178,6 +178,9 @@ class PurchaseAttempt(SQLModel, table=True):
     # refused batch is still not read as a refusal of each of its plans (mappings/resolve.py).
     batch_key: str | None = Field(default=None, index=True)
     settlement: str | None = None
+    # What the supplier charged for the order this attempt bought (the orders/create answer's
+    # ``total``), for the console's runway; None when the supplier did not say.
+    amount: float | None = None
     # The worker process that claimed the line (``WorkerProcess.id``): when its heartbeat stops,
     # the attempt is taken back at once instead of after the row's lease.
     worker_id: str | None = Field(default=None, index=True)

@@ -112,6 +112,10 @@ class KeyBudget(Budget, Protocol):
     def seed_daily(self, used: int) -> None:
         """The supplier counts ``used`` requests today: never count fewer (never lowers)."""
 
+    def used_today(self) -> int | None:
+        """The requests counted against today's limit so far; None when the count cannot be
+        read (Redis down). Only reads: it admits, stamps and raises nothing."""
+
 
 def _slot_wait(oldest: float, window: float, now: float) -> float:
     """How long until the oldest entry leaves the window; an unanswered one may be restamped to
@@ -185,6 +189,10 @@ class LocalBudget:
         with self._lock:
             day = _day(self._clock())
             self._days = {day: max(self._days.get(day, 0), used)}
+
+    def used_today(self) -> int | None:
+        with self._lock:
+            return self._days.get(_day(self._clock()), 0)
 
 
 # Blocks the key (KEYS[n] holds blocked-until ms) until now + ms, never shortening a block.
@@ -407,6 +415,16 @@ class RedisBudget:
             keys=self._keys(), args=[int(used), *self._recovery_args()]
         )
         self._saw(epoch, day_count)
+
+    def used_today(self) -> int | None:
+        # A plain GET, not a script: a reader (the console) must not run the restart recovery,
+        # which belongs to the processes that send requests.
+        try:
+            count = self._client.get(self._keys()[1])
+        except redis.RedisError as exc:
+            event("budget.used_today.unread", logging.WARNING, error=type(exc).__name__)
+            return None
+        return int(count) if count is not None else 0
 
 
 def _seconds_to_next_day(now: float) -> float:

@@ -42,7 +42,7 @@ from bridge.supplier.errors import (
     SupplierRefused,
     SupplierUnreachable,
 )
-from bridge.supplier.schemas import CreateResult, OrderItem
+from bridge.supplier.schemas import CreatedOrder, CreateResult, OrderItem
 from bridge.supplier.vocabulary import AUTH_CODES, FALLBACK_CODES, ErrorCode, SupplierStatus
 from mappings.resolve import Chosen, NoChoice, Wait, choose
 from workers import breaker
@@ -231,11 +231,13 @@ def _finish(
     trans_id: str | None = None,
     error_code: str | None = None,
     detail: str | None = None,
+    amount: float | None = None,
 ) -> None:
     attempt = session.get(PurchaseAttempt, attempt_id)
     assert attempt is not None
     attempt.outcome = outcome
     attempt.trans_id = trans_id
+    attempt.amount = amount
     attempt.error_code = error_code
     attempt.detail = detail[:500] if detail else None
     attempt.finished_at = now
@@ -252,9 +254,16 @@ def _bought(ctx: Context, purchase: Purchase, result: CreateResult) -> list[Send
     now = ctx.clock()
     with session_scope(ctx.engine) as session:
         if not _still_ours(session, claim):
-            _late_answer(session, purchase.supplier.name, claim, order.trans_id, now)
+            _late_answer(session, purchase.supplier.name, claim, order, now)
             return []
-        _finish(session, claim.attempt_id, AttemptOutcome.BOUGHT, now, trans_id=order.trans_id)
+        _finish(
+            session,
+            claim.attempt_id,
+            AttemptOutcome.BOUGHT,
+            now,
+            trans_id=order.trans_id,
+            amount=order.total,
+        )
         # The answer's timestamp keeps the supplier's measured clock fresh for settling.
         record_clock(
             session, purchase.supplier.name, ctx.supplier(purchase.supplier).clock_offset, now
@@ -298,7 +307,7 @@ def _still_ours(session: Session, claim: Claim) -> bool:
 
 
 def _late_answer(
-    session: Session, supplier: str, claim: Claim, trans_id: str, now: datetime
+    session: Session, supplier: str, claim: Claim, order: CreatedOrder, now: datetime
 ) -> None:
     """The attempt was already settled and the line went on: this order is one too many.
 
@@ -307,8 +316,10 @@ def _late_answer(
     """
     attempt = session.get(PurchaseAttempt, claim.attempt_id)
     assert attempt is not None
+    trans_id = order.trans_id
     attempt.outcome = AttemptOutcome.BOUGHT
     attempt.trans_id = trans_id
+    attempt.amount = order.total  # paid for all the same: it counts against the balance
     attempt.detail = "answer arrived after the attempt was settled: a second order exists"
     attempt.finished_at = now
     session.add(attempt)

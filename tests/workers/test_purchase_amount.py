@@ -1,0 +1,50 @@
+"""Each purchase records what the supplier charged for it, as the supplier's own books say."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlmodel import col, select
+
+from bridge.db import session_scope
+from bridge.dev.sandbox import Sandbox
+from bridge.models import PurchaseAttempt
+from bridge.states import FulfilmentState
+from tests.conftest import Backend
+from tests.e2e.world import CANVA, CAOSHOP, NETFLIX, SHOPKEY, SPOTIFY, build_world
+
+
+@pytest.fixture
+def world(backend: Backend) -> Iterator[Sandbox]:
+    sandbox = build_world(backend.sandbox()).start()
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+
+
+def test_a_purchase_records_the_amount_the_supplier_charged(world: Sandbox) -> None:
+    balances = {name: sim.balance for name, sim in world.suppliers.items()}
+    order_id = world.place_order(
+        [
+            {"variation_id": NETFLIX, "quantity": 1},
+            {"variation_id": SPOTIFY, "quantity": 2},  # 4 supplier units: a multiple of a price
+            {"variation_id": CANVA, "quantity": 1},  # the short dialect
+        ]
+    )
+
+    lines = world.wait_settled(order_id, lines=3, final=True)
+
+    assert {line.state for line in lines} == {FulfilmentState.ANNOTATED}
+    with session_scope(world.runtime.engine) as session:
+        attempts = session.exec(select(PurchaseAttempt).order_by(col(PurchaseAttempt.id))).all()
+        recorded = {(a.supplier_name, a.trans_id): a.amount for a in attempts}
+    charged = {
+        (name, p.trans_id): p.amount for name, sim in world.suppliers.items() for p in sim.ledger
+    }
+    assert recorded == charged
+    assert sorted(charged.values()) == [75_000, 120_000, 240_000]
+    for name in (CAOSHOP, SHOPKEY):
+        spent = sum(amount or 0 for (supplier, _), amount in recorded.items() if supplier == name)
+        assert balances[name] - world.suppliers[name].balance == spent
