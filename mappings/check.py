@@ -154,14 +154,16 @@ def _read_shops(
         client = clients(shop)
         before = client.calls
         try:
-            found[shop.shop_id] = _variations(client, shop.shop_id, progress)
+            found[shop.shop_id] = read_variations(client, shop.shop_id, progress)
         except PancakeError as exc:
             unreadable[f"shop {shop.shop_id}"] = f"{type(exc).__name__}: {exc}"
         calls += client.calls - before
     return found, unreadable, calls
 
 
-def _variations(client: PancakeClient, shop_id: str, progress: Progress) -> dict[str, Variation]:
+def read_variations(
+    client: PancakeClient, shop_id: str, progress: Progress = no_progress
+) -> dict[str, Variation]:
     """Every variation of the shop, page after page; a page that repeats one already read
     (a server ignoring ``page_number``) ends the listing rather than looping."""
     found: dict[str, Variation] = {}

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from bridge.errors import ConfigError, NotFound
 from bridge.models import Fulfilment
-from bridge.states import FulfilmentState
+from bridge.states import RETRYABLE, FulfilmentState
 from mappings.models import Mapping, MappingVariation
 
 
@@ -128,6 +128,52 @@ def get_mapping(session: Session, shop_id: str, variation_id: str) -> MappingVie
         header.enabled if header else True,
         choices,
     )
+
+
+def list_grouped(
+    session: Session, search: str = "", labels: dict[tuple[str, str], str] | None = None
+) -> list[MappingView]:
+    """Whole mappings (shop, variation, its choices best first), those whose shop, variation,
+    name, supplier or plan contains ``search`` (any case) when it is given. ``labels``: other
+    names to search by, per (shop, variation), e.g. what Pancake calls the variation."""
+    grouped: dict[tuple[str, str], MappingView] = {}
+    for view in list_choices(session):
+        choice = view.choice
+        key = (choice.shop_id, choice.variation_id)
+        if key not in grouped:
+            grouped[key] = MappingView(*key, view.name, view.mapping_enabled)
+        grouped[key].choices.append(choice)
+    needle = search.strip().casefold()
+    if not needle:
+        return list(grouped.values())
+    return [
+        mapping
+        for mapping in grouped.values()
+        if any(
+            needle in text.casefold()
+            for text in (
+                mapping.shop_id,
+                mapping.variation_id,
+                mapping.name or "",
+                (labels or {}).get((mapping.shop_id, mapping.variation_id), ""),
+                *(f"{c.supplier_name} {c.plan_id}" for c in mapping.choices),
+            )
+        )
+    ]
+
+
+def waiting_lines(session: Session, shop_id: str, variation_id: str) -> list[Fulfilment]:
+    """Lines of the variation parked for an operator (e.g. ordered before it was mapped)."""
+    statement = (
+        select(Fulfilment)
+        .where(
+            Fulfilment.shop_id == shop_id,
+            Fulfilment.variation_id == variation_id,
+            col(Fulfilment.state).in_(list(RETRYABLE)),
+        )
+        .order_by(col(Fulfilment.id))
+    )
+    return list(session.exec(statement))
 
 
 def shop_of(session: Session, variation_id: str, shop_id: str | None = None) -> str:

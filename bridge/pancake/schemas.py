@@ -124,6 +124,9 @@ class Variation(_Tolerant):
     name: str | None = None
     retail_price: int | None = None
     remain_quantity: int | None = None
+    display_id: str | None = None
+    # The attributes that tell a product's variations apart: {"name": "màu", "value": "nâu"}.
+    fields: list[dict[str, Any]] = Field(default_factory=list)
     # Per-warehouse stock as Pancake reports it (warehouse_id, remain_quantity, ...).
     warehouses: list[dict[str, Any]] = Field(default_factory=list, alias="variations_warehouses")
 
@@ -139,7 +142,21 @@ class Variation(_Tolerant):
             fixes["name"] = product.get("name")
         if data.get("variations_warehouses") is None and "warehouses" not in data:
             fixes["variations_warehouses"] = []
+        if not isinstance(data.get("fields"), list):
+            fixes["fields"] = []
         return {**data, **fixes} if fixes else data
+
+    @property
+    def label(self) -> str:
+        """What an operator recognises it by: the product's name and the variation's attributes,
+        e.g. "ASOS đen XL — màu nâu, size s"."""
+        attributes = ", ".join(
+            " ".join(str(field[key]) for key in ("name", "value") if field.get(key) is not None)
+            for field in self.fields
+            if isinstance(field, dict)
+        )
+        name = self.name or str(self.id)
+        return f"{name} — {attributes}" if attributes else name
 
     def remain_in(self, warehouse_id: str) -> int | None:
         """Sellable quantity in one warehouse, or None when Pancake reported none for it."""

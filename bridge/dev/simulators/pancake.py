@@ -212,7 +212,9 @@ class PancakeSimulator:
         product_id: str | None = None,
         retail_price: int = 100_000,
         remain_quantity: int = 0,
+        attributes: dict[str, str] | None = None,
     ) -> None:
+        """``attributes``: what tells the product's variations apart, e.g. {"Thời hạn": "1 năm"}."""
         with self._lock:
             shop = self._shop(shop_id)
             if variation_id in shop.variations:
@@ -227,7 +229,10 @@ class PancakeSimulator:
                 "product": {"name": name, "display_id": None, "categories": [], "tags": []},
                 "display_id": None,
                 "barcode": None,
-                "fields": [],
+                "fields": [
+                    {"id": str(uuid.uuid4()), "name": key, "value": value}
+                    for key, value in (attributes or {}).items()
+                ],
                 "images": [],
                 "is_hidden": False,
                 "is_locked": False,

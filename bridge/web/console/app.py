@@ -8,7 +8,6 @@ requests. Security headers wrap it all.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,12 +17,13 @@ from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette_admin.contrib.sqlmodel import Admin
-from starlette_admin.views import BaseView
 
 from bridge.secrets import SecretBox
 from bridge.web.console.auth import ConsoleAuth
+from bridge.web.console.catalogues import LiveCatalogues
 from bridge.web.console.dashboard import Balances
 from bridge.web.console.keys import Purpose, derive
+from bridge.web.console.mapping_pages import MappingsPage, UnmappedPage
 from bridge.web.console.pages import DashboardPage, LinePage, SuppliersPage
 from bridge.web.console.settings import ConsoleSettings
 from bridge.web.console.store import read_only
@@ -51,13 +51,14 @@ class Console:
     # The workers' context, for live supplier balances (through the key's budget); None: none.
     ctx: Context | None = None
     settings: ConsoleSettings = field(default_factory=ConsoleSettings)
-    # The mapping pages (mappings/, another room's model and functions) are added here, after
-    # Fulfilments, when they exist: e.g. ``extra_views=mapping_views(engine)``.
-    extra_views: Sequence[BaseView] = ()
 
     def mount(self, app: Starlette) -> None:
         ctx = self.ctx
-        balances = Balances(lambda s: ctx.supplier(s).balance()) if ctx is not None else None
+        balances = (
+            Balances(lambda s: ctx.supplier(s).balance(), ctx.supplier_budget)
+            if ctx is not None
+            else None
+        )
         throttle = Throttle(self.engine, derive(self.secret_key, Purpose.THROTTLE), self.settings)
         admin = Admin(
             read_only(self.engine),
@@ -81,7 +82,11 @@ class Console:
             ],
         )
         fulfilments, *others = model_views(self.engine)
-        for view in [fulfilments, *self.extra_views, SuppliersPage(self.engine, balances)]:
+        mapping_pages = [
+            MappingsPage(self.engine, LiveCatalogues(self.engine, ctx)),
+            UnmappedPage(self.engine),
+        ]
+        for view in [fulfilments, *mapping_pages, SuppliersPage(self.engine, balances)]:
             admin.add_view(view)
         for view in [*others, LinePage(self.engine, self.box)]:
             admin.add_view(view)

@@ -6,25 +6,28 @@ Days and hours are the shops' local time (UTC+7, as Pancake and the suppliers pr
 from __future__ import annotations
 
 import statistics
-import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from bridge.models import Fulfilment, Order, Supplier
+from bridge.models import Fulfilment, Order, PurchaseAttempt, Supplier
 from bridge.states import RETRYABLE, FulfilmentState
+from bridge.supplier.budget import KeyBudget
 from bridge.supplier.clock import stored_clock
 from bridge.supplier.schemas import VN_TZ
+from bridge.web.console.fresh import Fresh
 from workers.breaker import is_paused
 from workers.stock.models import StockSyncRun
 from workers.stock.report import latest_runs
 
 CHART_HOURS = 24
 ATTENTION_SHOWN = 10
+# A supplier's runway is its balance over its daily spending across this many days.
+RUNWAY_DAYS = 7
 # The chart's colours, one per state group (what an operator cares to tell apart).
 GROUPS: dict[str, tuple[frozenset[FulfilmentState], str]] = {
     "done": (frozenset({FulfilmentState.ANNOTATED}), "#2fb344"),
@@ -120,7 +123,8 @@ def _hours(lines: list[Fulfilment], now: datetime) -> list[HourBar]:
 
 @dataclass(frozen=True)
 class SupplierState:
-    """A supplier as the console shows it: health, clock, limits and its live balance."""
+    """A supplier as the console shows it: health, clock, limits, its live balance, what it was
+    paid over the last ``RUNWAY_DAYS`` days and the key's budget used today."""
 
     name: str
     enabled: bool
@@ -133,6 +137,9 @@ class SupplierState:
     key_expires_at: datetime | None
     balance: float | None
     balance_error: str | None
+    spent_7_days: float = 0.0  # the attempts' amounts (bought ones) over RUNWAY_DAYS days
+    used_today: int | None = None  # requests the key's budget counted today; None: not read
+    budget_daily_limit: int | None = None  # the limit the budget enforces (configured or told)
 
     @property
     def health(self) -> str:
@@ -142,40 +149,80 @@ class SupplierState:
             return "paused"
         return "failing" if self.failure_streak else "ok"
 
+    @property
+    def runway_days(self) -> float | None:
+        """Days of orders the balance still pays for at the last ``RUNWAY_DAYS`` days' rate;
+        None when there is no rate (nothing spent) or no balance to divide."""
+        if self.balance is None or self.spent_7_days <= 0:
+            return None
+        return max(0.0, self.balance) / (self.spent_7_days / RUNWAY_DAYS)
+
+    @property
+    def runway_gap(self) -> str | None:
+        """Why there is no runway, when there is none."""
+        if self.runway_days is not None:
+            return None
+        if self.spent_7_days <= 0:
+            return f"no purchase cost in {RUNWAY_DAYS} days"
+        return "balance not read"
+
+
+def spent_since(session: Session, since: datetime) -> dict[str, float]:
+    """What each supplier was paid for attempts started at or after ``since`` (bought ones: a
+    trans_id; an attempt whose cost the supplier did not say adds nothing)."""
+    rows = session.exec(
+        select(PurchaseAttempt.supplier_name, func.sum(PurchaseAttempt.amount))
+        .where(
+            col(PurchaseAttempt.trans_id).is_not(None),
+            col(PurchaseAttempt.amount).is_not(None),
+            col(PurchaseAttempt.started_at) >= since,
+        )
+        .group_by(col(PurchaseAttempt.supplier_name))
+    ).all()
+    return {name: float(total) for name, total in rows if total is not None}
+
 
 class Balances:
-    """Each supplier's balance, read live (one budgeted ``account/balance`` call) at most once a
-    minute per supplier whatever the number of page views."""
+    """Live reads of each supplier: its balance (one budgeted ``account/balance`` call) at most
+    once a minute per supplier whatever the number of page views, and, from ``budget``, the
+    key's budget used today (a read of the limiter's own count, no supplier call: not cached)."""
 
-    def __init__(self, read: Callable[[Supplier], float], ttl_seconds: float = 60.0) -> None:
+    def __init__(
+        self,
+        read: Callable[[Supplier], float],
+        budget: Callable[[Supplier], KeyBudget] | None = None,
+        ttl_seconds: float = 60.0,
+    ) -> None:
         self._read = read
-        self._ttl = ttl_seconds
-        self._lock = threading.Lock()
-        self._cache: dict[str, tuple[float, float | None, str | None]] = {}
+        self._budget = budget
+        self._balances: Fresh[float] = Fresh(ttl_seconds)
 
     def of(self, supplier: Supplier) -> tuple[float | None, str | None]:
-        with self._lock:
-            cached = self._cache.get(supplier.name)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1], cached[2]
+        found = self._balances.get(supplier.name, lambda: self._read(supplier))
+        return found.value, found.error
+
+    def budget_today(self, supplier: Supplier) -> tuple[int | None, int | None]:
+        """(requests counted today, the daily limit enforced); None for what was not read."""
+        if self._budget is None:
+            return None, None
         try:
-            found: tuple[float | None, str | None] = (self._read(supplier), None)
-        except Exception as exc:  # noqa: BLE001 - shown on the page; the page still renders
-            found = (None, type(exc).__name__)
-        with self._lock:
-            self._cache[supplier.name] = (time.monotonic() + self._ttl, *found)
-        return found
+            budget = self._budget(supplier)
+        except Exception:  # noqa: BLE001 - the page still renders without it
+            return None, None
+        return budget.used_today(), budget.rule.daily_limit
 
 
 def supplier_states(
     session: Session, balances: Balances | None, now: datetime
 ) -> list[SupplierState]:
     states = []
+    spent = spent_since(session, now - timedelta(days=RUNWAY_DAYS))
     for supplier in session.exec(select(Supplier).order_by(col(Supplier.name))):
         clock = stored_clock(supplier)
         balance, error = (
             balances.of(supplier) if balances and supplier.enabled else (None, "not read")
         )
+        used, day_limit = balances.budget_today(supplier) if balances else (None, None)
         states.append(
             SupplierState(
                 name=supplier.name,
@@ -189,6 +236,9 @@ def supplier_states(
                 key_expires_at=supplier.key_expires_at,
                 balance=balance,
                 balance_error=error,
+                spent_7_days=spent.get(supplier.name, 0.0),
+                used_today=used,
+                budget_daily_limit=day_limit,
             )
         )
     return states
