@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from sqlalchemy.engine import Engine
@@ -40,6 +40,7 @@ from mappings import audit, commands, repository
 from mappings.catalogue import Catalogue, PlanInfo
 from mappings.models import Mapping, MappingChange
 
+Done = TypeVar("Done")
 PAGE_SIZE = 25
 # Suggested values for a plan's required fields, by what the field's key says it is.
 SUGGESTIONS = {"mail": "{order.bill_email}", "phone": "{order.bill_phone_number}"}
@@ -261,7 +262,8 @@ class MappingsPage(Page):
         flash(request, f"{moved} waiting line(s) will be bought with this mapping.", "success")
         return RedirectResponse(back, status_code=303)
 
-    def _write(self, change: Callable[[Session], str]) -> str:
+    def _write(self, change: Callable[[Session], Done]) -> Done:
+        """``change`` in one transaction: the change and its audit rows commit together."""
         with session_scope(self._engine) as session:
             return change(session)
 
@@ -291,18 +293,12 @@ class MappingsPage(Page):
             raise NotFound(f"no action {action!r}")
 
         try:
-            shop_id, variation_id, said = await run_in_threadpool(self._write_choice, change)
+            shop_id, variation_id, said = await run_in_threadpool(self._write, change)
         except NotFound as exc:
             return Response(str(exc), status_code=404)
         event("console.choice", logging.INFO, action=action, id=choice_id)
         flash(request, said, "success")
         return RedirectResponse(await self._mapping_or_list(request, shop_id, variation_id), 303)
-
-    def _write_choice(
-        self, change: Callable[[Session], tuple[str, str, str]]
-    ) -> tuple[str, str, str]:
-        with session_scope(self._engine) as session:
-            return change(session)
 
     async def _mapping_or_list(self, request: Request, shop_id: str, variation_id: str) -> str:
         """The mapping's page, or the list when its last choice went."""
