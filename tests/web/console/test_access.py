@@ -163,3 +163,20 @@ def test_pages_forbid_framing_and_caching_of_credentials(
     answer = logged_in.get(path)
     assert answer.status_code == 200
     assert answer.headers["x-frame-options"] == "DENY"
+
+
+def test_pages_load_nothing_from_other_sites(
+    console_world: Sandbox, logged_in: httpx.Client
+) -> None:
+    """No web font, script or style from elsewhere: an operator's browser tells no third party
+    it is looking at the console (and the console works offline)."""
+    links = re.compile(
+        r"""(?:src|href)=["'](https?://[^"']+)|@import url\(["']?(https?://[^"')]+)"""
+    )
+    for path in ("/admin/", "/admin/mappings", "/admin/mappings/new", "/admin/suppliers"):
+        page = logged_in.get(path)
+        assert page.status_code == 200, path
+        found = [a or b for a, b in links.findall(page.text)]
+        assert found, "the pattern sees the page's own links"
+        outside = [url for url in found if not url.startswith(console_world.bridge_url)]
+        assert outside == [], (path, outside)

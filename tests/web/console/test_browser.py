@@ -152,3 +152,12 @@ def test_map_an_unmapped_variation_through_the_pickers_and_see_orders_bought(
     assert "Sản phẩm chưa map" in page.locator("[data-testid=mappings]").inner_text()
     fits(page, "the mappings page")
     page.screenshot(path=str(ARTIFACTS / "mappings-375.png"), full_page=True)
+
+    # Every other page of the menu, and a line's page, fit a phone too.
+    menu = page.eval_on_selector_all(
+        "aside a.nav-link[href*='/admin/']", "links => links.map(a => a.href)"
+    )
+    assert len(menu) >= 8, menu
+    for url in [*menu, f"{world.bridge_url}/admin/lines/{done.id}"]:
+        page.goto(url)
+        fits(page, url)
