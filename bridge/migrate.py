@@ -8,6 +8,8 @@ large import) when the database is not at ``HEAD`` yet. ``HEAD`` must name the n
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,9 +33,52 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str) -> None:
+    """Apply the missing migrations. Processes that start together (scaled workers, a host's
+    web and workers at boot) take turns: the first applies them, the others then find the
+    database current and apply nothing."""
     from alembic import command
 
-    command.upgrade(alembic_config(database_url), "head")
+    with _one_at_a_time(database_url):
+        command.upgrade(alembic_config(database_url), "head")
+
+
+# pg_advisory_lock's key for "migrating": any fixed number no other lock of the bridge uses.
+MIGRATION_LOCK_KEY = 0x70616E63  # "panc"
+
+
+@contextmanager
+def _one_at_a_time(database_url: str) -> Iterator[None]:
+    """A lock held while migrating: PostgreSQL's advisory lock (any host), a lock file beside
+    an SQLite database (one host, as SQLite is)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
+
+    url = make_url(database_url)
+    if url.get_backend_name() == "postgresql":
+        engine = create_engine(url, poolclass=NullPool)
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+                try:
+                    yield
+                finally:
+                    conn.execute(
+                        text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                    )
+        finally:
+            engine.dispose()
+    elif url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        import fcntl
+
+        with open(f"{url.database}.migrate-lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+    else:
+        yield
 
 
 def current_revisions(engine: Engine) -> set[str] | None:
