@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bridge.errors import SettingsError
+from bridge.logs import LogFormat
 
 APP_NAME = "pancake-bridge"
 # Values people paste from examples; refused as a real key so a demo key never guards production.
@@ -173,6 +174,9 @@ class Settings(BaseSettings):
     catchup_overlap_seconds: float = Field(default=300.0, ge=0)
     catchup_max_lookback_seconds: float = Field(default=7 * 24 * 3600.0, gt=0)
     log_level: str = Field(default="INFO")
+    # auto: one JSON object per line when standard error is not a terminal (systemd's journal,
+    # a container's log), readable lines on a terminal; or json, or text, whatever the output.
+    log_format: LogFormat = LogFormat.AUTO
 
     # Webhook events (hashes and ids, never bodies) are kept this long: a body replayed within
     # the window is recognised as a duplicate. Older rows are pruned by the scheduler.

@@ -6,8 +6,19 @@ from collections.abc import Callable, Iterable, Mapping
 
 import dramatiq
 
+from bridge.logs import bound
 from workers.context import Context
-from workers.dispatch import QUEUE, Send
+from workers.dispatch import (
+    ANNOTATE,
+    CATCHUP,
+    DELIVER,
+    INTAKE,
+    PURCHASE,
+    QUEUE,
+    SETTLE,
+    STOCK_SYNC,
+    Send,
+)
 
 # A step: take one id, do the work, return the follow-up messages (sent after it committed).
 Step = Callable[[Context, int], list[Send]]
@@ -22,7 +33,7 @@ def declare_actors(
     """One actor per step, named after it (``fulfilment.purchase``), on the one queue."""
     for name, step in steps.items():
         dramatiq.Actor(
-            _bind(step, ctx, dispatch),
+            _bind(name, step, ctx, dispatch),
             broker=broker,
             actor_name=name,
             queue_name=QUEUE,
@@ -31,11 +42,26 @@ def declare_actors(
         )
 
 
+# What each step's argument is: the name every event of the step is logged with.
+ID_NAMES = {
+    PURCHASE: "fulfilment_id",
+    SETTLE: "fulfilment_id",
+    DELIVER: "fulfilment_id",
+    INTAKE: "order_pk",
+    ANNOTATE: "order_pk",
+    CATCHUP: "catchup_id",
+    STOCK_SYNC: "stock_control_id",
+}
+
+
 def _bind(
-    step: Step, ctx: Context, dispatch: Callable[[Iterable[Send]], None]
+    name: str, step: Step, ctx: Context, dispatch: Callable[[Iterable[Send]], None]
 ) -> Callable[[int], None]:
+    id_name = ID_NAMES.get(name, "entity_id")
+
     def run(entity_id: int) -> None:
-        dispatch(step(ctx, entity_id))
+        with bound(step=name, **{id_name: entity_id}):
+            dispatch(step(ctx, entity_id))
 
     run.__name__ = step.__name__
     run.__module__ = step.__module__

@@ -46,7 +46,7 @@ def settings() -> Settings:
             for problem in exc.errors(include_url=False, include_input=False)
         )
         raise SettingsError(f"the BRIDGE_* settings are not usable: {problems}") from None
-    configure(current.log_level)
+    configure(current.log_level, current.log_format)
     return current
 
 

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp
 
 from bridge.web.guard import RequestGuard
 from bridge.web.limits import HttpLimits, head_deadline_protocol
+from bridge.web.request_ids import RequestIds
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -35,7 +36,7 @@ def server_config(
     access_log: bool = False,
 ) -> uvicorn.Config:
     return uvicorn.Config(
-        RequestGuard(app, limits),
+        RequestGuard(RequestIds(app), limits),
         host=host,
         port=port,
         log_level=log_level,
