@@ -9,6 +9,7 @@ sandbox handed out.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ from sqlalchemy import create_engine, inspect, select, table, text
 
 from bridge.dev.sandbox import PANCAKE_API_KEY, Sandbox
 from bridge.dev.simulators.supplier import DEMO_API_KEY, DEMO_API_SECRET
-from bridge.logs import RedactingFilter, protect_library_loggers
+from bridge.logs import LogFormat, handler_for, protect_library_loggers
 from bridge.models import Fulfilment, Order, WebhookEvent
 from bridge.secrets import SecretBox
 from bridge.states import FulfilmentState
@@ -30,22 +31,27 @@ CUSTOMER_EMAIL = "khach.hang@example.com"
 
 
 @contextmanager
-def logging_to(path: Path) -> Iterator[None]:
-    """Everything logged, at every level, into ``path``, filtered as `bridge run` filters."""
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.addFilter(RedactingFilter())
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+def logging_to(folder: Path) -> Iterator[None]:
+    """Everything logged, at every level (the HTTP libraries' DEBUG lines too), into
+    ``bridge.log`` (text) and ``bridge.jsonl`` (JSON), by the handlers `bridge run` uses."""
+    files = [open(folder / name, "w", encoding="utf-8") for name in ("bridge.log", "bridge.jsonl")]
+    handlers = [handler_for(files[0], LogFormat.TEXT), handler_for(files[1], LogFormat.JSON)]
     root = logging.getLogger()
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
+    levels = {name: logging.getLogger(name).level for name in ("", "httpx", "httpcore")}
+    for handler in handlers:
+        root.addHandler(handler)
+    for name in levels:
+        logging.getLogger(name).setLevel(logging.DEBUG)
     protect_library_loggers()
     try:
         yield
     finally:
-        root.removeHandler(handler)
-        root.setLevel(level)
-        handler.close()
+        for handler in handlers:
+            root.removeHandler(handler)
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+        for file in files:
+            file.close()
 
 
 def run_everything(sandbox: Sandbox) -> str:
@@ -108,7 +114,7 @@ def test_no_credential_key_or_secret_is_left_in_clear_anywhere(
     backend: Backend, tmp_path: Path
 ) -> None:
     run_dir = tmp_path  # the SQLite backend keeps its database here too
-    with logging_to(run_dir / "bridge.log"):
+    with logging_to(run_dir):
         sandbox = build_world(stock_sandbox(backend)).start()
         try:
             order_id = run_everything(sandbox)
@@ -137,5 +143,8 @@ def test_no_credential_key_or_secret_is_left_in_clear_anywhere(
     assert in_tables == []
     files = sorted(p for p in run_dir.rglob("*") if p.is_file())
     assert any(p.name == "bridge.log" and p.stat().st_size > 0 for p in files)
+    logged = [json.loads(line) for line in (run_dir / "bridge.jsonl").read_text().splitlines()]
+    assert any(e.get("fulfilment_id") for e in logged), "worker steps bind their line"
+    assert any(e.get("request_id") for e in logged), "web requests bind their id"
     in_files = [(p.name, s) for p in files for s in secrets if s.encode() in p.read_bytes()]
     assert in_files == []
