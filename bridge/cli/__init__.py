@@ -2,7 +2,7 @@
 
 The root app is ``app``; every command group lives in a module of its own that adds itself to
 it (``service``, ``shops``, ``suppliers``, ``mappings``, ``fulfilments``, ``orders``, ``alerts``,
-``stock``, ``admin``, ``doctor``).
+``stock``, ``admin``, ``doctor``, ``sim``).
 ``main`` runs it and is the one place where errors become exit statuses (``bridge.cli.exits``).
 The command modules import nothing heavy at module level: ``bridge --help`` reads no settings
 and touches no database.
@@ -130,6 +130,7 @@ COMMAND_GROUPS = (
     "stock",
     "admin",  # the web console's users and audit
     "doctor",  # `bridge doctor` and `bridge secrets`
+    "sim",  # the simulators on their own
 )
 for _group in COMMAND_GROUPS:
     importlib.import_module(f"bridge.cli.{_group}")

@@ -1,12 +1,16 @@
 """``bridge doctor`` (is this installation sound?) and ``bridge secrets rotate`` (the key's upkeep).
 
 The doctor only reads: it migrates nothing, stores no key check and creates no SQLite file, so it
-can be pointed at a database to see what a start would find there.
+can be pointed at a database to see what a start would find there. Beyond this host it reads too:
+each shop's Pancake key and webhook (two GETs) and each enabled supplier's balance (one GET, from
+the key's shared budget).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
@@ -19,6 +23,8 @@ from bridge.cli.support import open_engine, settings
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from bridge.pancake.client import PancakeClient
+    from bridge.secrets import SecretBox
     from bridge.settings import Settings
 
 # How long the doctor waits for Redis before calling it unreachable.
@@ -30,6 +36,8 @@ class Finding:
     check: str
     ok: bool
     detail: str
+    # Could not be checked either way (Pancake does not show a shop's webhook): not a failure.
+    unknown: bool = False
 
 
 @dataclass
@@ -43,17 +51,20 @@ class Diagnosis:
     def ok(self) -> bool:
         return all(finding.ok for finding in self.findings)
 
-    def add(self, check: str, ok: bool, detail: str) -> None:
-        self.findings.append(Finding(check, ok, detail))
+    def add(self, check: str, ok: bool, detail: str, *, unknown: bool = False) -> None:
+        self.findings.append(Finding(check, ok, detail, unknown))
 
 
 @app.command()
 def doctor(as_json: JsonOption = False) -> None:
-    """Check the database, Redis and the secret key.
+    """Check the database, Redis, secret key, shops and suppliers.
 
     Prints the database location, whether it is reachable and at the newest migration, whether
     Redis is reachable (or not configured), whether BRIDGE_SECRET_KEY is acceptable and opens the
-    stored secrets, and how many shops and suppliers there are. Changes nothing. Exit status 0
+    stored secrets, BRIDGE_PUBLIC_URL, and for each shop whether Pancake accepts its key and its
+    webhook points here (<public URL>/webhooks/pancake/SHOP_ID), and for each enabled supplier
+    whether account/balance answers. One line per check, with what to do when it fails; a
+    webhook Pancake does not show is UNKNOWN, not a failure. Changes nothing. Exit status 0
     when every check passes, 1 when one does not.
 
     \b
@@ -75,7 +86,7 @@ def doctor(as_json: JsonOption = False) -> None:
         say(f"database: {found.database}")
         print_table(
             ["check", "status", "detail"],
-            [[f.check, "ok" if f.ok else "PROBLEM", f.detail] for f in found.findings],
+            [[f.check, _status(f), f.detail] for f in found.findings],
         )
         say(f"shops: {_count(found.shops)}  suppliers: {_count(found.suppliers)}")
     if not found.ok:
@@ -86,6 +97,12 @@ def _count(value: int | None) -> str:
     return "-" if value is None else str(value)
 
 
+def _status(finding: Finding) -> str:
+    if finding.unknown:
+        return "UNKNOWN"
+    return "ok" if finding.ok else "PROBLEM"
+
+
 def diagnose(current: Settings) -> Diagnosis:
     from bridge.db import describe_database
 
@@ -94,9 +111,13 @@ def diagnose(current: Settings) -> Diagnosis:
     try:
         at_head = engine is not None and _schema(engine, found)
         _redis(current, found)
-        _secret_key(current, engine if at_head else None, found)
+        box = _secret_key(current, engine if at_head else None, found)
         if engine is not None and at_head:
             _counts(engine, found)
+            public = _public_url(current, found)
+            if box is not None:
+                _shops(current, engine, box, public, found)
+                _suppliers(current, engine, box, found)
     finally:
         if engine is not None:
             engine.dispose()
@@ -179,7 +200,8 @@ def _without_password(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
-def _secret_key(current: Settings, engine: Engine | None, found: Diagnosis) -> None:
+def _secret_key(current: Settings, engine: Engine | None, found: Diagnosis) -> SecretBox | None:
+    """The box, when the key is acceptable and opens this database's secrets."""
     from bridge.errors import SettingsError
     from bridge.secrets import KeyProof, SecretBox, check_key
 
@@ -187,10 +209,10 @@ def _secret_key(current: Settings, engine: Engine | None, found: Diagnosis) -> N
         box = SecretBox.for_settings(current)
     except SettingsError as exc:
         found.add("secret key", False, str(exc))
-        return
+        return None
     if engine is None:
         found.add("secret key", True, "acceptable; not proved (the database is not usable)")
-        return
+        return None
     proof = check_key(engine, box).proof
     details = {
         KeyProof.CURRENT: "proves against the stored check",
@@ -201,6 +223,7 @@ def _secret_key(current: Settings, engine: Engine | None, found: Diagnosis) -> N
         KeyProof.WRONG: "does not open this database's secrets (nor BRIDGE_SECRET_KEY_PREVIOUS)",
     }
     found.add("secret key", proof is not KeyProof.WRONG, details[proof])
+    return None if proof is KeyProof.WRONG else box
 
 
 def _counts(engine: Engine, found: Diagnosis) -> None:
@@ -211,6 +234,198 @@ def _counts(engine: Engine, found: Diagnosis) -> None:
     with engine.connect().execution_options(bridge_read_only=True) as conn:
         found.shops = conn.execute(select(func.count()).select_from(PancakeShop)).scalar_one()
         found.suppliers = conn.execute(select(func.count()).select_from(Supplier)).scalar_one()
+
+
+def _public_url(current: Settings, found: Diagnosis) -> str | None:
+    """BRIDGE_PUBLIC_URL when usable: each shop's webhook should point below it."""
+    from bridge.errors import ConfigError
+    from mappings.webhooks import public_url
+
+    if not current.public_url:
+        if found.shops:
+            found.add(
+                "public url",
+                False,
+                "BRIDGE_PUBLIC_URL is not set: set it to the address Pancake reaches this bridge "
+                "at (e.g. https://bridge.example.com), for `bridge shops connect` and the "
+                "webhook checks",
+            )
+        else:
+            found.add("public url", True, "BRIDGE_PUBLIC_URL not set (needed once a shop is added)")
+        return None
+    try:
+        url = public_url(current.public_url)
+    except ConfigError as exc:
+        found.add("public url", False, f"BRIDGE_PUBLIC_URL: {exc}")
+        return None
+    found.add("public url", True, url)
+    return url
+
+
+def _shops(
+    current: Settings, engine: Engine, box: SecretBox, public: str | None, found: Diagnosis
+) -> None:
+    """Each shop: a cheap read with its key (its warehouses), then its webhook."""
+    from sqlmodel import Session
+
+    from bridge.cli.shops import pancake_client
+    from bridge.db import READ_ONLY
+    from bridge.errors import SecretKeyMismatch
+    from mappings.admin import list_shops
+
+    with Session(engine) as session:
+        session.connection(execution_options={READ_ONLY: True})
+        shops = [
+            (shop.shop_id, shop.api_key_enc, shop.webhook_secret_digest)
+            for shop in list_shops(session)
+        ]
+    for shop_id, key_enc, digest in shops:
+        try:
+            api_key = box.decrypt(key_enc)
+        except SecretKeyMismatch:
+            found.add(
+                f"shop {shop_id} key",
+                False,
+                "its stored key does not open: save it again (bridge shops add)",
+            )
+            continue
+        # One attempt each: the doctor reports, it does not wait out an outage.
+        with pancake_client(current, api_key, attempts=1) as client:
+            if _shop_key(client, shop_id, found) and public is not None:
+                _shop_webhook(client, shop_id, public, partial(_matches, box, digest), found)
+
+
+def _matches(box: SecretBox, digest: str, secret: str) -> bool:
+    return box.matches(secret, digest)
+
+
+def _shop_key(client: PancakeClient, shop_id: str, found: Diagnosis) -> bool:
+    from bridge.pancake.errors import PancakeRequestError, PancakeUnavailable
+
+    check = f"shop {shop_id} key"
+    try:
+        warehouses = client.list_warehouses(shop_id)
+    except PancakeRequestError as exc:
+        if exc.status in (401, 403):
+            detail = (
+                f"Pancake refused it (HTTP {exc.status}): save the shop's key from Pancake "
+                f"(Cấu hình → Cấu hình ứng dụng → API KEY) with `bridge shops add {shop_id} "
+                "--api-key -`"
+            )
+        else:
+            detail = f"Pancake refused a read ({exc}): check the shop id and the key"
+        found.add(check, False, detail)
+        return False
+    except PancakeUnavailable as exc:
+        found.add(
+            check,
+            False,
+            f"Pancake did not answer ({exc}): check BRIDGE_PANCAKE_BASE_URL and the network",
+        )
+        return False
+    found.add(check, True, f"accepted ({len(warehouses)} warehouse(s))")
+    return True
+
+
+def _shop_webhook(
+    client: PancakeClient,
+    shop_id: str,
+    public: str,
+    secret_matches: Callable[[str], bool],
+    found: Diagnosis,
+) -> None:
+    from bridge.errors import ConfigError
+    from bridge.pancake.errors import PancakeUnavailable
+    from mappings.webhooks import (
+        PANCAKE_WEBHOOK_PAGE,
+        WebhookOwner,
+        read_webhook,
+        webhook_problems,
+        webhook_url,
+    )
+
+    check = f"shop {shop_id} webhook"
+    wanted = webhook_url(public, shop_id)
+    connect = f"run `bridge shops connect {shop_id}`"
+    try:
+        current = read_webhook(client, shop_id, wanted)
+    except (ConfigError, PancakeUnavailable) as exc:
+        found.add(check, False, f"cannot be read: {exc}")
+        return
+    if current.owner is WebhookOwner.HERE:
+        problems = webhook_problems(current, secret_matches, shop_id)
+        if problems:
+            what = "; ".join(problem for problem, _ in problems)
+            fixes = " then ".join(dict.fromkeys(fix for _, fix in problems))
+            found.add(check, False, f"points here, but {what}: run {fixes}")
+        else:
+            found.add(check, True, f"points here ({wanted})")
+    elif current.owner is WebhookOwner.NONE:
+        found.add(check, False, f"none set: {connect}")
+    elif current.owner is WebhookOwner.ELSEWHERE:
+        found.add(
+            check,
+            False,
+            f"goes to {current.url}, not {wanted}: run `bridge shops connect {shop_id} "
+            "--replace` if this bridge should have it (a shop has one webhook URL)",
+        )
+    else:
+        found.add(
+            check,
+            True,
+            f"cannot tell ({current.reason}): check in Pancake ({PANCAKE_WEBHOOK_PAGE}) that it "
+            f"is {wanted}, or {connect}",
+            unknown=True,
+        )
+
+
+def _suppliers(current: Settings, engine: Engine, box: SecretBox, found: Diagnosis) -> None:
+    """Each enabled supplier: one account/balance read, from its key's shared budget."""
+    from sqlmodel import Session
+
+    from bridge.cli.suppliers import failure_text, key_budgets
+    from bridge.db import READ_ONLY
+    from bridge.errors import SecretKeyMismatch
+    from mappings.admin import Step, list_suppliers, probe_supplier
+
+    with Session(engine) as session:
+        session.connection(execution_options={READ_ONLY: True})
+        suppliers = list_suppliers(session)
+        session.expunge_all()
+    with key_budgets(current) as budgets:
+        for supplier in suppliers:
+            check = f"supplier {supplier.name}"
+            if not supplier.enabled:
+                found.add(check, True, "disabled: not checked")
+                continue
+            try:
+                key, secret = (
+                    box.decrypt(supplier.api_key_enc),
+                    box.decrypt(supplier.api_secret_enc),
+                )
+            except SecretKeyMismatch:
+                found.add(
+                    check,
+                    False,
+                    "its stored keys do not open: save them again (bridge suppliers add)",
+                )
+                continue
+            probe = probe_supplier(
+                supplier.base_url,
+                key,
+                secret,
+                steps=(Step.BALANCE,),
+                timeout_seconds=min(current.supplier_timeout_seconds, 10.0),
+                budget=budgets.for_key(
+                    key, rate_limit=supplier.rate_limit, daily_limit=supplier.daily_limit
+                ),
+            )
+            failure = probe.failures.get(Step.BALANCE)
+            if failure is not None:
+                found.add(check, False, failure_text(failure))
+            else:
+                balance = probe.balance or 0.0
+                found.add(check, True, f"balance {balance:,.0f} ({supplier.base_url})")
 
 
 secrets = typer.Typer(

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bridge.cli import app
-from bridge.cli.output import JsonOption, dash, print_json, print_table, say, when
+from bridge.cli.exits import CommandFailed
+from bridge.cli.output import JsonOption, dash, is_terminal, print_json, print_table, say, when
 from bridge.cli.support import (
     reading,
     secret_box,
@@ -16,6 +20,13 @@ from bridge.cli.support import (
     settings,
     writing,
 )
+
+if TYPE_CHECKING:
+    from bridge.pancake.client import PancakeClient
+    from bridge.pancake.schemas import ShopWebhook
+    from bridge.secrets import SecretBox
+    from bridge.settings import Settings
+    from mappings.webhooks import CurrentWebhook
 
 shops = typer.Typer(
     help=(
@@ -97,7 +108,8 @@ def add(
     A new shop needs its API key and webhook secret. For a shop already added, only the
     options given change: rotating a key keeps the warehouse and trigger statuses. Orders
     that failed on a refused Pancake key are retried when the key changes. Point the shop's
-    webhook at <bridge URL>/webhooks/pancake/SHOP_ID with the secret in X-Bridge-Secret.
+    webhook at <bridge URL>/webhooks/pancake/SHOP_ID with the secret in X-Bridge-Secret, which
+    `bridge shops connect SHOP_ID` does.
 
     \b
     Example:
@@ -137,7 +149,10 @@ def add(
         retried = (
             retry_orders_failed_on_key(session, shop_id, utcnow()) if saved.key_changed else []
         )
-    say(f"shop {shop_id} saved; webhook URL: <bridge URL>/webhooks/pancake/{shop_id}")
+    say(
+        f"shop {shop_id} saved; webhook URL: <bridge URL>/webhooks/pancake/{shop_id} "
+        f"(bridge shops connect {shop_id} sets it in Pancake)"
+    )
     if retried:
         say(f"{len(retried)} order(s) that failed on the old key will be read again")
 
@@ -184,3 +199,204 @@ def list_(as_json: JsonOption = False) -> None:
             for r in records
         ],
     )
+
+
+# The stand-in for a secret in everything printed.
+MASK = "***"
+
+
+@shops.command("connect")
+def connect(
+    shop_id: Annotated[str, typer.Argument(metavar="SHOP_ID", help="The Pancake shop id, e.g. 4.")],
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            "--public-url",
+            metavar="URL",
+            help="The bridge's address as Pancake reaches it, e.g. https://bridge.example.com "
+            "(default: BRIDGE_PUBLIC_URL).",
+        ),
+    ] = None,
+    webhook_secret: Annotated[
+        str | None,
+        secret_option(
+            "--webhook-secret",
+            WEBHOOK_SECRET_ENV,
+            "The shop's webhook secret, as given to `shops add` (checked against the stored "
+            "digest; the bridge does not keep the secret itself).",
+        ),
+    ] = None,
+    new_secret: Annotated[
+        bool,
+        typer.Option(
+            "--new-secret",
+            help="Make a new random secret instead; it is stored once Pancake has taken it, "
+            "and the old one stops working.",
+        ),
+    ] = False,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="Point the webhook here even if it goes to another URL now, or Pancake does "
+            "not show where it goes.",
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Print the request (secrets masked) and send nothing."),
+    ] = False,
+) -> None:
+    """Point the shop's Pancake webhook at this bridge.
+
+    Sends PUT /shops/SHOP_ID with webhook_enable, webhook_url
+    (<public URL>/webhooks/pancake/SHOP_ID), webhook_types (orders, variations_warehouses) and
+    webhook_headers (the secret in X-Bridge-Secret), keeping the shop's error e-mail address.
+    A shop has one webhook URL, so it first reads the current one from GET /shops: if it goes
+    elsewhere, or Pancake does not show it, nothing is sent (exit 2) unless --replace is given.
+    Then it checks that Pancake's answer shows what was sent (exit 1 if not). Nothing is
+    ordered or bought. Safe to repeat.
+
+    The secret: --webhook-secret (or BRIDGE_WEBHOOK_SECRET, `-` for standard input, a prompt
+    on a terminal) must be the one given to `shops add`; --new-secret makes a new one instead.
+
+    \b
+    Example:
+      pancake-bridge shops connect 4 --public-url https://bridge.example.com --new-secret --dry-run
+      pancake-bridge shops connect 4 --webhook-secret - < webhook-secret
+    """
+    from bridge.pancake.errors import PancakeError, PancakeRequestError, PancakeUnavailable
+    from bridge.routes import WEBHOOK_SECRET_HEADER
+    from mappings import admin, webhooks
+
+    current = settings()
+    url = webhooks.webhook_url(webhooks.public_url(public_url or current.public_url), shop_id)
+    box = secret_box(current)
+    with reading(current) as session:
+        shop = admin.get_shop(session, shop_id)
+        api_key, digest = box.decrypt(shop.api_key_enc), shop.webhook_secret_digest
+    secret = _connect_secret(webhook_secret, new_secret, box, digest, shop_id)
+    with pancake_client(current, api_key) as client:
+        try:
+            found = webhooks.read_webhook(client, shop_id, url)
+        except PancakeUnavailable as exc:
+            raise CommandFailed(
+                f"Pancake did not answer ({exc}): nothing changed; try again"
+            ) from None
+        say(f"shop {shop_id}'s webhook now: {describe_webhook(found)}")
+        request = webhooks.webhook_request(url, secret, found)
+        if dry_run:
+            _print_request(current.pancake_base_url, shop_id, request)
+        if not replace:
+            webhooks.refuse_to_take_over(found, shop_id)
+        if dry_run:
+            say("dry run: nothing sent")
+            return
+        try:
+            answer = client.configure_webhook(shop_id, request)
+        except PancakeError as exc:
+            from bridge.http_errors import redact
+
+            said = redact(str(exc), [secret])
+            if isinstance(exc, PancakeRequestError):
+                raise CommandFailed(f"Pancake refused the webhook settings ({said})") from None
+            raise CommandFailed(
+                f"Pancake did not answer ({said}): it may or may not have taken the settings; "
+                "run the command again (it is safe to repeat)"
+            ) from None
+    if new_secret:
+        # Stored only now that Pancake sends it: a refused PUT leaves the old secret working.
+        with writing(current) as session:
+            admin.add_shop(session, box, shop_id, webhook_secret=secret)
+    problems = webhooks.answer_problems(request, answer)
+    if problems:
+        raise CommandFailed(
+            f"Pancake took the webhook settings, but its answer shows {'; '.join(problems)}: "
+            f"check the webhook in Pancake ({webhooks.PANCAKE_WEBHOOK_PAGE})"
+        )
+    say(
+        f"shop {shop_id}: Pancake sends {', '.join(webhooks.WEBHOOK_TYPES)} webhooks to {url} with "
+        f"the {'new ' if new_secret else ''}secret in {WEBHOOK_SECRET_HEADER}"
+    )
+
+
+def _connect_secret(
+    given: str | None,
+    new_secret: bool,
+    box: SecretBox,
+    digest: str,
+    shop_id: str,
+) -> str:
+    """The secret to send: a new one, or the one given, proved against the stored digest."""
+    import os
+    import secrets
+
+    from bridge.errors import ConfigError
+
+    if new_secret:
+        # BRIDGE_WEBHOOK_SECRET may be set for `shops add`: only a secret given here conflicts.
+        if given is not None and given != os.environ.get(WEBHOOK_SECRET_ENV):
+            raise typer.BadParameter(
+                "give --webhook-secret or --new-secret, not both", param_hint="'--new-secret'"
+            )
+        return secrets.token_urlsafe(32)
+    if given is None and not is_terminal(sys.stdin):
+        raise typer.BadParameter(
+            f"missing: give --webhook-secret - with the shop's webhook secret on standard input, "
+            f"set {WEBHOOK_SECRET_ENV}, or make a new one with --new-secret",
+            param_hint="'--webhook-secret'",
+        )
+    secret = secret_value(
+        given, flag="--webhook-secret", envvar=WEBHOOK_SECRET_ENV, prompt="Webhook secret"
+    )
+    assert secret is not None  # needed: given, read or asked for
+    if not box.matches(secret, digest):
+        raise ConfigError(
+            f"that is not shop {shop_id}'s webhook secret (the one given to `bridge shops add`): "
+            "give that one, or make a new one with --new-secret"
+        )
+    return secret
+
+
+def describe_webhook(found: CurrentWebhook) -> str:
+    """A shop's webhook as read from Pancake, for a person."""
+    from mappings.webhooks import WebhookOwner
+
+    if found.owner is WebhookOwner.NONE:
+        return "none set"
+    if found.owner is WebhookOwner.HERE:
+        return f"points here ({found.url})"
+    if found.owner is WebhookOwner.ELSEWHERE:
+        return f"goes to {found.url}"
+    return f"cannot tell ({found.reason})"
+
+
+def _print_request(base_url: str, shop_id: str, request: ShopWebhook) -> None:
+    import json
+    from urllib.parse import quote
+
+    from mappings.webhooks import shown_url
+
+    body = request.to_api()
+    body["webhook_headers"] = dict.fromkeys(body.get("webhook_headers") or {}, MASK)
+    say("request (not sent: --dry-run):")
+    say(f"  PUT {shown_url(base_url).rstrip('/')}/shops/{quote(shop_id, safe='')}?api_key={MASK}")
+    say("  Content-Type: application/json")
+    for line in json.dumps({"shop": body}, ensure_ascii=False, indent=2).splitlines():
+        say(f"  {line}")
+
+
+@contextmanager
+def pancake_client(
+    current: Settings, api_key: str, *, attempts: int = 3
+) -> Iterator[PancakeClient]:
+    """A Pancake client on the shop's key for one command."""
+    import httpx
+
+    from bridge.pancake.client import PancakeClient
+
+    timeout = httpx.Timeout(current.pancake_timeout_seconds, connect=5.0)
+    with PancakeClient(
+        current.pancake_base_url, api_key, timeout=timeout, attempts=attempts
+    ) as client:
+        yield client

@@ -17,6 +17,7 @@ from bridge.db import session_scope
 from bridge.dev.simulators.pancake import PancakeSimulator
 from bridge.dev.simulators.supplier import DEMO_API_KEY, DEMO_API_SECRET, SupplierSimulator
 from bridge.models import Fulfilment
+from bridge.routes import WEBHOOK_PATH, WEBHOOK_SECRET_HEADER
 from bridge.runtime.wiring import Runtime
 from bridge.settings import Settings
 from bridge.states import TERMINAL, FulfilmentState
@@ -70,13 +71,17 @@ class Sandbox:
 
     @property
     def webhook_url(self) -> str:
-        return f"{self.bridge_url}/webhooks/pancake/{self.shop_id}"
+        return self.bridge_url + WEBHOOK_PATH.format(shop_id=self.shop_id)
 
-    def start(self, *, workers: bool = True) -> Sandbox:
+    def start(self, *, workers: bool = True, webhook: bool = True) -> Sandbox:
+        """``webhook=False`` leaves the shop's webhook unset, for ``bridge shops connect``."""
         self._bridge_server = self.runtime.start_web()
-        self.pancake.configure_webhook(
-            self.shop_id, url=self.webhook_url, headers={"X-Bridge-Secret": self.webhook_secret}
-        )
+        if webhook:
+            self.pancake.configure_webhook(
+                self.shop_id,
+                url=self.webhook_url,
+                headers={WEBHOOK_SECRET_HEADER: self.webhook_secret},
+            )
         if workers:
             self.runtime.start_workers()
         return self

@@ -25,9 +25,11 @@ from bridge import logs
 from bridge.pancake.errors import PancakeError, PancakeRequestError, PancakeUnavailable
 from bridge.pancake.schemas import (
     ListedOrder,
+    ListedShop,
     OrderPage,
     PancakeOrder,
     QuantityUpdate,
+    ShopWebhook,
     Variation,
     VariationPage,
     Warehouse,
@@ -170,6 +172,20 @@ class PancakeClient:
                 return
         raise PancakeRequestError(
             f"GET {path} has more than {max_pages} pages", method="GET", path=path
+        )
+
+    # -- shops --------------------------------------------------------------------------------
+
+    def list_shops(self) -> list[ListedShop]:
+        """``GET /shops``: the shops this key opens, with whatever webhook fields Pancake shows
+        (the docs promise none)."""
+        return self._request("GET", "/shops", _shops_from)
+
+    def configure_webhook(self, shop_id: str, webhook: ShopWebhook) -> ShopWebhook:
+        """``PUT /shops/<id>`` with the webhook settings that are set in ``webhook``; returns the
+        settings as Pancake's answer shows them. Safe to repeat: it sets, never adds."""
+        return self._request(
+            "PUT", f"/shops/{_segment(shop_id)}", _webhook_from, json={"shop": webhook.to_api()}
         )
 
     # -- stock --------------------------------------------------------------------------------
@@ -319,6 +335,26 @@ def _order_page_from(payload: dict[str, Any]) -> OrderPage:
     orders = [ListedOrder.model_validate(row) for row in _data_rows(payload)]
     paging = {key: payload.get(key) for key in ("page_number", "total_pages", "total_entries")}
     return OrderPage.model_validate({"orders": orders, **paging})
+
+
+def _shops_from(payload: dict[str, Any]) -> list[ListedShop]:
+    # The docs show {"shops": [...], "success": true}; the other calls wrap their data in "data".
+    data = payload.get("data")
+    for rows in (payload.get("shops"), data, data.get("shops") if isinstance(data, dict) else None):
+        if isinstance(rows, list) and all(isinstance(row, dict) for row in rows):
+            return [ListedShop.model_validate(row) for row in rows]
+    raise ValueError("no list of shops")
+
+
+def _webhook_from(payload: dict[str, Any]) -> ShopWebhook:
+    # The docs list the answer's fields but show no answer: take the first object that carries
+    # any of them, in the data wrapper the other calls use or bare.
+    data = payload.get("data")
+    candidates = [data.get("shop") if isinstance(data, dict) else None, data, payload.get("shop")]
+    for candidate in [*candidates, payload]:
+        if isinstance(candidate, dict) and any(key.startswith("webhook_") for key in candidate):
+            return ShopWebhook.from_api(candidate)
+    return ShopWebhook()
 
 
 def _warehouses_from(payload: dict[str, Any]) -> list[Warehouse]:

@@ -8,6 +8,7 @@ Unknown keys are ignored: the API adds fields freely and webhook bodies trim oth
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -175,3 +176,125 @@ class VariationPage(_Tolerant):
     @property
     def has_more(self) -> bool:
         return self.page_number < self.total_pages
+
+
+# The webhook settings as ``PUT /shops/<id>`` names them under ``shop`` ("Cấu hình Webhook"), and
+# the shape each must have to be read. null reads as "none set"; any other shape as not shown.
+_WEBHOOK_SHAPES: dict[str, Callable[[object], bool]] = {
+    "webhook_enable": lambda value: isinstance(value, bool),
+    "webhook_url": lambda value: value is None or isinstance(value, str),
+    "webhook_email": lambda value: value is None or isinstance(value, str),
+    "webhook_partner": lambda value: value is None or isinstance(value, str),
+    "webhook_types": lambda value: (
+        value is None or (isinstance(value, list) and all(isinstance(item, str) for item in value))
+    ),
+    "webhook_headers": lambda value: (
+        value is None
+        or (
+            isinstance(value, dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+        )
+    ),
+}
+
+
+class ShopWebhook(BaseModel):
+    """A shop's webhook settings: what the bridge sends in ``PUT /shops/<id>`` and what Pancake
+    shows back.
+
+    The docs list ``webhook_enable``, ``webhook_url``, ``webhook_email``, ``webhook_types`` and
+    ``webhook_partner`` in the PUT's answer (not ``webhook_headers``), and promise none of them in
+    ``GET /shops``. So every field may be missing: ``shown`` names the ones Pancake showed in a
+    readable shape (a null counts as shown: nothing set), and a field not shown is None.
+    """
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    enable: bool | None = Field(default=None, alias="webhook_enable")
+    url: str | None = Field(default=None, alias="webhook_url")
+    email: str | None = Field(default=None, alias="webhook_email")
+    types: list[str] | None = Field(default=None, alias="webhook_types")
+    partner: str | None = Field(default=None, alias="webhook_partner")
+    # The secret rides here: never in a repr.
+    headers: dict[str, str] | None = Field(default=None, alias="webhook_headers", repr=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _readable_fields_only(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        kept: dict[str, Any] = {}
+        for alias, readable in _WEBHOOK_SHAPES.items():
+            # As Pancake names it, or as the bridge does when it builds one to send. A shop's own
+            # "url" or "email" is not its webhook's: read Pancake's objects with ``from_api``.
+            for key in (alias, alias.removeprefix("webhook_")):
+                if key in data and readable(data[key]):
+                    kept[alias] = data[key]
+        return kept
+
+    @classmethod
+    def from_api(cls, obj: dict[str, Any]) -> ShopWebhook:
+        """The ``webhook_*`` fields of an object Pancake answered (a shop, the PUT's answer)."""
+        return cls.model_validate({k: v for k, v in obj.items() if k.startswith("webhook_")})
+
+    @property
+    def shown(self) -> frozenset[str]:
+        """The fields Pancake showed (python names: ``url``, ``types``, ...)."""
+        return frozenset(self.model_fields_set)
+
+    def header(self, name: str) -> str | None:
+        """A header's value; names compare case-insensitively, as HTTP's do."""
+        for key, value in (self.headers or {}).items():
+            if key.lower() == name.lower():
+                return value
+        return None
+
+    def to_api(self) -> dict[str, Any]:
+        """The fields that were set, as the API names them (the PUT body's ``shop``)."""
+        return self.model_dump(by_alias=True, exclude_unset=True)
+
+
+class ListedShop(_Tolerant):
+    """One shop of ``GET /shops``.
+
+    The docs' sample shows ``name``, ``avatar_url`` and ``pages``, each page naming its
+    ``shop_id``, but no id of the shop's own: ``id`` is None when absent, and the pages tell
+    which shop it is. Any webhook fields found on the entry are in ``webhook``.
+    """
+
+    id: PancakeId | None = None
+    name: str | None = None
+    page_shop_ids: frozenset[str] = frozenset()
+    webhook: ShopWebhook = Field(default_factory=ShopWebhook)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lift(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        pages = data.get("pages")
+        page_ids = {
+            str(page["shop_id"])
+            for page in (pages if isinstance(pages, list) else [])
+            if isinstance(page, dict) and _is_id(page.get("shop_id"))
+        }
+        shop_id = data.get("id")
+        return {
+            "id": shop_id if _is_id(shop_id) else None,
+            "name": data.get("name") if isinstance(data.get("name"), str) else None,
+            "page_shop_ids": page_ids,
+            "webhook": ShopWebhook.from_api(data),
+        }
+
+    def is_shop(self, shop_id: str) -> bool | None:
+        """Whether this entry is ``shop_id``: by its own id, else by its pages' shop_id; None
+        when it names neither."""
+        if self.id is not None:
+            return self.id == shop_id
+        if self.page_shop_ids:
+            return self.page_shop_ids == {shop_id}
+        return None
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, int | str) and not isinstance(value, bool) and value != ""

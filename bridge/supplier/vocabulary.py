@@ -1,4 +1,5 @@
-"""The words of the Shop API v1, spelled once for the bridge: error codes and order statuses.
+"""The words of the Shop API v1, spelled once for the bridge: error codes and order statuses,
+and what each error code means to an operator (``ERROR_ADVICE``).
 
 Only the client side reads this module; the simulators spell the protocol on their own from the
 API docs, so a misspelt code here cannot be mirrored there. A code or status the supplier sends
@@ -8,6 +9,7 @@ that is not listed stays a plain string: these are ``StrEnum``s, so they compare
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class ErrorCode(StrEnum):
@@ -63,3 +65,98 @@ FALLBACK_CODES = AUTH_CODES | {
     ErrorCode.PRODUCT_NOT_FOUND,
     ErrorCode.INSUFFICIENT_BALANCE,
 }
+
+
+class Advice(NamedTuple):
+    """What a refusal means, and what the operator does about it (clauses, no final stop)."""
+
+    meaning: str
+    next_step: str
+
+
+_PASTE_KEYS = "bridge suppliers add NAME --base-url URL --api-key - --api-secret -"
+_OUR_BUG = (
+    "this is a bug of the bridge (or of a proxy that rewrites requests): report it with the "
+    "line's id (bridge fulfilments show ID)"
+)
+
+# One sentence and one next step per code: what `suppliers check`, `doctor` and the alerts say.
+# Every ``ErrorCode`` has its entry (a test holds it so); a code no doc lists reads as UNKNOWN.
+ERROR_ADVICE: dict[ErrorCode, Advice] = {
+    ErrorCode.INVALID_API_KEY: Advice(
+        "the supplier does not know this API key",
+        f"copy the key from the supplier's API page and save it again: {_PASTE_KEYS}",
+    ),
+    ErrorCode.INVALID_API_SECRET: Advice(
+        "the API secret does not belong to this key",
+        "copy the key's secret again (or make a new key if it was not kept) and save both: "
+        + _PASTE_KEYS,
+    ),
+    ErrorCode.DISABLED_API_KEY: Advice(
+        "the supplier has disabled this API key",
+        f"enable it on the supplier's API page, or make a new key and save it: {_PASTE_KEYS}",
+    ),
+    ErrorCode.IP_NOT_ALLOWED: Advice(
+        "the key does not accept requests from this server's IP address",
+        "add this server's public IP address to the key's allowed IPs on the supplier's API page",
+    ),
+    ErrorCode.PERMISSION_DENIED: Advice(
+        "the key lacks the permission for this call",
+        "grant the key orders.create, orders.list, orders.status, products.list, "
+        "account.balance and account.info on the supplier's API page",
+    ),
+    ErrorCode.RATE_LIMIT_EXCEEDED: Advice(
+        "the key's request limit is spent for now",
+        "wait a minute (until tomorrow if the daily limit is spent) and try again; if it keeps "
+        "happening, ask the supplier for a higher limit or lower BRIDGE_SUPPLIER_RATE_LIMIT",
+    ),
+    ErrorCode.INSUFFICIENT_BALANCE: Advice(
+        "the account's balance does not cover the order",
+        "top up the account at the supplier, then retry the waiting lines "
+        "(bridge fulfilments retry ID)",
+    ),
+    ErrorCode.OUT_OF_STOCK: Advice(
+        "the plan is sold out at the supplier",
+        "wait for the supplier's stock, or map a second supplier as the fallback "
+        "(bridge mappings add ... --priority 1)",
+    ),
+    ErrorCode.PRODUCT_NOT_FOUND: Advice(
+        "the supplier does not sell this plan (any more)",
+        "find the plan's id in the supplier's catalogue (bridge mappings check) and change the "
+        "mapping",
+    ),
+    ErrorCode.ITEMS_REQUIRED: Advice("the supplier received an order without items", _OUR_BUG),
+    ErrorCode.INVALID_JSON: Advice("the supplier could not read the order's JSON", _OUR_BUG),
+    ErrorCode.CART_ERROR: Advice(
+        "the supplier refused an item of the order, usually a required plan field missing or blank",
+        "give every required field in the mapping's --fields template "
+        "(bridge mappings check names them)",
+    ),
+    ErrorCode.CHECKOUT_ERROR: Advice(
+        "the supplier failed while checking out, and the order may exist",
+        "nothing to do at once: the bridge settles it from the supplier's order list before it "
+        "buys again; if it keeps happening, tell the supplier",
+    ),
+    ErrorCode.ORDER_NOT_FOUND: Advice(
+        "the supplier does not know the order",
+        "a purchase only just made may not show yet (the bridge asks again for "
+        "BRIDGE_STATUS_GRACE_SECONDS); otherwise look for its trans_id in the supplier's orders",
+    ),
+    ErrorCode.UNKNOWN: Advice(
+        "the supplier refused without naming a reason",
+        "read the supplier's message; check that the base URL is the API root and the keys are "
+        "current",
+    ),
+    ErrorCode.REDIRECTED: Advice(
+        "the base URL is not the API root: the server redirects it",
+        f"save the URL it points to as the base URL: {_PASTE_KEYS}",
+    ),
+}
+
+
+def advice(code: str | None) -> Advice:
+    """The advice for an error code; a code no doc lists (or none) reads as UNKNOWN."""
+    try:
+        return ERROR_ADVICE[ErrorCode(code or ErrorCode.UNKNOWN)]
+    except ValueError:
+        return ERROR_ADVICE[ErrorCode.UNKNOWN]

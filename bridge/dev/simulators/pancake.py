@@ -1,7 +1,8 @@
 """A Pancake POS stand-in, written from the API docs and what production is known to do.
 
 Serves the calls the bridge makes (orders GET/PUT, the order list, warehouses, variations,
-update_quantity, the webhook configuration) under ``/api/v1``, and sends webhooks the way Pancake
+update_quantity, the shop list and its webhook configuration) under ``/api/v1``, and sends
+webhooks the way Pancake
 does: the object itself as a **flat** body with a top-level ``"type"``, one at a time in the order
 the changes happened, and the order webhook again after **every** change to an order, including a
 PUT made by the bridge.
@@ -83,6 +84,7 @@ class _Shop:
     api_key: str
     warehouses: list[dict[str, Any]]
     webhook: dict[str, Any]
+    name: str = ""
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)
     variations: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -141,12 +143,25 @@ class PancakeSimulator:
         self.send_webhooks = True
         # Pancake's clock, which stamps inserted_at and updated_at (a test may set it back).
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        # What the docs leave open about the shop list and the webhook settings. GET /shops is
+        # documented with a shop's name, avatar and pages (each page naming its shop_id) only:
+        # False hides the shop's own id, and the webhook_* fields, from its entries. The PUT's
+        # documented answer lists every webhook field but webhook_headers: False hides those in
+        # the PUT answer and in GET /shops.
+        self.shops_list_id = True
+        self.shops_list_webhook = True
+        self.shows_webhook_headers = True
         self.app = Starlette(routes=[Mount(API_PREFIX, routes=self._routes())])
 
     # -- setup from tests ---------------------------------------------------------------------
 
     def add_shop(
-        self, shop_id: str, *, api_key: str, warehouses: list[dict[str, Any]] | None = None
+        self,
+        shop_id: str,
+        *,
+        api_key: str,
+        warehouses: list[dict[str, Any]] | None = None,
+        name: str | None = None,
     ) -> None:
         rows = warehouses if warehouses is not None else [{}]
         with self._lock:
@@ -155,6 +170,7 @@ class PancakeSimulator:
             self._shops[shop_id] = _Shop(
                 shop_id=shop_id,
                 api_key=api_key,
+                name=name or f"Shop {shop_id}",
                 warehouses=[_warehouse(shop_id, row) for row in rows],
                 webhook={
                     "webhook_enable": False,
@@ -174,6 +190,8 @@ class PancakeSimulator:
         headers: dict[str, str],
         types: list[str] | None = None,
     ) -> None:
+        """Set the shop's webhook as its owner would in Pancake's settings page (e.g. another
+        integration's URL, before the bridge is connected)."""
         with self._lock:
             self._shop(shop_id).webhook.update(
                 webhook_enable=True,
@@ -429,6 +447,7 @@ class PancakeSimulator:
     def _routes(self) -> list[Route]:
         api = self._api
         return [
+            Route("/shops", self._list_shops, methods=["GET"]),
             Route("/shops/{shop_id}", api(self._put_shop), methods=["PUT"]),
             Route("/shops/{shop_id}/orders", api(self._list_orders), methods=["GET"]),
             Route("/shops/{shop_id}/orders/{order_id}", api(self._get_order), methods=["GET"]),
@@ -481,6 +500,50 @@ class PancakeSimulator:
             self._calls.append((request.method, _api_path(request)))
         return _fail(404, "Not found")
 
+    async def _list_shops(self, request: Request) -> Response:
+        """``GET /shops``: the shops the api_key opens, shaped as the docs' sample (``shops``
+        beside ``success``, each with its pages) plus what the switches let show."""
+        given = request.query_params.get("api_key", "")
+        with self._lock:
+            self._calls.append((request.method, _api_path(request)))
+            fault = self._take_fault(_api_path(request), request.url.query)
+            opened = [
+                shop
+                for shop in self._shops.values()
+                if given and hmac.compare_digest(given.encode(), shop.api_key.encode())
+            ]
+            entries = [self._listed_shop(shop) for shop in opened]
+        if fault is not None:
+            return _fault_response(fault)
+        if not opened:
+            return _fail(401, "Unauthorized: invalid api_key")
+        return JSONResponse({"shops": entries, "success": True})
+
+    def _listed_shop(self, shop: _Shop) -> dict[str, Any]:
+        entry: dict[str, Any] = {"id": _json_id(shop.shop_id)} if self.shops_list_id else {}
+        entry |= {
+            "avatar_url": "",
+            "name": shop.name,
+            "pages": [
+                {
+                    "id": f"10443818122{shop.shop_id}",
+                    "name": shop.name,
+                    "platform": "facebook",
+                    "settings": {"auto_create_order": True},
+                    "shop_id": _json_id(shop.shop_id),
+                }
+            ],
+        }
+        if self.shops_list_webhook:
+            entry |= self._shown_webhook(shop)
+        return entry
+
+    def _shown_webhook(self, shop: _Shop) -> dict[str, Any]:
+        shown = copy.deepcopy(shop.webhook)
+        if not self.shows_webhook_headers:
+            del shown["webhook_headers"]
+        return shown
+
     async def _put_shop(self, request: Request, shop: _Shop) -> Response:
         body = await _json_object(request)
         settings = body.get("shop") if body is not None else None
@@ -493,7 +556,7 @@ class PancakeSimulator:
             for key in shop.webhook:
                 if key in settings:
                     shop.webhook[key] = copy.deepcopy(settings[key])
-            return _ok({"id": _json_id(shop.shop_id), **copy.deepcopy(shop.webhook)})
+            return _ok({"id": _json_id(shop.shop_id), **self._shown_webhook(shop)})
 
     async def _get_order(self, request: Request, shop: _Shop) -> Response:
         with self._lock:

@@ -42,6 +42,23 @@ OUT_OF_STOCK = "OUT_OF_STOCK"
 PRODUCT_NOT_FOUND = "PRODUCT_NOT_FOUND"
 RATE_LIMIT_EXCEEDED = "RATE_LIMIT_EXCEEDED"
 ORDER_NOT_FOUND = "ORDER_NOT_FOUND"  # the docs name no code for an unknown trans_id
+# The error table every doc prints (code, HTTP status, shopkey's and cloneviammo's wording), and
+# the codes orders/create is known to answer besides: ``refuse`` answers any of them on demand.
+REFUSALS: dict[str, tuple[int, str]] = {
+    INVALID_API_KEY: (401, "API Key không hợp lệ"),
+    INVALID_API_SECRET: (401, "API Secret không chính xác"),
+    "DISABLED_API_KEY": (401, "API Key đã bị vô hiệu hóa"),
+    RATE_LIMIT_EXCEEDED: (429, "Vượt quá giới hạn request"),
+    "IP_NOT_ALLOWED": (403, "IP không được phép truy cập"),
+    "PERMISSION_DENIED": (403, "Không có quyền thực hiện"),
+    INSUFFICIENT_BALANCE: (400, "Số dư không đủ"),
+    PRODUCT_NOT_FOUND: (404, "Sản phẩm không tồn tại"),
+    OUT_OF_STOCK: (400, "Sản phẩm đã hết hàng"),
+    ITEMS_REQUIRED: (400, "Vui lòng chọn ít nhất một sản phẩm"),
+    INVALID_JSON: (400, "Dữ liệu JSON không hợp lệ"),
+    CART_ERROR: (400, "Sản phẩm không hợp lệ"),
+    CHECKOUT_ERROR: (500, "Không thể xử lý thanh toán, vui lòng thử lại"),
+}
 # The docs' samples print naive times in Vietnam's zone (UTC+7).
 SUPPLIER_TZ = timezone(timedelta(hours=7))
 
@@ -90,6 +107,13 @@ class Purchase:
     items: list[str]
     amount: float
     order_id: int = 0
+
+
+@dataclass
+class _InjectedRefusal:
+    code: str
+    remaining: int
+    path_contains: str | None
 
 
 @dataclass
@@ -230,6 +254,7 @@ class SupplierSimulator:
         self._orders: dict[str, Purchase] = {}
         self._create_faults: deque[str] = deque()
         self._pending_429 = 0
+        self._refusals: list[_InjectedRefusal] = []
         self._windows: dict[str, deque[float]] = {}
         self._order_ids = 0
         self._credentials = 0
@@ -336,6 +361,18 @@ class SupplierSimulator:
             else:
                 self._create_faults.extend([fault] * times)
 
+    def refuse(self, code: str, times: int = 1, *, path_contains: str | None = None) -> None:
+        """Answer the next ``times`` requests (those whose path contains ``path_contains``) with
+        the documented refusal ``code`` (see ``REFUSALS``), before the key is even checked: a
+        disabled key, a host not on the key's IP list, a permission taken away, a spent limit.
+        """
+        if code not in REFUSALS:
+            raise ValueError(f"unknown error code {code!r}; known: {sorted(REFUSALS)}")
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        with self._lock:
+            self._refusals.append(_InjectedRefusal(code, times, path_contains))
+
     # -- HTTP ---------------------------------------------------------------------------------
 
     def _redirect(self, request: Request) -> Response | None:
@@ -381,6 +418,7 @@ class SupplierSimulator:
             self._pending_429 -= 1
             self.count_429 += 1
             raise _RateLimited(1)
+        self._take_refusal(request.url.path)
         key = request.headers.get("X-API-Key", "")
         if not hmac.compare_digest(key.encode(), self._api_key.encode()):
             raise _Refusal(401, INVALID_API_KEY, "API Key không hợp lệ")
@@ -388,6 +426,18 @@ class SupplierSimulator:
         if not hmac.compare_digest(secret.encode(), self._api_secret.encode()):
             raise _Refusal(401, INVALID_API_SECRET, "API Secret không chính xác")
         self._count_against_limit(key)
+
+    def _take_refusal(self, path: str) -> None:
+        for injected in self._refusals:
+            if injected.path_contains is None or injected.path_contains in path:
+                injected.remaining -= 1
+                if injected.remaining <= 0:
+                    self._refusals.remove(injected)
+                if injected.code == RATE_LIMIT_EXCEEDED:
+                    self.count_429 += 1
+                    raise _RateLimited(1)
+                status, message = REFUSALS[injected.code]
+                raise _Refusal(status, injected.code, message)
 
     def _count_against_limit(self, key: str) -> None:
         """The day's count against ``daily_limit``, then a sliding window of

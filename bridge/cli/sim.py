@@ -1,0 +1,301 @@
+"""``bridge sim pancake|supplier``: a simulator served on its own, to try a real ``bridge run``
+against before pasting real keys.
+
+Each serves its simulated API (``/api/v1``) and a JSON control API (``/_control``, see
+``bridge.dev.simulators.control``) on one port, and prints at start the commands that point a
+bridge at it and example ``curl`` lines. The routes below are the control API's; a test holds
+this help and ``GET /_control`` to the same list.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from bridge.cli import PROG_NAMES, app
+from bridge.cli.output import say
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp
+
+sim = typer.Typer(
+    help=(
+        "The simulators on their own, with an HTTP control API.\n\n"
+        "Try `bridge run` against a simulated Pancake shop and supplier before pasting real "
+        "keys: start each in a terminal, paste the commands they print, place an order with "
+        "the control API.\n\n"
+        "\b\nExample:\n  pancake-bridge sim pancake --port 8081\n"
+        "  pancake-bridge sim supplier --port 8082 --dialect short"
+    ),
+    no_args_is_help=True,
+)
+app.add_typer(sim, name="sim")
+
+HostOption = Annotated[
+    str, typer.Option("--host", help="Where to listen (0.0.0.0: every interface).")
+]
+
+
+class Dialect(StrEnum):
+    FULL = "full"
+    SHORT = "short"
+
+
+SIM_PANCAKE_KEY = "sim-pancake-api-key"  # the simulator's own, not a secret
+DEFAULT_BRIDGE_URL = "http://127.0.0.1:8080"  # `bridge run` with BRIDGE_HOST/BRIDGE_PORT unset
+
+
+@sim.command("pancake")
+def pancake(
+    port: Annotated[
+        int, typer.Option("--port", help="Port to listen on (0: any free one).")
+    ] = 8081,
+    host: HostOption = "127.0.0.1",
+    shop_id: Annotated[str, typer.Option("--shop-id", help="The simulated shop's id.")] = "4",
+    bridge_url: Annotated[
+        str,
+        typer.Option(
+            "--bridge-url",
+            metavar="URL",
+            help="Where the bridge will listen, for the printed commands (BRIDGE_PUBLIC_URL).",
+        ),
+    ] = DEFAULT_BRIDGE_URL,
+) -> None:
+    """Serve the Pancake POS simulator, with a control API.
+
+    The API (GET /shops, PUT /shops/ID with the webhook fields, orders, warehouses,
+    variations, update_quantity) is under /api/v1 with the api_key it prints, and it sends
+    webhooks to the URL a `bridge shops connect` sets, as Pancake does. The control API
+    (JSON bodies; GET /_control lists the routes with their bodies):
+
+    \b
+      POST /_control/shops/{shop_id}/orders                  place (and confirm) an order
+      POST /_control/shops/{shop_id}/orders/{order_id}/status  move it to a status
+      GET  /_control/shops/{shop_id}/orders/{order_id}       the order and its note
+      POST /_control/shops/{shop_id}/variations              add a variation
+      GET  /_control/shops/{shop_id}/webhook                 the webhook (secrets masked)
+      PUT  /_control/shops/{shop_id}/webhook                 preset one (another integration's)
+      POST /_control/faults                                  answer API calls with an error
+      POST /_control/switches                                e.g. GET /shops without webhook fields
+      GET  /_control/deliveries                              the webhooks sent
+      GET  /_control/calls                                   the API calls received
+
+    Ctrl-C stops it; everything it held is forgotten.
+
+    \b
+    Example:
+      pancake-bridge sim pancake --port 8081
+    """
+    from bridge.dev.demo import CHATGPT, NETFLIX
+    from bridge.dev.simulators.control import pancake_app
+    from bridge.dev.simulators.pancake import PancakeSimulator
+
+    simulator = PancakeSimulator()
+    simulator.add_shop(shop_id, api_key=SIM_PANCAKE_KEY, name="Shop thử nghiệm")
+    variations = {NETFLIX: "Netflix Premium 1 tháng", CHATGPT: "ChatGPT Plus 1 tháng"}
+    for variation_id, name in variations.items():
+        simulator.add_variation(shop_id, variation_id, name=name, retail_price=100_000)
+    try:
+        with _served(pancake_app(simulator), host, port) as url:
+            cli = _prog()
+            control = f"{url}/_control"
+            order = {
+                "items": [{"variation_id": NETFLIX, "quantity": 1}],
+                "bill_email": "khach@example.com",
+                "confirm": True,
+            }
+            _banner(
+                f"Pancake POS simulator: {url}/api/v1",
+                f"  shop {shop_id} (API key {SIM_PANCAKE_KEY}), variations "
+                + ", ".join(variations),
+                "",
+                "Point a bridge at it (in another terminal, with BRIDGE_SECRET_KEY and a",
+                "throw-away BRIDGE_DATABASE_URL set):",
+                f"  export BRIDGE_PANCAKE_BASE_URL={url}/api/v1",
+                f"  export BRIDGE_PUBLIC_URL={bridge_url}",
+                f"  export BRIDGE_PANCAKE_API_KEY={SIM_PANCAKE_KEY}",
+                "  export BRIDGE_WEBHOOK_SECRET=\"$(python3 -c 'import secrets; "
+                "print(secrets.token_urlsafe(24))')\"",
+                f"  {cli} shops add {shop_id}",
+                f"  {cli} shops connect {shop_id}",
+                f"  {cli} run",
+                "",
+                f"Control API (JSON; GET {control} lists every route):",
+                f"  curl -s -X POST {control}/shops/{shop_id}/orders -d '{_json(order)}'",
+                f"  curl -s {control}/shops/{shop_id}/orders/1",
+                f"  curl -s {control}/deliveries",
+                f"  curl -s -X PUT {control}/shops/{shop_id}/webhook "
+                '-d \'{"url": "https://other.example/hook"}\'',
+                f"  curl -s -X POST {control}/switches -d '{{\"shops_list_webhook\": false}}'",
+            )
+            _wait()
+    finally:
+        simulator.close()
+
+
+@sim.command("supplier")
+def supplier(
+    port: Annotated[
+        int, typer.Option("--port", help="Port to listen on (0: any free one).")
+    ] = 8082,
+    host: HostOption = "127.0.0.1",
+    dialect: Annotated[
+        Dialect,
+        typer.Option(
+            "--dialect",
+            help="full (caoshop, cloneviammo, logrepublic) or short (shopkey.appstoreviet).",
+        ),
+    ] = Dialect.FULL,
+    name: Annotated[
+        str, typer.Option("--name", help="The supplier's name in the printed commands.")
+    ] = "sim",
+    balance: Annotated[float, typer.Option("--balance", help="The account balance.")] = 10_000_000,
+    rate_limit: Annotated[
+        int | None,
+        typer.Option(
+            "--rate-limit", help="Requests a minute the key may make (default: no limit)."
+        ),
+    ] = None,
+    shop_id: Annotated[
+        str, typer.Option("--shop-id", help="The Pancake shop in the printed mappings.")
+    ] = "4",
+) -> None:
+    """Serve a Shop API v1 supplier simulator, with a control API.
+
+    The API (orders/create, orders/status, orders/list, products/list, account/balance,
+    account/info) is under /api/v1 with the fake keys it prints; it sells an instant plan and
+    a manual one that needs the customer's e-mail. The control API (JSON bodies; GET /_control
+    lists the routes with their bodies):
+
+    \b
+      GET  /_control/ledger                    every purchase, and the balance
+      POST /_control/plans                     add or replace a plan
+      POST /_control/plans/{plan_id}/stock     set a plan's stock
+      POST /_control/complete                  complete manual orders by hand
+      POST /_control/orders/{trans_id}/cancel  cancel an order and refund it
+      POST /_control/balance                   set the balance
+      POST /_control/faults                    a documented error code, or a lost answer
+      POST /_control/switches                  what the docs leave open, the key's limits
+      GET  /_control/calls                     the API calls received
+
+    Ctrl-C stops it; everything it held is forgotten.
+
+    \b
+    Example:
+      pancake-bridge sim supplier --port 8082 --dialect short
+    """
+    from bridge.dev.demo import CHATGPT, INSTANT_PLAN, INSTANT_STOCK, MANUAL_PLAN, NETFLIX
+    from bridge.dev.simulators.control import supplier_app
+    from bridge.dev.simulators.supplier import DEMO_API_KEY, DEMO_API_SECRET, SupplierSimulator
+
+    simulator = SupplierSimulator(
+        dialect="short" if dialect is Dialect.SHORT else "full",
+        name=name,
+        balance=balance,
+        rate_limit_per_minute=rate_limit,
+    )
+    simulator.add_plan(
+        INSTANT_PLAN, name="Netflix Premium 1 tháng", price=75_000, stock=INSTANT_STOCK
+    )
+    simulator.add_plan(
+        MANUAL_PLAN,
+        name="ChatGPT Plus 1 tháng",
+        price=450_000,
+        is_instant=False,
+        fields=[{"key": "email", "label": "Email", "type": "email", "required": True}],
+    )
+    with _served(supplier_app(simulator), host, port) as url:
+        cli = _prog()
+        control = f"{url}/_control"
+        fault = {"error_code": "INSUFFICIENT_BALANCE", "path_contains": "orders/create"}
+        mapping = f"{cli} mappings add --shop {shop_id} --supplier {name}"
+        _banner(
+            f"Supplier simulator (Shop API v1, {dialect.value} dialect): {url}/api/v1",
+            f"  plans {INSTANT_PLAN} (instant, {INSTANT_STOCK} in stock) and {MANUAL_PLAN} "
+            f"(manual, needs an e-mail); balance {balance:,.0f}",
+            "",
+            "Add it to the bridge (the simulator's keys are fake ones):",
+            f"  printf '%s\\n%s\\n' {DEMO_API_KEY} {DEMO_API_SECRET} | {cli} suppliers add "
+            f"{name} --base-url {url}/api/v1 --api-key - --api-secret -",
+            f"  {mapping} --variation {NETFLIX} --plan {INSTANT_PLAN}",
+            f"  {mapping} --variation {CHATGPT} --plan {MANUAL_PLAN} "
+            '--fields \'{"email": "{order.bill_email}"}\'',
+            f"  {cli} suppliers check {name}",
+            "",
+            f"Control API (JSON; GET {control} lists every route):",
+            f"  curl -s {control}/ledger",
+            f"  curl -s -X POST {control}/complete -d '{{}}'",
+            f"  curl -s -X POST {control}/faults -d '{_json(fault)}'",
+            f'  curl -s -X POST {control}/faults -d \'{{"fault": "5xx_after_commit"}}\'',
+        )
+        _wait()
+
+
+def _json(value: object) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _prog() -> str:
+    """How to run this program again, for the commands it prints: its name when the shell finds
+    this very program by it, else its path (``uv run`` does not put it on the PATH), else the
+    interpreter with ``-m`` (``python -m bridge.cli``)."""
+    import shlex
+    import shutil
+
+    started = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if started is not None and started.name in PROG_NAMES and started.is_file():
+        found = shutil.which(started.name)
+        if found is not None and Path(found).resolve() == started.resolve():
+            return started.name
+        return shlex.quote(str(started.resolve()))
+    return f"{shlex.quote(sys.executable)} -m bridge.cli"
+
+
+def _banner(*lines: str) -> None:
+    for line in lines:
+        say(line)
+    say("Ctrl-C stops it.")
+    sys.stdout.flush()
+
+
+@contextmanager
+def _served(asgi: ASGIApp, host: str, port: int) -> Iterator[str]:
+    """The app served on host:port for the length of the block; the URL to reach it by."""
+    import socket
+
+    from bridge.errors import ConfigError
+    from bridge.web.server import ServerThread, free_port
+
+    # Refused here, in one sentence, rather than as uvicorn's traceback of a failed bind.
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.bind((host, port))
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot listen on {host}:{port} ({exc.strerror}): choose another --port"
+        ) from None
+    server = ServerThread(asgi, host=host, port=port or free_port(host)).start()
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    try:
+        yield f"http://{shown}:{server.port}"
+    finally:
+        server.stop()
+
+
+def _wait() -> None:
+    """Until Ctrl-C or SIGTERM."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
