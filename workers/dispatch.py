@@ -19,6 +19,7 @@ STOCK_SYNC = "stock.sync"
 SETTLE = "fulfilment.settle"
 CATCHUP = "order.catchup"
 ACCOUNT_CHECK = "supplier.account_check"
+ALERT_NOTIFY = "alerts.notify"
 
 
 @dataclass(frozen=True, slots=True)

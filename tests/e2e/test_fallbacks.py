@@ -58,7 +58,11 @@ def test_insufficient_balance_everywhere_needs_attention_then_retry_after_top_up
     assert CAOSHOP not in sqlite_world.note(order_id), "the customer sees no supplier names"
     with session_scope(sqlite_world.runtime.engine) as session:
         alerts = {(a.kind, a.subject) for a in session.exec(select(Alert))}
-    assert alerts == {("insufficient_balance", CAOSHOP), ("insufficient_balance", SHOPKEY)}
+    assert alerts == {
+        ("insufficient_balance", CAOSHOP),
+        ("insufficient_balance", SHOPKEY),
+        ("needs_attention", str(line.id)),
+    }
 
     sqlite_world.suppliers[CAOSHOP].set_balance(1_000_000)
     engine = sqlite_world.runtime.engine

@@ -31,9 +31,10 @@ from bridge.models import Supplier
 from bridge.supplier.budget import BudgetExhausted
 from bridge.supplier.errors import SupplierRefused, SupplierTransient
 from bridge.supplier.schemas import AccountInfo
-from workers.alerts.store import raise_alert
+from workers.alerts.store import raise_alert, resolve_alert
 from workers.context import Context
 from workers.dispatch import ACCOUNT_CHECK, Send
+from workers.fulfilment.purchase import KEY_REFUSAL_ALERTS
 from workers.leases import free_or_expired
 
 # The permissions the bridge's calls need, and what each call is for.
@@ -134,8 +135,19 @@ def check_account(ctx: Context, name: str) -> AccountInfo | None:
         supplier.daily_limit = info.daily_limit
         supplier.key_expires_at = info.expires_at
         session.add(supplier)
-        for kind, message in account_alerts(name, info, now):
+        raised = account_alerts(name, info, now)
+        for kind, message in raised:
             raise_alert(session, kind, name, message, now)
+        # The key answered: refusals of it are over, and so are the problems the answer no
+        # longer shows (a key renewed, permissions granted).
+        cleared = {KEY_PERMISSIONS, KEY_EXPIRING} - {kind for kind, _ in raised}
+        resolve_alert(
+            session,
+            [*KEY_REFUSAL_ALERTS, *cleared],
+            name,
+            now,
+            note=f"supplier {name}: account/info accepts the key and shows no such problem",
+        )
     # The new limits reach the cached client's budget before the count is seeded under them.
     ctx.supplier(supplier)
     if info.used_today is not None:

@@ -19,8 +19,12 @@ from bridge.db import session_scope
 from bridge.errors import NotFound, Refused
 from bridge.models import Fulfilment, Order
 from bridge.states import RETRYABLE, FulfilmentState, OrderState
-from workers.fulfilment.failures import OrderFailure
+from workers.alerts.store import resolve_alert
+from workers.fulfilment.annotate import LINE_FAILED_ALERT
+from workers.fulfilment.failures import ORDER_FAILED_ALERT, OrderFailure
 from workers.fulfilment.lines import load_line, set_state
+
+RETRIED = "an operator re-drove it"
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,8 @@ def retry_line(engine: Engine, fulfilment_id: int, now: datetime) -> Redrive:
         line.last_error = None
         line.lease_until = now - timedelta(seconds=1)
         set_state(session, line, state, None)
+        # A failure after this is a new incident, and says so (needs_attention: alerts.watch).
+        resolve_alert(session, LINE_FAILED_ALERT, str(fulfilment_id), now, note=RETRIED)
         return Redrive(fulfilment_id, state, changed=True)
 
 
@@ -72,6 +78,7 @@ def resend_line(engine: Engine, fulfilment_id: int, now: datetime) -> Redrive:
         line.lease_until = now - timedelta(seconds=1)
         state = FulfilmentState.DELIVERED if complete else FulfilmentState.PARTIAL
         set_state(session, line, state, None)
+        resolve_alert(session, LINE_FAILED_ALERT, str(fulfilment_id), now, note=RETRIED)
         return Redrive(fulfilment_id, state, changed=True)
 
 
@@ -122,6 +129,13 @@ def _requeue(session: Session, order_pks: list[int], now: datetime) -> None:
     """Back to ``pending`` with an expired lease: the next sweep sends their intake."""
     if not order_pks:
         return
+    failed = session.exec(
+        select(Order.shop_id, Order.order_id).where(
+            col(Order.id).in_(order_pks), Order.state == OrderState.FAILED
+        )
+    ).all()
+    for shop_id, order_id in failed:
+        resolve_alert(session, ORDER_FAILED_ALERT, f"{shop_id}:{order_id}", now, note=RETRIED)
     session.connection().execute(
         update(Order)
         .where(col(Order.id).in_(order_pks), col(Order.state) == OrderState.FAILED)

@@ -7,18 +7,26 @@ spacing the catalogues need and, after a failed run, asks for a retry with backo
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select as sa_select
 from sqlalchemy import update
-from sqlmodel import col
+from sqlmodel import Session, col
 
 from bridge.db import insert_ignore, session_scope
 from bridge.settings import Settings
+from workers.alerts.store import raise_alert, resolve_alert
 from workers.context import Context
 from workers.dispatch import Send
 from workers.leases import free_or_expired
 from workers.stock.models import CONTROL_ID, StockSyncControl
 from workers.stock.report import SyncReport
 from workers.stock.triggers import request_stock_sync
+
+# A few failed syncs in a row are a blip (retried with backoff); this many need an operator.
+SYNC_FAILING_AFTER = 3
+SYNC_FAILING = "stock_sync_failing"
+SYNC_SUBJECT = "stock"  # one sync covers every shop and supplier
 
 
 class SyncBusy(RuntimeError):
@@ -85,6 +93,7 @@ def release(ctx: Context, report: SyncReport | None, *, retry: bool) -> list[Sen
             return []
         control.running_until = None
         control.failures = control.failures + 1 if failed else 0
+        _alert_on_failures(session, control.failures, report, ctx.clock())
         if report is not None:
             spacing = budget_spacing(ctx.settings, report)
             # A run that could not read every supplier saw only part of the catalogues.
@@ -98,6 +107,25 @@ def release(ctx: Context, report: SyncReport | None, *, retry: bool) -> list[Sen
             trigger="retry",
             delay=ctx.retry_delay(control.failures),
             stale_after=ctx.settings.lease_seconds,
+        )
+
+
+def _alert_on_failures(
+    session: Session, failures: int, report: SyncReport | None, now: datetime
+) -> None:
+    """Syncs failing ``SYNC_FAILING_AFTER`` times in a row raise an alert; one clean run
+    resolves it."""
+    if failures == 0:
+        resolve_alert(session, SYNC_FAILING, SYNC_SUBJECT, now, note="a sync ran without errors")
+    elif failures >= SYNC_FAILING_AFTER:
+        last = report.errors[0] if report is not None and report.errors else "it crashed"
+        raise_alert(
+            session,
+            SYNC_FAILING,
+            SYNC_SUBJECT,
+            f"the stock sync failed {failures} times in a row (last: {last}); Pancake keeps "
+            "the quantities it has. `bridge stock status` shows every error",
+            now,
         )
 
 
