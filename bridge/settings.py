@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     pancake_base_url: str = "https://pos.pages.fm/api/v1"
     host: str = "127.0.0.1"
     port: int = 8080
+    # The bridge's address as Pancake reaches it (https://bridge.example.com, any reverse proxy's
+    # prefix included): `shops connect` points each shop's webhook below it, `doctor` checks
+    # that each shop's webhook does. Checked where it is used, so a bad value stops no command.
+    public_url: str | None = None
 
     # How long a queued step may take before the sweep assumes its message was lost.
     lease_seconds: float = 120.0
@@ -194,6 +198,23 @@ class Settings(BaseSettings):
     # Intake refuses an order with a line of more units than this (a corrupt or hostile order:
     # 10**20 would otherwise fail to store on every try, and nobody sells that many keys at once).
     intake_max_quantity: int = Field(default=10_000, ge=1)
+    # Operator notifications (workers/alerts/notify.py): apprise URLs, separated by commas or
+    # spaces; Telegram is `tgram://BOT_TOKEN/CHAT_ID`. Empty: alerts are still recorded
+    # (`bridge alerts list`), nothing is sent. The URLs carry tokens: never logged or printed.
+    alert_urls: SecretStr = SecretStr("")
+    # A supplier balance read below this (the supplier's currency, e.g. VND) raises an alert;
+    # unset: no balance alerts (a refused purchase, INSUFFICIENT_BALANCE, still raises one).
+    alert_balance_threshold: float | None = Field(default=None, ge=0)
+    # A notification that could not be sent is retried with backoff up to this wait, for as
+    # long as it takes: an alert is never dropped because the channel was down.
+    alert_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    # Observe (bridge/metrics.py, bridge/web/observe.py). Every process of a host (`serve`,
+    # each `worker`) writes its counters and histograms into the metrics folder, so the /metrics
+    # of any web process there covers them all; unset, /metrics shows only the process that
+    # serves it (all of `bridge run`). A folder on local disk (tmpfs), one per host.
+    metrics_dir: Path | None = None
+    # When set, /metrics answers only `Authorization: Bearer <token>` (else 401).
+    metrics_token: SecretStr | None = None
 
     @model_validator(mode="after")
     def _lease_outlasts_a_purchase(self) -> Settings:

@@ -73,6 +73,7 @@ class Context:
                     ),
                     budget=self.supplier_budget(supplier),
                     budget_wait=self.settings.supplier_budget_wait_seconds,
+                    name=supplier.name,
                 )
                 self._clients[key] = client
                 self._limits[key] = limits

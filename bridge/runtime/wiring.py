@@ -13,6 +13,7 @@ import uvicorn
 from dramatiq.brokers.stub import StubBroker
 from starlette.applications import Starlette
 
+from bridge import metrics
 from bridge.db import make_engine
 from bridge.logs import protect_library_loggers
 from bridge.migrate import ensure_current
@@ -23,12 +24,16 @@ from bridge.web.app import create_app
 from bridge.web.console.app import Console
 from bridge.web.ingest import EventRecorder
 from bridge.web.limits import HttpLimits
+from bridge.web.observe import Observe
 from bridge.web.server import ServerThread, server_config
 from workers.actors import Step, declare_actors
+from workers.alerts.outbox import due_notifications, send_notifications
+from workers.alerts.watch import watch_conditions
 from workers.broker import build_broker
 from workers.context import Context
 from workers.dispatch import (
     ACCOUNT_CHECK,
+    ALERT_NOTIFY,
     ANNOTATE,
     CATCHUP,
     DELIVER,
@@ -62,6 +67,7 @@ STEPS: dict[str, Step] = {
     STOCK_SYNC: sync_stock,
     CATCHUP: catch_up,
     ACCOUNT_CHECK: check_accounts,
+    ALERT_NOTIFY: send_notifications,
 }
 PERIODIC: tuple[Job, ...] = (
     sweep,
@@ -69,6 +75,9 @@ PERIODIC: tuple[Job, ...] = (
     due_catchups,
     due_account_checks,
     prune_webhook_events,
+    # After every job that may raise or resolve an alert, so this sweep's changes go out now.
+    watch_conditions,
+    due_notifications,
 )
 
 
@@ -81,6 +90,8 @@ class Runtime:
         broker: dramatiq.Broker | None = None,
     ) -> None:
         protect_library_loggers()
+        # Before anything is counted: where this process's metrics live is chosen once.
+        metrics.configure(settings.metrics_dir)
         self.settings = settings
         # The key is judged before the database is touched, and proved against the database
         # before anything reads a stored secret: a wrong key stops here, with one sentence.
@@ -120,8 +131,11 @@ class Runtime:
         console = Console(
             self.engine, self.box, secret_key or settings.require_secret_key(), ctx=self.ctx
         )
+        self.observe = Observe(
+            self.engine, broker=self.broker, ctx=self.ctx, token=settings.metrics_token
+        )
         self.app: Starlette = create_app(
-            self.engine, self.box, self.recorder, console=console.mount
+            self.engine, self.box, self.recorder, console=console.mount, observe=self.observe
         )
         self.scheduler = Scheduler(
             self.ctx, self.dispatch, PERIODIC, watch=(recover_dead_workers,), holder=self.worker_id
@@ -174,6 +188,8 @@ class Runtime:
             self._worker = None
             self.heartbeat.stop()
         self.recorder.stop()
+        self.observe.close()
         self.ctx.close()
         self.broker.close()
         self.engine.dispose()
+        metrics.process_stopped()

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from bridge import metrics
 from bridge.retrying import call_with_retries
 from bridge.supplier import paging
 from bridge.supplier.budget import Budget, Ticket
@@ -23,6 +24,8 @@ from bridge.supplier.clock import ClockOffset
 from bridge.supplier.errors import (
     SupplierError,
     SupplierRateLimited,
+    SupplierRefused,
+    SupplierUnreachable,
     from_response,
     from_transport_error,
     unexpected_body,
@@ -38,12 +41,22 @@ from bridge.supplier.schemas import (
     Product,
     ProductPage,
 )
+from bridge.supplier.vocabulary import ErrorCode
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=10.0, pool=5.0)
 READ_RETRY_BASE = 0.5
 READ_RETRY_CAP = 10.0
 
 M = TypeVar("M", bound=BaseModel)
+
+# A failed request's outcome label, first match; anything else (a 5xx, a dropped answer, a body
+# we cannot read) is "unknown": the supplier may have acted on it.
+_OUTCOMES: tuple[tuple[type[SupplierError], str], ...] = (
+    (SupplierRateLimited, "rate_limited"),
+    (SupplierUnreachable, "unreachable"),
+    (SupplierRefused, "refused"),
+)
+_KNOWN_CODES = frozenset(ErrorCode)
 
 
 class SupplierClient:
@@ -64,6 +77,7 @@ class SupplierClient:
         sleep: Callable[[float], None] = time.sleep,
         budget: Budget | None = None,
         budget_wait: float = 20.0,
+        name: str = "",
     ) -> None:
         if read_attempts < 1:
             raise ValueError("read_attempts must be at least 1")
@@ -92,6 +106,8 @@ class SupplierClient:
         # Every request, reads and retries included, spends from the key's shared budget.
         self._budget = budget
         self._budget_wait = budget_wait
+        # The operator's name for the supplier: what its requests are counted under (metrics).
+        self.name = name
         self.calls = 0
         # The supplier's clock as its answers' timestamps show it (full dialect), this process.
         self.clock_offset: ClockOffset | None = None
@@ -121,7 +137,8 @@ class SupplierClient:
         if not items:
             raise ValueError("an order needs at least one item")
         payload = {"items": [item.model_dump(exclude_none=True) for item in items]}
-        response, data = self._send("POST", "orders/create", json=payload, ticket=ticket)
+        with metrics.purchase_timer():
+            response, data = self._send("POST", "orders/create", json=payload, ticket=ticket)
         return self._parse(CreateResult, data, response)
 
     def order_status(self, trans_id: str) -> OrderStatus:
@@ -208,6 +225,18 @@ class SupplierClient:
         if ticket is None and self._budget is not None:
             ticket = self._budget.acquire(self._budget_wait)  # raises BudgetExhausted: nothing sent
         self.calls += 1
+        try:
+            answer = self._exchange(request, path, ticket)
+        except SupplierError as exc:
+            metrics.supplier_request(self.name, path, *_metric_labels(exc))
+            raise
+        metrics.supplier_request(self.name, path, "ok")
+        return answer
+
+    def _exchange(
+        self, request: httpx.Request, path: str, ticket: Ticket | None
+    ) -> tuple[httpx.Response, dict[str, Any]]:
+        """``_send`` once the budget is taken and the request counted."""
         sent = datetime.now(UTC)
         try:
             response = self._http.send(request)
@@ -261,3 +290,13 @@ class SupplierClient:
             # The pydantic text quotes input values; keep only where the shape broke.
             where = ", ".join(".".join(map(str, err["loc"])) for err in exc.errors()[:3])
             raise unexpected_body(response, f"unexpected answer shape at {where}") from None
+
+
+def _metric_labels(error: SupplierError) -> tuple[str, str]:
+    """The error's outcome and code as bounded label values: the code is the supplier's own
+    text, so one the docs do not list counts as OTHER."""
+    outcome = next((name for kind, name in _OUTCOMES if isinstance(error, kind)), "unknown")
+    code = error.error_code
+    if code is None:
+        return outcome, ""
+    return outcome, code if code in _KNOWN_CODES else "OTHER"

@@ -1,4 +1,5 @@
-"""The web side: the Pancake webhook endpoint, a health check, and the console's mount point.
+"""The web side: the Pancake webhook endpoint, health, readiness and metrics, and the console's
+mount point.
 
 The endpoint verifies, records and enqueues; it never calls Pancake or a supplier, so it answers
 in milliseconds. Bad input is refused with a one-line reason and stores nothing; reasons never
@@ -22,15 +23,27 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bridge import metrics
 from bridge.db import READ_ONLY
 from bridge.models import PancakeShop
-from bridge.pancake.webhooks import WebhookRejected, id_problem, parse_webhook
+from bridge.pancake.webhooks import (
+    ORDER_TYPE,
+    STOCK_TYPE,
+    WebhookRejected,
+    id_problem,
+    parse_webhook,
+)
+from bridge.routes import WEBHOOK_PATH, WEBHOOK_SECRET_HEADER
 from bridge.secrets import SecretBox
 from bridge.web.guard import error_response
 from bridge.web.ingest import EventRecorder, Incoming, UnstorableWebhook
+from bridge.web.observe import Observe
 
-SECRET_HEADER = "x-bridge-secret"
+SECRET_HEADER = WEBHOOK_SECRET_HEADER.lower()
 SHOP_CACHE_SECONDS = 5.0
+# Webhook types counted by name; any other (customers, products, a type Pancake adds) is
+# `other`, so a sender cannot grow the metric with types of its invention.
+COUNTED_TYPES = frozenset({ORDER_TYPE, STOCK_TYPE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,14 +101,22 @@ class ShopDirectory:
         return ShopAuth(row[0], frozenset(row[1]))
 
 
+def _error(status: int, reason: str, outcome: str, kind: str = metrics.UNPARSED) -> Response:
+    """The error answer to a webhook, counted by its outcome."""
+    metrics.webhook(kind, outcome)
+    return error_response(status, reason)
+
+
 def create_app(
     engine: Engine,
     box: SecretBox,
     recorder: EventRecorder,
     *,
     console: Callable[[Starlette], None] | None = None,
+    observe: Observe | None = None,
 ) -> Starlette:
-    """The web app; ``console`` mounts the web console (``/admin``) on it."""
+    """The web app; ``console`` mounts the web console (``/admin``) on it; ``observe`` answers
+    ``/readyz`` and ``/metrics`` (default: the database only, no shared-state gauges)."""
     shops = ShopDirectory(engine)
 
     async def pancake_webhook(request: Request) -> Response:
@@ -104,22 +125,26 @@ def create_app(
         # length would take a place in the shop cache.
         problem = id_problem(shop_id, "the shop id in the URL")
         if problem is not None:
-            return error_response(400, problem)
+            return _error(400, problem, "rejected:shop_id")
         shop = await shops.get(shop_id)
         if shop is None:
-            return error_response(404, "unknown shop")
+            return _error(404, "unknown shop", "rejected:unknown_shop")
         if not box.matches(request.headers.get(SECRET_HEADER, ""), shop.secret_digest):
-            return error_response(401, f"missing or wrong {SECRET_HEADER} header")
+            return _error(401, f"missing or wrong {SECRET_HEADER} header", "rejected:secret")
         try:
             webhook = parse_webhook(await request.body())
         except WebhookRejected as exc:
-            return error_response(400, str(exc))
+            return _error(400, str(exc), "rejected:body")
+        kind = webhook.kind if webhook.kind in COUNTED_TYPES else "other"
         try:
             outcome = await recorder.record(Incoming(shop_id, webhook, shop.triggers))
         except UnstorableWebhook as exc:
-            return error_response(400, str(exc))
+            return _error(400, str(exc), "rejected:unstorable", kind)
         except Exception:  # noqa: BLE001 - the sender should retry; we recorded nothing
-            return error_response(503, "could not record the webhook; please retry")
+            return _error(
+                503, "could not record the webhook; please retry", "failed:unrecorded", kind
+            )
+        metrics.webhook(kind, outcome.value)
         return JSONResponse({"ok": True, "outcome": outcome.value})
 
     async def health(_: Request) -> Response:
@@ -130,10 +155,13 @@ def create_app(
         recorder.start()
         yield
 
+    observe = observe or Observe(engine)
     app = Starlette(
         routes=[
-            Route("/webhooks/pancake/{shop_id}", pancake_webhook, methods=["POST"]),
+            Route(WEBHOOK_PATH, pancake_webhook, methods=["POST"]),
             Route("/healthz", health, methods=["GET"]),
+            Route("/readyz", observe.ready, methods=["GET"]),
+            Route("/metrics", observe.scrape, methods=["GET"]),
         ],
         lifespan=lifespan,
     )

@@ -81,8 +81,14 @@ def test_workers_scale_and_data_lives_in_volumes(compose: dict[str, Any]) -> Non
         for service in compose["services"].values()
         for mount in service.get("volumes", [])
     }
-    assert used == declared == {"postgres-data", "redis-data"}
+    assert used == declared == {"postgres-data", "redis-data", "metrics"}
     assert "--appendonly" in compose["services"]["redis"]["command"]  # the budget survives
+    # The workers' counters reach the web's /metrics through one folder of the host.
+    for name in ("web", "worker"):
+        service = compose["services"][name]
+        folder = service["environment"]["BRIDGE_METRICS_DIR"]
+        assert f"metrics:{folder}" in service["volumes"], name
+    assert compose["volumes"]["metrics"]["driver_opts"]["type"] == "tmpfs"
 
 
 def test_every_variable_it_reads_is_in_the_env_example() -> None:

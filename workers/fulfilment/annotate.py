@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 
 from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
+from bridge import metrics
 from bridge.db import session_scope
 from bridge.logs import event
 from bridge.models import Fulfilment, Order, PancakeShop
@@ -76,7 +78,7 @@ def _annotate_locked(ctx: Context, order_pk: int) -> list[Send]:
             _keep_unwritten(session, lines)
             return []
         client = ctx.pancake(shop)
-        shop_id, order_id = order.shop_id, order.order_id
+        shop_id, order_id, reported_at = order.shop_id, order.order_id, order.created_at
     try:
         remote = client.get_order(shop_id, order_id)
         pieces = [piece for line in lines for piece in _pieces(ctx, line, remote.note)]
@@ -93,11 +95,12 @@ def _annotate_locked(ctx: Context, order_pk: int) -> list[Send]:
         return _failed(
             ctx, order_pk, line_ids, str(exc), final=isinstance(exc, PancakeRequestError)
         )
+    took = ctx.clock() - reported_at
     with session_scope(ctx.engine) as session:
         for line in lines:
             row = session.get(Fulfilment, line.id)
             if row is not None:
-                _mark_written(session, row)
+                _mark_written(session, row, took)
     event("order.annotate.written", order=order_id, lines=len(lines), pieces=len(pieces))
     return []
 
@@ -128,7 +131,8 @@ def _keep_unwritten(session: Session, lines: list[Fulfilment]) -> None:
         session.add(row)
 
 
-def _mark_written(session: Session, row: Fulfilment) -> None:
+def _mark_written(session: Session, row: Fulfilment, took: timedelta) -> None:
+    """``took``: from the order's first report to this note."""
     if row.delay_notice == DelayNotice.PENDING:
         row.delay_notice = DelayNotice.WRITTEN
     if row.state in WRITABLE:
@@ -137,6 +141,7 @@ def _mark_written(session: Session, row: Fulfilment) -> None:
     if row.state == FulfilmentState.DELIVERED:
         row.lease_until = None
         set_state(session, row, FulfilmentState.ANNOTATED, None)
+        metrics.noted(took)
     session.add(row)
 
 

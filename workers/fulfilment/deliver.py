@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
 
+from bridge import metrics
 from bridge.db import session_scope
 from bridge.logs import event
 from bridge.models import Fulfilment, PurchaseAttempt, Supplier
@@ -148,6 +149,8 @@ def _apply(ctx: Context, fulfilment_id: int, status: OrderStatus) -> list[Send]:
             event("fulfilment.deliver.cancelled", logging.WARNING, id=fulfilment_id)
             return [Send(ANNOTATE, line.order_pk)] if arrived else []
         if status.status == SupplierStatus.COMPLETED and line.delivered_count >= expected:
+            bought_at = _bought_at(session, fulfilment_id, status.trans_id) or line.created_at
+            metrics.delivered(now - bought_at)
             line.lease_until = ctx.lease_until(now)
             set_state(session, line, FulfilmentState.DELIVERED, None)
             event("fulfilment.deliver.completed", id=fulfilment_id, units=line.delivered_count)

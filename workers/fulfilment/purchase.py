@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col
 
+from bridge import metrics
 from bridge.db import session_scope
 from bridge.logs import event
 from bridge.models import Fulfilment, Order, PurchaseAttempt, Supplier
@@ -46,12 +47,19 @@ from bridge.supplier.schemas import CreatedOrder, CreateResult, OrderItem
 from bridge.supplier.vocabulary import AUTH_CODES, FALLBACK_CODES, ErrorCode, SupplierStatus
 from mappings.resolve import Chosen, NoChoice, Wait, choose
 from workers import breaker
-from workers.alerts.store import raise_alert
+from workers.alerts.balance import note_balance
+from workers.alerts.store import raise_alert, resolve_alert
 from workers.context import Context
 from workers.dispatch import ANNOTATE, DELIVER, PURCHASE, Send
 from workers.fulfilment.lines import load_line, park_unknown, set_state
 from workers.fulfilment.reread import reread_if_stale
 from workers.stock.triggers import stock_sync_after_purchase
+
+# The alerts a refused key raises (here and in deliver: the error code's name), of the
+# supplier; any answer that accepts the key clears them (a bought order, account/info).
+KEY_REFUSAL_ALERTS = tuple(sorted(code.lower() for code in AUTH_CODES))
+# A bought order also proves the balance paid for it.
+REFUSAL_ALERTS = (ErrorCode.INSUFFICIENT_BALANCE.lower(), *KEY_REFUSAL_ALERTS)
 
 
 @dataclass(frozen=True)
@@ -245,6 +253,7 @@ def _finish(
 
 
 def _bought(ctx: Context, purchase: Purchase, result: CreateResult) -> list[Send]:
+    metrics.supplier_balance(purchase.supplier.name, result.new_balance)
     orders = result.orders
     if len(orders) != 1 or not orders[0].trans_id:
         # Paid for, but the answer does not name one order: only the order list can tell.
@@ -268,6 +277,12 @@ def _bought(ctx: Context, purchase: Purchase, result: CreateResult) -> list[Send
         record_clock(
             session, purchase.supplier.name, ctx.supplier(purchase.supplier).clock_offset, now
         )
+        supplier = purchase.supplier.name
+        note = f"a purchase at {supplier} went through"
+        resolve_alert(session, REFUSAL_ALERTS, supplier, now, note=note)
+        if result.new_balance is not None:
+            threshold = ctx.settings.alert_balance_threshold
+            note_balance(session, supplier, result.new_balance, threshold, now)
         line = load_line(session, claim.line_id)
         line.trans_id = order.trans_id
         line.supplier_status = order.status

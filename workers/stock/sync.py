@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import col, select
 
+from bridge import metrics
 from bridge.db import session_scope
 from bridge.logs import event
 from bridge.models import PancakeShop, Supplier
@@ -34,6 +35,7 @@ from bridge.supplier.budget import BudgetExhausted
 from bridge.supplier.errors import SupplierError
 from mappings.models import Mapping
 from mappings.repository import disabled_variations
+from workers.alerts.balance import note_balance
 from workers.alerts.store import raise_alert
 from workers.breaker import is_paused
 from workers.context import Context
@@ -213,8 +215,17 @@ def _read_suppliers(
             continue
         snapshots[name] = _read_catalogue(ctx, supplier, report, progress)
         if not report.dry_run:
+            _note_balance(ctx, snapshots[name])
             renew(ctx)
     return snapshots
+
+
+def _note_balance(ctx: Context, snapshot: SupplierSnapshot) -> None:
+    """The balance just read raises or resolves the supplier's low-balance alert."""
+    threshold = ctx.settings.alert_balance_threshold
+    if snapshot.error is None and threshold is not None:
+        with session_scope(ctx.engine) as session:
+            note_balance(session, snapshot.name, snapshot.balance, threshold, ctx.clock())
 
 
 def _read_catalogue(
@@ -225,6 +236,7 @@ def _read_catalogue(
     try:
         report.calls_by_supplier[supplier.name] += 1
         balance = client.balance()
+        metrics.supplier_balance(supplier.name, balance)
         pages = client.iter_product_pages(limit=CATALOGUE_PAGE_SIZE)
         for number, result in enumerate(pages, start=1):
             report.calls_by_supplier[supplier.name] += 1
@@ -388,7 +400,11 @@ def _send(
     report.pancake_calls += 1
     try:
         client.update_quantities(key.shop, entries, is_actual_remain_quantity=False)
+    except PancakeUnavailable:
+        metrics.stock_push("unavailable")
+        raise
     except PancakeRequestError as exc:
+        metrics.stock_push("refused")
         if exc.status not in ENTRY_REFUSALS:
             raise
         if len(batch) == 1:
@@ -398,3 +414,5 @@ def _send(
         middle = len(batch) // 2
         _send(client, key, batch[:middle], report)
         _send(client, key, batch[middle:], report)
+    else:
+        metrics.stock_push("ok")

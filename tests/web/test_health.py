@@ -1,0 +1,104 @@
+"""/healthz (the process serves) and /readyz (database reachable at the newest schema, broker
+reachable), against a real Redis of the test's own that it stops and starts again."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bridge.dev.sandbox import Sandbox
+from bridge.migrate import HEAD, alembic_config, upgrade
+from bridge.runtime.wiring import Runtime
+from tests.conftest import fast_settings
+from tests.faults.redis_control import PrivateRedis
+from tests.faults.waiting import wait_until
+from workers.broker import build_broker
+
+
+def readiness(url: str) -> tuple[int, dict[str, Any]]:
+    answer = httpx.get(url + "/readyz", timeout=10)
+    body: dict[str, Any] = answer.json()
+    return answer.status_code, body
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    server = PrivateRedis(tmp_path / "redis").start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def redis_bridge(tmp_path: Path, private_redis: PrivateRedis) -> Iterator[Sandbox]:
+    """The web side on SQLite and dramatiq's Redis broker on the private Redis (no workers:
+    only reachability is at stake)."""
+    broker = build_broker(private_redis.url, namespace=f"readyz-{uuid.uuid4().hex[:8]}")
+    sandbox = Sandbox(fast_settings(f"sqlite:///{tmp_path / 'bridge.db'}"), broker=broker)
+    try:
+        yield sandbox.start(workers=False)
+    finally:
+        sandbox.stop()
+
+
+def test_healthz_answers_while_the_process_serves(redis_bridge: Sandbox) -> None:
+    answer = httpx.get(redis_bridge.bridge_url + "/healthz")
+
+    assert (answer.status_code, answer.json()) == (200, {"ok": True})
+
+
+def test_readyz_is_false_while_redis_is_down_and_true_after(
+    redis_bridge: Sandbox, private_redis: PrivateRedis
+) -> None:
+    url = redis_bridge.bridge_url
+    assert readiness(url) == (
+        200,
+        {
+            "ok": True,
+            "checks": {"database": "ok", "migrations": "ok", "broker": "ok"},
+            "failed": [],
+        },
+    )
+
+    with private_redis.down():
+        status, body = readiness(url)
+        assert (status, body["failed"]) == (503, ["broker"])
+        assert body["checks"]["broker"].startswith("not reachable")
+        assert str(private_redis.port) not in json.dumps(body), "the answer names no address"
+        assert httpx.get(url + "/healthz").status_code == 200, "the process still serves"
+
+    wait_until(lambda: readiness(url)[0] == 200, 10, "/readyz to be true again")
+
+
+def test_readyz_is_false_while_migrations_are_behind(tmp_path: Path) -> None:
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    url = f"sqlite:///{tmp_path / 'bridge.db'}"
+    config = alembic_config(url)
+    previous = ScriptDirectory.from_config(config).get_revision(HEAD).down_revision
+    assert isinstance(previous, str)
+    command.upgrade(config, previous)
+    runtime = Runtime(fast_settings(url, auto_migrate=False), secret_key=secrets.token_urlsafe(32))
+    try:
+        server = runtime.start_web()
+        status, body = readiness(server.url)
+        assert (status, body["failed"]) == (503, ["migrations"])
+        assert body["checks"]["migrations"].startswith(f"at {previous}, the newest is {HEAD}")
+
+        upgrade(url)
+
+        assert readiness(server.url)[0] == 200
+    finally:
+        runtime.stop()
