@@ -15,6 +15,7 @@ from bridge.pancake.vocabulary import OrderStatus
 from bridge.states import FulfilmentState
 from tests.conftest import fast_settings
 from tests.e2e.world import CAOSHOP, CHATGPT, NETFLIX, build_world
+from workers.fulfilment.cancel import ALERT_KIND
 from workers.fulfilment.purchase import purchase
 
 
@@ -26,9 +27,10 @@ def pause(sandbox: Sandbox, supplier: str, *, paused: bool) -> None:
         session.add(row)
 
 
-def alerts(sandbox: Sandbox) -> list[Alert]:
+def alerts(sandbox: Sandbox, kind: str = ALERT_KIND) -> list[Alert]:
+    """The alerts of one kind (a supplier paused on purpose, a parked line, are others)."""
     with session_scope(sandbox.runtime.engine) as session:
-        return list(session.exec(select(Alert)))
+        return list(session.exec(select(Alert).where(Alert.kind == kind)))
 
 
 def test_lines_still_waiting_are_cancelled_with_the_order_and_never_bought(

@@ -56,13 +56,17 @@ def test_insufficient_balance_everywhere_needs_attention_then_retry_after_top_up
     assert "INSUFFICIENT_BALANCE" in (line.reason or "")
     assert sqlite_world.note(order_id).count(delay_marker(line.id or 0)) == 1
     assert CAOSHOP not in sqlite_world.note(order_id), "the customer sees no supplier names"
-    with session_scope(sqlite_world.runtime.engine) as session:
-        alerts = {(a.kind, a.subject) for a in session.exec(select(Alert))}
-    assert alerts == {
+    expected = {
         ("insufficient_balance", CAOSHOP),
         ("insufficient_balance", SHOPKEY),
-        ("needs_attention", str(line.id)),
+        ("needs_attention", str(line.id)),  # raised by the next sweep after the line parked
     }
+
+    def alerts() -> set[tuple[str, str]]:
+        with session_scope(sqlite_world.runtime.engine) as session:
+            return {(a.kind, a.subject) for a in session.exec(select(Alert))}
+
+    sqlite_world.wait_for(lambda: alerts() == expected, what=f"the alerts {expected}")
 
     sqlite_world.suppliers[CAOSHOP].set_balance(1_000_000)
     engine = sqlite_world.runtime.engine

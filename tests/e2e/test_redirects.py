@@ -56,7 +56,8 @@ def test_a_redirect_on_the_only_choice_buys_nothing_alerts_and_needs_attention(
     [attempt] = _attempts(sqlite_world)
     assert (attempt.outcome, attempt.error_code) == (AttemptOutcome.REFUSED, "REDIRECTED")
     assert f"redirects to {www_url}: use that as the base URL" in (attempt.detail or "")
-    assert _alerts(sqlite_world) == {("redirected", CAOSHOP)}
+    # The parked line's own alert comes with the next sweep, whenever that is.
+    assert _alerts(sqlite_world) - {("needs_attention", str(line.id))} == {("redirected", CAOSHOP)}
 
 
 def test_a_redirect_on_the_first_choice_is_served_by_the_next(
