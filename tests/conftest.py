@@ -7,12 +7,14 @@ is unset. In CI a missing server fails the run instead of hiding the tests.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dramatiq
 import pytest
@@ -20,7 +22,11 @@ from sqlalchemy import create_engine, text
 
 from bridge.dev.sandbox import Sandbox
 from bridge.settings import Settings
+from tests.e2e.world import build_world
 from workers.broker import build_broker
+
+if TYPE_CHECKING:
+    from tests.faults.redis_control import PrivateRedis
 
 PG_ADMIN_URL = os.environ.get(
     "BRIDGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -123,3 +129,30 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     url: str = request.getfixturevalue("postgres_url")
     broker: dramatiq.Broker = request.getfixturevalue("redis_broker")
     return Backend("postgres", url, broker)
+
+
+@pytest.fixture
+def world(backend: Backend) -> Iterator[Sandbox]:
+    """The standard world, running on each backend."""
+    sandbox = build_world(backend.sandbox()).start()
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    """A Redis of the test's own, on a free port, that the test may stop and start (the shared
+    one at 6379 is never stopped)."""
+    from tests.faults.redis_control import PrivateRedis  # it reads this module's REDIS_URL
+
+    if shutil.which("redis-server") is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is required in CI")
+        pytest.skip("redis-server is not installed")
+    server = PrivateRedis(tmp_path / "redis").start()
+    try:
+        yield server
+    finally:
+        server.close()

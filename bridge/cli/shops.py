@@ -63,13 +63,16 @@ def parse_statuses(values: list[str] | None) -> list[int] | None:
     return statuses or None
 
 
+ShopIdArgument = Annotated[
+    str, typer.Argument(metavar="SHOP_ID", help="The Pancake shop id, e.g. 4.")
+]
 PANCAKE_KEY_ENV = "BRIDGE_PANCAKE_API_KEY"
 WEBHOOK_SECRET_ENV = "BRIDGE_WEBHOOK_SECRET"
 
 
 @shops.command("add")
 def add(
-    shop_id: Annotated[str, typer.Argument(metavar="SHOP_ID", help="The Pancake shop id, e.g. 4.")],
+    shop_id: ShopIdArgument,
     api_key: Annotated[
         str | None,
         secret_option(
@@ -201,13 +204,9 @@ def list_(as_json: JsonOption = False) -> None:
     )
 
 
-# The stand-in for a secret in everything printed.
-MASK = "***"
-
-
 @shops.command("connect")
 def connect(
-    shop_id: Annotated[str, typer.Argument(metavar="SHOP_ID", help="The Pancake shop id, e.g. 4.")],
+    shop_id: ShopIdArgument,
     public_url: Annotated[
         str | None,
         typer.Option(
@@ -375,6 +374,7 @@ def _print_request(base_url: str, shop_id: str, request: ShopWebhook) -> None:
     import json
     from urllib.parse import quote
 
+    from bridge.logs import MASK
     from mappings.webhooks import shown_url
 
     body = request.to_api()

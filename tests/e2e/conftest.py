@@ -6,18 +6,8 @@ from pathlib import Path
 import pytest
 
 from bridge.dev.sandbox import Sandbox
-from tests.conftest import Backend, fast_settings
+from tests.conftest import fast_settings
 from tests.e2e.world import build_world
-
-
-@pytest.fixture
-def world(backend: Backend) -> Iterator[Sandbox]:
-    """The standard world, running on each backend."""
-    sandbox = build_world(backend.sandbox()).start()
-    try:
-        yield sandbox
-    finally:
-        sandbox.stop()
 
 
 @pytest.fixture

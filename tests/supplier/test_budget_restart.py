@@ -6,10 +6,8 @@ through the real client to the simulator, and counts what the simulator refused.
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
@@ -23,17 +21,6 @@ from tests.faults.redis_control import PrivateRedis
 
 # The simulator's minute runs 60 times faster: 5 requests a second, as the budget is told.
 RULE = BudgetRule(limit=5, window_seconds=1.0, daily_limit=1_000, margin=0)
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
-    server = PrivateRedis(tmp_path / "redis").start()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 @pytest.fixture

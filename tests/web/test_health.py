@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,17 +26,6 @@ def readiness(url: str) -> tuple[int, dict[str, Any]]:
     answer = httpx.get(url + "/readyz", timeout=10)
     body: dict[str, Any] = answer.json()
     return answer.status_code, body
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
-    server = PrivateRedis(tmp_path / "redis").start()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 import secrets
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -22,8 +21,8 @@ from bridge.dev.sandbox import Sandbox
 from bridge.states import FulfilmentState
 from bridge.supplier.client import SupplierClient
 from bridge.supplier.errors import SupplierRefused
-from tests.conftest import Backend, clean_environment, fast_settings
-from tests.e2e.world import CAOSHOP, NETFLIX, build_world
+from tests.conftest import clean_environment, fast_settings
+from tests.e2e.world import CAOSHOP, NETFLIX
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,15 +55,6 @@ def total(samples: Samples, name: str, **labels: str) -> float:
 
 def names(samples: Samples) -> set[str]:
     return {name for name, _ in samples}
-
-
-@pytest.fixture
-def world(backend: Backend) -> Iterator[Sandbox]:
-    sandbox = build_world(backend.sandbox()).start()
-    try:
-        yield sandbox
-    finally:
-        sandbox.stop()
 
 
 def test_metrics_move_as_an_order_goes_through(world: Sandbox) -> None:

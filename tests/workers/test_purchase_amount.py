@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from sqlmodel import col, select
 
 from bridge.db import session_scope
 from bridge.dev.sandbox import Sandbox
 from bridge.models import PurchaseAttempt
 from bridge.states import FulfilmentState
-from tests.conftest import Backend
-from tests.e2e.world import CANVA, CAOSHOP, NETFLIX, SHOPKEY, SPOTIFY, build_world
-
-
-@pytest.fixture
-def world(backend: Backend) -> Iterator[Sandbox]:
-    sandbox = build_world(backend.sandbox()).start()
-    try:
-        yield sandbox
-    finally:
-        sandbox.stop()
+from tests.e2e.world import CANVA, CAOSHOP, NETFLIX, SHOPKEY, SPOTIFY
 
 
 def test_a_purchase_records_the_amount_the_supplier_charged(world: Sandbox) -> None:
