@@ -250,33 +250,3 @@ def unmapped(session: Session, shop_id: str | None = None) -> list[Unmapped]:
         if variation is not None
     ]
     return sorted(found, key=lambda row: (row.last_seen, row.shop_id), reverse=True)
-
-
-def add_mapping(
-    session: Session,
-    *,
-    shop_id: str,
-    variation_id: str,
-    supplier_name: str,
-    plan_id: int,
-    units: int = 1,
-    fields: dict[str, Any] | None = None,
-    priority: int = 0,
-    actor: str | None = None,
-) -> Mapping:
-    """Add a choice unchecked (for code that sets up a world: the demo, tests); see
-    ``mappings.commands.add_choice``, which this is, with the catalogue check left out."""
-    from mappings import commands
-    from mappings.audit import SYSTEM
-
-    return commands.add_choice(
-        session,
-        actor=actor or SYSTEM,
-        shop_id=shop_id,
-        variation_id=variation_id,
-        supplier_name=supplier_name,
-        plan_id=plan_id,
-        units=units,
-        fields=fields,
-        priority=priority,
-    ).choice

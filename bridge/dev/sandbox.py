@@ -23,7 +23,7 @@ from bridge.settings import Settings
 from bridge.states import TERMINAL, FulfilmentState
 from bridge.web.server import ServerThread
 from mappings import admin
-from mappings.repository import add_mapping
+from mappings.commands import add_mapping
 
 SHOP_ID = "4"  # a Pancake shop id, as webhook bodies (and the fixtures) name it
 PANCAKE_API_KEY = "demo-pancake-api-key"

@@ -7,7 +7,7 @@ from collections import Counter
 from bridge.db import session_scope
 from bridge.dev.sandbox import Sandbox
 from bridge.dev.simulators.supplier import SupplierSimulator
-from mappings.repository import add_mapping
+from mappings.commands import add_mapping
 
 NETFLIX = "415040f4-ab63-465e-8699-e9ebfff4c6c7"  # instant plan, the fixtures' variation
 SPOTIFY = "5f0cfb8d-aee9-4ec0-9ff0-b5668d3143d2"  # instant plan, 2 supplier units per POS item

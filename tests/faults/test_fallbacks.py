@@ -9,7 +9,7 @@ import time
 
 from bridge.db import session_scope
 from bridge.states import TERMINAL, FulfilmentState
-from mappings.repository import add_mapping
+from mappings.commands import add_mapping
 from tests.faults.conftest import MakeWorld
 from tests.faults.processes import ROOT
 from tests.faults.world import CAOSHOP, DONE, NETFLIX, SHOPKEY, FaultWorld

@@ -15,7 +15,7 @@ from bridge.dev.sandbox import Sandbox
 from bridge.dev.simulators.supplier import SupplierSimulator
 from bridge.models import Alert, Fulfilment, Order, PurchaseAttempt, Supplier
 from bridge.states import AttemptOutcome
-from mappings.repository import add_mapping
+from mappings.commands import add_mapping
 from tests.e2e.world import CANVA, CAOSHOP, CHATGPT, NETFLIX, SHOPKEY, SPOTIFY
 from tests.stock.conftest import catalogue_reads, pushes, quantity
 from workers.dispatch import STOCK_SYNC

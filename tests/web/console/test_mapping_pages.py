@@ -15,7 +15,7 @@ from bridge.dev.sandbox import Sandbox
 from bridge.models import Supplier
 from bridge.states import FulfilmentState
 from mappings import audit, repository
-from mappings.repository import add_mapping
+from mappings.commands import add_mapping
 from tests.e2e.world import CAOSHOP, NETFLIX, UNMAPPED, purchases_per_plan
 from tests.web.console.conftest import USER, csrf_token
 
