@@ -142,6 +142,17 @@ def world(backend: Backend) -> Iterator[Sandbox]:
 
 
 @pytest.fixture
+def sqlite_world(tmp_path: Path) -> Iterator[Sandbox]:
+    """The standard world on SQLite only, for error paths that do not depend on the backend."""
+    settings = fast_settings(f"sqlite:///{tmp_path / 'bridge.db'}", supplier_timeout_seconds=1.0)
+    sandbox = build_world(Sandbox(settings)).start()
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+
+
+@pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     """A Redis of the test's own, on a free port, that the test may stop and start (the shared
     one at 6379 is never stopped)."""

@@ -145,13 +145,22 @@ class ListedOrder(_Model):
     quantity: int = 1
     status: Status
     created_at: SupplierTime = None
+    # What the order cost: the documented ``final_amount`` (after discounts), else
+    # ``total_price``; None when the listing shows neither.
+    amount: float | None = None
 
     @model_validator(mode="before")
     @classmethod
     def _lift_plan(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "plan_id" not in data:
-            return {**data, "plan_id": _dict(data.get("plan")).get("id")}
-        return data
+        if not isinstance(data, dict):
+            return data
+        fixes: dict[str, Any] = {}
+        if "plan_id" not in data:
+            fixes["plan_id"] = _dict(data.get("plan")).get("id")
+        if "amount" not in data:
+            paid = _number(data.get("final_amount"))
+            fixes["amount"] = paid if paid is not None else _number(data.get("total_price"))
+        return {**data, **fixes} if fixes else data
 
 
 def _pagination(data: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:

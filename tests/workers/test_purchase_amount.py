@@ -8,7 +8,7 @@ from bridge.db import session_scope
 from bridge.dev.sandbox import Sandbox
 from bridge.models import PurchaseAttempt
 from bridge.states import FulfilmentState
-from tests.e2e.world import CANVA, CAOSHOP, NETFLIX, SHOPKEY, SPOTIFY
+from tests.e2e.world import CANVA, CAOSHOP, NETFLIX, SHOPKEY, SPOTIFY, lose_next_answer
 
 
 def test_a_purchase_records_the_amount_the_supplier_charged(world: Sandbox) -> None:
@@ -35,3 +35,22 @@ def test_a_purchase_records_the_amount_the_supplier_charged(world: Sandbox) -> N
     for name in (CAOSHOP, SHOPKEY):
         spent = sum(amount or 0 for (supplier, _), amount in recorded.items() if supplier == name)
         assert balances[name] - world.suppliers[name].balance == spent
+
+
+def test_an_order_adopted_from_the_list_records_what_the_list_says_it_cost(
+    sqlite_world: Sandbox,
+) -> None:
+    """The answer to orders/create is lost: settlement finds the order in orders/list and takes
+    its cost from there (``final_amount``)."""
+    caoshop = sqlite_world.suppliers[CAOSHOP]
+    lose_next_answer(caoshop)
+    order_id = sqlite_world.place_order([{"variation_id": NETFLIX, "quantity": 1}])
+    [line] = sqlite_world.wait_settled(order_id, lines=1, final=True)
+    assert line.state == FulfilmentState.ANNOTATED, line.reason
+    [bought] = caoshop.ledger
+    with session_scope(sqlite_world.runtime.engine) as session:
+        [adopted] = session.exec(
+            select(PurchaseAttempt).where(PurchaseAttempt.trans_id == bought.trans_id)
+        ).all()
+    assert adopted.settlement == "adopted"
+    assert adopted.amount == bought.amount == 75_000

@@ -208,7 +208,7 @@ def _conclude(
                 ).first()
                 if claimed is not None:
                     continue
-                return _adopt(ctx, session, fulfilment_id, attempt_id, order.trans_id, now)
+                return _adopt(ctx, session, fulfilment_id, attempt_id, order, now)
         except IntegrityError:
             continue  # another settlement claimed it a moment ago: try the next candidate
     with session_scope(ctx.engine) as session:
@@ -253,9 +253,10 @@ def _adopt(
     session: Session,
     fulfilment_id: int,
     attempt_id: int,
-    trans_id: str,
+    order: ListedOrder,
     now: datetime,
 ) -> list[Send]:
+    trans_id = order.trans_id
     line = load_line(session, fulfilment_id)
     if line.state != FulfilmentState.PURCHASE_UNKNOWN or not _settle_once(
         session, attempt_id, now, outcome=AttemptOutcome.BOUGHT, settlement=Settlement.ADOPTED
@@ -265,7 +266,7 @@ def _adopt(
         # The unique (supplier, trans_id) check happens here.
         update(PurchaseAttempt)
         .where(col(PurchaseAttempt.id) == attempt_id)
-        .values(trans_id=trans_id)
+        .values(trans_id=trans_id, amount=order.amount)  # what it cost, as the listing says
     )
     line.trans_id = trans_id
     line.polls = 0
