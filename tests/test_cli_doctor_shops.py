@@ -214,3 +214,28 @@ def test_a_supplier_refusal_is_named_by_its_code_with_the_next_step(
         "bridge suppliers add NAME --base-url URL --api-key - --api-secret -.",
     )
     assert found["shop 4 webhook"][0] == "ok"
+
+
+def test_alert_channels_not_set_set_or_not_understood(
+    world: World, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("BRIDGE_ALERT_URLS", raising=False)
+    code, found = doctor(capsys)
+    assert code == 0, "nobody to tell is no failure"
+    status, detail = found["alerts"]
+    assert status == "UNKNOWN"
+    assert "set BRIDGE_ALERT_URLS, e.g. tgram://BOT_TOKEN/CHAT_ID" in detail
+
+    token = "123456789:AAbbCCddEEffGGhhIIjjKKllMMnnOOpp"
+    monkeypatch.setenv("BRIDGE_ALERT_URLS", f"tgram://{token}/987654321")
+    code, found = doctor(capsys)
+    assert code == 0
+    assert found["alerts"] == ("ok", "tgram #1; `bridge alerts test` sends a message now")
+
+    monkeypatch.setenv("BRIDGE_ALERT_URLS", f"tgram://{token}/987654321, nosuchservice://x")
+    code, out, _ = run(capsys, "doctor", "--json")
+    assert code == 1
+    [alerts] = [c for c in json.loads(out)["checks"] if c["check"] == "alerts"]
+    assert (alerts["ok"], alerts["unknown"]) == (False, False)
+    assert alerts["detail"].startswith("apprise cannot use nosuchservice #2 of BRIDGE_ALERT_URLS")
+    assert token not in out, "the URLs carry tokens"

@@ -111,6 +111,7 @@ def diagnose(current: Settings) -> Diagnosis:
     try:
         at_head = engine is not None and _schema(engine, found)
         _redis(current, found)
+        _alerts(current, found)
         box = _secret_key(current, engine if at_head else None, found)
         if engine is not None and at_head:
             _counts(engine, found)
@@ -122,6 +123,33 @@ def diagnose(current: Settings) -> Diagnosis:
         if engine is not None:
             engine.dispose()
     return found
+
+
+def _alerts(current: Settings, found: Diagnosis) -> None:
+    """Whether anyone is told when something needs them; not configured is no failure."""
+    from workers.alerts.notify import channels, usable
+
+    listed = channels(current)
+    if not listed:
+        found.add(
+            "alerts",
+            True,
+            "not configured: alerts are only recorded (`bridge alerts list`); set "
+            "BRIDGE_ALERT_URLS, e.g. tgram://BOT_TOKEN/CHAT_ID",
+            unknown=True,
+        )
+        return
+    refused = [channel.label for channel in listed if not usable(channel)]
+    if refused:
+        found.add(
+            "alerts",
+            False,
+            f"apprise cannot use {', '.join(refused)} of BRIDGE_ALERT_URLS: check "
+            "those URLs (scheme, token, chat id)",
+        )
+        return
+    names = ", ".join(channel.label for channel in listed)
+    found.add("alerts", True, f"{names}; `bridge alerts test` sends a message now")
 
 
 def _reachable_database(current: Settings, found: Diagnosis) -> Engine | None:

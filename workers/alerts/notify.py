@@ -20,7 +20,7 @@ import re
 import threading
 import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bridge.settings import Settings
 
@@ -75,13 +75,27 @@ def channels(settings: Settings) -> list[Channel]:
     return list(found.values())
 
 
-def send(channel: Channel, title: str, body: str, *, problem: bool) -> Delivery:
-    """Send one message on ``channel``; never raises (a broken plugin is a failed send)."""
+def _notifier() -> Any:
     _load()
     import apprise
 
-    asset = apprise.AppriseAsset(app_id=APP_ID, storage_mode="memory")
-    notifier = apprise.Apprise(asset=asset)
+    return apprise.Apprise(asset=apprise.AppriseAsset(app_id=APP_ID, storage_mode="memory"))
+
+
+def usable(channel: Channel) -> bool:
+    """Does apprise understand the channel's URL (a known scheme, the parts it needs)? Sends
+    nothing: ``bridge doctor`` asks, ``bridge alerts test`` sends."""
+    try:
+        return bool(_notifier().add(channel.url))
+    except Exception:  # noqa: BLE001 - a plugin's parser failing is an unusable URL
+        return False
+
+
+def send(channel: Channel, title: str, body: str, *, problem: bool) -> Delivery:
+    """Send one message on ``channel``; never raises (a broken plugin is a failed send)."""
+    import apprise
+
+    notifier = _notifier()
     try:
         if not notifier.add(channel.url):
             return Delivery(channel, False, "not a URL apprise can use")
