@@ -397,30 +397,3 @@ def _change_header(
 
 def _shown(template: dict[str, Any] | None) -> str:
     return json.dumps(template, ensure_ascii=False) if template else "none"
-
-
-def add_mapping(
-    session: Session,
-    *,
-    shop_id: str,
-    variation_id: str,
-    supplier_name: str,
-    plan_id: int,
-    units: int = 1,
-    fields: dict[str, Any] | None = None,
-    priority: int = 0,
-    actor: str | None = None,
-) -> Mapping:
-    """Add a choice unchecked (for code that sets up a world: the demo, tests): ``add_choice``
-    with the catalogue check left out, under the actor ``system``."""
-    return add_choice(
-        session,
-        actor=actor or audit.SYSTEM,
-        shop_id=shop_id,
-        variation_id=variation_id,
-        supplier_name=supplier_name,
-        plan_id=plan_id,
-        units=units,
-        fields=fields,
-        priority=priority,
-    ).choice

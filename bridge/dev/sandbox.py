@@ -23,7 +23,8 @@ from bridge.settings import Settings
 from bridge.states import TERMINAL, FulfilmentState
 from bridge.web.server import ServerThread
 from mappings import admin
-from mappings.commands import add_mapping
+from mappings.audit import SYSTEM
+from mappings.commands import add_choice
 
 SHOP_ID = "4"  # a Pancake shop id, as webhook bodies (and the fixtures) name it
 PANCAKE_API_KEY = "demo-pancake-api-key"
@@ -115,8 +116,9 @@ class Sandbox:
         """Add the variation to the simulated shop and map it to a supplier plan."""
         self.pancake.add_variation(self.shop_id, variation_id, name=name or variation_id)
         with session_scope(self.runtime.engine) as session:
-            add_mapping(
+            add_choice(
                 session,
+                actor=SYSTEM,
                 shop_id=self.shop_id,
                 variation_id=variation_id,
                 supplier_name=supplier,

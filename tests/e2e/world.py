@@ -7,7 +7,8 @@ from collections import Counter
 from bridge.db import session_scope
 from bridge.dev.sandbox import Sandbox
 from bridge.dev.simulators.supplier import SupplierSimulator
-from mappings.commands import add_mapping
+from mappings.audit import SYSTEM
+from mappings.commands import add_choice
 
 NETFLIX = "415040f4-ab63-465e-8699-e9ebfff4c6c7"  # instant plan, the fixtures' variation
 SPOTIFY = "5f0cfb8d-aee9-4ec0-9ff0-b5668d3143d2"  # instant plan, 2 supplier units per POS item
@@ -60,8 +61,9 @@ def all_credentials(sandbox: Sandbox) -> list[str]:
 def second_choice(sandbox: Sandbox, variation: str, supplier: str, plan_id: int) -> None:
     """Map ``variation`` to ``supplier``'s ``plan_id`` too, tried after the first choice."""
     with session_scope(sandbox.runtime.engine) as session:
-        add_mapping(
+        add_choice(
             session,
+            actor=SYSTEM,
             shop_id=sandbox.shop_id,
             variation_id=variation,
             supplier_name=supplier,

@@ -9,7 +9,8 @@ import time
 
 from bridge.db import session_scope
 from bridge.states import TERMINAL, FulfilmentState
-from mappings.commands import add_mapping
+from mappings.audit import SYSTEM
+from mappings.commands import add_choice
 from tests.faults.conftest import MakeWorld
 from tests.faults.processes import ROOT
 from tests.faults.world import CAOSHOP, DONE, NETFLIX, SHOPKEY, FaultWorld
@@ -22,8 +23,9 @@ def _second_choice(world: FaultWorld) -> None:
     """NETFLIX: caoshop-sim plan 319 first (priority 0), then shopkey-sim plan 91 (priority 1)."""
     world.supplier(SHOPKEY).add_plan(SECOND_PLAN, name="Netflix Premium 1 tháng (shopkey)")
     with session_scope(world.sandbox.runtime.engine) as session:
-        add_mapping(
+        add_choice(
             session,
+            actor=SYSTEM,
             shop_id=world.sandbox.shop_id,
             variation_id=NETFLIX.variation_id,
             supplier_name=SHOPKEY,

@@ -15,7 +15,8 @@ from bridge.dev.sandbox import Sandbox
 from bridge.dev.simulators.supplier import SupplierSimulator
 from bridge.models import Alert, Fulfilment, Order, PurchaseAttempt, Supplier
 from bridge.states import AttemptOutcome
-from mappings.commands import add_mapping
+from mappings.audit import SYSTEM
+from mappings.commands import add_choice
 from tests.e2e.world import CANVA, CAOSHOP, CHATGPT, NETFLIX, SHOPKEY, SPOTIFY
 from tests.stock.conftest import catalogue_reads, pushes, quantity
 from workers.dispatch import STOCK_SYNC
@@ -169,8 +170,9 @@ def test_lines_bought_or_being_bought_are_reserved_until_the_catalogue_shows_the
 def test_choices_of_a_variation_add_up(world: Sandbox) -> None:
     world.suppliers[SHOPKEY].add_plan(78, name="Netflix (shopkey)", price=80_000, stock=31)
     with session_scope(world.runtime.engine) as session:
-        add_mapping(
+        add_choice(
             session,
+            actor=SYSTEM,
             shop_id=world.shop_id,
             variation_id=NETFLIX,
             supplier_name=SHOPKEY,
@@ -316,8 +318,9 @@ def test_an_unreachable_supplier_leaves_its_variations_alone(world: Sandbox) -> 
 
 def test_a_variation_pancake_refuses_does_not_hold_back_the_others(world: Sandbox) -> None:
     with session_scope(world.runtime.engine) as session:
-        add_mapping(  # mapped, but deleted in Pancake
+        add_choice(  # mapped, but deleted in Pancake
             session,
+            actor=SYSTEM,
             shop_id=world.shop_id,
             variation_id="deleted-in-pancake",
             supplier_name=CAOSHOP,

@@ -15,7 +15,8 @@ from bridge.dev.sandbox import Sandbox
 from bridge.models import Supplier
 from bridge.states import FulfilmentState
 from mappings import audit, repository
-from mappings.commands import add_mapping
+from mappings.audit import SYSTEM
+from mappings.commands import add_choice
 from tests.e2e.world import CAOSHOP, NETFLIX, UNMAPPED, purchases_per_plan
 from tests.web.console.conftest import USER, csrf_token
 
@@ -203,8 +204,9 @@ def test_edit_disable_enable_and_remove_leave_a_trail(
 def test_the_list_searches_and_pages(console_world: Sandbox, logged_in: httpx.Client) -> None:
     with session_scope(console_world.runtime.engine) as session:
         for n in range(30):
-            add_mapping(
+            add_choice(
                 session,
+                actor=SYSTEM,
                 shop_id=console_world.shop_id,
                 variation_id=f"bulk-{n:02d}",
                 supplier_name=CAOSHOP,
@@ -252,3 +254,4 @@ def test_unmapped_variations_link_to_the_editor_prefilled_and_waiting_lines_are_
     (done,) = console_world.wait_settled(order, lines=1, final=True)
     assert done.state == FulfilmentState.ANNOTATED, done.reason
     assert purchases_per_plan(console_world)[319] == 1
+
