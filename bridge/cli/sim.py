@@ -190,25 +190,24 @@ def supplier(
     Example:
       pancake-bridge sim supplier --port 8082 --dialect short
     """
-    from bridge.dev.demo import CHATGPT, INSTANT_PLAN, INSTANT_STOCK, MANUAL_PLAN, NETFLIX
+    from bridge.dev.demo import (
+        CHATGPT,
+        INSTANT_PLAN,
+        INSTANT_STOCK,
+        MANUAL_PLAN,
+        NETFLIX,
+        add_sample_plans,
+    )
     from bridge.dev.simulators.control import supplier_app
     from bridge.dev.simulators.supplier import DEMO_API_KEY, DEMO_API_SECRET, SupplierSimulator
 
-    simulator = SupplierSimulator(
-        dialect="short" if dialect is Dialect.SHORT else "full",
-        name=name,
-        balance=balance,
-        rate_limit_per_minute=rate_limit,
-    )
-    simulator.add_plan(
-        INSTANT_PLAN, name="Netflix Premium 1 tháng", price=75_000, stock=INSTANT_STOCK
-    )
-    simulator.add_plan(
-        MANUAL_PLAN,
-        name="ChatGPT Plus 1 tháng",
-        price=450_000,
-        is_instant=False,
-        fields=[{"key": "email", "label": "Email", "type": "email", "required": True}],
+    simulator = add_sample_plans(
+        SupplierSimulator(
+            dialect="short" if dialect is Dialect.SHORT else "full",
+            name=name,
+            balance=balance,
+            rate_limit_per_minute=rate_limit,
+        )
     )
     with _served(supplier_app(simulator), host, port) as url:
         cli = _prog()

@@ -25,6 +25,22 @@ CHATGPT = "var-chatgpt-1m"
 MANUAL_DELAY_SECONDS = 2.0
 
 
+def add_sample_plans(supplier: SupplierSimulator) -> SupplierSimulator:
+    """The demo's two plans (also `bridge sim supplier`'s): an instant one with stock, and a
+    manual one that needs the customer's e-mail."""
+    supplier.add_plan(
+        INSTANT_PLAN, name="Netflix Premium 1 tháng", price=75_000, stock=INSTANT_STOCK
+    )
+    supplier.add_plan(
+        MANUAL_PLAN,
+        name="ChatGPT Plus 1 tháng (nâng chính chủ)",
+        price=450_000,
+        is_instant=False,
+        fields=[{"key": "email", "label": "Email", "type": "email", "required": True}],
+    )
+    return supplier
+
+
 def run_demo(*, once: bool, timeout: float = 60.0) -> int:
     """The demo in a folder of its own, removed on every way out: done, an error, Ctrl-C."""
     # SIGTERM (a service manager, `kill`) leaves through the same door as Ctrl-C. Only the
@@ -60,17 +76,7 @@ def _run_in(workdir: Path, *, once: bool, timeout: float) -> int:
         log_level="WARNING",
     )
     logging.getLogger("bridge").setLevel(logging.WARNING)
-    supplier = SupplierSimulator(dialect="full", name=SUPPLIER)
-    supplier.add_plan(
-        INSTANT_PLAN, name="Netflix Premium 1 tháng", price=75_000, stock=INSTANT_STOCK
-    )
-    supplier.add_plan(
-        MANUAL_PLAN,
-        name="ChatGPT Plus 1 tháng (nâng chính chủ)",
-        price=450_000,
-        is_instant=False,
-        fields=[{"key": "email", "label": "Email", "type": "email", "required": True}],
-    )
+    supplier = add_sample_plans(SupplierSimulator(dialect="full", name=SUPPLIER))
     sandbox = Sandbox(settings)
     try:
         sandbox.add_supplier(SUPPLIER, supplier)
