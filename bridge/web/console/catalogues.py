@@ -7,12 +7,12 @@ reading per catalogue, not one per click.
 from __future__ import annotations
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
 from bridge.errors import NotFound
 from bridge.models import PancakeShop, Supplier
 from bridge.pancake.schemas import Variation
 from bridge.web.console.fresh import Fresh, Reading
+from bridge.web.console.store import reading
 from mappings.catalogue import Catalogue, Catalogues, read_catalogue
 from mappings.check import read_variations
 from workers.context import Context
@@ -51,7 +51,7 @@ class LiveCatalogues:
 
     def _shop(self, shop_id: str) -> dict[str, Variation]:
         ctx = self._context()
-        with Session(self._engine) as session:
+        with reading(self._engine) as session:
             shop = session.get(PancakeShop, shop_id)
         if shop is None:
             raise NotFound(f"no shop {shop_id}")
@@ -60,7 +60,7 @@ class LiveCatalogues:
 
     def _supplier(self, name: str) -> Catalogue:
         ctx = self._context()
-        with Session(self._engine) as session:
+        with reading(self._engine) as session:
             supplier = session.get(Supplier, name)
         if supplier is None:
             raise NotFound(f"no supplier {name}")
