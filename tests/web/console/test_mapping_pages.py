@@ -255,3 +255,19 @@ def test_unmapped_variations_link_to_the_editor_prefilled_and_waiting_lines_are_
     assert done.state == FulfilmentState.ANNOTATED, done.reason
     assert purchases_per_plan(console_world)[319] == 1
 
+
+def test_the_pickers_read_each_catalogue_once_a_minute(
+    console_world: Sandbox, logged_in: httpx.Client
+) -> None:
+    """Moving between pickers costs the supplier's budget one catalogue read, not one a click."""
+    caoshop = console_world.suppliers[CAOSHOP]
+
+    def catalogue_reads() -> int:
+        return sum(1 for _, path in caoshop.calls if path.endswith("/products/list"))
+
+    before = catalogue_reads()
+    for _ in range(3):
+        answer = logged_in.get(f"/admin/mappings/catalogue/plans?supplier_name={CAOSHOP}")
+        assert answer.json()["plans"]
+        logged_in.get(NEW)
+    assert catalogue_reads() - before == 1
