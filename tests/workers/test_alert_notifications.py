@@ -391,3 +391,18 @@ def test_a_channel_that_fails_holds_up_no_order_and_is_told_once_it_recovers(
     assert failed
     assert all("channel=tgram #1" in m and "error=HTTP 500" in m for m in failed)
     assert TOKEN.split(":")[1] not in caplog.text, "no log line, the bridge's or apprise's"
+
+
+def test_a_mass_incident_comes_in_messages_of_at_most_20_items(
+    bridge: Sandbox, telegram: FakeTelegram
+) -> None:
+    for n in range(25):
+        raise_(bridge, subject=f"supplier-{n:02d}")
+    for _ in range(3):
+        sweep(bridge.runtime.ctx)
+    pattern = re.compile(rf"\bALERT #\d+ {KIND}\b")
+    per_message = [len(pattern.findall(text)) for text in telegram.texts()]
+    assert sum(per_message) == 25, "every incident told, once"
+    assert len(per_message) >= 2
+    assert max(per_message) <= 20
+    assert max(len(text) for text in telegram.texts()) <= 4096  # Telegram's limit
