@@ -8,12 +8,15 @@ BridgeError
 │   │   └── SecretKeyMismatch   BRIDGE_SECRET_KEY is not the key the database was written with
 │   └── Refused          the action does not apply to the thing in its present state
 ├── NotFound             the named thing does not exist (also a LookupError)
+├── Failed               the action ran and did not succeed (a sync already running, a far side
+│                        that did not answer); the message says whether to try again
 └── ApiError             a call to Pancake or a supplier failed (``bridge.http_errors``)
 ```
 
-The CLI turns ``OperatorError`` into exit status 2 and ``NotFound`` into 1; a web page turns them
-into 400/409 and 404. Every message is a sentence for a person: it says what is wrong and, where
-it can, what to do; it never carries a key, a secret or a credential.
+The CLI turns ``OperatorError`` into exit status 2 and ``NotFound`` and ``Failed`` into 1
+(``bridge/cli/exits.py``); the console turns them into 400/409, 404 and 502
+(``bridge/web/console/errors.py``). Every message is a sentence for a person: it says what is
+wrong and, where it can, what to do; it never carries a key, a secret or a credential.
 """
 
 from __future__ import annotations
@@ -45,3 +48,7 @@ class Refused(OperatorError):
 
 class NotFound(BridgeError, LookupError):
     """The named thing (a line, a shop, a mapping) does not exist."""
+
+
+class Failed(BridgeError):
+    """The action ran but did not succeed (a sync already running, Pancake not answering)."""

@@ -1,4 +1,7 @@
-"""The bridge's tables: shops, suppliers, webhook events, orders, fulfilments, purchase attempts.
+"""The tables that rooms on several floors read: orders, their lines (fulfilments) and purchase
+attempts (the mapping room reads them too), and the key check. A room's own tables are in its
+``models.py`` (``bridge/pancake``, ``bridge/supplier``, ``mappings``, ``workers/*``,
+``bridge/web/console``).
 
 Every timestamp is an aware UTC datetime. Secrets live only in ``*_enc`` columns (Fernet, see
 ``bridge.secrets``) or, for webhook secrets, as an HMAC digest.
@@ -8,79 +11,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlalchemy import Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from bridge.db import UTCDateTime, created_timestamp, optional_timestamp
+from bridge.db import created_timestamp, optional_timestamp
 from bridge.states import AttemptOutcome, FulfilmentState, OrderState
-
-# Confirmed or beyond (bridge.pancake.vocabulary.CONFIRMED_OR_BEYOND): staff may move an order
-# past "confirmed" before the bridge reads it. The ground floor spells them as plain numbers.
-DEFAULT_TRIGGER_STATUSES = [1, 2, 3, 8, 9, 12, 13, 16]
-
-
-class PancakeShop(SQLModel, table=True):
-    __tablename__ = "pancake_shops"
-
-    shop_id: str = Field(primary_key=True)
-    api_key_enc: str = Field(sa_type=Text)
-    webhook_secret_digest: str
-    warehouse_id: str | None = None
-    trigger_statuses: list[int] = Field(
-        default_factory=lambda: list(DEFAULT_TRIGGER_STATUSES),
-        sa_column=Column(JSON, nullable=False),
-    )
-    # Stock sync keeps this many of every synced variation back from sale.
-    stock_buffer: int = 0
-    created_at: datetime = created_timestamp()
-
-
-class Supplier(SQLModel, table=True):
-    __tablename__ = "suppliers"
-
-    name: str = Field(primary_key=True)
-    base_url: str
-    api_key_enc: str = Field(sa_type=Text)
-    api_secret_enc: str = Field(sa_type=Text)
-    enabled: bool = True
-    # Circuit breaker: consecutive transient failures, and the pause they earned.
-    failure_streak: int = 0
-    paused_until: datetime | None = optional_timestamp()
-    last_failure: str | None = None
-    # Its clock measured against ours (bridge.supplier.clock): created_at minus our time lies in
-    # [clock_low_seconds, clock_high_seconds]; None until the first measurement.
-    clock_low_seconds: float | None = None
-    clock_high_seconds: float | None = None
-    clock_measured_at: datetime | None = optional_timestamp()
-    # The key's own limits as account/info last told them (None: the configured defaults, e.g.
-    # the short dialect, which does not tell), its expiry, and when account/info was last asked
-    # (None: never, so due at once).
-    rate_limit: int | None = None
-    daily_limit: int | None = None
-    key_expires_at: datetime | None = optional_timestamp()
-    account_read_at: datetime | None = optional_timestamp()
-    created_at: datetime = created_timestamp()
-
-
-class WebhookEvent(SQLModel, table=True):
-    """Every authenticated webhook, once per distinct content (a replayed body is one row).
-
-    The body itself is never kept (Pancake's echo of a note carries the delivered credentials),
-    only its hash for deduplication and the ids and status it named. Rows older than
-    BRIDGE_WEBHOOK_RETENTION_DAYS are pruned (workers/retention.py).
-    """
-
-    __tablename__ = "webhook_events"
-    __table_args__ = (UniqueConstraint("shop_id", "body_hash", name="uq_webhook_events_body"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    shop_id: str  # indexed first in uq_webhook_events_body: one B-tree less per webhook
-    kind: str
-    order_id: str | None = Field(default=None, index=True)
-    order_status: int | None = None
-    body_hash: str
-    outcome: str
-    received_at: datetime = created_timestamp()
 
 
 class Order(SQLModel, table=True):
@@ -191,82 +126,6 @@ class PurchaseAttempt(SQLModel, table=True):
     started_at: datetime = created_timestamp()
     finished_at: datetime | None = optional_timestamp()
     settled_at: datetime | None = optional_timestamp()
-
-
-class Alert(SQLModel, table=True):
-    """Something an operator must act on (e.g. a supplier balance too low), deduplicated: one
-    row per (kind, subject), an incident at a time, counted when repeated while open.
-
-    The row is also the notification outbox (``workers/alerts/outbox.py``): raising or resolving
-    it only sets ``next_send_at`` inside the caller's transaction, and the sender later tells the
-    configured channels, outside any step, whatever they do not know yet.
-    """
-
-    __tablename__ = "alerts"
-    __table_args__ = (UniqueConstraint("kind", "subject", name="uq_alerts_kind_subject"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    kind: str
-    subject: str
-    message: str
-    count: int = 1  # times seen in the current incident
-    resolved: bool = False
-    created_at: datetime = created_timestamp()
-    last_seen_at: datetime = created_timestamp()
-    resolved_at: datetime | None = optional_timestamp()
-    # How it cleared, for the resolution message ("balance 900000 is above the threshold").
-    resolution: str | None = None
-    # The channels (fingerprints of BRIDGE_ALERT_URLS entries, comma-separated) told that the
-    # alert is open and not yet that it cleared. Kept per channel, so that a channel that took a
-    # message is never sent it again while another one is retried.
-    announced_to: str = ""
-    # From when the sender should look at the row (raised anew, resolved, a failed send due
-    # again); None while every channel knows what the row says.
-    next_send_at: datetime | None = optional_timestamp(index=True)
-    send_failures: int = 0  # failed sends in a row
-    last_send_error: str | None = None  # which channel, and the service's status: never a URL
-    notified_at: datetime | None = optional_timestamp()
-    resolution_notified_at: datetime | None = optional_timestamp()
-
-
-class WorkerProcess(SQLModel, table=True):
-    """A process that runs steps, and its heartbeat: a claim whose worker stopped beating is
-    recovered by the sweep within seconds, not after its lease."""
-
-    __tablename__ = "worker_processes"
-
-    id: str = Field(primary_key=True)
-    host: str
-    pid: int
-    started_at: datetime = created_timestamp()
-    beat_at: datetime = Field(sa_type=UTCDateTime, index=True)
-    # A clean stop says so at once: its claims need no wait for the heartbeat to run out.
-    stopped_at: datetime | None = optional_timestamp()
-
-
-class SchedulerLease(SQLModel, table=True):
-    """Who runs the periodic sweep: one holder at a time across every process and host."""
-
-    __tablename__ = "scheduler_leases"
-
-    name: str = Field(primary_key=True)
-    holder: str
-    expires_at: datetime = Field(sa_type=UTCDateTime)
-
-
-class ShopCatchUp(SQLModel, table=True):
-    """Per shop, how far the catch-up for missed webhooks has read Pancake's order list."""
-
-    __tablename__ = "shop_catchups"
-    __table_args__ = (UniqueConstraint("shop_id", name="uq_shop_catchups_shop"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    shop_id: str
-    # The start of the last read that saw every page: orders updated before it were all seen.
-    caught_up_until: datetime | None = optional_timestamp()
-    # When the scheduler last sent a catch-up for this shop; spaces the reads by the interval.
-    requested_at: datetime | None = optional_timestamp()
-    last_error: str | None = None
 
 
 class SecretKeyCheck(SQLModel, table=True):

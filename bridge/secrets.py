@@ -20,14 +20,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from sqlalchemy import Column, Table, inspect, select, update
+from sqlalchemy import Column, MetaData, Table, inspect, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlmodel import SQLModel
 
 from bridge.db import insert_ignore, utcnow
 from bridge.errors import SecretKeyMismatch, SettingsError
@@ -131,14 +129,23 @@ def _check_table() -> Table:
     return table
 
 
-def _encrypted_columns() -> Iterator[tuple[Table, Column[str]]]:
-    """Every ``*_enc`` column of the bridge's tables, the key check last."""
-    check = _check_table()
-    tables = [t for t in SQLModel.metadata.sorted_tables if t is not check] + [check]
-    for table in tables:
-        for column in table.columns:
-            if column.name.endswith(ENCRYPTED_SUFFIX):
-                yield table, column
+def _encrypted_columns(conn: Connection) -> list[tuple[Table, Column[str]]]:
+    """Every ``*_enc`` column of the database's tables, the key check last.
+
+    Read from the database itself, not from the models this process imported: each room keeps
+    its tables in its own ``models.py``, and a command that never imported a room must still
+    rotate (and prove the key against) that room's secrets.
+    """
+    found = MetaData()
+    found.reflect(conn)
+    check = _check_table().name
+    tables = sorted(found.tables.values(), key=lambda table: (table.name == check, table.name))
+    return [
+        (table, column)
+        for table in tables
+        for column in table.columns
+        if column.name.endswith(ENCRYPTED_SUFFIX)
+    ]
 
 
 def _proof(index: int | None) -> KeyProof:
@@ -170,9 +177,8 @@ def check_key(engine: Engine, box: SecretBox) -> KeyCheck:
 
 def _any_stored_secret(conn: Connection) -> str | None:
     """One encrypted value already in the database (from before the check existed), if any."""
-    existing = set(inspect(conn).get_table_names())
-    for table, column in _encrypted_columns():
-        if table.name not in existing or table is _check_table():
+    for table, column in _encrypted_columns(conn):
+        if table.name == _check_table().name:
             continue
         token = conn.execute(
             select(column).where(column.is_not(None), column != "").limit(1)
@@ -215,7 +221,9 @@ def rotate_stored_secrets(engine: Engine, box: SecretBox) -> int:
     """
     prove_key(engine, box)
     rewritten = 0
-    for table, column in _encrypted_columns():
+    with engine.connect().execution_options(bridge_read_only=True) as conn:
+        columns = _encrypted_columns(conn)
+    for table, column in columns:
         key = list(table.primary_key.columns)
         with engine.connect().execution_options(bridge_read_only=True) as conn:
             rows = conn.execute(select(*key, column).where(column.is_not(None), column != "")).all()
@@ -226,7 +234,7 @@ def rotate_stored_secrets(engine: Engine, box: SecretBox) -> int:
             fresh = box.rotate(token)
             where = [k == v for k, v in zip(key, ids, strict=True)] + [column == token]
             values: dict[str, object] = {column.name: fresh}
-            if table is _check_table():
+            if table.name == _check_table().name:
                 values["rotated_at"] = utcnow()
             with engine.begin() as conn:
                 rewritten += conn.execute(update(table).where(*where).values(values)).rowcount

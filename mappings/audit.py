@@ -14,9 +14,8 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bridge.db import utcnow
-from mappings.models import Mapping, MappingChange, MappingVariation
+from mappings.models import MappedVariation, MappingChange, MappingChoice
 
-CLI = "cli"
 # Code that is neither the command line nor the console (the demo's sandbox, tests' worlds).
 SYSTEM = "system"
 
@@ -43,11 +42,11 @@ CHOICE_FIELDS = (
 VARIATION_FIELDS = ("name", "enabled")
 
 
-def choice_snapshot(choice: Mapping) -> dict[str, Any]:
+def choice_snapshot(choice: MappingChoice) -> dict[str, Any]:
     return {name: getattr(choice, name) for name in CHOICE_FIELDS}
 
 
-def variation_snapshot(variation: MappingVariation | None) -> dict[str, Any]:
+def variation_snapshot(variation: MappedVariation | None) -> dict[str, Any]:
     """A variation without its own row is enabled and unnamed."""
     if variation is None:
         return {"name": None, "enabled": True}
@@ -85,7 +84,7 @@ def record(
 
 def record_choice(
     session: Session,
-    choice: Mapping,
+    choice: MappingChoice,
     action: Action,
     *,
     actor: str,

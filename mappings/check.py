@@ -19,17 +19,18 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session, select
 
-from bridge.models import PancakeShop, Supplier
-from mappings import repository
-from mappings.catalogue import (
+from bridge.pancake.models import PancakeShop
+from bridge.supplier.catalogue import (
     Catalogues,
     PlanInfo,
     Progress,
     SupplierClients,
     no_progress,
     read_catalogues,
-    uncovered,
 )
+from bridge.supplier.models import Supplier
+from mappings import repository
+from mappings.verify import uncovered
 
 if TYPE_CHECKING:
     from bridge.pancake.client import PancakeClient

@@ -6,7 +6,7 @@ transaction, and returns what it did; the caller commits. ``actor`` is "cli" or 
 user's name. An operator's mistake is a ``ConfigError`` (or ``NotFound``) whose message says
 what to do; nothing here prints.
 
-Nothing here calls a supplier: ``catalogues`` (``mappings.catalogue.read_catalogues``, read
+Nothing here calls a supplier: ``catalogues`` (``bridge.supplier.catalogue.read_catalogues``, read
 before the transaction) is what a choice is checked against; None saves it unchecked.
 """
 
@@ -20,11 +20,13 @@ from sqlmodel import Session
 
 from bridge.db import utcnow
 from bridge.errors import ConfigError
-from bridge.models import PancakeShop, Supplier
+from bridge.pancake.models import PancakeShop
+from bridge.supplier.catalogue import Catalogues, PlanInfo
+from bridge.supplier.models import Supplier
 from mappings import audit, repository
 from mappings.audit import Action
-from mappings.catalogue import Catalogues, PlanInfo, verify_choice
-from mappings.models import Mapping, MappingVariation
+from mappings.models import MappedVariation, MappingChoice
+from mappings.verify import verify_choice
 
 # Intake refuses longer ids, or ids with control characters, as no Pancake id looks like that.
 MAX_ID_LENGTH = 128
@@ -48,7 +50,7 @@ def check_values(*, units: int | None = None, plan_id: int | None = None) -> Non
 
 @dataclass(frozen=True)
 class Added:
-    choice: Mapping
+    choice: MappingChoice
     # False: the very same choice was there already and nothing changed.
     created: bool
     # The plan as the supplier's catalogue showed it; None when saved unchecked.
@@ -86,7 +88,7 @@ def add_choice(
             f"unknown supplier {supplier_name}: add it with `bridge suppliers add` first"
         )
     check_values(units=units, plan_id=plan_id)
-    header = session.get(MappingVariation, (shop_id, variation_id))
+    header = session.get(MappedVariation, (shop_id, variation_id))
     if name is not None and header is not None and header.name not in (None, name):
         raise ConfigError(
             f"variation {variation_id} is named {header.name!r}: rename it with "
@@ -111,7 +113,7 @@ def add_choice(
         )
     plan = None if catalogues is None else verify_choice(catalogues, supplier_name, plan_id, fields)
     if header is None:
-        header = MappingVariation(shop_id=shop_id, variation_id=variation_id, name=name)
+        header = MappedVariation(shop_id=shop_id, variation_id=variation_id, name=name)
         session.add(header)
         audit.record(
             session,
@@ -126,7 +128,7 @@ def add_choice(
         _change_header(session, header, actor, source, name=name)
     # The stock policy is one per variation (workers.stock.policy): a new choice takes it on.
     policy = siblings[0] if siblings else None
-    choice = Mapping(
+    choice = MappingChoice(
         shop_id=shop_id,
         variation_id=variation_id,
         supplier_name=supplier_name,
@@ -305,7 +307,7 @@ def set_mapping_enabled(
 
 def remove_choice(
     session: Session, choice_id: int, *, actor: str, source: str | None = None
-) -> Mapping:
+) -> MappingChoice:
     """Remove one choice (its values stay in the audit trail); the last one removes the
     mapping. Returns the removed row."""
     choice = repository.get_choice(session, choice_id)
@@ -328,7 +330,7 @@ def remove_mapping(
     return mapping
 
 
-def _remove(session: Session, choice: Mapping, actor: str, source: str | None) -> None:
+def _remove(session: Session, choice: MappingChoice, actor: str, source: str | None) -> None:
     audit.record_choice(
         session,
         choice,
@@ -344,7 +346,7 @@ def _remove(session: Session, choice: Mapping, actor: str, source: str | None) -
 def _remove_header(
     session: Session, shop_id: str, variation_id: str, actor: str, source: str | None
 ) -> None:
-    header = session.get(MappingVariation, (shop_id, variation_id))
+    header = session.get(MappedVariation, (shop_id, variation_id))
     audit.record(
         session,
         actor=actor,
@@ -359,17 +361,17 @@ def _remove_header(
         session.flush()
 
 
-def _header(session: Session, shop_id: str, variation_id: str) -> MappingVariation:
+def _header(session: Session, shop_id: str, variation_id: str) -> MappedVariation:
     """The variation's own row, made (enabled, unnamed) for a mapping from before it existed."""
-    header = session.get(MappingVariation, (shop_id, variation_id))
+    header = session.get(MappedVariation, (shop_id, variation_id))
     if header is None:
-        header = MappingVariation(shop_id=shop_id, variation_id=variation_id)
+        header = MappedVariation(shop_id=shop_id, variation_id=variation_id)
         session.add(header)
     return header
 
 
 def _change_header(
-    session: Session, header: MappingVariation, actor: str, source: str | None, **values: Any
+    session: Session, header: MappedVariation, actor: str, source: str | None, **values: Any
 ) -> bool:
     before = audit.variation_snapshot(header)
     after = before | values

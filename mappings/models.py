@@ -1,9 +1,10 @@
 """The mapping table: which supplier plan serves a Pancake variation, in which order.
 
-A *mapping* is a Pancake variation of one shop; its *choices* are the ``Mapping`` rows, tried in
-priority order. ``MappingVariation`` holds what belongs to the variation as a whole (its name as
-the operators know it, and whether it is enabled); a variation without such a row is enabled and
-unnamed, so rows written before it existed keep working. ``MappingChange`` is the audit trail.
+A *mapping* is a Pancake variation of one shop; its *choices* are the ``MappingChoice`` rows,
+tried in priority order. ``MappedVariation`` holds what belongs to the variation as a whole (its
+name as the operators know it, and whether it is enabled); a variation without such a row is
+enabled and unnamed, so rows written before it existed keep working. ``MappingChange`` is the
+audit trail.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlmodel import Field, SQLModel
 from bridge.db import UTCDateTime, created_timestamp, utcnow
 
 
-class Mapping(SQLModel, table=True):
+class MappingChoice(SQLModel, table=True):
     __tablename__ = "mappings"
     __table_args__ = (
         UniqueConstraint(
@@ -44,7 +45,7 @@ class Mapping(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-class MappingVariation(SQLModel, table=True):
+class MappedVariation(SQLModel, table=True):
     """A mapped variation as a whole: disabled, none of its choices is bought or synced."""
 
     __tablename__ = "mapping_variations"

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from bridge.errors import ConfigError, NotFound
 from bridge.models import Fulfilment
 from bridge.states import RETRYABLE, FulfilmentState
-from mappings.models import Mapping, MappingVariation
+from mappings.models import MappedVariation, MappingChoice
 
 
 def parse_fields(text: str | None, what: str = "--fields") -> dict[str, Any] | None:
@@ -40,7 +40,7 @@ def parse_fields(text: str | None, what: str = "--fields") -> dict[str, Any] | N
 class ChoiceView:
     """A choice with what its variation as a whole says: its name, and whether it is enabled."""
 
-    choice: Mapping
+    choice: MappingChoice
     name: str | None
     mapping_enabled: bool
 
@@ -58,11 +58,16 @@ class MappingView:
     variation_id: str
     name: str | None
     enabled: bool
-    choices: list[Mapping] = field(default_factory=list)
+    choices: list[MappingChoice] = field(default_factory=list)
 
 
 def _ordered() -> tuple[Any, ...]:
-    return (col(Mapping.shop_id), col(Mapping.variation_id), col(Mapping.priority), col(Mapping.id))
+    return (
+        col(MappingChoice.shop_id),
+        col(MappingChoice.variation_id),
+        col(MappingChoice.priority),
+        col(MappingChoice.id),
+    )
 
 
 def list_choices(
@@ -76,22 +81,22 @@ def list_choices(
     """Choices by shop, variation and priority (the order they are tried in). ``disabled``:
     only those not in use, because the choice or its whole mapping is disabled."""
     statement = (
-        select(Mapping, MappingVariation)
+        select(MappingChoice, MappedVariation)
         .outerjoin(
-            MappingVariation,
+            MappedVariation,
             and_(
-                col(MappingVariation.shop_id) == col(Mapping.shop_id),
-                col(MappingVariation.variation_id) == col(Mapping.variation_id),
+                col(MappedVariation.shop_id) == col(MappingChoice.shop_id),
+                col(MappedVariation.variation_id) == col(MappingChoice.variation_id),
             ),
         )
         .order_by(*_ordered())
     )
     if shop_id is not None:
-        statement = statement.where(Mapping.shop_id == shop_id)
+        statement = statement.where(MappingChoice.shop_id == shop_id)
     if supplier_name is not None:
-        statement = statement.where(Mapping.supplier_name == supplier_name)
+        statement = statement.where(MappingChoice.supplier_name == supplier_name)
     if variation_id is not None:
-        statement = statement.where(Mapping.variation_id == variation_id)
+        statement = statement.where(MappingChoice.variation_id == variation_id)
     views = [
         ChoiceView(choice, header.name if header else None, header.enabled if header else True)
         for choice, header in session.exec(statement)
@@ -99,23 +104,18 @@ def list_choices(
     return [view for view in views if not view.active] if disabled else views
 
 
-def list_mappings(session: Session, shop_id: str | None = None) -> list[Mapping]:
-    """Every choice (of one shop), in the order they are tried."""
-    return [view.choice for view in list_choices(session, shop_id=shop_id)]
-
-
-def get_choice(session: Session, choice_id: int) -> Mapping:
-    choice = session.get(Mapping, choice_id)
+def get_choice(session: Session, choice_id: int) -> MappingChoice:
+    choice = session.get(MappingChoice, choice_id)
     if choice is None:
         raise NotFound(f"no choice {choice_id}: `bridge mappings list` shows their ids")
     return choice
 
 
 def get_mapping(session: Session, shop_id: str, variation_id: str) -> MappingView:
-    header = session.get(MappingVariation, (shop_id, variation_id))
+    header = session.get(MappedVariation, (shop_id, variation_id))
     statement = (
-        select(Mapping)
-        .where(Mapping.shop_id == shop_id, Mapping.variation_id == variation_id)
+        select(MappingChoice)
+        .where(MappingChoice.shop_id == shop_id, MappingChoice.variation_id == variation_id)
         .order_by(*_ordered())
     )
     choices = list(session.exec(statement))
@@ -182,7 +182,11 @@ def shop_of(session: Session, variation_id: str, shop_id: str | None = None) -> 
     if shop_id is not None:
         return shop_id
     shops = sorted(
-        session.exec(select(Mapping.shop_id).where(Mapping.variation_id == variation_id).distinct())
+        session.exec(
+            select(MappingChoice.shop_id)
+            .where(MappingChoice.variation_id == variation_id)
+            .distinct()
+        )
     )
     if not shops:
         raise NotFound(f"variation {variation_id} has no mapping")
@@ -195,8 +199,8 @@ def shop_of(session: Session, variation_id: str, shop_id: str | None = None) -> 
 
 def disabled_variations(session: Session) -> set[tuple[str, str]]:
     """(shop, variation) of every mapping disabled as a whole."""
-    statement = select(MappingVariation.shop_id, MappingVariation.variation_id).where(
-        col(MappingVariation.enabled).is_(False)
+    statement = select(MappedVariation.shop_id, MappedVariation.variation_id).where(
+        col(MappedVariation.enabled).is_(False)
     )
     return {(shop_id, variation_id) for shop_id, variation_id in session.exec(statement)}
 
@@ -222,8 +226,8 @@ def unmapped(session: Session, shop_id: str | None = None) -> list[Unmapped]:
     in ``needs_attention``). A line without a variation id cannot be mapped and is left out.
     """
     mapped = exists().where(
-        col(Mapping.shop_id) == col(Fulfilment.shop_id),
-        col(Mapping.variation_id) == col(Fulfilment.variation_id),
+        col(MappingChoice.shop_id) == col(Fulfilment.shop_id),
+        col(MappingChoice.variation_id) == col(Fulfilment.variation_id),
     )
     waiting = func.sum(case((col(Fulfilment.state) == FulfilmentState.NEEDS_ATTENTION, 1), else_=0))
     # Seven columns: more than sqlmodel's typed select() spells, so SQLAlchemy's own.

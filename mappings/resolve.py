@@ -10,10 +10,11 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bridge.models import Fulfilment, PurchaseAttempt, Supplier
+from bridge.models import Fulfilment, PurchaseAttempt
 from bridge.states import AttemptOutcome
+from bridge.supplier.models import Supplier
 from bridge.supplier.vocabulary import FALLBACK_CODES
-from mappings.models import Mapping, MappingVariation
+from mappings.models import MappedVariation, MappingChoice
 
 PLACEHOLDER = re.compile(r"\{order\.([A-Za-z0-9_.\-]+)\}")
 
@@ -27,17 +28,17 @@ class MissingField(ValueError):
         self.path = path
 
 
-def choices(session: Session, shop_id: str, variation_id: str) -> list[Mapping]:
+def choices(session: Session, shop_id: str, variation_id: str) -> list[MappingChoice]:
     """The enabled (supplier, plan) choices for a variation, best first; none while its
     mapping as a whole is disabled."""
-    header = session.get(MappingVariation, (shop_id, variation_id))
+    header = session.get(MappedVariation, (shop_id, variation_id))
     if header is not None and not header.enabled:
         return []
     statement = (
-        select(Mapping)
-        .where(Mapping.shop_id == shop_id, Mapping.variation_id == variation_id)
-        .where(col(Mapping.enabled).is_(True))
-        .order_by(col(Mapping.priority), col(Mapping.id))
+        select(MappingChoice)
+        .where(MappingChoice.shop_id == shop_id, MappingChoice.variation_id == variation_id)
+        .where(col(MappingChoice.enabled).is_(True))
+        .order_by(col(MappingChoice.priority), col(MappingChoice.id))
     )
     return list(session.exec(statement))
 
@@ -84,7 +85,7 @@ def placeholders(template: MappingABC[str, Any] | None) -> list[str]:
 
 @dataclass(frozen=True)
 class Chosen:
-    mapping: Mapping
+    mapping: MappingChoice
     supplier: Supplier
     fields: dict[str, str] | None
 
@@ -106,14 +107,14 @@ def unserved(session: Session, shop_id: str, variation_id: str) -> NoChoice:
     """Why a variation has no enabled choice: unmapped, its mapping disabled, or every choice."""
     if (
         session.exec(
-            select(Mapping.id).where(
-                Mapping.shop_id == shop_id, Mapping.variation_id == variation_id
+            select(MappingChoice.id).where(
+                MappingChoice.shop_id == shop_id, MappingChoice.variation_id == variation_id
             )
         ).first()
         is None
     ):
         return NoChoice(f"unmapped: variation {variation_id} has no mapping", mapped=False)
-    header = session.get(MappingVariation, (shop_id, variation_id))
+    header = session.get(MappedVariation, (shop_id, variation_id))
     if header is not None and not header.enabled:
         return NoChoice(
             f"disabled: the mapping of variation {variation_id} is disabled "

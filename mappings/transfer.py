@@ -23,11 +23,13 @@ from typing import Any
 from sqlmodel import Session, select
 
 from bridge.errors import ConfigError
-from bridge.models import PancakeShop, Supplier
+from bridge.pancake.models import PancakeShop
+from bridge.supplier.catalogue import Catalogues
+from bridge.supplier.models import Supplier
 from mappings import commands, repository
 from mappings.audit import Action
-from mappings.catalogue import Catalogues, verify_choice
-from mappings.models import Mapping
+from mappings.models import MappingChoice
+from mappings.verify import verify_choice
 
 COLUMNS = (
     "shop_id",
@@ -458,5 +460,5 @@ def _snapshot(row: Row) -> dict[str, Any]:
 ROW_VALUES = ("units", "priority", "fields_template", "enabled", "stock_sync", "manual_stock")
 
 
-def _choice_values(choice: Mapping) -> dict[str, Any]:
+def _choice_values(choice: MappingChoice) -> dict[str, Any]:
     return {key: getattr(choice, key) for key in ROW_VALUES}

@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, text
 from bridge.dev.sandbox import Sandbox
 from bridge.settings import Settings
 from tests.e2e.world import build_world
-from workers.broker import build_broker
+from workers.queue.broker import build_broker
 
 if TYPE_CHECKING:
     from tests.faults.redis_control import PrivateRedis
@@ -103,7 +103,7 @@ def fast_settings(database_url: str, **overrides: object) -> Settings:
         "supplier_timeout_seconds": 5.0,
         "worker_threads": 4,
         # Stock sync reads supplier catalogues and pushes to Pancake in the background; tests of
-        # other features keep their call counts to themselves. tests/stock turns it on.
+        # other features keep their call counts to themselves. tests/workers/stock turns it on.
         "stock_sync_enabled": False,
         "settle_delay_seconds": 0.5,
     }

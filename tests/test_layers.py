@@ -2,11 +2,16 @@
 
 Floors, from the ground up; a module may import its own floor and the floors below it:
 
-1. ``bridge/*.py``: settings, db, models, states, errors, logs, secrets, retrying, http_errors
-2. ``bridge/pancake``, ``bridge/supplier``: the API clients (neither knows the other)
-3. ``mappings``: the mapping table and the operator's configuration
-4. ``workers/*.py``: the queue floor (broker, dispatch, actors, scheduler, context, leases, breaker)
-5. ``workers/fulfilment``, ``workers/stock``, ``workers/alerts``: the domains
+1. ``bridge/*.py``: settings, db, models, states, errors, logs, secrets, retrying, http_errors,
+   paging
+2. ``bridge/pancake``, ``bridge/supplier``: one room per external API, each owning its client,
+   its records and set-up (shops and webhooks; suppliers, probes, catalogues, the breaker), and
+   neither knowing the other
+3. ``mappings``: the mapping table, and nothing else
+4. ``workers/queue``: the queue's plumbing (broker, dispatch, actors, scheduler, context, leases,
+   heartbeat), knowing no domain
+5. ``workers/fulfilment``, ``workers/stock``, ``workers/alerts``, ``workers/suppliers``: the
+   domains' steps
 6. ``bridge/web``: the webhook endpoint and ingest
 7. ``bridge/runtime``: the wiring of web and workers
 8. ``bridge/dev``: demo, sandbox, simulators; ``bridge/cli``: the command line (may use all)
@@ -29,8 +34,8 @@ FLOORS: list[tuple[str, ...]] = [
     ("bridge._ground",),
     ("bridge.pancake", "bridge.supplier"),
     ("mappings",),
-    ("workers._floor",),
-    ("workers.fulfilment", "workers.stock", "workers.alerts"),
+    ("workers.queue",),
+    ("workers.fulfilment", "workers.stock", "workers.alerts", "workers.suppliers"),
     ("bridge.web",),
     ("bridge.runtime",),
     ("bridge.dev", "bridge.cli"),
@@ -40,6 +45,9 @@ SIBLINGS = {
     ("workers.fulfilment", "workers.stock"),
     ("workers.fulfilment", "workers.alerts"),
     ("workers.stock", "workers.alerts"),
+    ("workers.fulfilment", "workers.suppliers"),
+    ("workers.stock", "workers.suppliers"),
+    ("workers.suppliers", "workers.alerts"),
     ("bridge.dev", "bridge.cli"),
     ("bridge.cli", "bridge.dev"),
 }
@@ -51,9 +59,12 @@ def room(module: str) -> str:
     if parts[0] == "mappings":
         return "mappings"
     if parts[0] == "workers":
-        if len(parts) > 1 and (ROOT / "workers" / parts[1]).is_dir():
-            return ".".join(parts[:2])
-        return "workers._floor"
+        if len(parts) == 1:
+            return "workers.queue"  # the package's own __init__, empty
+        assert (ROOT / "workers" / parts[1]).is_dir(), (
+            f"{module}: every module of workers/ lives in a room (queue or a domain)"
+        )
+        return ".".join(parts[:2])
     if len(parts) > 1 and (ROOT / "bridge" / parts[1]).is_dir():
         return ".".join(parts[:2])
     return "bridge._ground"
@@ -86,9 +97,9 @@ def imports(path: Path) -> list[str]:
 def test_the_rule_reads_real_imports() -> None:
     """A guard for the guard: the walk must see the imports that exist, in every floor."""
     seen = {room(target) for _, path in modules() for target in imports(path)}
-    assert {"bridge._ground", "bridge.supplier", "workers._floor", "workers.stock"} <= seen
+    assert {"bridge._ground", "bridge.supplier", "workers.queue", "workers.stock"} <= seen
     assert room("bridge.dev.simulators.pancake") == "bridge.dev"
-    assert room("workers.leases") == "workers._floor"
+    assert room("workers.queue.leases") == "workers.queue"
     assert room("bridge.states") == "bridge._ground"
 
 

@@ -16,10 +16,10 @@ from sqlalchemy import create_engine, text
 
 from bridge.db import session_scope
 from bridge.errors import SecretKeyMismatch, SettingsError
+from bridge.pancake import shops
 from bridge.runtime.wiring import Runtime
 from bridge.secrets import CHECK_MARKER, KeyProof, SecretBox, rotate_stored_secrets
 from bridge.settings import Settings
-from mappings import admin
 from tests.conftest import bridge_cli, clean_environment, fast_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,7 +64,7 @@ def proof(url: str, key: str, *, previous: str | None = None) -> KeyProof:
 
 def add_shop(runtime: Runtime, shop_id: str, api_key: str, webhook_secret: str) -> None:
     with session_scope(runtime.engine) as session:
-        admin.add_shop(
+        shops.add_shop(
             session, runtime.box, shop_id, api_key=api_key, webhook_secret=webhook_secret
         )
 

@@ -120,7 +120,7 @@ def test_settings_refuse_a_lease_shorter_than_a_purchase_can_take() -> None:
 
 
 def test_default_triggers_are_confirmed_or_beyond_and_never_a_cancelled_sale() -> None:
-    from bridge.models import DEFAULT_TRIGGER_STATUSES
+    from bridge.pancake.models import DEFAULT_TRIGGER_STATUSES
     from bridge.pancake.vocabulary import CANCELLING, CONFIRMED_OR_BEYOND
 
     assert set(DEFAULT_TRIGGER_STATUSES) == CONFIRMED_OR_BEYOND

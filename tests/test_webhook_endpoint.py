@@ -14,8 +14,9 @@ from sqlalchemy import func, select
 
 from bridge.db import session_scope
 from bridge.dev.sandbox import Sandbox
-from bridge.models import Order, WebhookEvent
+from bridge.models import Order
 from tests.conftest import FIXTURES, Backend
+from workers.fulfilment.models import WebhookEvent
 
 PANCAKE = FIXTURES / "pancake"
 

@@ -124,6 +124,7 @@ COMMAND_GROUPS = (
     "shops",
     "suppliers",
     "mappings",
+    "mapping_transfer",  # mappings export, import and check
     "orders",
     "fulfilments",
     "alerts",

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from bridge.cli import app
-from bridge.cli.exits import CommandFailed
 from bridge.cli.output import JsonOption, print_json, print_table, say, when
 from bridge.cli.support import reading, settings, writing
+from bridge.errors import Failed
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -87,7 +87,7 @@ def send_test_message(
 
     deliveries = send_test(settings(), message)
     if not deliveries:
-        raise CommandFailed(
+        raise Failed(
             "BRIDGE_ALERT_URLS is not set: alerts are recorded but sent nowhere "
             "(Telegram: tgram://BOT_TOKEN/CHAT_ID)"
         )
@@ -96,7 +96,7 @@ def send_test_message(
         [[d.channel.label, "sent" if d.sent else f"not sent: {d.error}"] for d in deliveries],
     )
     if not any(d.sent for d in deliveries):
-        raise CommandFailed("no channel took the message")
+        raise Failed("no channel took the message")
 
 
 @alerts.command("resolve")

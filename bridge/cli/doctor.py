@@ -257,7 +257,8 @@ def _secret_key(current: Settings, engine: Engine | None, found: Diagnosis) -> S
 def _counts(engine: Engine, found: Diagnosis) -> None:
     from sqlalchemy import func, select
 
-    from bridge.models import PancakeShop, Supplier
+    from bridge.pancake.models import PancakeShop
+    from bridge.supplier.models import Supplier
 
     with engine.connect().execution_options(bridge_read_only=True) as conn:
         found.shops = conn.execute(select(func.count()).select_from(PancakeShop)).scalar_one()
@@ -267,7 +268,7 @@ def _counts(engine: Engine, found: Diagnosis) -> None:
 def _public_url(current: Settings, found: Diagnosis) -> str | None:
     """BRIDGE_PUBLIC_URL when usable: each shop's webhook should point below it."""
     from bridge.errors import ConfigError
-    from mappings.webhooks import public_url
+    from bridge.pancake.connect import public_url
 
     if not current.public_url:
         if found.shops:
@@ -299,7 +300,7 @@ def _shops(
     from bridge.cli.shops import pancake_client
     from bridge.db import READ_ONLY
     from bridge.errors import SecretKeyMismatch
-    from mappings.admin import list_shops
+    from bridge.pancake.shops import list_shops
 
     with Session(engine) as session:
         session.connection(execution_options={READ_ONLY: True})
@@ -363,14 +364,14 @@ def _shop_webhook(
     found: Diagnosis,
 ) -> None:
     from bridge.errors import ConfigError
-    from bridge.pancake.errors import PancakeUnavailable
-    from mappings.webhooks import (
+    from bridge.pancake.connect import (
         PANCAKE_WEBHOOK_PAGE,
         WebhookOwner,
         read_webhook,
         webhook_problems,
         webhook_url,
     )
+    from bridge.pancake.errors import PancakeUnavailable
 
     check = f"shop {shop_id} webhook"
     wanted = webhook_url(public, shop_id)
@@ -411,10 +412,12 @@ def _suppliers(current: Settings, engine: Engine, box: SecretBox, found: Diagnos
     """Each enabled supplier: one account/balance read, from its key's shared budget."""
     from sqlmodel import Session
 
-    from bridge.cli.suppliers import failure_text, key_budgets
+    from bridge.cli.support import key_budgets
     from bridge.db import READ_ONLY
     from bridge.errors import SecretKeyMismatch
-    from mappings.admin import Step, list_suppliers, probe_supplier
+    from bridge.supplier.probe import Step, probe_supplier
+    from bridge.supplier.suppliers import list_suppliers
+    from bridge.supplier.verdicts import failure_text
 
     with Session(engine) as session:
         session.connection(execution_options={READ_ONLY: True})

@@ -5,7 +5,7 @@
 * a usage error (unknown option, a value that is not one of the choices): Typer's usage and
   ``Error: <message>`` on stderr, exit 2;
 * ``NotFound`` and any other ``LookupError``: ``error: <message>``, exit 1;
-* ``CommandFailed`` (the command ran and did not succeed): ``error: <message>``, exit 1.
+* ``Failed`` (the command ran and did not succeed): ``error: <message>``, exit 1.
 
 Anything else is a bug and keeps its traceback.
 """
@@ -13,22 +13,18 @@ Anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 from bridge.cli.output import error
-from bridge.errors import BridgeError, OperatorError
+from bridge.errors import Failed, OperatorError
 
 OK = 0
 FAILED = 1
 USAGE = 2
 
 
-class CommandFailed(BridgeError):
-    """The command ran but did not succeed (e.g. a sync is already running); exit status 1."""
-
-
 # Checked in order: the first class that matches decides.
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (OperatorError, USAGE),
     (LookupError, FAILED),
-    (CommandFailed, FAILED),
+    (Failed, FAILED),
 )
 
 

@@ -2,30 +2,24 @@
 
 A *mapping* is a Pancake variation of one shop (``--shop S --variation V``); its *choices*
 (``--choice ID``, the ids `list` shows) are the supplier plans tried for it, lowest priority
-first. The commands only format: what they do is in ``mappings.commands``, ``mappings.transfer``
-(CSV), ``mappings.check`` and ``mappings.repository``, which the web console calls too. Every
-change is recorded in the audit trail under the actor "cli".
+first. The commands only format: what they do is in ``mappings.commands``, ``mappings.targets``
+and ``mappings.repository``, which the web console calls too. Every change is recorded in the
+audit trail under the actor "cli". CSV transfer and the check against the live catalogues are
+``bridge/cli/mapping_transfer.py``, in the same group.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from bridge.cli import app, output
-from bridge.cli.exits import CommandFailed
+from bridge.cli import app
 from bridge.cli.output import (
     JsonOption,
-    ProgressMode,
-    ProgressOption,
-    error,
     note,
     print_json,
     print_table,
@@ -38,11 +32,10 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
     from bridge.settings import Settings
-    from mappings.catalogue import Catalogues
-    from mappings.check import CheckReport
-    from mappings.models import Mapping, MappingChange
+    from bridge.supplier.catalogue import Catalogues
+    from mappings.models import MappingChange, MappingChoice
     from mappings.repository import ChoiceView, MappingView
-    from mappings.transfer import ImportPlan
+    from mappings.targets import Target
 
 ACTOR = "cli"
 
@@ -90,45 +83,22 @@ FieldsOption = Annotated[
 ]
 
 
-@dataclass(frozen=True)
-class Target:
-    """What a command acts on: a whole mapping, or one choice of it."""
-
-    shop_id: str
-    variation_id: str
-    choice_id: int | None
-
-    def describe(self) -> str:
-        where = f"shop {self.shop_id} variation {self.variation_id}"
-        return where if self.choice_id is None else f"choice {self.choice_id} ({where})"
-
-
 def _target(
     session: Session, shop: str | None, variation: str | None, choice: int | None
 ) -> Target:
-    from mappings import repository
+    from mappings.targets import TargetError, resolve_target
 
-    if (variation is None) == (choice is None):
-        raise typer.BadParameter(
-            "give --variation (the whole mapping) or --choice ID (one choice)",
-            param_hint="'--variation' / '--choice'",
-        )
-    if choice is not None:
-        found = repository.get_choice(session, choice)
-        if shop is not None and shop != found.shop_id:
-            raise typer.BadParameter(
-                f"choice {choice} belongs to shop {found.shop_id}", param_hint="'--shop'"
-            )
-        return Target(found.shop_id, found.variation_id, choice)
-    assert variation is not None
-    return Target(repository.shop_of(session, variation, shop), variation, None)
+    try:
+        return resolve_target(session, shop, variation, choice)
+    except TargetError as exc:
+        raise typer.BadParameter(str(exc), param_hint=exc.param) from None
 
 
 @contextmanager
-def _supplier_clients(current: Settings) -> Iterator[Any]:
+def supplier_clients(current: Settings) -> Iterator[Any]:
     """``Context.supplier`` of the workers: clients on each key's shared budget."""
     from bridge.supplier.budget import Budgets
-    from workers.context import Context
+    from workers.queue.context import Context
 
     box = secret_box(current)
     ctx = Context(current, open_engine(current), box, Budgets.from_settings(current))
@@ -139,23 +109,24 @@ def _supplier_clients(current: Settings) -> Iterator[Any]:
         ctx.engine.dispose()
 
 
-def _catalogues(current: Settings, names: Sequence[str]) -> Catalogues:
+def catalogues_of(current: Settings, names: Sequence[str]) -> Catalogues:
     """The catalogues of the named (known) suppliers, read before any write transaction."""
     from sqlmodel import col, select
 
-    from bridge.models import Supplier
-    from mappings.catalogue import read_catalogues
+    from bridge.supplier.catalogue import read_catalogues
+    from bridge.supplier.models import Supplier
 
     with reading(current) as session:
         suppliers = list(session.exec(select(Supplier).where(col(Supplier.name).in_(names))))
         session.expunge_all()
-    with _supplier_clients(current) as ctx:
+    with supplier_clients(current) as ctx:
         return read_catalogues(suppliers, ctx.supplier)
 
 
 def _known(current: Settings, shop: str | None, supplier: str | None) -> bool:
     """Both exist: worth reading the catalogue (else the command's own check says which not)."""
-    from bridge.models import PancakeShop, Supplier
+    from bridge.pancake.models import PancakeShop
+    from bridge.supplier.models import Supplier
 
     with reading(current) as session:
         return (shop is None or session.get(PancakeShop, shop.strip()) is not None) and (
@@ -200,7 +171,7 @@ def add(
     current = settings()
     catalogues = None
     if not offline and _known(current, shop, supplier):
-        catalogues = _catalogues(current, [supplier])
+        catalogues = catalogues_of(current, [supplier])
     with writing(current) as session:
         added = commands.add_choice(
             session,
@@ -326,7 +297,7 @@ def _print_choices(views: Sequence[ChoiceView]) -> None:
     )
 
 
-def _stock_policy(choice: Mapping) -> str:
+def _stock_policy(choice: MappingChoice) -> str:
     if not choice.stock_sync:
         return "off"
     return "on" if choice.manual_stock is None else f"on, manual {choice.manual_stock}"
@@ -449,7 +420,7 @@ def _print_history(changes: Sequence[MappingChange]) -> None:
                 (f"choice {change.choice_id}" if change.choice_id is not None else "mapping")
                 + f" {change.shop_id}/{change.variation_id}",
                 "; ".join(
-                    f"{d.field}: {_value(d.before)} -> {_value(d.after)}"
+                    f"{d.field}: {value_text(d.before)} -> {value_text(d.after)}"
                     for d in differences(change)
                 ),
                 change.source or "-",
@@ -459,7 +430,7 @@ def _print_history(changes: Sequence[MappingChange]) -> None:
     )
 
 
-def _value(value: object) -> str:
+def value_text(value: object) -> str:
     if value is None:
         return "-"
     if isinstance(value, bool):
@@ -505,6 +476,7 @@ def edit(
       pancake-bridge mappings edit --shop 4 --variation v-1 --name "Netflix 1 tháng"
     """
     from mappings import commands, repository
+    from mappings.targets import TargetError, edited_choice
 
     template = repository.parse_fields(fields)
     wants_choice = any(v is not None for v in (supplier, plan, units, template, priority))
@@ -518,18 +490,10 @@ def edit(
         target = _target(session, shop, variation, choice)
         choice_id = target.choice_id
         if wants_choice and choice_id is None:
-            ids = [
-                c.id
-                for c in repository.get_mapping(
-                    session, target.shop_id, target.variation_id
-                ).choices
-            ]
-            if len(ids) > 1:
-                raise typer.BadParameter(
-                    f"the mapping has choices {', '.join(map(str, ids))}: say which with --choice",
-                    param_hint="'--choice'",
-                )
-            choice_id = ids[0]
+            try:
+                choice_id = edited_choice(session, target)
+            except TargetError as exc:
+                raise typer.BadParameter(str(exc), param_hint=exc.param) from None
         if name is not None and target.choice_id is not None:
             raise typer.BadParameter(
                 "--name belongs to the whole mapping: give --variation", param_hint="'--name'"
@@ -540,7 +504,7 @@ def edit(
     catalogues = None
     if choice_id is not None and replanned and not offline and checked_supplier is not None:
         if _known(current, None, checked_supplier):
-            catalogues = _catalogues(current, [checked_supplier])
+            catalogues = catalogues_of(current, [checked_supplier])
     with writing(current) as session:
         if name is not None:
             renamed = commands.edit_mapping(
@@ -548,7 +512,7 @@ def edit(
             )
             say(
                 f"mapping {target.shop_id}/{target.variation_id}: "
-                + (f"name {_value(renamed.after['name'])}" if renamed.changed else "unchanged")
+                + (f"name {value_text(renamed.after['name'])}" if renamed.changed else "unchanged")
             )
         if choice_id is None:
             return
@@ -568,7 +532,7 @@ def edit(
             say(f"choice {choice_id}: unchanged (it has these values already)")
             return
         what = "; ".join(
-            f"{key}: {_value(changed.before[key])} -> {_value(value)}"
+            f"{key}: {value_text(changed.before[key])} -> {value_text(value)}"
             for key, value in changed.after.items()
             if changed.before[key] != value
         )
@@ -664,244 +628,6 @@ def disable(
       pancake-bridge mappings disable --choice 12
     """
     _switch(shop, variation, choice, False)
-
-
-@mappings.command("export")
-def export(
-    file: Annotated[
-        str, typer.Argument(metavar="FILE.csv", help="Where to write it; - for stdout.")
-    ],
-    shop: Annotated[str | None, typer.Option("--shop", help="Only this shop's mappings.")] = None,
-    bom: Annotated[
-        bool,
-        typer.Option("--bom", help="Start with a UTF-8 BOM, which some spreadsheets need."),
-    ] = False,
-) -> None:
-    """Write the mappings to a CSV file, one row per choice.
-
-    UTF-8, with the columns `import` reads. Importing the file again changes nothing; edit it
-    in a spreadsheet and `import` it.
-
-    \b
-    Example:
-      pancake-bridge mappings export mappings.csv --shop 4
-    """
-    from mappings import transfer
-
-    with reading(settings()) as session:
-        rows = transfer.export_rows(session, shop_id=shop)
-    text = transfer.to_csv(rows, bom=bom)
-    if file == "-":
-        sys.stdout.write(text)
-        return
-    Path(file).write_text(text, encoding="utf-8", newline="")
-    variations = len({(row["shop_id"], row["variation_id"]) for row in rows})
-    say(f"{len(rows)} choice(s) of {variations} mapping(s) written to {file}")
-
-
-@mappings.command("import")
-def import_(
-    file: Annotated[Path, typer.Argument(metavar="FILE.csv", help="A file as `export` writes it.")],
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Show what would change; change nothing.")
-    ] = False,
-    prune: Annotated[
-        bool,
-        typer.Option(
-            "--prune", help="Also remove mappings of the file's shops that the file leaves out."
-        ),
-    ] = False,
-    offline: OfflineOption = False,
-) -> None:
-    """Make the mappings what a CSV file says, all or nothing.
-
-    For each variation in the file, its choices become the file's rows: new rows are added,
-    changed ones edited, left-out ones removed. Every row is checked first (and new or changed
-    plans against the catalogues, unless --offline); one bad row refuses the whole file, and
-    each bad row is printed with its line number. A BOM and ; separators are accepted.
-
-    \b
-    Example:
-      pancake-bridge mappings import mappings.csv --dry-run
-    """
-    from mappings import transfer
-
-    try:
-        text = file.read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        from bridge.errors import ConfigError
-
-        raise ConfigError(f"cannot read {file}: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        from bridge.errors import ConfigError
-
-        raise ConfigError(
-            f"{file} is not UTF-8 (byte {exc.start}): save it as CSV UTF-8 from the spreadsheet"
-        ) from None
-    current = settings()
-    try:
-        rows, form_errors = transfer.read_csv(text)
-        catalogues = None
-        if not offline:
-            catalogues = _catalogues(current, sorted({row.supplier for row in rows}))
-        with writing(current) as session:
-            plan = transfer.plan_import(
-                session, rows, form_errors, catalogues=catalogues, prune=prune
-            )
-            if not dry_run:
-                transfer.apply_import(session, plan, actor=ACTOR, source=f"import {file.name}")
-    except transfer.ImportRejected as rejected:
-        for bad in rejected.errors:
-            error(f"line {bad.line}: {bad.reason}")
-        raise
-    _print_plan(plan, dry_run)
-
-
-def _print_plan(plan: ImportPlan, dry_run: bool) -> None:
-    from mappings.audit import Action
-
-    print_table(
-        ["line", "action", "shop", "variation", "choice", "change"],
-        [
-            [
-                change.line or "-",
-                change.action,
-                change.shop_id,
-                change.variation_id,
-                (
-                    f"{change.supplier} plan {change.plan_id}"
-                    + (f" (#{change.choice_id})" if change.choice_id else "")
-                    if change.supplier
-                    else "mapping"
-                ),
-                "; ".join(
-                    f"{key}: {_value((change.before or {}).get(key))} -> {_value(value)}"
-                    for key, value in (change.after or {}).items()
-                    if change.before is None or change.before.get(key) != value
-                ),
-            ]
-            for change in plan.changes
-        ],
-    )
-    counts = ", ".join(f"{plan.count(action)} {action}" for action in Action if plan.count(action))
-    verb = "would change" if dry_run else "changed"
-    say(
-        f"\n{plan.rows} row(s): {counts or 'nothing to change'}"
-        + (f" ({verb})" if counts else "")
-        + (" (dry run: nothing was changed)" if dry_run else "")
-    )
-
-
-@mappings.command("check")
-def check(
-    shop: Annotated[str | None, typer.Option("--shop", help="Only this shop's mappings.")] = None,
-    supplier: Annotated[
-        str | None, typer.Option("--supplier", help="Only the choices of this supplier.")
-    ] = None,
-    progress: ProgressOption = ProgressMode.AUTO,
-    as_json: JsonOption = False,
-) -> None:
-    """Check every mapping against the live catalogues.
-
-    For each choice: the variation exists in Pancake, the plan exists at the supplier and its
-    required fields are in the template; prints price, stock and margin (Pancake retail
-    price - supplier price x units). Exits 1 when an enabled choice has a negative margin, a
-    vanished plan or variation, uncovered fields, or could not be checked.
-
-    \b
-    Example:
-      pancake-bridge mappings check --shop 4
-    """
-    from mappings import check as checking
-
-    current = settings()
-    with reading(current) as session:
-        given = checking.load(session, shop_id=shop, supplier_name=supplier)
-        session.expunge_all()
-    bar = output.progress_bar(progress)
-    try:
-        with _supplier_clients(current) as ctx:
-            report = checking.check(
-                given,
-                supplier_clients=ctx.supplier,
-                pancake_clients=ctx.pancake,
-                progress=bar,
-            )
-    finally:
-        bar.finish()
-    if as_json:
-        print_json(_check_record(report))
-    else:
-        _print_check(report)
-    for where, reason in sorted(report.unreadable.items()):
-        error(f"{where} could not be read: {reason}")
-    if report.failing or report.unreadable:
-        raise CommandFailed(f"{len(report.failing)} choice(s) need attention")
-
-
-def _money(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.0f}"
-
-
-def _check_record(report: CheckReport) -> dict[str, Any]:
-    return {
-        "rows": [
-            output.plain(row) | {"cost": row.cost, "margin": row.margin, "failing": row.failing}
-            for row in report.rows
-        ],
-        "failing": len(report.failing),
-        "unreadable": report.unreadable,
-        "supplier_calls": report.supplier_calls,
-        "pancake_calls": report.pancake_calls,
-    }
-
-
-def _print_check(report: CheckReport) -> None:
-    from mappings.check import Problem
-
-    print_table(
-        ["choice", "shop", "variation", "name", "price", "supplier", "plan", "units", "cost"]
-        + ["margin", "stock", "problems"],
-        [
-            [
-                row.choice_id,
-                row.shop_id,
-                row.variation_id,
-                row.variation_name or row.name or "-",
-                _money(row.retail_price),
-                row.supplier_name,
-                row.plan_id,
-                row.units,
-                _money(row.cost),
-                _money(row.margin),
-                _stock(row.stock, row.in_stock, row.is_instant),
-                ("; ".join(row.details) or "ok")
-                + ("" if row.active or not row.details else " (disabled: not failing)"),
-            ]
-            for row in report.rows
-        ],
-    )
-    found = {
-        "negative margin": report.count(Problem.NEGATIVE_MARGIN),
-        "vanished plan": report.count(Problem.PLAN_VANISHED),
-        "uncovered fields": report.count(Problem.FIELDS_UNCOVERED),
-        "missing variation": report.count(Problem.VARIATION_MISSING),
-        "not checked": report.count(Problem.UNREADABLE),
-    }
-    problems = ", ".join(f"{count} {what}" for what, count in found.items() if count)
-    calls = sum(report.supplier_calls.values())
-    say(
-        f"\n{len(report.rows)} choice(s) checked: {problems or 'no problem found'}; "
-        f"{calls} supplier calls, {report.pancake_calls} Pancake calls"
-    )
-
-
-def _stock(stock: int | None, in_stock: bool | None, is_instant: bool | None) -> str:
-    if in_stock is None:
-        return "-"
-    if not is_instant:
-        return "manual" if in_stock else "manual, closed"
-    return str(stock)
 
 
 @mappings.command("unmapped")

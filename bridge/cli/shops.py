@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from bridge.cli import app
-from bridge.cli.exits import CommandFailed
 from bridge.cli.output import JsonOption, dash, is_terminal, print_json, print_table, say, when
 from bridge.cli.support import (
     reading,
@@ -20,13 +19,14 @@ from bridge.cli.support import (
     settings,
     writing,
 )
+from bridge.errors import Failed
 
 if TYPE_CHECKING:
     from bridge.pancake.client import PancakeClient
+    from bridge.pancake.connect import CurrentWebhook
     from bridge.pancake.schemas import ShopWebhook
     from bridge.secrets import SecretBox
     from bridge.settings import Settings
-    from mappings.webhooks import CurrentWebhook
 
 shops = typer.Typer(
     help=(
@@ -120,14 +120,14 @@ def add(
       pancake-bridge shops add 4 --webhook-secret - --trigger-status 1,20 < webhook-secret
     """
     from bridge.db import utcnow
-    from mappings import admin
+    from bridge.pancake.shops import add_shop, shop_exists
     from workers.fulfilment.redrive import retry_orders_failed_on_key
 
     statuses = parse_statuses(trigger_status)
     current = settings()
     box = secret_box(current)
     with reading(current) as session:
-        new = not admin.shop_exists(session, shop_id)
+        new = not shop_exists(session, shop_id)
     # Prompts (if any) come before the write transaction, which must not wait on a person.
     key = secret_value(
         api_key, flag="--api-key", envvar=PANCAKE_KEY_ENV, prompt="Pancake API key", needed=new
@@ -140,7 +140,7 @@ def add(
         needed=new,
     )
     with writing(current) as session:
-        saved = admin.add_shop(
+        saved = add_shop(
             session,
             box,
             shop_id,
@@ -171,13 +171,13 @@ def list_(as_json: JsonOption = False) -> None:
     Example:
       pancake-bridge shops list --json
     """
-    from mappings import admin
+    from bridge.pancake.shops import list_shops
     from workers.fulfilment.queries import catchup_states
 
     with reading(settings()) as session:
         catchups = catchup_states(session)
         records = []
-        for shop in admin.list_shops(session):
+        for shop in list_shops(session):
             catchup = catchups.get(shop.shop_id)
             records.append(
                 shop.model_dump(exclude=SECRET_COLUMNS)
@@ -264,57 +264,50 @@ def connect(
       pancake-bridge shops connect 4 --public-url https://bridge.example.com --new-secret --dry-run
       pancake-bridge shops connect 4 --webhook-secret - < webhook-secret
     """
-    from bridge.pancake.errors import PancakeError, PancakeRequestError, PancakeUnavailable
+    from bridge.pancake.connect import (
+        PANCAKE_WEBHOOK_PAGE,
+        WEBHOOK_TYPES,
+        Connecting,
+        connect_shop,
+        webhook_url,
+    )
+    from bridge.pancake.connect import (
+        public_url as checked_public_url,
+    )
+    from bridge.pancake.shops import add_shop, get_shop
     from bridge.routes import WEBHOOK_SECRET_HEADER
-    from mappings import admin, webhooks
 
     current = settings()
-    url = webhooks.webhook_url(webhooks.public_url(public_url or current.public_url), shop_id)
+    url = webhook_url(checked_public_url(public_url or current.public_url), shop_id)
     box = secret_box(current)
     with reading(current) as session:
-        shop = admin.get_shop(session, shop_id)
+        shop = get_shop(session, shop_id)
         api_key, digest = box.decrypt(shop.api_key_enc), shop.webhook_secret_digest
     secret = _connect_secret(webhook_secret, new_secret, box, digest, shop_id)
-    with pancake_client(current, api_key) as client:
-        try:
-            found = webhooks.read_webhook(client, shop_id, url)
-        except PancakeUnavailable as exc:
-            raise CommandFailed(
-                f"Pancake did not answer ({exc}): nothing changed; try again"
-            ) from None
-        say(f"shop {shop_id}'s webhook now: {describe_webhook(found)}")
-        request = webhooks.webhook_request(url, secret, found)
-        if dry_run:
-            _print_request(current.pancake_base_url, shop_id, request)
-        if not replace:
-            webhooks.refuse_to_take_over(found, shop_id)
-        if dry_run:
-            say("dry run: nothing sent")
-            return
-        try:
-            answer = client.configure_webhook(shop_id, request)
-        except PancakeError as exc:
-            from bridge.http_errors import redact
 
-            said = redact(str(exc), [secret])
-            if isinstance(exc, PancakeRequestError):
-                raise CommandFailed(f"Pancake refused the webhook settings ({said})") from None
-            raise CommandFailed(
-                f"Pancake did not answer ({said}): it may or may not have taken the settings; "
-                "run the command again (it is safe to repeat)"
-            ) from None
+    def show(plan: Connecting) -> None:
+        say(f"shop {shop_id}'s webhook now: {describe_webhook(plan.found)}")
+        if dry_run:
+            _print_request(current.pancake_base_url, shop_id, plan.request)
+
+    with pancake_client(current, api_key) as client:
+        done = connect_shop(
+            client, shop_id, url, secret, replace=replace, dry_run=dry_run, on_found=show
+        )
+    if not done.sent:
+        say("dry run: nothing sent")
+        return
     if new_secret:
         # Stored only now that Pancake sends it: a refused PUT leaves the old secret working.
         with writing(current) as session:
-            admin.add_shop(session, box, shop_id, webhook_secret=secret)
-    problems = webhooks.answer_problems(request, answer)
-    if problems:
-        raise CommandFailed(
-            f"Pancake took the webhook settings, but its answer shows {'; '.join(problems)}: "
-            f"check the webhook in Pancake ({webhooks.PANCAKE_WEBHOOK_PAGE})"
+            add_shop(session, box, shop_id, webhook_secret=secret)
+    if done.problems:
+        raise Failed(
+            f"Pancake took the webhook settings, but its answer shows {'; '.join(done.problems)}: "
+            f"check the webhook in Pancake ({PANCAKE_WEBHOOK_PAGE})"
         )
     say(
-        f"shop {shop_id}: Pancake sends {', '.join(webhooks.WEBHOOK_TYPES)} webhooks to {url} with "
+        f"shop {shop_id}: Pancake sends {', '.join(WEBHOOK_TYPES)} webhooks to {url} with "
         f"the {'new ' if new_secret else ''}secret in {WEBHOOK_SECRET_HEADER}"
     )
 
@@ -359,7 +352,7 @@ def _connect_secret(
 
 def describe_webhook(found: CurrentWebhook) -> str:
     """A shop's webhook as read from Pancake, for a person."""
-    from mappings.webhooks import WebhookOwner
+    from bridge.pancake.connect import WebhookOwner
 
     if found.owner is WebhookOwner.NONE:
         return "none set"
@@ -375,7 +368,7 @@ def _print_request(base_url: str, shop_id: str, request: ShopWebhook) -> None:
     from urllib.parse import quote
 
     from bridge.logs import MASK
-    from mappings.webhooks import shown_url
+    from bridge.pancake.connect import shown_url
 
     body = request.to_api()
     body["webhook_headers"] = dict.fromkeys(body.get("webhook_headers") or {}, MASK)

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from bridge.cli import app, output
-from bridge.cli.exits import CommandFailed
 from bridge.cli.output import (
     JsonOption,
     ProgressMode,
@@ -25,6 +24,7 @@ from bridge.cli.output import (
     when,
 )
 from bridge.cli.support import open_engine, reading, secret_box, settings, writing
+from bridge.errors import Failed
 
 if TYPE_CHECKING:
     from workers.stock.report import StockRow, SyncReport
@@ -62,9 +62,9 @@ def sync(
       pancake-bridge stock sync --dry-run --changed
     """
     from bridge.supplier.budget import Budgets
-    from workers.context import Context
-    from workers.stock.lease import SyncBusy
+    from workers.queue.context import Context
     from workers.stock.sync import run_exclusive, run_sync
+    from workers.stock.sync_lease import SyncBusy
 
     current = settings()
     box = secret_box(current)  # refuses a missing key before the database is touched
@@ -76,7 +76,7 @@ def sync(
         else:
             report = run_exclusive(ctx, trigger="cli", progress=bar)
     except SyncBusy as exc:
-        raise CommandFailed(str(exc)) from None
+        raise Failed(str(exc)) from None
     finally:
         bar.finish()
         ctx.close()

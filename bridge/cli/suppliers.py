@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from bridge.cli import app, exits
 from bridge.cli.output import JsonOption, print_json, print_table, say
 from bridge.cli.support import (
+    key_budgets,
     reading,
     secret_box,
     secret_option,
@@ -30,11 +27,6 @@ suppliers = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(suppliers, name="suppliers")
-
-if TYPE_CHECKING:
-    from bridge.settings import Settings
-    from bridge.supplier.budget import Budgets
-    from mappings.admin import SupplierFailure, SupplierProbe
 
 # Columns of a supplier that are never printed.
 SECRET_COLUMNS = {"api_key_enc", "api_secret_enc"}
@@ -81,7 +73,8 @@ def add(
       pancake-bridge suppliers add caoshop --base-url https://caoshop.net/api/v1 \\
           --api-key - --api-secret - < caoshop-keys   # two lines: the key, the secret
     """
-    from mappings import admin
+    from bridge.supplier.probe import check_supplier
+    from bridge.supplier.suppliers import add_supplier
 
     current = settings()
     box = secret_box(current)
@@ -94,24 +87,19 @@ def add(
     assert api_secret is not None
     checked, clock = "not checked: --offline", None
     if not offline:
-        from bridge.supplier.budget import Budgets
-
         # Before the write transaction, which must not wait on the network. The request counts
         # against the key's budget, which workers buying with the same key share.
-        budgets = Budgets.from_settings(current)
-        try:
-            check = admin.check_supplier(
+        with key_budgets(current) as budgets:
+            check = check_supplier(
                 base_url,
                 api_key,
                 api_secret,
                 timeout_seconds=current.supplier_timeout_seconds,
                 budget=budgets.for_key(api_key),
             )
-        finally:
-            budgets.close()
         checked, clock = f"checked, balance {check.balance:,.0f}", check.clock
     with writing(current) as session:
-        admin.add_supplier(
+        add_supplier(
             session,
             box,
             name,
@@ -136,13 +124,13 @@ def list_(as_json: JsonOption = False) -> None:
       pancake-bridge suppliers list --json
     """
     from bridge.supplier.clock import stored_clock
-    from mappings import admin
+    from bridge.supplier.suppliers import list_suppliers
 
     current = settings()
     with reading(current) as session:
-        suppliers = admin.list_suppliers(session)
-        records = [supplier.model_dump(exclude=SECRET_COLUMNS) for supplier in suppliers]
-        clocks = [stored_clock(supplier) for supplier in suppliers]
+        listed = list_suppliers(session)
+        records = [supplier.model_dump(exclude=SECRET_COLUMNS) for supplier in listed]
+        clocks = [stored_clock(supplier) for supplier in listed]
     if as_json:
         print_json(records)
         return
@@ -167,33 +155,6 @@ def _limit(told: int | None, default: int) -> str:
     return str(told) if told is not None else f"default ({default})"
 
 
-# A check's status; only PROBLEM fails the command.
-OK, PROBLEM, SKIPPED, UNKNOWN = "ok", "PROBLEM", "skipped", "unknown"
-
-
-@dataclass(frozen=True)
-class Line:
-    check: str
-    status: str
-    detail: str
-
-
-@dataclass
-class Checked:
-    """What `suppliers check` found of one supplier: a line per check, and the values read."""
-
-    supplier: str
-    lines: list[Line] = field(default_factory=list)
-    values: dict[str, object] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return all(line.status != PROBLEM for line in self.lines)
-
-    def add(self, check: str, status: str, detail: str) -> None:
-        self.lines.append(Line(check, status, detail))
-
-
 @suppliers.command("check")
 def check(
     name: Annotated[
@@ -214,12 +175,16 @@ def check(
     Example:
       pancake-bridge suppliers check caoshop
     """
-    from mappings import admin
+    from bridge.db import utcnow
+    from bridge.supplier.probe import probe_supplier
+    from bridge.supplier.suppliers import get_supplier, list_suppliers
+    from bridge.supplier.verdicts import Limits, judge_probe
 
     current = settings()
     box = secret_box(current)
+    limits = Limits(current.supplier_rate_limit, current.supplier_daily_limit)
     with reading(current) as session:
-        chosen = [admin.get_supplier(session, name)] if name else admin.list_suppliers(session)
+        chosen = [get_supplier(session, name)] if name else list_suppliers(session)
         targets = [
             (supplier, box.decrypt(supplier.api_key_enc), box.decrypt(supplier.api_secret_enc))
             for supplier in chosen
@@ -227,7 +192,7 @@ def check(
     with key_budgets(current) as budgets:
         found = []
         for supplier, key, secret in targets:
-            probe = admin.probe_supplier(
+            probe = probe_supplier(
                 supplier.base_url,
                 key,
                 secret,
@@ -237,7 +202,11 @@ def check(
                 ),
                 name=supplier.name,
             )
-            found.append(describe_probe(supplier.name, probe, supplier.enabled, current))
+            found.append(
+                judge_probe(
+                    supplier.name, probe, enabled=supplier.enabled, limits=limits, now=utcnow()
+                )
+            )
     if as_json:
         print_json(
             [{"supplier": c.supplier, "ok": c.ok, "checks": c.lines, **c.values} for c in found]
@@ -249,155 +218,3 @@ def check(
         )
     if not all(c.ok for c in found):
         raise typer.Exit(exits.FAILED)
-
-
-@contextmanager
-def key_budgets(current: Settings) -> Iterator[Budgets]:
-    """Each key's shared budget (the workers spend from the same ones), for one command."""
-    from bridge.supplier.budget import Budgets
-
-    budgets = Budgets.from_settings(current)
-    try:
-        yield budgets
-    finally:
-        budgets.close()
-
-
-def failure_text(failure: SupplierFailure) -> str:
-    """A refusal for a person: its code, what the supplier said, what it means, what to do."""
-    said = ": ".join(part for part in (_status(failure.status), failure.said) if part)
-    return (
-        f"{failure.code}{f' ({said})' if said else ''}: {failure.advice.meaning}. "
-        f"Next: {failure.advice.next_step}."
-    )
-
-
-def _status(status: int | None) -> str:
-    return f"HTTP {status}" if status is not None else ""
-
-
-def describe_probe(name: str, probe: SupplierProbe, enabled: bool, current: Settings) -> Checked:
-    """The lines of `suppliers check` for what ``probe_supplier`` read."""
-    from bridge.db import utcnow
-    from bridge.supplier.vocabulary import AUTH_CODES, ErrorCode
-    from mappings.admin import Step
-    from workers.fulfilment.accounts import KEY_EXPIRING, KEY_PERMISSIONS, account_alerts
-
-    found = Checked(name)
-    found.add("base URL", OK, probe.base_url + ("" if enabled else " (disabled: not bought from)"))
-    balance_failed = probe.failures.get(Step.BALANCE)
-    key_refused = balance_failed is not None and (
-        balance_failed.stops_everything
-        or balance_failed.code in AUTH_CODES | {"NO_ANSWER", ErrorCode.UNKNOWN}
-    )
-    if key_refused:
-        assert balance_failed is not None
-        found.add("auth", PROBLEM, failure_text(balance_failed))
-    elif balance_failed is not None:
-        found.add("auth", UNKNOWN, "not proved: account/balance was refused for another reason")
-    else:
-        found.add("auth", OK, "the key and secret are accepted")
-    if balance_failed is not None and not key_refused:
-        found.add("balance", PROBLEM, failure_text(balance_failed))
-    elif probe.balance is not None:
-        found.add("balance", OK, f"{probe.balance:,.0f}")
-    else:
-        found.add("balance", SKIPPED, "-")
-    found.values["balance"] = probe.balance
-
-    account_failed = probe.failures.get(Step.ACCOUNT)
-    info = probe.account
-    account_lines = ("limits", "usage today", "permissions", "key expiry")
-    defaults = (
-        f"the bridge keeps {current.supplier_rate_limit} a minute, "
-        f"{current.supplier_daily_limit:,} a day (BRIDGE_SUPPLIER_RATE_LIMIT, "
-        "BRIDGE_SUPPLIER_DAILY_LIMIT)"
-    )
-    if account_failed is not None:
-        found.add("limits", PROBLEM, failure_text(account_failed))
-        for line in account_lines[1:]:
-            found.add(line, SKIPPED, "-")
-    elif not probe.made(Step.ACCOUNT):
-        for line in account_lines:
-            found.add(line, SKIPPED, "-")
-    elif info is None:
-        found.add("limits", OK, f"this shop has no account/info: {defaults}")
-        for line in account_lines[1:]:
-            found.add(line, OK, "not told")
-    else:
-        found.values.update(
-            rate_limit=info.rate_limit,
-            daily_limit=info.daily_limit,
-            used_today=info.used_today,
-            permissions=sorted(info.permissions) if info.permissions is not None else None,
-            key_expires_at=info.expires_at,
-        )
-        alerts = dict(account_alerts(name, info, utcnow()))
-        if info.rate_limit is None and info.daily_limit is None:
-            found.add("limits", OK, f"not told: {defaults}")
-        else:
-            rate = f"{info.rate_limit} a minute" if info.rate_limit else "rate not told"
-            daily = f"{info.daily_limit:,} a day" if info.daily_limit else "daily limit not told"
-            found.add("limits", OK, f"{rate}, {daily}")
-        _usage(found, info.used_today, info.daily_limit or current.supplier_daily_limit)
-        if KEY_PERMISSIONS in alerts:
-            found.add(
-                "permissions",
-                PROBLEM,
-                f"{alerts[KEY_PERMISSIONS]}. Next: grant them on the supplier's API page.",
-            )
-        elif info.permissions is None:
-            found.add("permissions", OK, "not told")
-        else:
-            found.add("permissions", OK, "every one the bridge needs")
-        if KEY_EXPIRING in alerts:
-            found.add("key expiry", PROBLEM, alerts[KEY_EXPIRING])
-        elif info.expires_at is None:
-            found.add("key expiry", OK, "no expiry told")
-        else:
-            found.add("key expiry", OK, f"expires {_utc(info.expires_at)}")
-
-    catalogue_failed = probe.failures.get(Step.CATALOGUE)
-    if catalogue_failed is not None:
-        found.add("catalogue", PROBLEM, failure_text(catalogue_failed))
-    elif probe.catalogue is None:
-        found.add("catalogue", SKIPPED, "-")
-    else:
-        plans = probe.catalogue.values()
-        products = len({plan.product_name for plan in plans})
-        instant = sum(1 for plan in plans if plan.is_instant)
-        found.add(
-            "catalogue",
-            OK,
-            f"{len(probe.catalogue)} plans ({instant} instant) in {products} products",
-        )
-        found.values.update(plans=len(probe.catalogue), products=products)
-    found.values["failures"] = {
-        step.value: {
-            "code": failure.code,
-            "status": failure.status,
-            "said": failure.said,
-            "meaning": failure.advice.meaning,
-            "next_step": failure.advice.next_step,
-        }
-        for step, failure in probe.failures.items()
-    }
-    return found
-
-
-def _usage(found: Checked, used: int | None, daily: int) -> None:
-    if used is None:
-        found.add("usage today", OK, "not told")
-    elif used >= daily:
-        found.add(
-            "usage today",
-            PROBLEM,
-            f"{used:,} of {daily:,} requests: the day's limit is spent. Next: purchases wait "
-            "until the supplier's day turns (midnight, UTC+7), or ask for a higher limit.",
-        )
-    else:
-        found.add("usage today", OK, f"{used:,} of {daily:,} requests")
-
-
-def _utc(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from bridge.secrets import SecretBox
     from bridge.settings import Settings
+    from bridge.supplier.budget import Budgets
 
 
 def settings() -> Settings:
@@ -102,6 +103,18 @@ def reading(settings: Settings) -> Iterator[Session]:
     with database(settings) as engine, Session(engine) as session:
         session.connection(execution_options={READ_ONLY: True})
         yield session
+
+
+@contextmanager
+def key_budgets(current: Settings) -> Iterator[Budgets]:
+    """Each key's shared budget (the workers spend from the same ones), for one command."""
+    from bridge.supplier.budget import Budgets
+
+    budgets = Budgets.from_settings(current)
+    try:
+        yield budgets
+    finally:
+        budgets.close()
 
 
 def secret_option(flag: str, envvar: str, what: str) -> Any:

@@ -17,12 +17,13 @@ from bridge.db import session_scope
 from bridge.dev.simulators.pancake import PancakeSimulator
 from bridge.dev.simulators.supplier import DEMO_API_KEY, DEMO_API_SECRET, SupplierSimulator
 from bridge.models import Fulfilment
+from bridge.pancake.shops import add_shop
 from bridge.routes import WEBHOOK_PATH, WEBHOOK_SECRET_HEADER
 from bridge.runtime.wiring import Runtime
 from bridge.settings import Settings
 from bridge.states import TERMINAL, FulfilmentState
+from bridge.supplier.suppliers import add_supplier
 from bridge.web.server import ServerThread
-from mappings import admin
 from mappings.audit import SYSTEM
 from mappings.commands import add_choice
 
@@ -57,7 +58,7 @@ class Sandbox:
         self._supplier_servers: list[ServerThread] = []
         self._bridge_server: ServerThread | None = None
         with session_scope(self.runtime.engine) as session:
-            admin.add_shop(
+            add_shop(
                 session,
                 self.runtime.box,
                 shop_id,
@@ -92,7 +93,7 @@ class Sandbox:
         self._supplier_servers.append(server)
         self.suppliers[name] = simulator
         with session_scope(self.runtime.engine) as session:
-            admin.add_supplier(
+            add_supplier(
                 session,
                 self.runtime.box,
                 name,

@@ -5,9 +5,15 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import bridge.models  # noqa: F401  (registers the tables)
+# Every room's tables (each room keeps its own in its models.py).
+import bridge.models  # noqa: F401
+import bridge.pancake.models  # noqa: F401
+import bridge.supplier.models  # noqa: F401
 import bridge.web.console.models  # noqa: F401
 import mappings.models  # noqa: F401
+import workers.alerts.models  # noqa: F401
+import workers.fulfilment.models  # noqa: F401
+import workers.queue.models  # noqa: F401
 import workers.stock.models  # noqa: F401
 from bridge.db import make_engine
 from bridge.settings import get_settings

@@ -22,6 +22,7 @@ import httpx
 from pydantic import ValidationError
 
 from bridge import logs
+from bridge.paging import Shown, guarded_pages
 from bridge.pancake.errors import PancakeError, PancakeRequestError, PancakeUnavailable
 from bridge.pancake.schemas import (
     ListedOrder,
@@ -38,7 +39,6 @@ from bridge.retrying import call_with_retries
 
 T = TypeVar("T")
 
-DEFAULT_BASE_URL = "https://pos.pages.fm/api/v1"
 DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 
 # Orders per page of GET /shops/<id>/orders: the docs' sample answer pages by 100 (default 30).
@@ -145,33 +145,27 @@ class PancakeClient:
         never takes a part for all there is.
         """
         path = f"/shops/{shop_id}/orders"
-        seen_pages: set[tuple[str, ...]] = set()
-        seen: set[str] = set()
-        for number in range(1, max_pages + 1):
-            page = self.list_orders(
+
+        def fetch(number: int) -> OrderPage:
+            return self.list_orders(
                 shop_id, updated_since=since, page_number=number, page_size=page_size
             )
+
+        def shown(page: OrderPage, number: int) -> Shown:
             keys = tuple(order.id for order in page.orders)
-            if number > 1 and (page.page_number not in (None, number) or keys in seen_pages):
-                if page.total_entries is not None and len(seen) < page.total_entries:
-                    raise PancakeRequestError(
-                        f"GET {path} ignores paging: {len(seen)} of {page.total_entries} "
-                        "orders could be read",
-                        method="GET",
-                        path=path,
-                    )
-                return
-            seen_pages.add(keys)
-            seen.update(keys)
-            yield page
             if page.total_pages is not None:
                 last = number >= page.total_pages
             else:
                 last = len(keys) < page_size
-            if not keys or last:
-                return
-        raise PancakeRequestError(
-            f"GET {path} has more than {max_pages} pages", method="GET", path=path
+            return Shown(page.page_number, keys, last, page.total_entries)
+
+        return guarded_pages(
+            fetch,
+            shown,
+            what=f"GET {path}",
+            unit="orders",
+            incomplete=lambda message: PancakeRequestError(message, method="GET", path=path),
+            max_pages=max_pages,
         )
 
     # -- shops --------------------------------------------------------------------------------

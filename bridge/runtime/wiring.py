@@ -26,12 +26,21 @@ from bridge.web.ingest import EventRecorder
 from bridge.web.limits import HttpLimits
 from bridge.web.observe import Observe
 from bridge.web.server import ServerThread, server_config
-from workers.actors import Step, declare_actors
+from workers.alerts.conditions import watch_conditions
 from workers.alerts.outbox import due_notifications, send_notifications
-from workers.alerts.watch import watch_conditions
-from workers.broker import build_broker
-from workers.context import Context
-from workers.dispatch import (
+from workers.fulfilment.annotate import annotate
+from workers.fulfilment.catchup import catch_up, due_catchups
+from workers.fulfilment.claims import recover_dead_workers
+from workers.fulfilment.deliver import deliver
+from workers.fulfilment.intake import intake
+from workers.fulfilment.purchase import purchase
+from workers.fulfilment.retention import prune_webhook_events
+from workers.fulfilment.settle import settle
+from workers.fulfilment.sweep import resend_lost_queue, sweep
+from workers.queue.actors import Step, declare_actors
+from workers.queue.broker import build_broker
+from workers.queue.context import Context
+from workers.queue.dispatch import (
     ACCOUNT_CHECK,
     ALERT_NOTIFY,
     ANNOTATE,
@@ -43,20 +52,11 @@ from workers.dispatch import (
     STOCK_SYNC,
     Dispatcher,
 )
-from workers.fulfilment.accounts import check_accounts, due_account_checks
-from workers.fulfilment.annotate import annotate
-from workers.fulfilment.catchup import catch_up, due_catchups
-from workers.fulfilment.claims import recover_dead_workers
-from workers.fulfilment.deliver import deliver
-from workers.fulfilment.intake import intake
-from workers.fulfilment.purchase import purchase
-from workers.fulfilment.settle import settle
-from workers.fulfilment.sweep import resend_lost_queue, sweep
-from workers.heartbeat import Heartbeat, new_worker_id
-from workers.retention import prune_webhook_events
-from workers.scheduler import Job, Scheduler
+from workers.queue.heartbeat import Heartbeat, new_worker_id
+from workers.queue.scheduler import Job, Scheduler
 from workers.stock.sync import sync_stock
 from workers.stock.triggers import periodic_stock_sync
+from workers.suppliers.accounts import check_accounts, due_account_checks
 
 STEPS: dict[str, Step] = {
     INTAKE: intake,

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session
 
-from bridge.models import Supplier
+from bridge.supplier.models import Supplier
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,11 @@
 
 The docs show a ``pagination`` block (``current_page``, ``total_pages``, ``has_more``) for
 ``orders/list``, give ``orders/list`` no sort order, and list no ``page``/``limit`` at all for
-``products/list`` of some shops. So the paging rules live here, in one place:
+``products/list`` of some shops. So:
 
-- pages are read while ``has_more`` says so, never past ``total_pages``, never more than
-  ``MAX_PAGES``;
-- a page other than the one asked for (``current_page``), or a page that repeats an earlier one,
-  means the supplier ignores paging: reading stops there, and if the listing's ``total`` shows
-  rows were not seen, ``ListingIncomplete`` is raised rather than a part passed off as the whole;
+- pages are read by ``bridge.paging``'s guard (the one both clients share), while ``has_more``
+  says so, never past ``total_pages``, never more than ``MAX_PAGES``; a listing that ignores
+  paging and shows rows were not seen raises ``ListingIncomplete``;
 - ``orders/list`` is read for the orders created since a moment, in whichever direction the
   supplier lists them: the direction is read off the first page's own ``created_at``.
 """
@@ -19,6 +17,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Protocol, TypeVar
 
+from bridge.paging import Shown, guarded_pages
 from bridge.supplier.errors import ListingIncomplete
 from bridge.supplier.schemas import ListedOrder, OrderPage
 
@@ -45,32 +44,21 @@ def pages(
     stop: Callable[[P], bool] = lambda page: False,
     max_pages: int = MAX_PAGES,
 ) -> Iterator[P]:
-    """Pages 1, 2, … of a listing, guarded as the module says; ``stop`` ends it early."""
-    seen: set[tuple[str, ...]] = set()
-    rows = 0
-    for number in range(1, max_pages + 1):
-        page = fetch(number)
-        keys = page.keys()
-        if number > 1 and (page.page != number or keys in seen):
-            _check_complete(page.total, rows, what)
-            return
-        seen.add(keys)
-        rows += len(keys)
-        yield page
+    """Pages 1, 2, … of a listing, guarded by ``bridge.paging``; ``stop`` ends it early."""
+
+    def shown(page: P, number: int) -> Shown:
         last = page.total_pages is not None and number >= page.total_pages
-        # An empty page that claims more would loop forever: the emptiness is trusted.
-        if not page.has_more or not keys or last or stop(page):
-            return
-    raise ListingIncomplete(f"{what} has more than {max_pages} pages", method="GET", path=what)
+        return Shown(page.page, page.keys(), not page.has_more or last, page.total)
 
-
-def _check_complete(total: int | None, rows: int, what: str) -> None:
-    if total is not None and rows < total:
-        raise ListingIncomplete(
-            f"{what} ignores paging: {rows} of {total} rows could be read",
-            method="GET",
-            path=what,
-        )
+    return guarded_pages(
+        fetch,
+        shown,
+        what=what,
+        unit="rows",
+        incomplete=lambda message: ListingIncomplete(message, method="GET", path=what),
+        max_pages=max_pages,
+        stop=stop,
+    )
 
 
 def order_pages(

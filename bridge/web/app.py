@@ -25,7 +25,7 @@ from starlette.routing import Route
 
 from bridge import metrics
 from bridge.db import READ_ONLY
-from bridge.models import PancakeShop
+from bridge.pancake.models import PancakeShop
 from bridge.pancake.webhooks import (
     ORDER_TYPE,
     STOCK_TYPE,

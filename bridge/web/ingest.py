@@ -31,10 +31,10 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalErr
 
 from bridge.db import insert_ignore, utcnow
 from bridge.logs import event
-from bridge.models import WebhookEvent
 from bridge.pancake.webhooks import ORDER_TYPE, STOCK_TYPE, ParsedWebhook
-from workers.dispatch import Send
+from workers.fulfilment.models import WebhookEvent
 from workers.fulfilment.reported import Finding, classify, order_reported
+from workers.queue.dispatch import Send
 from workers.stock.triggers import mark_level_reported, request_stock_sync, tracked_level
 
 MAX_BATCH = 512

@@ -33,10 +33,11 @@ from bridge import metrics
 from bridge.db import READ_ONLY
 from bridge.logs import event
 from bridge.migrate import HEAD, current_revisions
-from bridge.models import Fulfilment, Supplier
+from bridge.models import Fulfilment
+from bridge.supplier.models import Supplier
 from bridge.web.guard import error_response
-from workers.context import Context
-from workers.dispatch import QUEUE
+from workers.queue.context import Context
+from workers.queue.dispatch import QUEUE
 
 # A readiness check slower than this counts as failed: an orchestrator's probe must not hang.
 CHECK_TIMEOUT_SECONDS = 2.0
@@ -192,7 +193,7 @@ class Observe:
                 metrics.READY: waiting.qsize() if waiting is not None else 0,
                 metrics.DELAYED: held.unfinished_tasks if held is not None else 0,
             }
-        raise TypeError(f"no queue depth for {type(broker).__name__}")  # workers/broker.py
+        raise TypeError(f"no queue depth for {type(broker).__name__}")  # workers/queue/broker.py
 
     def _budgets(self) -> list[metrics.BudgetToday]:
         ctx = self._ctx

@@ -113,14 +113,14 @@ def serve_anchor(fd: int) -> None:
 def serve_bridge(fd: int, db_path: Path) -> None:
     # Imported here so the anchor process does not pay for (or get warmed by) the bridge's imports.
     from bridge.db import session_scope
+    from bridge.pancake.shops import add_shop
     from bridge.runtime.wiring import Runtime
     from bridge.settings import Settings
-    from mappings import admin
 
     settings = Settings(database_url=f"sqlite:///{db_path}", redis_url=None, auto_migrate=True)
     runtime = Runtime(settings, secret_key=os.environ[SECRET_KEY_ENV])
     with session_scope(runtime.engine) as session:
-        admin.add_shop(
+        add_shop(
             session,
             runtime.box,
             SHOP_ID,

@@ -45,16 +45,17 @@ from bridge.db import make_engine, session_scope
 from bridge.dev.simulators.pancake import PancakeSimulator
 from bridge.dev.simulators.supplier import DEMO_API_SECRET, SupplierSimulator
 from bridge.migrate import upgrade
+from bridge.pancake.shops import add_shop
 from bridge.secrets import SecretBox
 from bridge.settings import Settings
 from bridge.supplier.budget import BudgetRule, Budgets
+from bridge.supplier.suppliers import add_supplier
 from bridge.web.server import ServerThread
-from mappings import admin
-from mappings.models import Mapping
-from workers.context import Context
-from workers.stock.lease import budget_spacing
+from mappings.models import MappingChoice
+from workers.queue.context import Context
 from workers.stock.report import SyncReport
 from workers.stock.sync import run_exclusive
+from workers.stock.sync_lease import budget_spacing
 
 SHOP_ID = "bench-shop"
 SUPPLIERS = ("alpha", "bravo", "charlie")
@@ -94,7 +95,7 @@ class World:
         self.box = SecretBox(secrets.token_urlsafe(32))
         warehouse = self.pancake.warehouses(SHOP_ID)[0]["id"]
         with session_scope(self.engine) as session:
-            admin.add_shop(
+            add_shop(
                 session,
                 self.box,
                 SHOP_ID,
@@ -124,7 +125,7 @@ class World:
                 }
             )
         with session_scope(self.engine) as session:
-            session.connection().execute(insert(Mapping.__table__), rows)  # type: ignore[attr-defined]
+            session.connection().execute(insert(MappingChoice.__table__), rows)  # type: ignore[attr-defined]
         # Raised: the sync itself is measured here, not the supplier's rate limit.
         budgets = Budgets(BudgetRule(limit=100_000, daily_limit=10_000_000), None, "bench")
         self.ctx = Context(self.settings, self.engine, self.box, budgets)
@@ -139,7 +140,7 @@ class World:
             self.suppliers[name] = simulator
             self.plans[name] = []
             with session_scope(self.engine) as session:
-                admin.add_supplier(
+                add_supplier(
                     session,
                     self.box,
                     name,

@@ -10,11 +10,12 @@ from sqlmodel import select
 
 from bridge.db import session_scope, utcnow
 from bridge.dev.sandbox import Sandbox
-from bridge.models import Alert, Supplier
 from bridge.pancake.vocabulary import OrderStatus
 from bridge.states import FulfilmentState
+from bridge.supplier.models import Supplier
 from tests.conftest import fast_settings
 from tests.e2e.world import CAOSHOP, CHATGPT, NETFLIX, build_world
+from workers.alerts.models import Alert
 from workers.fulfilment.cancel import ALERT_KIND
 from workers.fulfilment.purchase import purchase
 

@@ -20,15 +20,17 @@ from starlette.routing import Route
 
 from bridge.db import session_scope
 from bridge.dev.sandbox import PANCAKE_API_KEY, Sandbox
-from bridge.models import Order, PancakeShop, ShopCatchUp
+from bridge.models import Order
+from bridge.pancake.models import PancakeShop
+from bridge.pancake.shops import add_shop
 from bridge.states import FulfilmentState
 from bridge.web.server import ServerThread, free_port
-from mappings import admin
 from tests.conftest import Backend
 from tests.e2e.world import CANVA, NETFLIX, all_credentials, build_world, purchases_per_plan
-from workers.dispatch import INTAKE, Send
 from workers.fulfilment.catchup import catch_up, due_catchups
+from workers.fulfilment.models import ShopCatchUp
 from workers.fulfilment.queries import catchup_states
+from workers.queue.dispatch import INTAKE, Send
 
 INTERVAL = 2.0
 
@@ -190,7 +192,7 @@ def test_a_quiet_interval_costs_one_pancake_call_per_shop(
     second = "second-shop"
     sandbox.pancake.add_shop(second, api_key=PANCAKE_API_KEY)
     with session_scope(sandbox.runtime.engine) as session:
-        admin.add_shop(
+        add_shop(
             session, sandbox.runtime.box, second, api_key=PANCAKE_API_KEY, webhook_secret="w" * 20
         )
     try:

@@ -10,8 +10,8 @@ from sqlmodel import select
 from bridge.db import session_scope, utcnow
 from bridge.dev.sandbox import Sandbox
 from bridge.dev.simulators.supplier import MultiItem
-from bridge.models import Alert, Supplier
 from bridge.states import FulfilmentState
+from bridge.supplier.models import Supplier
 from tests.e2e.world import (
     CAOSHOP,
     CHATGPT,
@@ -21,6 +21,7 @@ from tests.e2e.world import (
     all_credentials,
     second_choice,
 )
+from workers.alerts.models import Alert
 from workers.fulfilment.notes import begin_marker, delay_marker, end_marker
 from workers.fulfilment.redrive import resend_line, retry_line
 
@@ -194,7 +195,7 @@ def test_resend_rewrites_a_missing_block_once(sqlite_world: Sandbox) -> None:
     # Staff wipe the note by accident.
     pancake = sqlite_world.runtime.ctx.pancake
     from bridge.db import session_scope as scope
-    from bridge.models import PancakeShop
+    from bridge.pancake.models import PancakeShop
 
     with scope(sqlite_world.runtime.engine) as session:
         shop = session.get(PancakeShop, sqlite_world.shop_id)

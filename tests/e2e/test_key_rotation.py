@@ -43,7 +43,7 @@ def stored(database_url: str, box: SecretBox) -> list[str]:
         with engine.connect() as conn:
             return [
                 box.decrypt(str(token))
-                for table, column in _encrypted_columns()
+                for table, column in _encrypted_columns(conn)
                 for (token,) in conn.execute(select(column).where(column.is_not(None)))
                 if token
             ]

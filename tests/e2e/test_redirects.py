@@ -14,10 +14,11 @@ from sqlmodel import select
 from bridge.db import session_scope
 from bridge.dev.sandbox import Sandbox
 from bridge.dev.simulators.supplier import SupplierSimulator
-from bridge.models import Alert, PurchaseAttempt
+from bridge.models import PurchaseAttempt
 from bridge.states import AttemptOutcome, FulfilmentState
 from bridge.web.server import ServerThread
 from tests.e2e.world import CAOSHOP, NETFLIX, SHOPKEY, second_choice
+from workers.alerts.models import Alert
 
 
 @pytest.fixture

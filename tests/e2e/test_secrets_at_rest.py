@@ -20,12 +20,13 @@ from sqlalchemy import create_engine, inspect, select, table, text
 from bridge.dev.sandbox import PANCAKE_API_KEY, Sandbox
 from bridge.dev.simulators.supplier import DEMO_API_KEY, DEMO_API_SECRET
 from bridge.logs import LogFormat, handler_for, protect_library_loggers
-from bridge.models import Fulfilment, Order, WebhookEvent
+from bridge.models import Fulfilment, Order
 from bridge.secrets import SecretBox
 from bridge.states import FulfilmentState
 from tests.conftest import Backend
 from tests.e2e.world import CANVA, NETFLIX, all_credentials, build_world
-from tests.stock.conftest import SECRET_KEY, quantity, stock_sandbox
+from tests.workers.stock.conftest import SECRET_KEY, quantity, stock_sandbox
+from workers.fulfilment.models import WebhookEvent
 
 CUSTOMER_EMAIL = "khach.hang@example.com"
 

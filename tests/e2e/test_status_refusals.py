@@ -16,11 +16,11 @@ from sqlmodel import select
 
 from bridge.db import session_scope
 from bridge.dev.sandbox import Sandbox
-from bridge.models import Alert
 from bridge.states import FulfilmentState
 from bridge.supplier.schemas import OrderStatus
 from tests.conftest import fast_settings
 from tests.e2e.world import CAOSHOP, CHATGPT, NETFLIX, build_world
+from workers.alerts.models import Alert
 from workers.fulfilment.deliver import _apply
 from workers.fulfilment.notes import begin_marker
 

@@ -12,9 +12,10 @@ from sqlmodel import select
 from bridge.db import session_scope
 from bridge.dev.sandbox import Sandbox
 from bridge.dev.simulators.supplier import DEMO_API_KEY, DEMO_API_SECRET, ListOrder
-from bridge.models import PurchaseAttempt, Supplier
+from bridge.models import PurchaseAttempt
 from bridge.states import AttemptOutcome, FulfilmentState
 from bridge.supplier.client import SupplierClient
+from bridge.supplier.models import Supplier
 from bridge.supplier.schemas import OrderItem
 from tests.e2e.world import CHATGPT, NETFLIX, all_credentials, lose_next_answer
 

@@ -47,7 +47,7 @@ from tests.faults.processes import (
 )
 from tests.faults.redis_control import SHARED_REDIS_URL, PrivateRedis
 from tests.faults.waiting import wait_until
-from workers.broker import build_broker
+from workers.queue.broker import build_broker
 
 CONFIRMED = 1
 

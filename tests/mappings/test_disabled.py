@@ -13,7 +13,7 @@ from bridge.states import FulfilmentState
 from mappings import commands
 from tests.conftest import fast_settings
 from tests.e2e.world import CAOSHOP, NETFLIX, SHOPKEY, SPOTIFY, build_world, second_choice
-from tests.stock.conftest import quantity, world  # noqa: F401  (world is a fixture)
+from tests.workers.stock.conftest import quantity, world  # noqa: F401  (world is a fixture)
 from workers.stock.sync import run_exclusive
 
 

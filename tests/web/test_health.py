@@ -19,7 +19,7 @@ from bridge.runtime.wiring import Runtime
 from tests.conftest import fast_settings
 from tests.faults.redis_control import PrivateRedis
 from tests.faults.waiting import wait_until
-from workers.broker import build_broker
+from workers.queue.broker import build_broker
 
 
 def readiness(url: str) -> tuple[int, dict[str, Any]]:

@@ -16,11 +16,12 @@ from sqlalchemy.engine import Engine
 
 from bridge.db import make_engine
 from bridge.migrate import ensure_current
-from bridge.models import Order, WebhookEvent
+from bridge.models import Order
 from bridge.pancake.webhooks import ORDER_TYPE, ParsedWebhook
 from bridge.web.ingest import EventRecorder, Incoming, Outcome, UnstorableWebhook
 from tests.conftest import Backend
-from workers.dispatch import Send
+from workers.fulfilment.models import WebhookEvent
+from workers.queue.dispatch import Send
 
 SHOP = "4"
 TRIGGERS = frozenset({1})

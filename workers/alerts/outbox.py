@@ -31,12 +31,13 @@ from sqlmodel import Session, col, select
 
 from bridge.db import READ_ONLY, session_scope
 from bridge.logs import clip, event
-from bridge.models import Alert, SchedulerLease
 from bridge.retrying import backoff_delay
+from workers.alerts.models import Alert
 from workers.alerts.notify import SEND_TIMEOUT_SECONDS, Channel, channels, configured, send
-from workers.context import Context
-from workers.dispatch import ALERT_NOTIFY, Send
-from workers.leases import take_named
+from workers.queue.context import Context
+from workers.queue.dispatch import ALERT_NOTIFY, Send
+from workers.queue.leases import take_named
+from workers.queue.models import SchedulerLease
 
 SEND_LEASE = "alerts.send"
 # One message holds at most this many items and characters (Telegram takes 4,096 once its

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
-from bridge.models import Alert
+from workers.alerts.models import Alert
 
 
 def list_alerts(session: Session) -> list[Alert]:

@@ -20,7 +20,7 @@ from sqlmodel import Session, col
 from bridge.db import insert_ignore
 from bridge.errors import NotFound
 from bridge.logs import event
-from bridge.models import Alert
+from workers.alerts.models import Alert
 
 
 def raise_alert(session: Session, kind: str, subject: str, message: str, now: datetime) -> None:

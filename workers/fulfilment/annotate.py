@@ -18,12 +18,11 @@ from sqlmodel import Session, col, select
 from bridge import metrics
 from bridge.db import session_scope
 from bridge.logs import event
-from bridge.models import Fulfilment, Order, PancakeShop
+from bridge.models import Fulfilment, Order
 from bridge.pancake.errors import PancakeRequestError, PancakeUnavailable
+from bridge.pancake.models import PancakeShop
 from bridge.states import WRITABLE, DelayNotice, FulfilmentState
 from workers.alerts.store import raise_alert
-from workers.context import Context
-from workers.dispatch import ANNOTATE, Send
 from workers.fulfilment.cancel import gone
 from workers.fulfilment.failures import count_failure, reason_text, unexpected
 from workers.fulfilment.lines import set_state
@@ -35,7 +34,9 @@ from workers.fulfilment.notes import (
     unwritten,
     without_delay_notice,
 )
-from workers.leases import free_or_expired
+from workers.queue.context import Context
+from workers.queue.dispatch import ANNOTATE, Send
+from workers.queue.leases import free_or_expired
 
 # While another annotator holds the order, come back shortly: it may not see our line.
 LOCKED_RETRY_SECONDS = 1.0

@@ -17,7 +17,7 @@ from bridge.logs import event
 from bridge.models import Fulfilment, Order
 from bridge.states import FulfilmentState, OrderState
 from workers.alerts.store import raise_alert
-from workers.context import Context
+from workers.queue.context import Context
 
 # Nothing was spent on these: they may simply be dropped.
 UNCLAIMED = (FulfilmentState.PENDING, FulfilmentState.NEEDS_ATTENTION)

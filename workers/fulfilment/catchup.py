@@ -26,13 +26,14 @@ from sqlmodel import col, select
 
 from bridge.db import insert_ignore_many, session_scope
 from bridge.logs import event
-from bridge.models import PancakeShop, ShopCatchUp
 from bridge.pancake.errors import PancakeError
+from bridge.pancake.models import PancakeShop
 from bridge.settings import Settings
-from workers.context import Context
-from workers.dispatch import CATCHUP, Send
+from workers.fulfilment.models import ShopCatchUp
 from workers.fulfilment.reported import order_reported
-from workers.leases import free_or_expired
+from workers.queue.context import Context
+from workers.queue.dispatch import CATCHUP, Send
+from workers.queue.leases import free_or_expired
 
 
 def due_catchups(ctx: Context) -> list[Send]:

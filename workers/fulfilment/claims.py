@@ -2,7 +2,7 @@
 
 A line is ``purchasing`` while one worker holds it, and its attempt says which worker and
 whether the request was sent (``purchase.mark_sent``, just before it goes out). When that worker
-stopped beating (``workers/heartbeat.py``), or, for a worker with no heartbeat (a CLI run), when
+stopped beating (``workers/queue/heartbeat.py``), or, for a worker with no heartbeat (a CLI run), when
 the line outlived its lease, the line is taken back:
 
 - never marked sent: nothing went out. The attempt closes as ``not_sent`` and the line is bought
@@ -24,10 +24,10 @@ from bridge.db import session_scope
 from bridge.logs import event
 from bridge.models import Fulfilment, PurchaseAttempt
 from bridge.states import AttemptOutcome, FulfilmentState
-from workers.context import Context
-from workers.dispatch import PURCHASE, Send
 from workers.fulfilment.lines import park_unknown, set_state
-from workers.heartbeat import dead_workers, forget
+from workers.queue.context import Context
+from workers.queue.dispatch import PURCHASE, Send
+from workers.queue.heartbeat import dead_workers, forget
 
 BATCH = 500
 

@@ -23,18 +23,19 @@ from sqlmodel import Session, select
 from bridge import metrics
 from bridge.db import session_scope
 from bridge.logs import event
-from bridge.models import Fulfilment, PurchaseAttempt, Supplier
+from bridge.models import Fulfilment, PurchaseAttempt
 from bridge.states import AWAITING_DELIVERY, FulfilmentState
+from bridge.supplier import breaker
 from bridge.supplier.budget import BudgetExhausted
 from bridge.supplier.errors import ListingIncomplete, SupplierRefused, SupplierTransient
+from bridge.supplier.models import Supplier
 from bridge.supplier.schemas import OrderStatus
 from bridge.supplier.vocabulary import AUTH_CODES, FINISHED, SupplierStatus
-from workers import breaker
 from workers.alerts.store import raise_alert
-from workers.context import Context
-from workers.dispatch import ANNOTATE, DELIVER, Send
 from workers.fulfilment.lines import load_line, set_state
-from workers.fulfilment.watch import waiting_orders, watch
+from workers.fulfilment.poll_batch import poll_batch, waiting_orders
+from workers.queue.context import Context
+from workers.queue.dispatch import ANNOTATE, DELIVER, Send
 
 
 def deliver(ctx: Context, fulfilment_id: int) -> list[Send]:
@@ -58,7 +59,7 @@ def deliver(ctx: Context, fulfilment_id: int) -> list[Send]:
         poll_delay = ctx.poll_delay(line.polls)
     if batched:
         try:
-            found = watch(ctx, fulfilment_id, supplier, poll_delay)
+            found = poll_batch(ctx, fulfilment_id, supplier, poll_delay)
         except ListingIncomplete:
             pass  # the supplier's list cannot be read whole: ask for this order by itself
         else:

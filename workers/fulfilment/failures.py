@@ -25,7 +25,7 @@ from bridge.logs import clip, event, redact
 from bridge.models import Order
 from bridge.states import OrderState
 from workers.alerts.store import raise_alert
-from workers.context import Context
+from workers.queue.context import Context
 
 # Long enough for Pancake's own sentence; a reason is read in a table cell, not a log file.
 MAX_REASON_CHARS = 500

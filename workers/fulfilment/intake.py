@@ -20,14 +20,13 @@ from sqlmodel import Session, col
 
 from bridge.db import insert_ignore, session_scope, utcnow
 from bridge.logs import event
-from bridge.models import Fulfilment, Order, PancakeShop
+from bridge.models import Fulfilment, Order
 from bridge.pancake.errors import PancakeRequestError, PancakeUnavailable
+from bridge.pancake.models import PancakeShop
 from bridge.pancake.schemas import PancakeOrder, PancakeOrderItem
 from bridge.pancake.vocabulary import CANCELLING
 from bridge.states import FulfilmentState, OrderState
 from mappings.resolve import choices, unserved
-from workers.context import Context
-from workers.dispatch import INTAKE, PURCHASE, Send
 from workers.fulfilment.bounds import clean_name, order_problem
 from workers.fulfilment.cancel import cancel_lines
 from workers.fulfilment.failures import (
@@ -38,6 +37,8 @@ from workers.fulfilment.failures import (
     reason_text,
     unexpected,
 )
+from workers.queue.context import Context
+from workers.queue.dispatch import INTAKE, PURCHASE, Send
 
 # Pancake answers these when the shop's API key is wrong or was revoked: a new key fixes it.
 KEY_STATUSES = frozenset({401, 403})

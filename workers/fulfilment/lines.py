@@ -8,8 +8,8 @@ from bridge.db import utcnow
 from bridge.errors import NotFound
 from bridge.models import Fulfilment
 from bridge.states import FulfilmentState
-from workers.context import Context
-from workers.dispatch import SETTLE, Send
+from workers.queue.context import Context
+from workers.queue.dispatch import SETTLE, Send
 
 
 def load_line(session: Session, fulfilment_id: int | None) -> Fulfilment:

@@ -33,8 +33,9 @@ from sqlmodel import Session, col
 from bridge import metrics
 from bridge.db import session_scope
 from bridge.logs import event
-from bridge.models import Fulfilment, Order, PurchaseAttempt, Supplier
+from bridge.models import Fulfilment, Order, PurchaseAttempt
 from bridge.states import AttemptOutcome, DelayNotice, FulfilmentState
+from bridge.supplier import breaker
 from bridge.supplier.budget import BudgetExhausted
 from bridge.supplier.clock import record_clock
 from bridge.supplier.errors import (
@@ -43,23 +44,18 @@ from bridge.supplier.errors import (
     SupplierRefused,
     SupplierUnreachable,
 )
+from bridge.supplier.key_alerts import REFUSAL_ALERTS
+from bridge.supplier.models import Supplier
 from bridge.supplier.schemas import CreatedOrder, CreateResult, OrderItem
 from bridge.supplier.vocabulary import AUTH_CODES, FALLBACK_CODES, ErrorCode, SupplierStatus
 from mappings.resolve import Chosen, NoChoice, Wait, choose
-from workers import breaker
-from workers.alerts.balance import note_balance
 from workers.alerts.store import raise_alert, resolve_alert
-from workers.context import Context
-from workers.dispatch import ANNOTATE, DELIVER, PURCHASE, Send
 from workers.fulfilment.lines import load_line, park_unknown, set_state
 from workers.fulfilment.reread import reread_if_stale
+from workers.queue.context import Context
+from workers.queue.dispatch import ANNOTATE, DELIVER, PURCHASE, Send
 from workers.stock.triggers import stock_sync_after_purchase
-
-# The alerts a refused key raises (here and in deliver: the error code's name), of the
-# supplier; any answer that accepts the key clears them (a bought order, account/info).
-KEY_REFUSAL_ALERTS = tuple(sorted(code.lower() for code in AUTH_CODES))
-# A bought order also proves the balance paid for it.
-REFUSAL_ALERTS = (ErrorCode.INSUFFICIENT_BALANCE.lower(), *KEY_REFUSAL_ALERTS)
+from workers.suppliers.balance import note_balance
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,9 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bridge.errors import NotFound
-from bridge.models import Fulfilment, Order, PurchaseAttempt, ShopCatchUp
+from bridge.models import Fulfilment, Order, PurchaseAttempt
 from bridge.states import FulfilmentState, OrderState
+from workers.fulfilment.models import ShopCatchUp
 
 # Columns of a line no front end shows: encrypted order fields and delivered credentials.
 SECRET_COLUMNS = frozenset({"fields_enc", "credentials_enc"})

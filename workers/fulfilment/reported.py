@@ -20,7 +20,7 @@ from bridge.db import insert_ignore
 from bridge.models import Order
 from bridge.pancake.vocabulary import CANCELLING
 from bridge.states import OrderState
-from workers.dispatch import INTAKE, Send
+from workers.queue.dispatch import INTAKE, Send
 
 
 class Finding(StrEnum):

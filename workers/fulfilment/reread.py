@@ -15,14 +15,15 @@ from datetime import timedelta
 
 from bridge.db import session_scope
 from bridge.logs import event
-from bridge.models import Order, PancakeShop
+from bridge.models import Order
 from bridge.pancake.errors import PancakeRequestError, PancakeUnavailable
+from bridge.pancake.models import PancakeShop
 from bridge.pancake.vocabulary import CANCELLING
 from bridge.states import FulfilmentState, OrderState
-from workers.context import Context
-from workers.dispatch import PURCHASE, Send
 from workers.fulfilment.cancel import cancel_lines
 from workers.fulfilment.lines import load_line, set_state
+from workers.queue.context import Context
+from workers.queue.dispatch import PURCHASE, Send
 
 
 def reread_if_stale(ctx: Context, fulfilment_id: int) -> list[Send] | None:

@@ -23,18 +23,19 @@ from sqlmodel import Session, col, select
 
 from bridge.db import session_scope
 from bridge.logs import event
-from bridge.models import Fulfilment, PurchaseAttempt, Supplier
+from bridge.models import Fulfilment, PurchaseAttempt
 from bridge.states import AttemptOutcome, FulfilmentState, Settlement
+from bridge.supplier import breaker
 from bridge.supplier.budget import BudgetExhausted
 from bridge.supplier.client import SupplierClient
 from bridge.supplier.clock import CREATED_AT_PRECISION, ClockOffset, record_clock, supplier_clock
 from bridge.supplier.errors import SupplierError, SupplierTransient
+from bridge.supplier.models import Supplier
 from bridge.supplier.schemas import ListedOrder
 from bridge.supplier.vocabulary import SupplierStatus
-from workers import breaker
-from workers.context import Context
-from workers.dispatch import DELIVER, PURCHASE, SETTLE, Send
 from workers.fulfilment.lines import load_line, set_state
+from workers.queue.context import Context
+from workers.queue.dispatch import DELIVER, PURCHASE, SETTLE, Send
 
 # While another attempt of the same plan is still in flight its order could look like ours.
 IN_FLIGHT_RETRY_SECONDS = 2.0

@@ -22,9 +22,9 @@ from bridge.db import session_scope
 from bridge.logs import event
 from bridge.models import Fulfilment, Order
 from bridge.states import DelayNotice, FulfilmentState, OrderState
-from workers.context import Context
-from workers.dispatch import ANNOTATE, DELIVER, INTAKE, PURCHASE, SETTLE, Send
 from workers.fulfilment.claims import take_back
+from workers.queue.context import Context
+from workers.queue.dispatch import ANNOTATE, DELIVER, INTAKE, PURCHASE, SETTLE, Send
 
 STEP_FOR_STATE = {
     FulfilmentState.PENDING: PURCHASE,

@@ -15,7 +15,7 @@ from sqlalchemy import and_, bindparam, case, delete, update
 from sqlmodel import col
 
 from bridge.db import insert_ignore_many, session_scope
-from workers.context import Context
+from workers.queue.context import Context
 from workers.stock.models import StockLevel
 from workers.stock.report import StockRow
 

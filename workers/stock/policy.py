@@ -9,8 +9,8 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from bridge.errors import ConfigError
-from bridge.models import PancakeShop
-from mappings.models import Mapping
+from bridge.pancake.models import PancakeShop
+from mappings.models import MappingChoice
 
 
 def set_stock_policy(
@@ -21,13 +21,15 @@ def set_stock_policy(
     stock_sync: bool | None = None,
     manual_stock: int | None = None,
     clear_manual_stock: bool = False,
-) -> list[Mapping]:
+) -> list[MappingChoice]:
     """Set the stock-sync policy on every choice of a variation (it is one policy per variation)."""
     if manual_stock is not None and manual_stock < 0:
         raise ConfigError("--manual-quantity must not be negative")
     rows = list(
         session.exec(
-            select(Mapping).where(Mapping.shop_id == shop_id, Mapping.variation_id == variation_id)
+            select(MappingChoice).where(
+                MappingChoice.shop_id == shop_id, MappingChoice.variation_id == variation_id
+            )
         )
     )
     if not rows:

@@ -10,7 +10,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from bridge.db import session_scope
-from workers.context import Context
+from workers.queue.context import Context
 from workers.stock.models import CONTROL_ID, StockSyncControl, StockSyncRun
 
 

@@ -2,12 +2,12 @@
 
 One sync covers every shop: each supplier used by a synced variation is read once (balance, then
 ``products/list`` at 100 a page following ``has_more``), the sellable quantity of every variation
-is computed (``mappings.stock``), and only the values that differ from the last successful push —
+is computed (``sellable``), and only the values that differ from the last successful push —
 or that Pancake reported differently since (a staff edit, a sale) — are sent, in batches, with
 ``POST /shops/<id>/variations/update_quantity``. A second sync with nothing changed makes no
 Pancake call at all.
 
-What triggers a sync is in ``triggers``; one sync at a time across hosts is ``lease``; the
+What triggers a sync is in ``triggers``; one sync at a time across hosts is ``sync_lease``; the
 bookkeeping of pushed values is ``levels``; what a sync saw and did is ``report``.
 
 Failures leave Pancake's last values in place: a supplier that cannot be read leaves its
@@ -27,25 +27,26 @@ from sqlmodel import col, select
 from bridge import metrics
 from bridge.db import session_scope
 from bridge.logs import event
-from bridge.models import PancakeShop, Supplier
 from bridge.pancake.client import PancakeClient
 from bridge.pancake.errors import PancakeRequestError, PancakeUnavailable
+from bridge.pancake.models import PancakeShop
 from bridge.pancake.schemas import QuantityUpdate
+from bridge.supplier.breaker import is_paused
 from bridge.supplier.budget import BudgetExhausted
 from bridge.supplier.errors import SupplierError
-from mappings.models import Mapping
+from bridge.supplier.models import Supplier
+from mappings.models import MappingChoice
 from mappings.repository import disabled_variations
-from workers.alerts.balance import note_balance
 from workers.alerts.store import raise_alert
-from workers.breaker import is_paused
-from workers.context import Context
-from workers.dispatch import STOCK_SYNC, Send
-from workers.stock.lease import SyncBusy, TooSoon, claim, release, renew
+from workers.queue.context import Context
+from workers.queue.dispatch import STOCK_SYNC, Send
 from workers.stock.levels import LevelKeys, clear_pushing, forget, mark_pushed, mark_pushing
 from workers.stock.models import StockLevel, StockShop
 from workers.stock.report import StockRow, SyncReport, close_run, open_run
 from workers.stock.reservations import reservations
 from workers.stock.sellable import Choice, PlanStock, Sellable, SupplierSnapshot, sellable
+from workers.stock.sync_lease import SyncBusy, TooSoon, claim, release, renew
+from workers.suppliers.balance import note_balance
 
 CATALOGUE_PAGE_SIZE = 100
 
@@ -171,10 +172,10 @@ def run_sync(
 def _load(ctx: Context, now: datetime) -> _World:
     with session_scope(ctx.engine) as session:
         mappings = session.exec(
-            select(Mapping)
-            .where(col(Mapping.enabled).is_(True))
-            .order_by(col(Mapping.shop_id), col(Mapping.variation_id))
-            .order_by(col(Mapping.priority), col(Mapping.id))
+            select(MappingChoice)
+            .where(col(MappingChoice.enabled).is_(True))
+            .order_by(col(MappingChoice.shop_id), col(MappingChoice.variation_id))
+            .order_by(col(MappingChoice.priority), col(MappingChoice.id))
         ).all()
         # A mapping disabled as a whole is neither bought nor synced: staff keep its stock.
         disabled = disabled_variations(session)
@@ -188,7 +189,7 @@ def _load(ctx: Context, now: datetime) -> _World:
             row.shop_id: (row.warehouse_id, row.updated_at)
             for row in session.exec(select(StockShop))
         }
-    grouped: dict[tuple[str, str], list[Mapping]] = defaultdict(list)
+    grouped: dict[tuple[str, str], list[MappingChoice]] = defaultdict(list)
     for mapping in mappings:
         key = (mapping.shop_id, mapping.variation_id)
         # A removed shop cannot be pushed to.

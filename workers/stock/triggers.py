@@ -18,10 +18,10 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
 from bridge.db import insert_ignore, session_scope
-from mappings.models import Mapping
-from workers.context import Context
-from workers.dispatch import STOCK_SYNC, Send
-from workers.leases import free_or_expired
+from mappings.models import MappingChoice
+from workers.queue.context import Context
+from workers.queue.dispatch import STOCK_SYNC, Send
+from workers.queue.leases import free_or_expired
 from workers.stock.models import CONTROL_ID, StockLevel, StockSyncControl
 
 
@@ -64,9 +64,11 @@ def stock_sync_after_purchase(
     if not ctx.settings.stock_sync_enabled or not plan_ids:
         return []
     mapped = session.exec(
-        select(Mapping.id)
-        .where(Mapping.supplier_name == supplier_name, col(Mapping.plan_id).in_(plan_ids))
-        .where(col(Mapping.enabled).is_(True), col(Mapping.stock_sync).is_(True))
+        select(MappingChoice.id)
+        .where(
+            MappingChoice.supplier_name == supplier_name, col(MappingChoice.plan_id).in_(plan_ids)
+        )
+        .where(col(MappingChoice.enabled).is_(True), col(MappingChoice.stock_sync).is_(True))
         .limit(1)
     ).first()
     if mapped is None:
@@ -93,7 +95,7 @@ def periodic_stock_sync(ctx: Context) -> list[Send]:
             if control.last_started_at > now - timedelta(seconds=interval):
                 return []
         synced = session.exec(
-            select(Mapping.id).where(col(Mapping.stock_sync).is_(True)).limit(1)
+            select(MappingChoice.id).where(col(MappingChoice.stock_sync).is_(True)).limit(1)
         ).first()
         if synced is None:
             return []

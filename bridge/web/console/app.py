@@ -18,10 +18,12 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette_admin.contrib.sqlmodel import Admin
 
+from bridge.errors import BridgeError
 from bridge.secrets import SecretBox
 from bridge.web.console.auth import ConsoleAuth
 from bridge.web.console.catalogues import LiveCatalogues
 from bridge.web.console.dashboard import Balances
+from bridge.web.console.errors import answer
 from bridge.web.console.keys import Purpose, derive
 from bridge.web.console.mapping_pages import MappingsPage, UnmappedPage
 from bridge.web.console.pages import DashboardPage, LinePage, SuppliersPage
@@ -29,7 +31,7 @@ from bridge.web.console.settings import ConsoleSettings
 from bridge.web.console.store import read_only
 from bridge.web.console.throttle import Throttle
 from bridge.web.console.views import model_views
-from workers.context import Context
+from workers.queue.context import Context
 
 BASE_URL = "/admin"
 SESSION_COOKIE = "bridge_console"
@@ -91,6 +93,8 @@ class Console:
         for view in [*others, LinePage(self.engine, self.box)]:
             admin.add_view(view)
         admin.mount_to(app)
+        # What a page did not catch of the error tree, answered in one place.
+        admin.app.add_exception_handler(BridgeError, answer)
         app.add_middleware(SecurityHeaders)
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 
 from bridge.errors import NotFound
-from bridge.models import PancakeShop, Supplier
+from bridge.pancake.models import PancakeShop
 from bridge.pancake.schemas import Variation
+from bridge.supplier.catalogue import Catalogue, Catalogues, read_catalogue
+from bridge.supplier.models import Supplier
 from bridge.web.console.fresh import Fresh, Reading
 from bridge.web.console.store import reading
-from mappings.catalogue import Catalogue, Catalogues, read_catalogue
 from mappings.check import read_variations
-from workers.context import Context
+from workers.queue.context import Context
 
 CATALOGUE_SECONDS = 60.0
 

@@ -14,13 +14,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from bridge.models import Fulfilment, Order, PurchaseAttempt, Supplier
+from bridge.models import Fulfilment, Order, PurchaseAttempt
 from bridge.states import RETRYABLE, FulfilmentState
+from bridge.supplier.breaker import is_paused
 from bridge.supplier.budget import KeyBudget
 from bridge.supplier.clock import stored_clock
+from bridge.supplier.models import Supplier
 from bridge.supplier.schemas import VN_TZ
 from bridge.web.console.fresh import Fresh
-from workers.breaker import is_paused
 from workers.stock.models import StockSyncRun
 from workers.stock.report import latest_runs
 

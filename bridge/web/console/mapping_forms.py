@@ -15,26 +15,13 @@ from sqlalchemy.engine import Engine
 
 from bridge.db import session_scope
 from bridge.errors import ConfigError
+from bridge.supplier.catalogue import Catalogues
 from mappings import commands, repository
-from mappings.catalogue import Catalogues
 from mappings.commands import Added, Changed
-from mappings.models import Mapping
+from mappings.models import MappingChoice
 
 SOURCE = "console"
 FIELD_PREFIX = "field."
-# The command line's words in the shared messages, and what the form calls the same thing.
-FORM_WORDS = {
-    "save it unchecked with --offline": "tick “Save without checking the catalogue”",
-    "with --fields": "in the plan's fields",
-    "--units": "Units",
-    "--plan": "The plan",
-}
-
-
-def for_console(message: str) -> str:
-    for cli, form in FORM_WORDS.items():
-        message = message.replace(cli, form)
-    return message
 
 
 def _whole(text: str, what: str, *, least: int) -> int:
@@ -94,7 +81,7 @@ class ChoiceForm:
         )
 
     @classmethod
-    def of(cls, choice: Mapping, name: str | None) -> ChoiceForm:
+    def of(cls, choice: MappingChoice, name: str | None) -> ChoiceForm:
         """An existing choice, for its edit form."""
         return cls(
             shop_id=choice.shop_id,

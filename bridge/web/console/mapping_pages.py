@@ -27,18 +27,20 @@ from starlette_admin.routing import route
 from bridge.db import session_scope, utcnow
 from bridge.errors import BridgeError, NotFound
 from bridge.logs import event
-from bridge.models import PancakeShop, Supplier
+from bridge.pancake.models import PancakeShop
 from bridge.pancake.schemas import Variation
+from bridge.supplier.catalogue import Catalogue, PlanInfo
+from bridge.supplier.models import Supplier
 from bridge.web.console.audit import AuditAction
 from bridge.web.console.auth import client_address, console_user
 from bridge.web.console.catalogues import LiveCatalogues
+from bridge.web.console.errors import back_with_error, error_text
 from bridge.web.console.lines import redrive
-from bridge.web.console.mapping_forms import SOURCE, ChoiceForm, for_console
+from bridge.web.console.mapping_forms import SOURCE, ChoiceForm
 from bridge.web.console.pages import Page
 from bridge.web.console.store import reading
 from mappings import audit, commands, repository
-from mappings.catalogue import Catalogue, PlanInfo
-from mappings.models import Mapping, MappingChange
+from mappings.models import MappingChange, MappingChoice
 
 Done = TypeVar("Done")
 PAGE_SIZE = 25
@@ -50,7 +52,7 @@ SUGGESTIONS = {"mail": "{order.bill_email}", "phone": "{order.bill_phone_number}
 class LiveChoice:
     """A choice with what the live catalogues say of it now (None: not known)."""
 
-    choice: Mapping
+    choice: MappingChoice
     plan: PlanInfo | None
     retail_price: int | None
 
@@ -224,11 +226,8 @@ class MappingsPage(Page):
             return await self._retry_waiting(request, shop_id, variation_id, back)
         try:
             said = await run_in_threadpool(self._write, change)
-        except NotFound as exc:
-            return Response(str(exc), status_code=404)
         except BridgeError as exc:
-            flash(request, for_console(str(exc)), "error")
-            return RedirectResponse(back, status_code=303)
+            return back_with_error(request, exc, back)
         event("console.mapping", logging.INFO, action=action, shop_id=shop_id)
         flash(request, said, "success")
         if action == "remove":
@@ -411,7 +410,7 @@ class MappingsPage(Page):
                 "choice_id": choice_id,
                 "shops": shops,
                 "suppliers": suppliers,
-                "error": for_console(error) if error else None,
+                "error": error_text(error) if error else None,
                 "suggestions": SUGGESTIONS,
             },
             422 if error else 200,

@@ -30,6 +30,7 @@ from bridge.web.console.dashboard import (
     dashboard,
     supplier_states,
 )
+from bridge.web.console.errors import back_with_error
 from bridge.web.console.lines import redrive, reveal
 from bridge.web.console.store import reading
 from bridge.web.console.views import said
@@ -109,8 +110,7 @@ class LinePage(Page):
                 utcnow(),
             )
         except BridgeError as exc:
-            flash(request, str(exc), "error")
-            return RedirectResponse(back, status_code=303)
+            return back_with_error(request, exc, back)
         event(f"console.{action}", logging.INFO, id=fulfilment_id, changed=outcome.changed)
         flash(request, said(action, outcome), "success" if outcome.changed else "info")
         return RedirectResponse(back, status_code=303)

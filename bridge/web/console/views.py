@@ -22,11 +22,14 @@ from starlette_admin.flash import flash
 from bridge.db import utcnow
 from bridge.errors import BridgeError
 from bridge.logs import event
-from bridge.models import Alert, Fulfilment, Order, Supplier
+from bridge.models import Fulfilment, Order
+from bridge.supplier.models import Supplier
 from bridge.web.console.audit import AuditAction
 from bridge.web.console.auth import client_address, console_user
+from bridge.web.console.errors import error_text
 from bridge.web.console.lines import redrive
 from bridge.web.console.models import ConsoleAudit
+from workers.alerts.models import Alert
 from workers.fulfilment.redrive import Redrive
 
 
@@ -120,7 +123,7 @@ class FulfilmentView(ReadOnlyView):
                 utcnow(),
             )
         except BridgeError as exc:
-            raise ActionFailed(str(exc)) from None
+            raise ActionFailed(error_text(exc)) from None
         event(f"console.{action}", logging.INFO, id=int(pk), changed=outcome.changed)
         flash(request, said(action, outcome), "success" if outcome.changed else "info")
 

@@ -12,8 +12,8 @@ from sqlmodel import Session
 
 from bridge.db import session_scope
 from bridge.dev.sandbox import Sandbox
-from bridge.models import Supplier
 from bridge.states import FulfilmentState
+from bridge.supplier.models import Supplier
 from mappings import audit, repository
 from mappings.audit import SYSTEM
 from mappings.commands import add_choice

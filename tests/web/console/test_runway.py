@@ -12,8 +12,9 @@ from sqlmodel import Session
 
 from bridge import migrate
 from bridge.db import make_engine
-from bridge.models import Fulfilment, Order, PurchaseAttempt, Supplier
+from bridge.models import Fulfilment, Order, PurchaseAttempt
 from bridge.states import AttemptOutcome
+from bridge.supplier.models import Supplier
 from bridge.web.console.dashboard import Balances, SupplierState, spent_since, supplier_states
 
 NOW = datetime(2026, 12, 9, 3, 0, tzinfo=UTC)

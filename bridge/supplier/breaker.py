@@ -1,0 +1,58 @@
+"""The circuit breaker: a supplier that keeps failing is paused instead of being hammered.
+
+Transient failures (no connection, timeouts, 5xx) count; any answer the supplier gives on purpose,
+including a refusal, proves it is up and resets the streak. Lines waiting for a paused supplier are
+not failed: they try another choice or wait for the pause to end. It sits in the supplier
+room because both fulfilment (purchases, polls) and stock (which suppliers count) read a
+supplier's health.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy.engine import Engine
+
+from bridge.db import session_scope
+from bridge.logs import event
+from bridge.settings import Settings
+from bridge.supplier.models import Supplier
+
+
+def is_paused(supplier: Supplier, now: datetime) -> bool:
+    return not supplier.enabled or (
+        supplier.paused_until is not None and supplier.paused_until > now
+    )
+
+
+def record_success(engine: Engine, name: str) -> None:
+    with session_scope(engine) as session:
+        supplier = session.get(Supplier, name)
+        if supplier is not None and (supplier.failure_streak or supplier.paused_until):
+            supplier.failure_streak = 0
+            supplier.paused_until = None
+            session.add(supplier)
+
+
+def record_failure(
+    engine: Engine, settings: Settings, name: str, error: str, now: datetime
+) -> bool:
+    """Count a transient failure; True when it (re)opens the pause."""
+    with session_scope(engine) as session:
+        supplier = session.get(Supplier, name)
+        if supplier is None:
+            return False
+        supplier.failure_streak += 1
+        supplier.last_failure = error[:300]
+        over = supplier.failure_streak - settings.breaker_threshold
+        paused = over >= 0
+        if paused:
+            pause = min(
+                settings.breaker_max_pause_seconds, settings.breaker_pause_seconds * 2**over
+            )
+            supplier.paused_until = now + timedelta(seconds=pause)
+        session.add(supplier)
+    if paused:
+        event("supplier.paused", logging.WARNING, supplier=name, streak=supplier.failure_streak)
+    return paused

@@ -1,0 +1,88 @@
+"""The periodic scheduler: one holder across all processes (a named lease) runs the periodic jobs.
+
+It knows no domain: the runtime hands it the jobs (the sweep, the stock sync, the catch-up), each a
+function of the context that returns the messages to send. It ticks every ``heartbeat_seconds``
+(or every sweep interval, if shorter), holding its lease for ``heartbeat_timeout_seconds``: a dead
+holder is replaced as fast as any dead worker. Each tick runs the watch jobs (what dead workers
+left behind must not wait for the sweep); the periodic jobs run every ``sweep_interval_seconds``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+
+from bridge.logs import event
+from workers.queue.context import Context
+from workers.queue.dispatch import Send
+from workers.queue.heartbeat import new_worker_id
+from workers.queue.leases import take_named
+
+LEASE_NAME = "scheduler"
+
+Job = Callable[[Context], list[Send]]
+
+
+class Scheduler:
+    """A daemon thread: if this process holds the lease, run the watch jobs every tick and each
+    periodic job every ``sweep_interval_seconds``, and send what they return."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        dispatch: Callable[[Iterable[Send]], None],
+        jobs: Sequence[Job],
+        *,
+        watch: Sequence[Job] = (),
+        holder: str | None = None,
+    ) -> None:
+        self._ctx = ctx
+        self._dispatch = dispatch
+        self._jobs = tuple(jobs)
+        self._watch = tuple(watch)
+        self._holder = holder or new_worker_id()
+        self._periodic_due = 0.0  # monotonic; at once when this process takes the lease
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def tick(self) -> bool:
+        """One tick: False when another process holds the lease."""
+        settings = self._ctx.settings
+        ttl = max(settings.heartbeat_timeout_seconds, 2 * self._period())
+        if not take_named(self._ctx, LEASE_NAME, self._holder, ttl_seconds=ttl):
+            self._periodic_due = 0.0
+            return False
+        for job in self._watch:
+            self._dispatch(job(self._ctx))
+        if time.monotonic() >= self._periodic_due:
+            self._periodic_due = time.monotonic() + settings.sweep_interval_seconds
+            for job in self._jobs:
+                self._dispatch(job(self._ctx))
+        return True
+
+    def _period(self) -> float:
+        settings = self._ctx.settings
+        return min(settings.heartbeat_seconds, settings.sweep_interval_seconds)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception as exc:  # noqa: BLE001 - the next tick tries again
+                event(
+                    "scheduler.tick.failed",
+                    logging.ERROR,
+                    error=type(exc).__name__,
+                    detail=str(exc)[:200],
+                )
+            self._stop.wait(self._period())
