@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any, get_args
 
 from starlette.applications import Starlette
@@ -22,12 +23,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from bridge.dev.simulators.pancake import STATUS_NAMES, PancakeSimulator
+from bridge.dev.simulators.pancake import STATUS_CODES, PancakeSimulator
 from bridge.dev.simulators.pancake import ListOrder as PancakeListOrder
 from bridge.dev.simulators.pancake import Paging as PancakePaging
+from bridge.dev.simulators.pancake import PutMode as PancakePutMode
 from bridge.dev.simulators.supplier import (
     FAULTS,
     REFUSALS,
+    CompletionShape,
     ListOrder,
     MultiItem,
     Paging,
@@ -63,10 +66,13 @@ PANCAKE_ROUTES: dict[str, str] = {
     "POST /_control/shops/{shop_id}/orders": (
         'place an order: {"items": [{"variation_id": "...", "quantity": 1}], "confirm": true, '
         '"bill_email": "...", "note": "..."}; "confirm" moves it to confirmed (status 1) as '
-        "staff would, each change sending its webhook"
+        'staff would, each change sending its webhook; also "status", "warehouse_id", '
+        '"inserted_at" (ISO, naive = UTC), "is_locked"; with "before": "<ISO>" (and "count") '
+        "it adds old orders instead (status 3 unless given, no webhook) and answers their ids"
     ),
     "POST /_control/shops/{shop_id}/orders/{order_id}/status": (
-        'move an order to a status: {"status": 1} (1 confirmed, 6 cancelled, ...)'
+        'move an order to a status: {"status": 1} (1 confirmed, 6 cancelled, 19, 20, ...); '
+        '{"status": 15, "returned": {"<item id>": 1}} returns part of it'
     ),
     "GET /_control/shops/{shop_id}/orders/{order_id}": "the order, note included",
     "POST /_control/shops/{shop_id}/variations": (
@@ -85,7 +91,8 @@ PANCAKE_ROUTES: dict[str, str] = {
     "POST /_control/switches": (
         'what the docs leave open: {"shops_list_webhook": false} (GET /shops without webhook '
         'fields), "shops_list_id", "shows_webhook_headers", "send_webhooks", "list_order", '
-        '"paging"; answers the switches'
+        '"paging"; seen in real shops: "put_mode" ("merge"/"replace"), "reserve_stock", '
+        '"send_webhook_headers", "ping_on_webhook_save"; answers the switches'
     ),
     "GET /_control/deliveries": "every webhook sent: type, ref_id, HTTP status or error",
     "GET /_control/calls": "every API call received: [method, path]",
@@ -100,7 +107,10 @@ SUPPLIER_ROUTES: dict[str, str] = {
     "POST /_control/complete": (
         'complete manual orders by hand: {"trans_id": "PO..."}, or {} for every pending one'
     ),
-    "POST /_control/orders/{trans_id}/cancel": "cancel an unfulfilled order and refund it",
+    "POST /_control/orders/{trans_id}/cancel": (
+        'cancel an unfulfilled order and refund it; {"status": "refunded"} refunds any order, '
+        '{"status": "cancelled_no_refund"} cancels a paid one and keeps the money'
+    ),
     "POST /_control/balance": 'set the account balance: {"balance": 1000000}',
     "POST /_control/faults": (
         'inject a fault: {"error_code": "DISABLED_API_KEY", "times": 1, "path_contains": '
@@ -112,7 +122,11 @@ SUPPLIER_ROUTES: dict[str, str] = {
         'what the docs leave open and the key\'s limits: {"list_order": "oldest_first"}, '
         '"paging", "multi_item", "created_at_precision", "status_lag_seconds", '
         '"serves_account_info", "rate_limit_per_minute", "daily_limit", "used_today", '
-        '"permissions", "redirect_to"; answers the switches'
+        '"permissions", "redirect_to"; what the real server does: "real_server", '
+        '"enforced_rate_limit_per_minute" (below what account/info says), '
+        '"created_at_zone_hours", "clock_skew_seconds", "quantity_split" ([1]: N orders of 1), '
+        '"completion_shape", "categories_list_empty", "drip_paths" with "drip_seconds" (a byte '
+        'each), "bomb_paths" (a gzip bomb); answers the switches'
     ),
     "GET /_control/calls": "every API call received: [method, path]",
 }
@@ -214,6 +228,11 @@ PANCAKE_SWITCHES: Switches = {
     "send_webhooks": lambda v: isinstance(v, bool),
     "list_order": _one_of(get_args(PancakeListOrder)),
     "paging": _one_of(get_args(PancakePaging)),
+    # Seen in real shops (see PancakeSimulator's comments).
+    "put_mode": _one_of(get_args(PancakePutMode)),
+    "reserve_stock": lambda v: isinstance(v, bool),
+    "send_webhook_headers": lambda v: isinstance(v, bool),
+    "ping_on_webhook_save": lambda v: isinstance(v, bool),
 }
 
 
@@ -224,14 +243,35 @@ def _pancake_routes(sim: PancakeSimulator) -> list[BaseRoute]:
         items = _take(body, "items", list, None)
         if not items:
             raise _BadRequest('items must be a list of {"variation_id", "quantity"} objects')
+        before = _take(body, "before", str, None)
+        if before is not None:
+            # History from before that moment (e.g. the shop's joining): no webhook is sent.
+            old = sim.add_old_orders(
+                shop_id,
+                before=_moment(before, "before"),
+                items=items,
+                count=_take(body, "count", int, 1),
+                status=_take(body, "status", int, 3),
+            )
+            return {"order_ids": old}
         details = {
             key: _take(body, key, str, None)
-            for key in ("note", "bill_full_name", "bill_phone_number", "bill_email", "order_id")
+            for key in (
+                "note",
+                "bill_full_name",
+                "bill_phone_number",
+                "bill_email",
+                "order_id",
+                "warehouse_id",
+            )
         }
+        inserted_at = _take(body, "inserted_at", str, None)
         order_id = sim.create_order(
             shop_id,
             items=items,
             status=_take(body, "status", int, 0),
+            inserted_at=_moment(inserted_at, "inserted_at") if inserted_at else None,
+            is_locked=_take(body, "is_locked", bool, None),
             **{key: value for key, value in details.items() if value is not None},
         )
         if _take(body, "confirm", bool, False):
@@ -240,10 +280,17 @@ def _pancake_routes(sim: PancakeSimulator) -> list[BaseRoute]:
 
     async def set_status(request: Request) -> dict[str, Any]:
         shop_id, order_id = request.path_params["shop_id"], request.path_params["order_id"]
-        status = _take(await _body(request), "status", int, None)
-        if status not in STATUS_NAMES:
-            raise _BadRequest(f"status must be one of {sorted(STATUS_NAMES)}")
-        sim.set_status(shop_id, order_id, status)
+        body = await _body(request)
+        status = _take(body, "status", int, None)
+        if status not in STATUS_CODES:
+            raise _BadRequest(f"status must be one of {sorted(STATUS_CODES)}")
+        returned = _take(body, "returned", dict, None)
+        if returned is None:
+            sim.set_status(shop_id, order_id, status)
+        elif status == 15:
+            sim.partly_return(shop_id, order_id, _item_counts(returned))
+        else:
+            raise _BadRequest('"returned" goes with status 15 (partly returned)')
         return _order_summary(sim.order(shop_id, order_id))
 
     async def show_order(request: Request) -> dict[str, Any]:
@@ -328,6 +375,20 @@ def _order_summary(order: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _moment(text: str, key: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise _BadRequest(f"{key} must be an ISO time, e.g. 2026-01-31T08:00:00") from None
+
+
+def _item_counts(returned: Mapping[str, Any]) -> dict[int, int]:
+    """``{"<item id>": units}`` from JSON (whose keys are strings) as the simulator's ints."""
+    if not all(key.isdigit() and _whole(units) for key, units in returned.items()):
+        raise _BadRequest('returned must map item ids to whole numbers: {"12": 1}')
+    return {int(key): units for key, units in returned.items()}
+
+
 def _masked_webhook(config: Mapping[str, Any]) -> dict[str, Any]:
     headers = config.get("webhook_headers") or {}
     return {**config, "webhook_headers": dict.fromkeys(headers, MASK)}
@@ -347,6 +408,19 @@ SUPPLIER_SWITCHES: Switches = {
     "used_today": lambda v: _whole(v) and v >= 0,
     "permissions": _strings,
     "redirect_to": lambda v: v is None or isinstance(v, str),
+    "real_server": lambda v: isinstance(v, bool),
+    "enforced_rate_limit_per_minute": lambda v: v is None or (_whole(v) and v > 0),
+    "created_at_zone_hours": lambda v: _number(v) and -12 <= v <= 14,
+    "clock_skew_seconds": _number,
+    "quantity_split": lambda v: (
+        v is None
+        or (isinstance(v, list) and bool(v) and all(_whole(size) and size > 0 for size in v))
+    ),
+    "completion_shape": _one_of(get_args(CompletionShape)),
+    "categories_list_empty": lambda v: isinstance(v, bool),
+    "drip_paths": _strings,
+    "drip_seconds": lambda v: _number(v) and v > 0,
+    "bomb_paths": _strings,
 }
 
 
@@ -376,6 +450,7 @@ def _supplier_routes(sim: SupplierSimulator) -> list[BaseRoute]:
             is_instant=_take(body, "is_instant", bool, True),
             stock=_take(body, "stock", int, 100),
             fields=fields,
+            category_id=_take(body, "category_id", int, None),
         )
         return {"plan_id": plan_id}
 
@@ -393,7 +468,15 @@ def _supplier_routes(sim: SupplierSimulator) -> list[BaseRoute]:
 
     async def cancel(request: Request) -> dict[str, Any]:
         trans_id = request.path_params["trans_id"]
-        sim.cancel(trans_id)
+        status = _take(await _body(request), "status", str, "cancelled")
+        cancels = {
+            "cancelled": sim.cancel,
+            "refunded": sim.refund,
+            "cancelled_no_refund": sim.cancel_without_refund,
+        }
+        if status not in cancels:
+            raise _BadRequest(f"status must be one of {sorted(cancels)}")
+        cancels[status](trans_id)
         return {"cancelled": trans_id, "balance": sim.balance}
 
     async def balance(request: Request) -> dict[str, Any]:

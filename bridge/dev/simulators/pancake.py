@@ -7,6 +7,13 @@ does: the object itself as a **flat** body with a top-level ``"type"``, one at a
 the changes happened, and the order webhook again after **every** change to an order, including a
 PUT made by the bridge.
 
+Switches reproduce what real shops do beyond the docs (all off by default, see DESIGN.md §4):
+``put_mode`` and locked orders (what a PUT does), ``reserve_stock`` (creating an order lowers the
+sellable stock and sends the stock webhook), ``send_webhook_headers`` (Pancake sending no custom
+header), ``ping_on_webhook_save`` (the ``{"test": true}`` ping). Old orders, bulk status changes,
+item edits, partial returns, label-less status 19 and a warehouse that takes no orders are
+methods and keywords.
+
 The app is driven from test threads while uvicorn serves it, so all state sits behind one lock.
 """
 
@@ -20,9 +27,9 @@ import queue
 import random
 import threading
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Literal, NamedTuple
 
@@ -53,6 +60,11 @@ STATUS_NAMES: dict[int, str] = {
     6: "cancelled",
     7: "deleted",
 }
+# Codes seen in live data that no doc names: an order may hold one, with no ``status_name``.
+UNLABELLED_STATUSES = frozenset({19})
+STATUS_CODES = frozenset(STATUS_NAMES) | UNLABELLED_STATUSES
+# An order in one of these holds no reserved stock (cancelled, deleted).
+_RELEASING_STATUSES = frozenset({6, 7})
 
 WEBHOOK_TYPES = ("orders", "customers", "variations_warehouses")
 
@@ -66,6 +78,12 @@ Handler = Callable[[Request, "_Shop"], Awaitable[Response]]
 # first page (of the asked size) as page 1; "unpaged" answers every order, with no paging fields.
 ListOrder = Literal["newest_first", "oldest_first"]
 Paging = Literal["honoured", "ignores_page", "unpaged"]
+# What PUT /shops/<id>/orders/<id> does with the body (the docs' example is a whole order, and
+# integrations send a partial one): "merge" changes the fields the body names; "replace" takes
+# the body as the whole order, so what it omits is lost (a careless server could do that).
+PutMode = Literal["merge", "replace"]
+# How far apart add_old_orders places the orders it makes, by default.
+_OLD_ORDER_SPACING = timedelta(minutes=1)
 # The times ``updateStatus`` may name that the simulator keeps (the docs list more).
 _LISTING_TIMES = frozenset({"inserted_at", "updated_at"})
 
@@ -87,6 +105,8 @@ class _Shop:
     name: str = ""
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)
     variations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Stock each order created with ``reserve_stock`` holds: (variation, warehouse) -> units.
+    holds: dict[str, dict[tuple[str, str], int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -116,10 +136,20 @@ class PancakeSimulator:
     """In-memory Pancake POS; serve ``app`` (e.g. with ``ServerThread``) and use ``url + /api/v1``.
 
     ``shuffle_webhook_keys`` reorders the top-level keys of each webhook body, as Pancake does
-    between sends, to catch consumers that hash or compare raw bytes.
+    between sends, to catch consumers that hash or compare raw bytes. The other keywords set the
+    switches of the same name (see their comments below); each can be flipped later too.
     """
 
-    def __init__(self, *, webhook_timeout: float = 3.0, shuffle_webhook_keys: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        webhook_timeout: float = 3.0,
+        shuffle_webhook_keys: bool = False,
+        put_mode: PutMode = "merge",
+        reserve_stock: bool = False,
+        send_webhook_headers: bool = True,
+        ping_on_webhook_save: bool = False,
+    ) -> None:
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._shops: dict[str, _Shop] = {}
@@ -151,6 +181,18 @@ class PancakeSimulator:
         self.shops_list_id = True
         self.shops_list_webhook = True
         self.shows_webhook_headers = True
+        # Seen in real shops (DESIGN.md §4), each off by default:
+        # what an order PUT does with its body (a locked order ignores it whatever the mode);
+        self.put_mode: PutMode = put_mode
+        # True: an order created now reserves its items' units in its warehouse (remain_quantity
+        # drops, a variations_warehouses webhook with its order_id follows); cancelling or
+        # deleting it gives them back, and later item edits move the reservation;
+        self.reserve_stock = reserve_stock
+        # False: the shop's webhook_headers are not sent (integrators then carry a secret in the
+        # webhook URL, which is posted to as saved, query string included);
+        self.send_webhook_headers = send_webhook_headers
+        # True: saving a webhook URL (PUT /shops/<id>, or configure_webhook) sends {"test": true}.
+        self.ping_on_webhook_save = ping_on_webhook_save
         self.app = Starlette(routes=[Mount(API_PREFIX, routes=self._routes())])
 
     # -- setup from tests ---------------------------------------------------------------------
@@ -191,24 +233,43 @@ class PancakeSimulator:
         types: list[str] | None = None,
     ) -> None:
         """Set the shop's webhook as its owner would in Pancake's settings page (e.g. another
-        integration's URL, before the bridge is connected)."""
+        integration's URL, before the bridge is connected); pings it if ``ping_on_webhook_save``."""
         with self._lock:
-            self._shop(shop_id).webhook.update(
+            shop = self._shop(shop_id)
+            shop.webhook.update(
                 webhook_enable=True,
                 webhook_url=url,
                 webhook_headers=dict(headers),
                 webhook_types=list(types if types is not None else WEBHOOK_TYPES),
             )
+            if self.ping_on_webhook_save and url:
+                self._queue_ping(shop)
 
-    def add_warehouse(self, shop_id: str) -> str:
+    def send_ping(self, shop_id: str) -> None:
+        """Send Pancake's ``{"test": true}`` ping to the shop's webhook URL now."""
+        with self._lock:
+            self._queue_ping(self._shop(shop_id))
+
+    def add_warehouse(
+        self, shop_id: str, *, name: str | None = None, allow_create_order: bool = True
+    ) -> str:
         """Staff open another warehouse: listed last, holding nothing yet; its id."""
         with self._lock:
             shop = self._shop(shop_id)
-            warehouse = _warehouse(shop_id, {})
+            row: dict[str, Any] = {"allow_create_order": allow_create_order}
+            if name is not None:
+                row["name"] = name
+            warehouse = _warehouse(shop_id, row)
             shop.warehouses.append(warehouse)
             for variation in shop.variations.values():
                 variation["variations_warehouses"].append(_stock_row(warehouse["id"], 0))
             return str(warehouse["id"])
+
+    def set_allow_create_order(self, shop_id: str, warehouse_id: str, allowed: bool) -> None:
+        """Staff tick or untick "takes orders" on a warehouse; new orders go to the first listed
+        warehouse that takes them."""
+        with self._lock:
+            self._warehouse_row(self._shop(shop_id), warehouse_id)["allow_create_order"] = allowed
 
     def remove_warehouse(self, shop_id: str, warehouse_id: str) -> None:
         """Staff delete a warehouse: it is no longer listed, and updates naming it are refused."""
@@ -231,15 +292,20 @@ class PancakeSimulator:
         retail_price: int = 100_000,
         remain_quantity: int = 0,
         attributes: dict[str, str] | None = None,
+        warehouse_id: str | None = None,
     ) -> None:
-        """``attributes``: what tells the product's variations apart, e.g. {"Thời hạn": "1 năm"}."""
+        """``attributes``: what tells the product's variations apart, e.g. {"Thời hạn": "1 năm"}.
+        ``remain_quantity`` lies in ``warehouse_id`` (the first listed by default), 0 elsewhere."""
         with self._lock:
             shop = self._shop(shop_id)
             if variation_id in shop.variations:
                 raise ValueError(f"variation {variation_id} already exists")
+            stocked = warehouse_id or (shop.warehouses[0]["id"] if shop.warehouses else None)
+            if warehouse_id is not None:
+                self._warehouse_row(shop, warehouse_id)
             stock = [
-                _stock_row(row["id"], remain_quantity if index == 0 else 0)
-                for index, row in enumerate(shop.warehouses)
+                _stock_row(row["id"], remain_quantity if row["id"] == stocked else 0)
+                for row in shop.warehouses
             ]
             shop.variations[variation_id] = {
                 "id": variation_id,
@@ -274,60 +340,155 @@ class PancakeSimulator:
         bill_full_name: str = "Nguyen Van A",
         bill_phone_number: str = "0900000000",
         bill_email: str | None = None,
+        warehouse_id: str | None = None,
+        inserted_at: datetime | None = None,
+        is_locked: bool | None = None,
     ) -> str:
-        """Create an order and send its webhook; returns the order id."""
+        """Create an order and send its webhook; returns the order id.
+
+        ``warehouse_id``: the first listed warehouse that takes orders by default.
+        ``inserted_at``: when Pancake says it was created (now by default; naive means UTC).
+        ``is_locked``: sets the order's lock flag (absent by default, as before).
+        With ``reserve_stock`` on, the order reserves its items' units (see that switch).
+        """
         _check_status(status)
         problem = _items_problem(items)
         if problem is not None:
             raise ValueError(problem)
         with self._lock:
             shop = self._shop(shop_id)
-            new_id = order_id if order_id is not None else str(next(self._order_ids))
-            if new_id in shop.orders:
-                raise ValueError(f"order {new_id} already exists in shop {shop_id}")
-            now = self._stamp()
-            built_items = self._build_items(shop, items)
-            total = sum(i["quantity"] * i["variation_info"]["retail_price"] for i in built_items)
-            shop.orders[new_id] = {
-                "id": _json_id(new_id),
-                "shop_id": _json_id(shop_id),
-                "status": status,
-                "status_name": STATUS_NAMES[status],
-                "note": note,
-                "note_print": None,
-                "items": built_items,
-                "bill_full_name": bill_full_name,
-                "bill_phone_number": bill_phone_number,
-                "bill_email": bill_email,
-                "shipping_address": {
-                    "full_name": bill_full_name,
-                    "phone_number": bill_phone_number,
-                    "address": "",
-                    "full_address": "",
-                },
-                "warehouse_id": shop.warehouses[0]["id"] if shop.warehouses else None,
-                "page_id": None,
-                "is_free_shipping": False,
-                "received_at_shop": False,
-                "shipping_fee": 0,
-                "total_discount": 0,
-                "total_price": total,
-                "cod": total,
-                "tags": [],
-                "inserted_at": now,
-                "updated_at": now,
-            }
-            self._queue_order_webhook(shop, new_id)
+            stamp = _naive_utc(inserted_at) if inserted_at is not None else None
+            new_id = self._new_order(
+                shop,
+                items=items,
+                status=status,
+                note=note,
+                order_id=order_id,
+                bill=(bill_full_name, bill_phone_number, bill_email),
+                warehouse_id=warehouse_id,
+                stamp=stamp,
+            )
+            if is_locked is not None:
+                shop.orders[new_id]["is_locked"] = is_locked
+            if self.reserve_stock:
+                shop.holds[new_id] = {}
+            self._changed(shop, new_id)
             return new_id
+
+    def add_old_orders(
+        self,
+        shop_id: str,
+        *,
+        before: datetime,
+        items: list[dict[str, Any]],
+        count: int = 1,
+        status: int = 3,
+        spacing: timedelta = _OLD_ORDER_SPACING,
+    ) -> list[str]:
+        """Orders from before ``before`` (e.g. before the shop was added to the bridge), already
+        at ``status`` (3, delivered, by default); their ids, oldest first.
+
+        They are history: created ``spacing`` apart ending one ``spacing`` before ``before``
+        (``inserted_at`` = ``updated_at``), with no webhook and no reservation, as nobody
+        listened then. Moving one later (``set_status``, ``set_statuses``) sends its webhook.
+        """
+        _check_status(status)
+        problem = _items_problem(items)
+        if problem is not None:
+            raise ValueError(problem)
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        with self._lock:
+            shop = self._shop(shop_id)
+            return [
+                self._new_order(
+                    shop,
+                    items=items,
+                    status=status,
+                    stamp=_naive_utc(before - (count - index) * spacing),
+                )
+                for index in range(count)
+            ]
 
     def set_status(self, shop_id: str, order_id: str, status: int) -> None:
         """Move an order to ``status`` (as staff would) and send its webhook."""
         _check_status(status)
         with self._lock:
             shop = self._shop(shop_id)
+            self._move(self._order(shop, order_id), status)
+            self._changed(shop, order_id)
+
+    def set_statuses(self, shop_id: str, order_ids: Iterable[str], status: int) -> None:
+        """A bulk status update (staff select many orders, e.g. 3 -> 16 when the carrier pays):
+        each order moves and sends its own webhook, in the order given; an unknown id changes
+        nothing."""
+        _check_status(status)
+        with self._lock:
+            shop = self._shop(shop_id)
+            ids = list(order_ids)
+            orders = [self._order(shop, order_id) for order_id in ids]
+            for order_id, order in zip(ids, orders, strict=True):
+                self._move(order, status)
+                self._changed(shop, order_id)
+
+    def restore_order(self, shop_id: str, order_id: str, status: int = 1) -> None:
+        """Staff restore a cancelled order (6 -> 1 by default): a reservation is taken again."""
+        _check_status(status)
+        with self._lock:
+            shop = self._shop(shop_id)
             order = self._order(shop, order_id)
-            order.update(status=status, status_name=STATUS_NAMES[status], updated_at=self._stamp())
-            self._queue_order_webhook(shop, order_id)
+            if order["status"] != 6:
+                raise ValueError(f"order {order_id} is not cancelled (status {order['status']})")
+            self._move(order, status)
+            self._changed(shop, order_id)
+
+    def lock_order(self, shop_id: str, order_id: str, locked: bool = True) -> None:
+        """Staff lock (or unlock) an order: a locked order answers a PUT with success and
+        ignores it. Locking is a change, so the order webhook is sent."""
+        with self._lock:
+            shop = self._shop(shop_id)
+            order = self._order(shop, order_id)
+            order.update(is_locked=locked, updated_at=self._stamp())
+            self._changed(shop, order_id)
+
+    def set_item_quantity(self, shop_id: str, order_id: str, item_id: int, quantity: int) -> None:
+        """Staff raise or lower one item line's quantity; totals follow, the webhook is sent."""
+        if quantity < 0:
+            raise ValueError("item quantity must be a non-negative integer")
+        with self._lock:
+            shop = self._shop(shop_id)
+            order = self._order(shop, order_id)
+            _item(order, item_id)["quantity"] = quantity
+            self._edited(shop, order_id)
+
+    def swap_item_variation(
+        self, shop_id: str, order_id: str, item_id: int, variation_id: str
+    ) -> None:
+        """Staff swap one item line for another variation (same line id and quantity)."""
+        with self._lock:
+            shop = self._shop(shop_id)
+            order = self._order(shop, order_id)
+            self._variation(shop, variation_id)
+            items = order["items"]
+            old = _item(order, item_id)
+            new = {"id": old["id"], "variation_id": variation_id, "quantity": old["quantity"]}
+            items[items.index(old)] = self._build_item(shop, new)
+            self._edited(shop, order_id)
+
+    def partly_return(self, shop_id: str, order_id: str, returned: Mapping[int, int]) -> None:
+        """Part of an order comes back: status 15 (partly returned), each item line carrying
+        ``returned_count`` (``returned`` maps item id -> units back; lines it omits keep their
+        count, 0 at first). Reserved units are not given back: they left the warehouse."""
+        with self._lock:
+            shop = self._shop(shop_id)
+            order = self._order(shop, order_id)
+            for item_id, units in returned.items():
+                if not 0 <= units <= _item(order, item_id)["quantity"]:
+                    raise ValueError(f"item {item_id}: {units} returned is not 0..quantity")
+            for item in order["items"]:
+                item["returned_count"] = returned.get(item["id"], item.get("returned_count", 0))
+            self._move(order, 15)
+            self._changed(shop, order_id)
 
     def send_order_webhook(self, shop_id: str, order_id: str) -> None:
         """Send the order's current state once more, as Pancake's retries and re-sends do."""
@@ -556,6 +717,8 @@ class PancakeSimulator:
             for key in shop.webhook:
                 if key in settings:
                     shop.webhook[key] = copy.deepcopy(settings[key])
+            if self.ping_on_webhook_save and settings.get("webhook_url"):
+                self._queue_ping(shop)
             return _ok({"id": _json_id(shop.shop_id), **self._shown_webhook(shop)})
 
     async def _get_order(self, request: Request, shop: _Shop) -> Response:
@@ -610,11 +773,13 @@ class PancakeSimulator:
         )
 
     async def _put_order(self, request: Request, shop: _Shop) -> Response:
+        """The docs show only the request (a whole order), no answer: this one answers
+        ``{"success": true, "data": <the order as stored after the write>}``."""
         order_id = request.path_params["order_id"]
         changes = await _json_object(request)
         if changes is None:
             return _fail(400, "body must be a JSON object")
-        if "status" in changes and changes["status"] not in STATUS_NAMES:
+        if "status" in changes and changes["status"] not in STATUS_CODES:
             return _fail(422, f"unknown status {changes['status']!r}")
         if "items" in changes and _items_problem(changes["items"]) is not None:
             return _fail(422, str(_items_problem(changes["items"])))
@@ -622,16 +787,29 @@ class PancakeSimulator:
             order = shop.orders.get(order_id)
             if order is None:
                 return _fail(404, "Order not found")
+            if order.get("is_locked") is True:
+                # A locked order says yes and keeps everything: no change, so no webhook.
+                return _ok(copy.deepcopy(order))
+            if self.put_mode == "replace":
+                order = shop.orders[order_id] = self._replaced(order)
             for key, value in changes.items():
                 if key == "items":
                     order["items"] = self._build_items(shop, value)
                 elif key not in _READ_ONLY_ORDER_KEYS:
                     order[key] = copy.deepcopy(value)
-            order["status_name"] = STATUS_NAMES[order["status"]]
+            order["status_name"] = _status_name(order["status"])
             order["updated_at"] = self._stamp()
             # Pancake re-sends the order webhook after every change, our own PUTs included.
-            self._queue_order_webhook(shop, order_id)
+            self._changed(shop, order_id)
             return _ok(copy.deepcopy(order))
+
+    @staticmethod
+    def _replaced(order: dict[str, Any]) -> dict[str, Any]:
+        """What "replace" keeps of an order before the body is written over it: the keys only
+        Pancake sets, and the defaults of a new order (status 0, no items) for the two an order
+        cannot lack; every other field the body omits is gone."""
+        kept: dict[str, Any] = {k: order[k] for k in ("id", "shop_id", "inserted_at") if k in order}
+        return {**kept, "status": 0, "items": []}
 
     async def _get_warehouses(self, request: Request, shop: _Shop) -> Response:
         with self._lock:
@@ -714,6 +892,130 @@ class PancakeSimulator:
         # Naive UTC with microseconds, as in live answers, so two quick updates still differ.
         return self.clock().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
 
+    def _warehouse_row(self, shop: _Shop, warehouse_id: str) -> dict[str, Any]:
+        for row in shop.warehouses:
+            if row["id"] == warehouse_id:
+                return row
+        raise KeyError(f"unknown warehouse {warehouse_id} in shop {shop.shop_id}")
+
+    @staticmethod
+    def _order_warehouse(shop: _Shop) -> str | None:
+        """Where a new order goes: the first listed warehouse that takes orders (the first
+        listed if none does; none if the shop has none)."""
+        taking = [w for w in shop.warehouses if w.get("allow_create_order", True)]
+        chosen = taking or shop.warehouses
+        return str(chosen[0]["id"]) if chosen else None
+
+    def _new_order(
+        self,
+        shop: _Shop,
+        *,
+        items: list[dict[str, Any]],
+        status: int,
+        note: str = "",
+        order_id: str | None = None,
+        bill: tuple[str, str, str | None] = ("Nguyen Van A", "0900000000", None),
+        warehouse_id: str | None = None,
+        stamp: str | None = None,
+    ) -> str:
+        """Store a new order (no webhook yet); its id."""
+        new_id = order_id if order_id is not None else str(next(self._order_ids))
+        if new_id in shop.orders:
+            raise ValueError(f"order {new_id} already exists in shop {shop.shop_id}")
+        if warehouse_id is not None:
+            self._warehouse_row(shop, warehouse_id)
+        now = stamp or self._stamp()
+        full_name, phone_number, email = bill
+        built_items = self._build_items(shop, items)
+        total = _total(built_items)
+        shop.orders[new_id] = {
+            "id": _json_id(new_id),
+            "shop_id": _json_id(shop.shop_id),
+            "status": status,
+            "status_name": _status_name(status),
+            "note": note,
+            "note_print": None,
+            "items": built_items,
+            "bill_full_name": full_name,
+            "bill_phone_number": phone_number,
+            "bill_email": email,
+            "shipping_address": {
+                "full_name": full_name,
+                "phone_number": phone_number,
+                "address": "",
+                "full_address": "",
+            },
+            "warehouse_id": warehouse_id or self._order_warehouse(shop),
+            "page_id": None,
+            "is_free_shipping": False,
+            "received_at_shop": False,
+            "shipping_fee": 0,
+            "total_discount": 0,
+            "total_price": total,
+            "cod": total,
+            "tags": [],
+            "inserted_at": now,
+            "updated_at": now,
+        }
+        return new_id
+
+    def _move(self, order: dict[str, Any], status: int) -> None:
+        order.update(status=status, status_name=_status_name(status), updated_at=self._stamp())
+
+    def _edited(self, shop: _Shop, order_id: str) -> None:
+        """After staff changed an order's items: totals follow, then as any change."""
+        order = shop.orders[order_id]
+        total = _total(order["items"])
+        order.update(total_price=total, cod=total, updated_at=self._stamp())
+        self._changed(shop, order_id)
+
+    def _changed(self, shop: _Shop, order_id: str) -> None:
+        """Every change to an order sends its webhook, then moves any stock it reserves."""
+        self._queue_order_webhook(shop, order_id)
+        self._sync_hold(shop, order_id)
+
+    def _sync_hold(self, shop: _Shop, order_id: str) -> None:
+        """Make the stock an order reserves match what it now needs (only for orders created
+        with ``reserve_stock``): each (variation, warehouse) that moves lowers or raises its
+        ``remain_quantity`` and sends a stock webhook naming the order."""
+        held = shop.holds.get(order_id)
+        if held is None:
+            return
+        order = shop.orders[order_id]
+        wanted = self._needed_stock(shop, order)
+        for key in [*wanted, *(k for k in held if k not in wanted)]:
+            change = held.get(key, 0) - wanted.get(key, 0)
+            if change == 0:
+                continue
+            variation_id, warehouse_id = key
+            variation = shop.variations.get(variation_id)
+            row = _row_in(variation, warehouse_id) if variation is not None else None
+            if variation is None or row is None:
+                continue  # the variation or warehouse went away: nothing left to give back
+            row["remain_quantity"] += change
+            variation["remain_quantity"] = sum(
+                r["remain_quantity"] for r in variation["variations_warehouses"]
+            )
+            body = _order_stock_webhook_body(variation_id, row, change, order["id"], self.clock())
+            self._queue_webhook(shop, "variations_warehouses", variation_id, body)
+        shop.holds[order_id] = wanted
+
+    @staticmethod
+    def _needed_stock(shop: _Shop, order: dict[str, Any]) -> dict[tuple[str, str], int]:
+        """Units an order holds in its warehouse per variation (lines of one variation add up);
+        none once cancelled or deleted, none for lines naming no known variation."""
+        needed: dict[tuple[str, str], int] = {}
+        warehouse_id = order.get("warehouse_id")
+        if order.get("status") in _RELEASING_STATUSES or not isinstance(warehouse_id, str):
+            return needed
+        for item in order.get("items") or []:
+            variation = shop.variations.get(str(item.get("variation_id")))
+            if variation is None or _row_in(variation, warehouse_id) is None:
+                continue
+            key = (str(variation["id"]), warehouse_id)
+            needed[key] = needed.get(key, 0) + int(item.get("quantity", 0))
+        return needed
+
     def _build_items(self, shop: _Shop, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [self._build_item(shop, item) for item in items]
 
@@ -783,14 +1085,24 @@ class PancakeSimulator:
 
     def _queue_webhook(self, shop: _Shop, kind: str, ref_id: str, body: dict[str, Any]) -> None:
         config = shop.webhook
-        wanted = self.send_webhooks and config["webhook_enable"] and config["webhook_url"]
-        if self._closed or not wanted or kind not in config["webhook_types"]:
+        if config["webhook_enable"] and kind in config["webhook_types"]:
+            self._enqueue(shop, kind, ref_id, body)
+
+    def _queue_ping(self, shop: _Shop) -> None:
+        # The ping tests the URL just saved: it goes whatever types are chosen.
+        self._enqueue(shop, "ping", shop.shop_id, {"test": True})
+
+    def _enqueue(self, shop: _Shop, kind: str, ref_id: str, body: dict[str, Any]) -> None:
+        config = shop.webhook
+        if self._closed or not self.send_webhooks or not config["webhook_url"]:
             return
         if self._shuffle is not None:
             keys = list(body)
             self._shuffle.shuffle(keys)
             body = {key: body[key] for key in keys}
-        headers = {"Content-Type": "application/json", **config["webhook_headers"]}
+        # Some shops' webhooks arrive without the configured headers (send_webhook_headers).
+        custom = config["webhook_headers"] if self.send_webhook_headers else {}
+        headers = {"Content-Type": "application/json", **custom}
         payload = json.dumps(body, ensure_ascii=False).encode()
         self._pending += 1
         self._outbox.put(_Outgoing(config["webhook_url"], headers, payload, kind, ref_id))
@@ -842,8 +1154,45 @@ def _within(stamp: str | None, start: int | None, end: int | None) -> bool:
 
 
 def _check_status(status: int) -> None:
-    if status not in STATUS_NAMES:
+    if status not in STATUS_CODES:
         raise ValueError(f"unknown Pancake order status {status}")
+
+
+def _status_name(status: int) -> str | None:
+    # Live data shows code 19 with no label: its orders carry a null status_name.
+    return STATUS_NAMES.get(status)
+
+
+def _naive_utc(moment: datetime) -> str:
+    """Pancake's stamp of a moment: naive UTC with microseconds (a naive moment is UTC)."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def _total(items: list[dict[str, Any]]) -> int:
+    return sum(int(i["quantity"]) * int(i["variation_info"]["retail_price"] or 0) for i in items)
+
+
+def _item(order: dict[str, Any], item_id: int) -> dict[str, Any]:
+    for item in order.get("items") or []:
+        if item.get("id") == item_id:
+            return item  # type: ignore[no-any-return]
+    raise KeyError(f"unknown item {item_id} in order {order['id']}")
+
+
+def _row_in(variation: dict[str, Any], warehouse_id: str) -> dict[str, Any] | None:
+    rows = variation["variations_warehouses"]
+    return next((r for r in rows if r["warehouse_id"] == warehouse_id), None)
+
+
+def split_warehouses() -> list[dict[str, Any]]:
+    """Rows for ``add_shop(warehouses=...)``: the first warehouse listed takes no orders
+    (``allow_create_order: false``, as the docs' warehouse list shows one can), the second does,
+    so new orders carry the second's id while a careless "first listed" picks the first."""
+    return [
+        {"name": "Kho tổng", "allow_create_order": False},
+        {"name": "Kho bán hàng", "allow_create_order": True},
+    ]
 
 
 def _warehouse(shop_id: str, row: dict[str, Any]) -> dict[str, Any]:
@@ -888,6 +1237,25 @@ def _stock_webhook_body(
         "is_actual_remain_quantity": is_actual,
         # The documented webhook uses a space, not "T", in this timestamp.
         "inserted_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f"),
+    }
+
+
+def _order_stock_webhook_body(
+    variation_id: str, row: dict[str, Any], change: int, order_id: object, moment: datetime
+) -> dict[str, Any]:
+    """The stock webhook an order's reservation causes, keyed as a captured one
+    (real-payloads/pancake-webhook-hogikids-stock-order.json): the sellable quantity moves, the
+    physical one does not."""
+    return {
+        "type": "variations_warehouses",
+        "inserted_at": moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f"),
+        "variation_id": variation_id,
+        "warehouse_id": row["warehouse_id"],
+        "remain_quantity": row["remain_quantity"],
+        "order_id": order_id,
+        "change_quantity": change,
+        "is_actual_remain_quantity": False,
+        "actual_remain_quantity": row["actual_remain_quantity"],
     }
 
 
