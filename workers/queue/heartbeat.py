@@ -6,8 +6,8 @@ own, so a long step or a slow periodic job never delays a beat); a clean stop st
 ``stopped_at``. A process whose last beat is older than ``heartbeat_timeout_seconds``, or that
 stopped, is dead: the purchases it claimed are taken back (``workers/fulfilment/claims.py``),
 the scheduler lease it held runs out on the same timeout, and Redis hands its queued messages
-to the others on the same timeout too (``workers/queue/broker.py``). Beats are stamped by each host's
-own clock, like every lease here: hosts must keep their clocks in step (NTP).
+to the others on the same timeout too (``workers/queue/broker.py``). Beats are stamped by each
+host's own clock, like every lease here: hosts must keep their clocks in step (NTP).
 """
 
 from __future__ import annotations
