@@ -36,6 +36,18 @@ class Order(SQLModel, table=True):
     # When the bridge last read the order from Pancake (intake, or before buying a line that
     # waited): a line does not buy on a copy older than order_reread_seconds.
     read_at: datetime | None = optional_timestamp()
+    # What the last read saw: when Pancake says the order was created (``inserted_at``), and
+    # the digest of its items (``bridge.pancake.schemas.items_digest``): a report with another
+    # digest is an edit (or a return), read again; the same digest costs nothing.
+    placed_at: datetime | None = optional_timestamp()
+    items_digest: str | None = None
+    # Intake found it created before the shop's ``fulfil_from`` and skipped it: no report reads
+    # it again (an old order moved 3 -> 16 is still history); only an operator does.
+    predates_shop: bool = False
+    # Who asked (`bridge orders fulfil`: "cli", or the console user) to fulfil it although it
+    # predates the shop, and when.
+    fulfil_asked_by: str | None = None
+    fulfil_asked_at: datetime | None = optional_timestamp()
     # Intake's failures in a row (a crash counts too); at max_step_failures the order is `failed`.
     failures: int = 0
     last_error: str | None = None
@@ -83,6 +95,10 @@ class Fulfilment(SQLModel, table=True):
     # Refusals before this moment no longer rule a choice out (set by `fulfilments retry`).
     retry_from: datetime | None = optional_timestamp()
     polls: int = 0
+    # When the line's wait for its supplier began (its first poll after the purchase, or after
+    # a retry) or units last arrived; None while it does not wait. The give-up time, and the
+    # grace of an answer that may clear up, count from it (workers/fulfilment/deliver.py).
+    waiting_since: datetime | None = optional_timestamp()
     failures: int = 0
     last_error: str | None = None
     lease_until: datetime | None = optional_timestamp(index=True)
@@ -113,6 +129,10 @@ class PurchaseAttempt(SQLModel, table=True):
     # refused batch is still not read as a refusal of each of its plans (mappings/resolve.py).
     batch_key: str | None = Field(default=None, index=True)
     settlement: str | None = None
+    # Set on the rows of a line's further supplier orders when the supplier answered one item
+    # of quantity N with several orders (a quantity split): each row holds one of those orders
+    # (its trans_id, quantity and amount), and names the attempt that bought them all.
+    part_of: int | None = Field(default=None, index=True)
     # What the supplier charged for the order this attempt bought (the orders/create answer's
     # ``total``), for the console's runway; None when the supplier did not say.
     amount: float | None = None

@@ -125,6 +125,13 @@ class Settings(BaseSettings):
     poll_initial_seconds: float = 5.0
     poll_factor: float = 2.0
     poll_max_seconds: float = 600.0
+    # Past the ceiling, a line that has waited long waits this share of its wait so far between
+    # polls (after 10 hours, an hour): a customer waits at most that much longer than the
+    # supplier took, and a day's wait costs 44 reads instead of 150. 0: the ceiling only.
+    poll_wait_share: float = Field(default=0.1, ge=0, le=1)
+    # No line waits for its supplier longer than this (since it was bought, or since units last
+    # arrived): it stops in needs_attention, with an alert, and a retry polls it again.
+    delivery_give_up_hours: float = Field(default=72.0, gt=0)
     # Transient failures (Pancake 5xx, supplier reads) are retried this many times before `failed`.
     max_step_failures: int = 12
     # The API budget per supplier key (Shop API v1: 60 a minute, 10,000 a day). The margin keeps
@@ -148,16 +155,27 @@ class Settings(BaseSettings):
     settle_margin_seconds: float = 5.0
     # A supplier may not know an order it just created (a replica behind): a refusal of
     # orders/status this soon after the purchase is retried with backoff, not handed to a person.
+    # As long, an answer that may yet clear up is given: a status the bridge does not know, or
+    # an order completed with fewer units than bought (the rest may follow).
     status_grace_seconds: float = Field(default=600.0, ge=0)
     # A line about to be bought whose order was last read longer ago than this reads it again
     # first: the sale may have been cancelled while the line waited.
     order_reread_seconds: float = Field(default=600.0, ge=0)
     # How long a step may wait for budget before it reschedules itself instead.
     supplier_budget_wait_seconds: float = 20.0
-    # A purchase answer slower than this is treated as lost (outcome unknown, never re-sent).
-    supplier_timeout_seconds: float = 30.0
+    # Every supplier request ends within this, connect, send and read together (however slowly
+    # the answer trickles in): a purchase not answered whole by then is treated as lost (outcome
+    # unknown, settled, never re-sent), a read is tried again later.
+    supplier_timeout_seconds: float = Field(default=30.0, gt=0)
+    # A supplier answer larger than this, decompressed, is refused unread past it (a purchase's:
+    # outcome unknown): a catalogue page of 100 products is a few hundred KB.
+    supplier_max_answer_bytes: int = Field(default=2 * 1024 * 1024, ge=64 * 1024)
     pancake_timeout_seconds: float = 15.0
-    worker_threads: int = 8
+    worker_threads: int = Field(default=8, ge=1)
+    # The share of a process's worker threads one supplier's calls may hold at once (at least
+    # one thread): a hung supplier delays its own lines only; its calls past the share are
+    # refused at once and their lines come back later.
+    supplier_thread_share: float = Field(default=0.5, gt=0, le=1)
     auto_migrate: bool = True
     # Stock sync: Pancake's sellable quantity follows supplier stock. The switch governs the
     # automatic triggers (periodic, after a purchase, webhooks); `bridge stock sync` always works.
@@ -170,6 +188,9 @@ class Settings(BaseSettings):
     # The share of each supplier key's daily request limit that catalogue reads may spend: syncs
     # are spaced out (whatever triggers them) so that purchases always keep the rest.
     stock_sync_daily_budget_share: float = Field(default=0.5, gt=0, le=1)
+    # A plan the catalogue read could not see keeps its variations' last pushed value for this
+    # long after its last good reading; then it counts 0 (Pancake must not sell on a stale count).
+    stock_stale_hours: float = Field(default=6.0, gt=0)
     # Catch-up for missed webhooks: every interval, each shop's orders updated since the last
     # complete read (less the overlap, for clock differences with Pancake) are read from the
     # API and go the way a webhook's order goes. A first read, or one after a long outage,

@@ -62,6 +62,9 @@ class AttemptOutcome(StrEnum):
 class Settlement(StrEnum):
     ADOPTED = "adopted"  # the supplier's order list showed the order: it is ours
     NOT_FOUND = "not_found"  # nothing matched after the settling delay: safe to buy again
+    # Two orders could be it, or one that cannot be proven ours: a person decides (never a
+    # re-buy, never a guess).
+    AMBIGUOUS = "ambiguous"
 
 
 class DelayNotice(StrEnum):

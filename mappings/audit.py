@@ -38,6 +38,7 @@ CHOICE_FIELDS = (
     "enabled",
     "stock_sync",
     "manual_stock",
+    "max_cost",
 )
 VARIATION_FIELDS = ("name", "enabled")
 

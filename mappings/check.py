@@ -2,8 +2,11 @@
 
 For each choice: does the variation still exist in Pancake (``GET /shops/<id>/products/
 variations``, every page), does the plan still exist at the supplier (``products/list``, every
-page), are the plan's required ``fields`` covered by the template, and what is the margin
-(Pancake's retail price minus the supplier's final price times the units per POS item).
+page, or per category and by search where the shop ignores paging: ``bridge.supplier.
+catalogue``), are the plan's required ``fields`` covered by the template, and what is the margin
+(Pancake's retail price minus the supplier's final price times the units per POS item). A plan
+the catalogue no longer lists has vanished; one that is not in what could be read of a catalogue
+that could not be read whole is "unread": it may still be sold, and nothing proves it either way.
 
 Each shop and each supplier is read once, through the clients the caller gives (built with
 the key's shared budget, as every request is). Nothing is written. Problems of a disabled
@@ -45,6 +48,8 @@ MAX_VARIATION_PAGES = 1000
 class Problem(StrEnum):
     VARIATION_MISSING = "variation_missing"  # Pancake no longer lists the variation
     PLAN_VANISHED = "plan_vanished"  # the supplier's catalogue no longer lists the plan
+    # Not in what could be read of a catalogue that could not be read whole: not verified.
+    PLAN_UNREAD = "plan_unread"
     FIELDS_UNCOVERED = "fields_uncovered"  # the plan requires fields the template lacks
     NEGATIVE_MARGIN = "negative_margin"  # the supplier costs more than Pancake sells it for
     UNREADABLE = "unreadable"  # the shop or the supplier could not be read: not verified
@@ -94,10 +99,17 @@ class CheckReport:
     unreadable: dict[str, str]  # "shop 4" / "supplier caoshop" -> why
     supplier_calls: dict[str, int]
     pancake_calls: int
+    # Suppliers whose catalogue could be read only in part -> how much, and why.
+    gaps: dict[str, str] = field(default_factory=dict)
 
     @property
     def failing(self) -> list[CheckedChoice]:
         return [row for row in self.rows if row.failing]
+
+    @property
+    def unread(self) -> list[CheckedChoice]:
+        """Choices whose plan is not in what could be read of their catalogue."""
+        return [row for row in self.rows if Problem.PLAN_UNREAD in row.problems]
 
     def count(self, problem: Problem) -> int:
         return sum(1 for row in self.failing if problem in row.problems)
@@ -132,15 +144,25 @@ def check(
 ) -> CheckReport:
     """Check every choice of ``given`` against Pancake and the suppliers (network; no writes)."""
     variations, unreadable, pancake_calls = _read_shops(given.shops, pancake_clients, progress)
-    catalogues = read_catalogues(given.suppliers, supplier_clients, progress=progress)
+    wanted: dict[str, set[int]] = {}
+    for view in given.choices:
+        wanted.setdefault(view.choice.supplier_name, set()).add(view.choice.plan_id)
+    catalogues = read_catalogues(
+        given.suppliers, supplier_clients, wanted=wanted, progress=progress
+    )
     for name, reason in catalogues.unreadable.items():
         unreadable[f"supplier {name}"] = reason
+    gaps = {
+        name: catalogue.describe()
+        for name, catalogue in catalogues.plans.items()
+        if not catalogue.complete
+    }
     rows = []
     total = len(given.choices)
     for done, view in enumerate(given.choices, start=1):
         rows.append(_check_one(view, variations, catalogues))
         progress("checking", done, total)
-    return CheckReport(rows, unreadable, dict(catalogues.calls), pancake_calls)
+    return CheckReport(rows, unreadable, dict(catalogues.calls), pancake_calls, gaps)
 
 
 def _read_shops(
@@ -213,6 +235,14 @@ def _check_one(
         row.flag(Problem.UNREADABLE, f"supplier {choice.supplier_name} could not be read")
         return row
     plan = plans.get(choice.plan_id)
+    if plan is None and plans.unread_plan(choice.plan_id):
+        read = f"{plans.products} of {plans.listed}" if plans.listed else str(plans.products)
+        row.flag(
+            Problem.PLAN_UNREAD,
+            f"plan {choice.plan_id} is not in what could be read of the catalogue ({read} "
+            "products read): not verified",
+        )
+        return row
     if plan is None:
         row.flag(Problem.PLAN_VANISHED, f"plan {choice.plan_id} is no longer in the catalogue")
         return row

@@ -13,6 +13,7 @@ before the transaction) is what a choice is checked against; None saves it unche
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,11 +42,25 @@ def clean_id(value: str, what: str) -> str:
     return text
 
 
-def check_values(*, units: int | None = None, plan_id: int | None = None) -> None:
+def check_values(
+    *, units: int | None = None, plan_id: int | None = None, max_cost: float | None = None
+) -> None:
     if units is not None and units < 1:
         raise ConfigError("--units must be at least 1")
     if plan_id is not None and plan_id < 1:
         raise ConfigError("--plan must be a positive plan id")
+    if max_cost is not None and not (max_cost > 0 and math.isfinite(max_cost)):
+        raise ConfigError(
+            f"the max cost must be a positive amount (what one POS item may cost at most), "
+            f"not {max_cost}"
+        )
+
+
+def _checked(choice: MappingChoice, plan: PlanInfo | None) -> None:
+    """The plan's price as the catalogue showed it on saving: what a price rise is told from."""
+    if plan is not None:
+        choice.checked_price = plan.final_price
+        choice.checked_at = utcnow()
 
 
 @dataclass(frozen=True)
@@ -71,6 +86,7 @@ def add_choice(
     fields: dict[str, Any] | None = None,
     priority: int = 0,
     name: str | None = None,
+    max_cost: float | None = None,
     catalogues: Catalogues | None = None,
     source: str | None = None,
 ) -> Added:
@@ -78,6 +94,7 @@ def add_choice(
 
     Never changes an existing choice: the same (supplier, plan) again with the same values is
     no change (``created`` False), with other values it is refused, naming the choice to edit.
+    ``max_cost``: the most one POS item may cost (None: its Pancake retail price).
     """
     shop_id = clean_id(shop_id, "shop id")
     variation_id = clean_id(variation_id, "variation id")
@@ -87,7 +104,7 @@ def add_choice(
         raise ConfigError(
             f"unknown supplier {supplier_name}: add it with `bridge suppliers add` first"
         )
-    check_values(units=units, plan_id=plan_id)
+    check_values(units=units, plan_id=plan_id, max_cost=max_cost)
     header = session.get(MappedVariation, (shop_id, variation_id))
     if name is not None and header is not None and header.name not in (None, name):
         raise ConfigError(
@@ -102,7 +119,12 @@ def add_choice(
         (c for c in siblings if c.supplier_name == supplier_name and c.plan_id == plan_id), None
     )
     if existing is not None:
-        wanted = {"units": units, "fields_template": fields or None, "priority": priority}
+        wanted = {
+            "units": units,
+            "fields_template": fields or None,
+            "priority": priority,
+            "max_cost": max_cost,
+        }
         if all(getattr(existing, key) == value for key, value in wanted.items()):
             return Added(existing, False, None, not (header is None or header.enabled))
         raise ConfigError(
@@ -138,7 +160,9 @@ def add_choice(
         priority=priority,
         stock_sync=policy.stock_sync if policy else True,
         manual_stock=policy.manual_stock if policy else None,
+        max_cost=max_cost,
     )
+    _checked(choice, plan)
     session.add(choice)
     session.flush()
     audit.record_choice(
@@ -176,19 +200,24 @@ def edit_choice(
     stock_sync: bool | None = None,
     manual_stock: int | None = None,
     clear_manual_stock: bool = False,
+    max_cost: float | None = None,
+    clear_max_cost: bool = False,
     catalogues: Catalogues | None = None,
     source: str | None = None,
 ) -> Changed:
     """Change what is given of one choice; the rest keeps its value.
 
-    A new supplier, plan or field template is checked against ``catalogues`` (when given):
-    the plan must exist and its required fields be covered.
+    A new supplier, plan, field template or max cost is checked against ``catalogues`` (when
+    given): the plan must exist and its required fields be covered; its price then becomes the
+    one a later rise is told from. ``clear_max_cost``: back to the Pancake retail price.
     """
     if fields is not None and clear_fields:
         raise ConfigError("give --fields or --no-fields, not both")
     if manual_stock is not None and manual_stock < 0:
         raise ConfigError("the manual stock must not be negative")
-    check_values(units=units, plan_id=plan_id)
+    if max_cost is not None and clear_max_cost:
+        raise ConfigError("give --max-cost or --no-max-cost, not both")
+    check_values(units=units, plan_id=plan_id, max_cost=max_cost)
     choice = repository.get_choice(session, choice_id)
     wanted: dict[str, Any] = {
         "supplier_name": supplier_name,
@@ -198,12 +227,15 @@ def edit_choice(
         "priority": priority,
         "stock_sync": stock_sync,
         "manual_stock": manual_stock,
+        "max_cost": max_cost,
     }
     wanted = {key: value for key, value in wanted.items() if value is not None}
     if clear_fields:
         wanted["fields_template"] = None
     if clear_manual_stock:
         wanted["manual_stock"] = None
+    if clear_max_cost:
+        wanted["max_cost"] = None
     if not wanted:
         raise ConfigError("nothing to change: give what to change, e.g. --units 2")
     if supplier_name is not None and session.get(Supplier, supplier_name) is None:
@@ -226,12 +258,17 @@ def edit_choice(
                     f"{sibling.supplier_name} plan {sibling.plan_id}: edit or remove that one"
                 )
     plan = None
-    if catalogues is not None and (moved or "fields_template" in wanted):
+    repriced = after["max_cost"] != before["max_cost"]
+    if catalogues is not None and (moved or "fields_template" in wanted or repriced):
         plan = verify_choice(
             catalogues, after["supplier_name"], after["plan_id"], after["fields_template"]
         )
     for key, value in wanted.items():
         setattr(choice, key, value)
+    if moved:
+        # The old plan's price says nothing of the new one's.
+        choice.checked_price = choice.checked_at = None
+    _checked(choice, plan)
     session.add(choice)
     audit.record_choice(
         session,

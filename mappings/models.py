@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from bridge.db import UTCDateTime, created_timestamp, utcnow
+from bridge.db import UTCDateTime, created_timestamp, optional_timestamp, utcnow
 
 
 class MappingChoice(SQLModel, table=True):
@@ -42,6 +42,14 @@ class MappingChoice(SQLModel, table=True):
     # Manual plans (is_instant false) report no stock: this fixed quantity stands in for it.
     # None means "don't sync" a variation that has such a choice.
     manual_stock: int | None = None
+    # The most one POS item may cost bought with this choice (the plan's price times
+    # ``units``); None: the item's Pancake retail price, as the order shows it. A choice the last
+    # catalogue read prices above it is passed over (``mappings.resolve.too_dear``).
+    max_cost: float | None = None
+    # The plan's price (one supplier unit) when the choice was last saved against the catalogue:
+    # the "from" of "price rose from X to Y". None: saved unchecked (--offline).
+    checked_price: float | None = None
+    checked_at: datetime | None = optional_timestamp()
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

@@ -14,8 +14,8 @@ from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from bridge.errors import ConfigError, NotFound
-from bridge.models import Fulfilment
-from bridge.states import RETRYABLE, FulfilmentState
+from bridge.models import Fulfilment, PurchaseAttempt
+from bridge.states import RETRYABLE, AttemptOutcome, FulfilmentState
 from mappings.models import MappedVariation, MappingChoice
 
 
@@ -34,6 +34,27 @@ def parse_fields(text: str | None, what: str = "--fields") -> dict[str, Any] | N
             f'{what} must be a JSON object of strings, e.g. {{"email": "{{order.bill_email}}"}}'
         )
     return value
+
+
+def parse_amount(text: str | None, what: str = "--max-cost") -> float | None:
+    """An amount from its text (``95000``, ``99.5``); None for none. Thousands separators are
+    refused: ``95,000`` and ``95.000`` mean different things in different locales. Whether
+    the amount is fit for its use is the command's to say (``commands.check_values``)."""
+    if text is None or not text.strip():
+        return None
+    try:
+        return float(text.strip())
+    except ValueError:
+        raise ConfigError(
+            f"{what} must be an amount such as 95000 (no separators), not {text.strip()!r}"
+        ) from None
+
+
+def amount_text(amount: float | None) -> str:
+    """An amount as ``parse_amount`` reads it back (``100000``, ``99.5``); empty for none."""
+    if amount is None:
+        return ""
+    return str(int(amount)) if amount == int(amount) else str(amount)
 
 
 @dataclass(frozen=True)
@@ -160,6 +181,65 @@ def list_grouped(
             )
         )
     ]
+
+
+@dataclass(frozen=True)
+class Paid:
+    """What the last purchase made with a choice cost, as the supplier's answer said
+    (``final_amount``): every order it bought for the line, quantity splits included."""
+
+    amount: float | None  # None: the supplier did not say what one of its orders cost
+    items: int  # the POS items of the line it served
+    trans_id: str | None
+    at: datetime | None
+
+    @property
+    def per_item(self) -> float | None:
+        """Comparable with the choice's max cost."""
+        return None if self.amount is None or self.items < 1 else self.amount / self.items
+
+
+def last_paid(session: Session, shop_id: str, variation_id: str) -> dict[tuple[str, int], Paid]:
+    """(supplier, plan) -> the last purchase the variation's lines made with it."""
+    latest = (
+        select(func.max(PurchaseAttempt.id))
+        .join(Fulfilment, col(Fulfilment.id) == col(PurchaseAttempt.fulfilment_id))
+        .where(
+            Fulfilment.shop_id == shop_id,
+            Fulfilment.variation_id == variation_id,
+            PurchaseAttempt.outcome == AttemptOutcome.BOUGHT,
+            col(PurchaseAttempt.part_of).is_(None),
+        )
+        .group_by(col(PurchaseAttempt.supplier_name), col(PurchaseAttempt.plan_id))
+    )
+    found = list(
+        session.exec(
+            select(PurchaseAttempt, Fulfilment)
+            .join(Fulfilment, col(Fulfilment.id) == col(PurchaseAttempt.fulfilment_id))
+            .where(col(PurchaseAttempt.id).in_(latest))
+        )
+    )
+    ids = [attempt.id for attempt, _ in found]
+    parts: dict[int, list[float | None]] = {}
+    for part_of, amount in session.exec(
+        select(PurchaseAttempt.part_of, PurchaseAttempt.amount).where(
+            col(PurchaseAttempt.part_of).in_(ids)
+        )
+    ):
+        if part_of is not None:
+            parts.setdefault(part_of, []).append(amount)
+    paid: dict[tuple[str, int], Paid] = {}
+    for attempt, line in found:
+        assert attempt.id is not None
+        amounts = [attempt.amount, *parts.get(attempt.id, [])]
+        known = [amount for amount in amounts if amount is not None]
+        paid[(attempt.supplier_name, attempt.plan_id)] = Paid(
+            sum(known) if len(known) == len(amounts) else None,
+            line.quantity,
+            attempt.trans_id,
+            attempt.finished_at or attempt.started_at,
+        )
+    return paid
 
 
 def waiting_lines(session: Session, shop_id: str, variation_id: str) -> list[Fulfilment]:

@@ -44,6 +44,7 @@ COLUMNS = (
     "enabled",
     "stock_sync",
     "manual_stock",
+    "max_cost",
 )
 REQUIRED = ("shop_id", "variation_id", "supplier", "plan_id")
 YES, NO = "yes", "no"
@@ -79,6 +80,7 @@ def export_rows(session: Session, *, shop_id: str | None = None) -> list[dict[st
             "manual_stock": ""
             if view.choice.manual_stock is None
             else str(view.choice.manual_stock),
+            "max_cost": repository.amount_text(view.choice.max_cost),
         }
         for view in repository.list_choices(session, shop_id=shop_id)
     ]
@@ -124,6 +126,7 @@ class Row:
     enabled: bool
     stock_sync: bool
     manual_stock: int | None
+    max_cost: float | None  # None: the Pancake retail price
 
     @property
     def variation(self) -> tuple[str, str]:
@@ -185,6 +188,8 @@ def _row(line: int, cells: dict[str, str]) -> Row:
     for name in REQUIRED:
         if not cells.get(name):
             raise ConfigError(f"{name} is empty")
+    max_cost = repository.parse_amount(cells.get("max_cost"), "max_cost")
+    commands.check_values(max_cost=max_cost)
     return Row(
         line=line,
         shop_id=commands.clean_id(cells["shop_id"], "shop id"),
@@ -201,6 +206,7 @@ def _row(line: int, cells: dict[str, str]) -> Row:
         manual_stock=(
             _int(cells, "manual_stock", minimum=0) if cells.get("manual_stock") else None
         ),
+        max_cost=max_cost,
     )
 
 
@@ -392,6 +398,7 @@ def apply_import(session: Session, plan: ImportPlan, *, actor: str, source: str)
                 fields=values["fields_template"],
                 priority=values["priority"],
                 name=change.name,
+                max_cost=values["max_cost"],
                 source=source,
             )
             choice_id = added.choice.id
@@ -440,6 +447,8 @@ def _settle(
             stock_sync=edits.get("stock_sync"),
             manual_stock=edits.get("manual_stock"),
             clear_manual_stock="manual_stock" in edits and edits["manual_stock"] is None,
+            max_cost=edits.get("max_cost"),
+            clear_max_cost="max_cost" in edits and edits["max_cost"] is None,
             source=source,
         )
     commands.set_choice_enabled(session, choice_id, values["enabled"], actor=actor, source=source)
@@ -453,11 +462,20 @@ def _snapshot(row: Row) -> dict[str, Any]:
         "enabled": row.enabled,
         "stock_sync": row.stock_sync,
         "manual_stock": row.manual_stock,
+        "max_cost": row.max_cost,
     }
 
 
 # What a row sets of a choice besides its identity (shop, variation, supplier, plan).
-ROW_VALUES = ("units", "priority", "fields_template", "enabled", "stock_sync", "manual_stock")
+ROW_VALUES = (
+    "units",
+    "priority",
+    "fields_template",
+    "enabled",
+    "stock_sync",
+    "manual_stock",
+    "max_cost",
+)
 
 
 def _choice_values(choice: MappingChoice) -> dict[str, Any]:

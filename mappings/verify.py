@@ -33,6 +33,11 @@ def verify_choice(
     if plans is None:
         raise ConfigError(f"{supplier_name}'s catalogue was not read")  # a caller's mistake
     plan = plans.get(plan_id)
+    if plan is None and plans.unread_plan(plan_id):
+        raise ConfigError(
+            f"plan {plan_id} is not in what could be read of {supplier_name}'s catalogue "
+            f"({plans.describe()}): check the plan id, or save it unchecked with --offline"
+        )
     if plan is None:
         raise ConfigError(
             f"plan {plan_id} is not in {supplier_name}'s catalogue ({len(plans)} plans listed): "

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from bridge.pancake.client import PancakeClient
+    from bridge.pancake.schemas import Warehouse
     from bridge.secrets import SecretBox
     from bridge.settings import Settings
 
@@ -64,7 +65,8 @@ def doctor(as_json: JsonOption = False) -> None:
     stored secrets, BRIDGE_PUBLIC_URL, and for each shop whether Pancake accepts its key and its
     webhook points here (<public URL>/webhooks/pancake/SHOP_ID), and for each enabled supplier
     whether account/balance answers. One line per check, with what to do when it fails; a
-    webhook Pancake does not show is UNKNOWN, not a failure. Changes nothing. Exit status 0
+    webhook Pancake does not show, or whose URL has no token (it then relies on a header
+    Pancake may not send), is UNKNOWN, not a failure. Changes nothing. Exit status 0
     when every check passes, 1 when one does not.
 
     \b
@@ -304,11 +306,14 @@ def _shops(
 
     with Session(engine) as session:
         session.connection(execution_options={READ_ONLY: True})
+        listed = list_shops(session)
         shops = [
-            (shop.shop_id, shop.api_key_enc, shop.webhook_secret_digest)
-            for shop in list_shops(session)
+            (shop.shop_id, shop.api_key_enc, shop.webhook_secret_digest, shop.webhook_token_digest)
+            for shop in listed
         ]
-    for shop_id, key_enc, digest in shops:
+        # The warehouse set for each shop's stock (`shops add --warehouse-id`), if any.
+        configured = {shop.shop_id: shop.warehouse_id for shop in listed}
+    for shop_id, key_enc, digest, token_digest in shops:
         try:
             api_key = box.decrypt(key_enc)
         except SecretKeyMismatch:
@@ -320,15 +325,32 @@ def _shops(
             continue
         # One attempt each: the doctor reports, it does not wait out an outage.
         with pancake_client(current, api_key, attempts=1) as client:
-            if _shop_key(client, shop_id, found) and public is not None:
-                _shop_webhook(client, shop_id, public, partial(_matches, box, digest), found)
+            warehouses = _shop_key(client, shop_id, found)
+            if warehouses is not None and (warehouse := configured.get(shop_id)):
+                _shop_warehouse(shop_id, warehouse, warehouses, found)
+            if warehouses is not None and public is not None:
+                _shop_webhook(
+                    client,
+                    shop_id,
+                    public,
+                    partial(_matches, box, digest),
+                    partial(_token_matches, box, digest, token_digest),
+                    found,
+                )
 
 
 def _matches(box: SecretBox, digest: str, secret: str) -> bool:
     return box.matches(secret, digest)
 
 
-def _shop_key(client: PancakeClient, shop_id: str, found: Diagnosis) -> bool:
+def _token_matches(box: SecretBox, digest: str, token_digest: str | None, token: str) -> bool:
+    from bridge.pancake.webhook_tokens import token_matches
+
+    return token_matches(box, token, digest, token_digest)
+
+
+def _shop_key(client: PancakeClient, shop_id: str, found: Diagnosis) -> list[Warehouse] | None:
+    """The shop's warehouses, read with its key; None when Pancake refused or did not answer."""
     from bridge.pancake.errors import PancakeRequestError, PancakeUnavailable
 
     check = f"shop {shop_id} key"
@@ -344,16 +366,46 @@ def _shop_key(client: PancakeClient, shop_id: str, found: Diagnosis) -> bool:
         else:
             detail = f"Pancake refused a read ({exc}): check the shop id and the key"
         found.add(check, False, detail)
-        return False
+        return None
     except PancakeUnavailable as exc:
         found.add(
             check,
             False,
             f"Pancake did not answer ({exc}): check BRIDGE_PANCAKE_BASE_URL and the network",
         )
-        return False
+        return None
     found.add(check, True, f"accepted ({len(warehouses)} warehouse(s))")
-    return True
+    return warehouses
+
+
+def _shop_warehouse(
+    shop_id: str, configured: str, warehouses: list[Warehouse], found: Diagnosis
+) -> None:
+    """The warehouse configured for the shop's stock (`shops add --warehouse-id`): orders
+    reserve and sell from a warehouse that takes them, so stock put anywhere else is never
+    sold."""
+    check = f"shop {shop_id} warehouse"
+    fix = (
+        f"set one that does (`bridge shops add {shop_id} --warehouse-id ID`), or none "
+        "(`--warehouse-id ''`: every warehouse that takes orders)"
+    )
+    listed = {w.id: w for w in warehouses}
+    taking = [w.id for w in warehouses if w.takes_orders]
+    chosen = listed.get(configured)
+    if chosen is None:
+        found.add(
+            check, False, f"{configured} is not listed by Pancake: stock cannot be pushed; {fix}"
+        )
+    elif not chosen.takes_orders:
+        elsewhere = f"those that do: {', '.join(taking)}" if taking else "no warehouse takes orders"
+        found.add(
+            check,
+            False,
+            f"{configured} takes no orders (allow_create_order false): stock put there is never "
+            f"sold ({elsewhere}); {fix}",
+        )
+    else:
+        found.add(check, True, f"{configured} takes orders")
 
 
 def _shop_webhook(
@@ -361,17 +413,20 @@ def _shop_webhook(
     shop_id: str,
     public: str,
     secret_matches: Callable[[str], bool],
+    token_matches: Callable[[str], bool],
     found: Diagnosis,
 ) -> None:
     from bridge.errors import ConfigError
     from bridge.pancake.connect import (
         PANCAKE_WEBHOOK_PAGE,
         WebhookOwner,
+        lacks_token,
         read_webhook,
         webhook_problems,
         webhook_url,
     )
     from bridge.pancake.errors import PancakeUnavailable
+    from bridge.routes import WEBHOOK_SECRET_HEADER
 
     check = f"shop {shop_id} webhook"
     wanted = webhook_url(public, shop_id)
@@ -382,13 +437,24 @@ def _shop_webhook(
         found.add(check, False, f"cannot be read: {exc}")
         return
     if current.owner is WebhookOwner.HERE:
-        problems = webhook_problems(current, secret_matches, shop_id)
+        problems = webhook_problems(current, secret_matches, token_matches, shop_id)
         if problems:
             what = "; ".join(problem for problem, _ in problems)
             fixes = " then ".join(dict.fromkeys(fix for _, fix in problems))
             found.add(check, False, f"points here, but {what}: run {fixes}")
+        elif lacks_token(current):
+            # Works if this shop's Pancake sends the header; some send none, and nothing here
+            # can tell which (the URL with a token works either way).
+            found.add(
+                check,
+                True,
+                f"points here ({current.url}), without a token in the URL: its webhooks get in "
+                f"only if Pancake sends the {WEBHOOK_SECRET_HEADER} header, which some shops' "
+                f"does not; {connect} to add one",
+                unknown=True,
+            )
         else:
-            found.add(check, True, f"points here ({wanted})")
+            found.add(check, True, f"points here ({current.url})")
     elif current.owner is WebhookOwner.NONE:
         found.add(check, False, f"none set: {connect}")
     elif current.owner is WebhookOwner.ELSEWHERE:

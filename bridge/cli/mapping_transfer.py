@@ -24,6 +24,7 @@ from bridge.cli.output import (
     ProgressMode,
     ProgressOption,
     error,
+    note,
     print_json,
     print_table,
     say,
@@ -175,8 +176,10 @@ def check(
 
     For each choice: the variation exists in Pancake, the plan exists at the supplier and its
     required fields are in the template; prints price, stock and margin (Pancake retail
-    price - supplier price x units). Exits 1 when an enabled choice has a negative margin, a
-    vanished plan or variation, uncovered fields, or could not be checked.
+    price - supplier price x units). A shop that ignores paging is read per category and by
+    search; a plan not found in what could be read is "not in what could be read of the
+    catalogue", not vanished. Exits 1 when an enabled choice has a negative margin, a
+    vanished or unread plan, a missing variation, uncovered fields, or could not be checked.
 
     \b
     Example:
@@ -205,6 +208,10 @@ def check(
         _print_check(report)
     for where, reason in sorted(report.unreadable.items()):
         error(f"{where} could not be read: {reason}")
+    for name, gap in sorted(report.gaps.items()):
+        unread = sum(1 for row in report.unread if row.supplier_name == name)
+        found = f"{unread} mapped plan(s) not found" if unread else "every mapped plan found"
+        note(f"supplier {name}'s catalogue could be read only in part ({found}): {gap}")
     if report.failing or report.unreadable:
         raise Failed(f"{len(report.failing)} choice(s) need attention")
 
@@ -221,6 +228,7 @@ def _check_record(report: CheckReport) -> dict[str, Any]:
         ],
         "failing": len(report.failing),
         "unreadable": report.unreadable,
+        "catalogue_gaps": report.gaps,
         "supplier_calls": report.supplier_calls,
         "pancake_calls": report.pancake_calls,
     }
@@ -254,6 +262,7 @@ def _print_check(report: CheckReport) -> None:
     found = {
         "negative margin": report.count(Problem.NEGATIVE_MARGIN),
         "vanished plan": report.count(Problem.PLAN_VANISHED),
+        "unread plan": report.count(Problem.PLAN_UNREAD),
         "uncovered fields": report.count(Problem.FIELDS_UNCOVERED),
         "missing variation": report.count(Problem.VARIATION_MISSING),
         "not checked": report.count(Problem.UNREADABLE),

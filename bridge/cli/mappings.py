@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from bridge.settings import Settings
     from bridge.supplier.catalogue import Catalogues
     from mappings.models import MappingChange, MappingChoice
-    from mappings.repository import ChoiceView, MappingView
+    from mappings.repository import ChoiceView, MappingView, Paid
     from mappings.targets import Target
 
 ACTOR = "cli"
@@ -70,6 +70,16 @@ OfflineOption = Annotated[
         "--offline",
         help="Save without checking the plan against the supplier's catalogue "
         "(e.g. while the supplier is down).",
+    ),
+]
+MaxCostOption = Annotated[
+    float | None,
+    typer.Option(
+        "--max-cost",
+        metavar="AMOUNT",
+        help="The most one POS item may cost bought with this choice (the plan's price x "
+        "units); dearer at the last catalogue read, it is not bought. Default: the Pancake "
+        "retail price of the item.",
     ),
 ]
 FieldsOption = Annotated[
@@ -152,6 +162,7 @@ def add(
     name: Annotated[
         str | None, typer.Option("--name", help="A name for the mapping, as ops know it.")
     ] = None,
+    max_cost: MaxCostOption = None,
     offline: OfflineOption = False,
 ) -> None:
     """Add a supplier plan as a choice for a Pancake variation.
@@ -160,10 +171,14 @@ def add(
     required fields must be in --fields (--offline skips this). A choice that exists is never
     changed: the same values again change nothing, other values are refused (use `edit`).
 
+    A purchase whose price at the last catalogue read exceeds the choice's max cost (default:
+    the item's Pancake retail price) is not made: the next choice is tried, or the line waits
+    for a person.
+
     \b
     Example:
       pancake-bridge mappings add --shop 4 --variation v-1 --supplier caoshop --plan 320 \\
-          --fields '{"email": "{order.bill_email}"}' --priority 1
+          --fields '{"email": "{order.bill_email}"}' --priority 1 --max-cost 95000
     """
     from mappings import commands, repository
 
@@ -184,6 +199,7 @@ def add(
             fields=template,
             priority=priority,
             name=name,
+            max_cost=max_cost,
             catalogues=catalogues,
         )
         choice = added.choice
@@ -277,7 +293,7 @@ def list_(
 def _print_choices(views: Sequence[ChoiceView]) -> None:
     print_table(
         ["id", "shop", "variation", "supplier", "plan", "units", "priority", "fields"]
-        + ["enabled", "stock sync", "name"],
+        + ["enabled", "stock sync", "name", "max cost"],
         [
             [
                 v.choice.id,
@@ -291,6 +307,44 @@ def _print_choices(views: Sequence[ChoiceView]) -> None:
                 _enabled(v),
                 _stock_policy(v.choice),
                 v.name or "-",
+                _max_cost(v.choice),
+            ]
+            for v in views
+        ],
+    )
+
+
+def _amount(value: float | None) -> str:
+    from bridge.supplier.delivery import money
+
+    return "-" if value is None else money(value)
+
+
+def _max_cost(choice: MappingChoice) -> str:
+    return "retail price" if choice.max_cost is None else _amount(choice.max_cost)
+
+
+def _paid_text(paid: Paid | None) -> str:
+    if paid is None:
+        return "never bought"
+    items = f"{paid.items} item" + ("" if paid.items == 1 else "s")
+    amount = "amount not said" if paid.amount is None else _amount(paid.amount)
+    return f"{amount} for {items} ({paid.trans_id or '-'}, {when(paid.at)})"
+
+
+def _print_prices(views: Sequence[ChoiceView], paid: dict[tuple[str, int], Paid]) -> None:
+    print_table(
+        ["choice", "supplier", "plan", "max cost", "price when saved", "last paid"],
+        [
+            [
+                v.choice.id,
+                v.choice.supplier_name,
+                v.choice.plan_id,
+                _max_cost(v.choice),
+                f"{_amount(v.choice.checked_price)} ({when(v.choice.checked_at)})"
+                if v.choice.checked_price is not None
+                else "not checked",
+                _paid_text(paid.get((v.choice.supplier_name, v.choice.plan_id))),
             ]
             for v in views
         ],
@@ -310,7 +364,10 @@ def show(
     choice: ChoiceOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Show a mapping (or one choice) and its recent changes.
+    """Show a mapping (or one choice), its prices and changes.
+
+    Per choice: the max cost, the plan's price when the choice was saved, and what its last
+    purchase cost (the supplier's final amount).
 
     \b
     Example:
@@ -335,7 +392,8 @@ def show(
             choice_id=target.choice_id,
             limit=10,
         )
-        record = _mapping_record(mapping, views, changes)
+        paid = repository.last_paid(session, target.shop_id, target.variation_id)
+        record = _mapping_record(mapping, views, changes, paid)
     if as_json:
         print_json(record if target.choice_id is None else record["choices"][0])
         return
@@ -343,12 +401,17 @@ def show(
     state = "enabled" if mapping.enabled else "DISABLED: none of its choices is used"
     say(f"shop {mapping.shop_id} variation {mapping.variation_id}{name}: {state}")
     _print_choices(views)
+    say("\nprices (a choice dearer than its max cost at the last catalogue read is not bought):")
+    _print_prices(views, paid)
     say("\nrecent changes:")
     _print_history(changes)
 
 
 def _mapping_record(
-    mapping: MappingView, views: Sequence[ChoiceView], changes: Sequence[MappingChange]
+    mapping: MappingView,
+    views: Sequence[ChoiceView],
+    changes: Sequence[MappingChange],
+    paid: dict[tuple[str, int], Paid],
 ) -> dict[str, Any]:
     history = [c.model_dump() for c in changes]
     return {
@@ -357,10 +420,26 @@ def _mapping_record(
         "name": mapping.name,
         "enabled": mapping.enabled,
         "choices": [
-            _choice_record(v) | {"history": [h for h in history if h["choice_id"] == v.choice.id]}
+            _choice_record(v)
+            | {
+                "last_paid": _paid_record(paid.get((v.choice.supplier_name, v.choice.plan_id))),
+                "history": [h for h in history if h["choice_id"] == v.choice.id],
+            }
             for v in views
         ],
         "history": history,
+    }
+
+
+def _paid_record(paid: Paid | None) -> dict[str, Any] | None:
+    if paid is None:
+        return None
+    return {
+        "amount": paid.amount,
+        "items": paid.items,
+        "per_item": paid.per_item,
+        "trans_id": paid.trans_id,
+        "at": paid.at,
     }
 
 
@@ -437,6 +516,10 @@ def value_text(value: object) -> str:
         return "yes" if value else "no"
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, float):
+        from mappings.repository import amount_text
+
+        return amount_text(value)  # 125000, not 125000.0
     return str(value)
 
 
@@ -462,25 +545,32 @@ def edit(
     priority: Annotated[
         int | None, typer.Option("--priority", help="Lower is tried first.")
     ] = None,
+    max_cost: MaxCostOption = None,
+    no_max_cost: Annotated[
+        bool,
+        typer.Option("--no-max-cost", help="Back to the default max cost: the retail price."),
+    ] = False,
     offline: OfflineOption = False,
 ) -> None:
     """Change a choice, or a mapping's name.
 
-    What is not given keeps its value. A new supplier, plan or field template is checked
-    against the supplier's catalogue first (--offline skips this). Choice options on a whole
-    mapping apply to its choice when it has only one.
+    What is not given keeps its value. A new supplier, plan, field template or max cost is
+    checked against the supplier's catalogue first (--offline skips this); the plan's price
+    read then is the one a later price rise is told from. Choice options on a whole mapping
+    apply to its choice when it has only one.
 
     \b
     Example:
       pancake-bridge mappings edit --choice 12 --fields '{"email": "{order.bill_email}"}'
+      pancake-bridge mappings edit --choice 12 --max-cost 120000
       pancake-bridge mappings edit --shop 4 --variation v-1 --name "Netflix 1 tháng"
     """
     from mappings import commands, repository
     from mappings.targets import TargetError, edited_choice
 
     template = repository.parse_fields(fields)
-    wants_choice = any(v is not None for v in (supplier, plan, units, template, priority))
-    wants_choice = wants_choice or no_fields
+    wants_choice = any(v is not None for v in (supplier, plan, units, template, priority, max_cost))
+    wants_choice = wants_choice or no_fields or no_max_cost
     if not wants_choice and name is None:
         raise typer.BadParameter(
             "nothing to change: give --name, or what to change of a choice (e.g. --units 2)"
@@ -501,6 +591,7 @@ def edit(
         looked_up = repository.get_choice(session, choice_id) if choice_id is not None else None
         checked_supplier = supplier or (looked_up.supplier_name if looked_up else None)
     replanned = supplier is not None or plan is not None or template is not None or no_fields
+    replanned = replanned or max_cost is not None or no_max_cost
     catalogues = None
     if choice_id is not None and replanned and not offline and checked_supplier is not None:
         if _known(current, None, checked_supplier):
@@ -526,6 +617,8 @@ def edit(
             fields=template,
             clear_fields=no_fields,
             priority=priority,
+            max_cost=max_cost,
+            clear_max_cost=no_max_cost,
             catalogues=catalogues,
         )
         if not changed.changed:

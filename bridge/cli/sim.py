@@ -92,7 +92,7 @@ def pancake(
     Example:
       pancake-bridge sim pancake --port 8081
     """
-    from bridge.dev.demo import CHATGPT, NETFLIX
+    from bridge.dev.demo import CHATGPT, NETFLIX, RETAIL_PRICES
     from bridge.dev.simulators.control import pancake_app
     from bridge.dev.simulators.pancake import PancakeSimulator
 
@@ -100,7 +100,9 @@ def pancake(
     simulator.add_shop(shop_id, api_key=SIM_PANCAKE_KEY, name="Shop thử nghiệm")
     variations = {NETFLIX: "Netflix Premium 1 tháng", CHATGPT: "ChatGPT Plus 1 tháng"}
     for variation_id, name in variations.items():
-        simulator.add_variation(shop_id, variation_id, name=name, retail_price=100_000)
+        simulator.add_variation(
+            shop_id, variation_id, name=name, retail_price=RETAIL_PRICES[variation_id]
+        )
     try:
         with _served(pancake_app(simulator), host, port) as url:
             cli = _prog()

@@ -61,6 +61,17 @@ def add(
             "--offline", help="Save without checking the URL and keys against the supplier."
         ),
     ] = False,
+    timezone: Annotated[
+        str | None,
+        typer.Option(
+            "--timezone",
+            metavar="OFFSET",
+            help=(
+                "The UTC offset the supplier prints its times in, e.g. +07:00; auto: learn it "
+                "from its orders (the default for a new supplier). Omitted: kept as it was."
+            ),
+        ),
+    ] = None,
 ) -> None:
     """Add or update a supplier.
 
@@ -68,14 +79,22 @@ def add(
     (a redirect is refused, naming the URL it points to) and that the keys are accepted.
     Running it again for the same name replaces its URL and keys and enables it.
 
+    Its orders' times are printed in its own zone: the bridge learns the zone from the first
+    order it buys (full dialect), or takes --timezone; until then it looks in every zone such
+    a shop plausibly runs in (+07:00, +08:00, UTC) when it settles a purchase whose answer was
+    lost.
+
     \b
     Example:
       pancake-bridge suppliers add caoshop --base-url https://caoshop.net/api/v1 \\
           --api-key - --api-secret - < caoshop-keys   # two lines: the key, the secret
+      pancake-bridge suppliers add shopkey --base-url https://shopkey.appstoreviet.com/api/v1 \\
+          --timezone +07:00 --api-key - --api-secret - < shopkey-keys
     """
     from bridge.supplier.probe import check_supplier
-    from bridge.supplier.suppliers import add_supplier
+    from bridge.supplier.suppliers import add_supplier, zone_setting
 
+    zone_setting(timezone)  # refused before any request, not after
     current = settings()
     box = secret_box(current)
     api_key = secret_value(api_key, flag="--api-key", envvar=API_KEY_ENV, prompt="API key")
@@ -107,23 +126,26 @@ def add(
             api_key=api_key,
             api_secret=api_secret,
             clock=clock,
+            timezone=timezone,
         )
     say(f"supplier {name} saved ({checked})")
 
 
 @suppliers.command("list")
 def list_(as_json: JsonOption = False) -> None:
-    """List the suppliers: limits, key expiry, clock (never keys).
+    """List suppliers: limits, key expiry, zone, clock (no keys).
 
-    The clock is the supplier's as measured against ours: "+300 s ± 1 s" runs five minutes
-    ahead; "-" is not measured yet. The limits are the key's own as account/info tells them
-    (read hourly), "default (60)" until read or when the supplier does not tell them.
+    The zone is the one its times are printed in: "+07:00 (set)" by --timezone, "+08:00
+    (learned)" from its orders, "-" not known yet. The clock is the supplier's as measured
+    against ours: "+300 s ± 1 s" runs five minutes ahead; "-" is not measured yet (always for
+    a shop whose answers carry no timestamp). The limits are the key's own as account/info
+    tells them (read hourly), "default (60)" until read or when the supplier does not tell them.
 
     \b
     Example:
       pancake-bridge suppliers list --json
     """
-    from bridge.supplier.clock import stored_clock
+    from bridge.supplier.clock import describe_zone, stored_clock
     from bridge.supplier.suppliers import list_suppliers
 
     current = settings()
@@ -131,11 +153,21 @@ def list_(as_json: JsonOption = False) -> None:
         listed = list_suppliers(session)
         records = [supplier.model_dump(exclude=SECRET_COLUMNS) for supplier in listed]
         clocks = [stored_clock(supplier) for supplier in listed]
+        zones = [describe_zone(supplier) for supplier in listed]
     if as_json:
         print_json(records)
         return
     print_table(
-        ["supplier", "base_url", "enabled", "per minute", "per day", "key expires", "clock"],
+        [
+            "supplier",
+            "base_url",
+            "enabled",
+            "per minute",
+            "per day",
+            "key expires",
+            "zone",
+            "clock",
+        ],
         [
             [
                 r["name"],
@@ -144,9 +176,10 @@ def list_(as_json: JsonOption = False) -> None:
                 _limit(r["rate_limit"], current.supplier_rate_limit),
                 _limit(r["daily_limit"], current.supplier_daily_limit),
                 r["key_expires_at"].strftime("%Y-%m-%d %H:%M UTC") if r["key_expires_at"] else "-",
+                zone,
                 c.describe() if c else "-",
             ]
-            for r, c in zip(records, clocks, strict=True)
+            for r, c, zone in zip(records, clocks, zones, strict=True)
         ],
     )
 

@@ -21,6 +21,9 @@ MANUAL_PLAN = 320
 INSTANT_STOCK = 25
 NETFLIX = "var-netflix-1m"
 CHATGPT = "var-chatgpt-1m"
+# What the sample shop sells each for (`bridge sim pancake` too): above each plan's price, as
+# by default the bridge buys no plan dearer than the item sells for.
+RETAIL_PRICES = {NETFLIX: 100_000, CHATGPT: 550_000}
 # The supplier's staff fulfil the manual plan by hand this long after it is bought.
 MANUAL_DELAY_SECONDS = 2.0
 
@@ -85,6 +88,7 @@ def _run_in(workdir: Path, *, once: bool, timeout: float) -> int:
             supplier=SUPPLIER,
             plan_id=INSTANT_PLAN,
             name="Netflix Premium 1 tháng",
+            retail_price=RETAIL_PRICES[NETFLIX],
         )
         sandbox.map(
             CHATGPT,
@@ -92,6 +96,7 @@ def _run_in(workdir: Path, *, once: bool, timeout: float) -> int:
             plan_id=MANUAL_PLAN,
             name="ChatGPT Plus 1 tháng",
             fields={"email": "{order.bill_email}"},
+            retail_price=RETAIL_PRICES[CHATGPT],
         )
         sandbox.start()
         print(f"bridge:   {sandbox.bridge_url}  (data in {workdir}, removed on exit)")

@@ -113,9 +113,15 @@ class Sandbox:
         units: int = 1,
         fields: dict[str, Any] | None = None,
         priority: int = 0,
+        retail_price: int = 100_000,
     ) -> None:
-        """Add the variation to the simulated shop and map it to a supplier plan."""
-        self.pancake.add_variation(self.shop_id, variation_id, name=name or variation_id)
+        """Add the variation to the simulated shop and map it to a supplier plan.
+
+        ``retail_price`` is what the shop sells it for: by default the bridge buys no plan
+        dearer than that (the choice's max cost)."""
+        self.pancake.add_variation(
+            self.shop_id, variation_id, name=name or variation_id, retail_price=retail_price
+        )
         with session_scope(self.runtime.engine) as session:
             add_choice(
                 session,

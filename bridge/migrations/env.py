@@ -15,6 +15,7 @@ import workers.alerts.models  # noqa: F401
 import workers.fulfilment.models  # noqa: F401
 import workers.queue.models  # noqa: F401
 import workers.stock.models  # noqa: F401
+import workers.suppliers.models  # noqa: F401
 from bridge.db import make_engine
 from bridge.settings import get_settings
 

@@ -48,6 +48,7 @@ from workers.queue.dispatch import (
     DELIVER,
     INTAKE,
     PURCHASE,
+    READINGS,
     SETTLE,
     STOCK_SYNC,
     Dispatcher,
@@ -57,6 +58,7 @@ from workers.queue.scheduler import Job, Scheduler
 from workers.stock.sync import sync_stock
 from workers.stock.triggers import periodic_stock_sync
 from workers.suppliers.accounts import check_accounts, due_account_checks
+from workers.suppliers.refresh import read_wanted
 
 STEPS: dict[str, Step] = {
     INTAKE: intake,
@@ -68,6 +70,7 @@ STEPS: dict[str, Step] = {
     CATCHUP: catch_up,
     ACCOUNT_CHECK: check_accounts,
     ALERT_NOTIFY: send_notifications,
+    READINGS: read_wanted,
 }
 PERIODIC: tuple[Job, ...] = (
     sweep,
@@ -128,8 +131,13 @@ class Runtime:
                 settings.stock_debounce_seconds if settings.stock_sync_enabled else None
             ),
         )
+        # The console reads suppliers only through the workers (it asks; they read).
         console = Console(
-            self.engine, self.box, secret_key or settings.require_secret_key(), ctx=self.ctx
+            self.engine,
+            self.box,
+            secret_key or settings.require_secret_key(),
+            ctx=self.ctx,
+            dispatch=self.dispatch,
         )
         self.observe = Observe(
             self.engine, broker=self.broker, ctx=self.ctx, token=settings.metrics_token

@@ -13,7 +13,16 @@ whole seconds) and ``margin`` fewer requests are admitted per window. With Redis
 a sorted set updated atomically by Lua scripts on Redis' own clock (one clock for every host);
 without Redis it lives in this process.
 
-A 429 that still happens blocks the key for its Retry-After and lowers the limit for a while.
+A rate-limit refusal that still happens (``penalize``) blocks the key and lowers the limit for a
+while. With a Retry-After (the docs' 429, a proxy in front) the block lasts what it announces.
+Without one (the platform's own server answers RATE_LIMIT_EXCEEDED with a 401 and no
+Retry-After, and counts every request of the last minute, refused ones included) the block
+lasts a whole window, so nothing is sent while the supplier still counts what the window held,
+and for ``SLOWDOWN_WINDOWS`` windows at most one request fewer than the window held *answered*
+when the refusal came is admitted (the refused one included, in-flight ones not: they may not
+have arrived). A key that allows fewer requests than the bridge believes costs about one refused
+request then, instead of a refusal on every retry. ``pause`` blocks a key for a given time (its
+day spent: DAILY_LIMIT_EXCEEDED).
 
 The limits are the supplier's own when ``account/info`` told them (``Budgets.for_key``), and the
 day's count never falls below what the supplier says was used today (``seed_daily``).
@@ -100,8 +109,14 @@ class Budget(Protocol):
     def answered(self, ticket: Ticket) -> None:
         """The supplier answered the request admitted with ``ticket``, now."""
 
-    def penalize(self, retry_after: float) -> None:
-        """The supplier answered 429: block for ``retry_after`` and slow down."""
+    def penalize(self, retry_after: float | None) -> float:
+        """The supplier refused a request for the key's rate limit: block the key for
+        ``retry_after`` when announced, else for a whole window and learn the limit from the
+        window (see the module's docstring); slow down. Returns the seconds the key is
+        blocked from now."""
+
+    def pause(self, seconds: float) -> None:
+        """Block the key for ``seconds`` (its day's limit is spent), never shortening a block."""
 
 
 class KeyBudget(Budget, Protocol):
@@ -125,6 +140,16 @@ def _slot_wait(oldest: float, window: float, now: float) -> float:
     return oldest + window - now
 
 
+def _learned_limit(answered: int, learned: int) -> int:
+    """The limit a refusal without Retry-After teaches: one fewer than the requests the window
+    held answered (the refused one included), never above what was learned before (``learned``,
+    0: nothing). 0 (learn nothing) when the window held no other request of ours: the refusal
+    is then not explained by what we sent (another user of the key, a proxy)."""
+    if answered < 2:
+        return 0
+    return answered - 1 if not learned else min(learned, answered - 1)
+
+
 def _day(now: float) -> str:
     return datetime.fromtimestamp(now, VN_TZ).strftime("%Y%m%d")
 
@@ -146,6 +171,9 @@ class LocalBudget:
         self._days: dict[str, int] = {}
         self._blocked_until = 0.0
         self._slow_until = 0.0
+        # The limit learned from the last refusals without Retry-After, and until when it holds.
+        self._learned = 0
+        self._learned_until = 0.0
 
     def acquire(self, max_wait: float) -> Ticket:
         deadline = time.monotonic() + max_wait
@@ -159,11 +187,14 @@ class LocalBudget:
         with self._lock:
             now = self._clock()
             if now < self._blocked_until:
-                return None, self._blocked_until - now, "blocked after a 429"
+                return None, self._blocked_until - now, "the key is blocked after a refusal"
             window = self.rule.guarded_window
             # A few dozen entries at most: a scan is simpler than keeping restamped ones sorted.
             self._sent = {t: at for t, at in self._sent.items() if at > now - window}
-            if len(self._sent) >= self.rule.effective(now < self._slow_until):
+            limit = self.rule.effective(now < self._slow_until)
+            if now < self._learned_until:
+                limit = min(limit, self._learned)
+            if len(self._sent) >= limit:
                 oldest = min(self._sent.values())
                 return None, _slot_wait(oldest, window, now), "per-minute limit reached"
             day = _day(now)
@@ -179,11 +210,25 @@ class LocalBudget:
             if ticket in self._sent:
                 self._sent[ticket] = self._clock()
 
-    def penalize(self, retry_after: float) -> None:
+    def penalize(self, retry_after: float | None) -> float:
         with self._lock:
             now = self._clock()
-            self._blocked_until = max(self._blocked_until, now + retry_after)
+            window = self.rule.guarded_window
+            block = window if retry_after is None else retry_after
+            self._blocked_until = max(self._blocked_until, now + block)
             self._slow_until = now + self.rule.slowdown_seconds
+            if retry_after is None:
+                answered = sum(1 for at in self._sent.values() if now - window < at <= now)
+                learned = _learned_limit(
+                    answered, self._learned if now < self._learned_until else 0
+                )
+                if learned:
+                    self._learned, self._learned_until = learned, self._slow_until
+            return self._blocked_until - now
+
+    def pause(self, seconds: float) -> None:
+        with self._lock:
+            self._blocked_until = max(self._blocked_until, self._clock() + seconds)
 
     def seed_daily(self, used: int) -> None:
         with self._lock:
@@ -254,30 +299,32 @@ def _recovering(first_arg: int, body: str) -> str:
     )
 
 
-# KEYS: log zset, day counter, slowed flag, epoch, blocked-until. ARGV: the recovery block, then
-# limit, slowed limit, daily limit, member, in-flight ms, in-flight poll ms. Returns {ms to wait
-# (0 = admitted, -1 = the day's budget is spent), epoch, day count}. Unanswered entries are scored
-# in the future (see the docstring).
+# KEYS: log zset, day counter, slowed flag, epoch, blocked-until, learned limit. ARGV: the
+# recovery block, then limit, slowed limit, daily limit, member, in-flight ms, in-flight poll ms.
+# Returns {ms to wait (0 = admitted, -1 = the day's budget is spent), epoch, day count, 1 when
+# the wait is a block}. Unanswered entries are scored in the future (see the docstring).
 _ACQUIRE = _recovering(
     7,
     """
 local blocked = tonumber(redis.call('GET', KEYS[5]) or '0')
-if blocked > now then return {blocked - now, epoch, day} end
+if blocked > now then return {blocked - now, epoch, day, 1} end
 local window = tonumber(ARGV[7])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local limit = tonumber(ARGV[1])
 if redis.call('EXISTS', KEYS[3]) == 1 then limit = tonumber(ARGV[2]) end
+local learned = tonumber(redis.call('GET', KEYS[6]) or '0')
+if learned > 0 and learned < limit then limit = learned end
 if redis.call('ZCARD', KEYS[1]) >= limit then
   local oldest = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2])
-  if oldest > now then return {tonumber(ARGV[6]), epoch, day} end
-  return {math.max(1, oldest + window - now), epoch, day}
+  if oldest > now then return {tonumber(ARGV[6]), epoch, day, 0} end
+  return {math.max(1, oldest + window - now), epoch, day, 0}
 end
-if day >= tonumber(ARGV[3]) then return {-1, epoch, day} end
+if day >= tonumber(ARGV[3]) then return {-1, epoch, day, 0} end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[5]), ARGV[4])
 redis.call('PEXPIRE', KEYS[1], window + tonumber(ARGV[5]))
 day = redis.call('INCR', KEYS[2])
 redis.call('EXPIRE', KEYS[2], 172800)
-return {0, epoch, day}
+return {0, epoch, day, 0}
 """,
 )
 
@@ -290,12 +337,34 @@ return 0
 """
 )
 
+# KEYS: blocked-until, slowed flag, log, learned limit. ARGV: block ms, slowdown ms, window ms,
+# '1' to learn the limit (no Retry-After: see ``_learned_limit``, the same rule). Returns the ms
+# the key is blocked from now.
 _PENALIZE = (
     _BLOCK
     + _NOW
     + """
 block(KEYS[1], now, tonumber(ARGV[1]))
 redis.call('SET', KEYS[2], '1', 'PX', tonumber(ARGV[2]))
+if ARGV[4] == '1' then
+  local answered = redis.call('ZCOUNT', KEYS[3], now - tonumber(ARGV[3]), now)
+  if answered >= 2 then
+    local cap = answered - 1
+    local learned = tonumber(redis.call('GET', KEYS[4]) or '0')
+    if learned > 0 and learned < cap then cap = learned end
+    redis.call('SET', KEYS[4], cap, 'PX', tonumber(ARGV[2]))
+  end
+end
+return tonumber(redis.call('GET', KEYS[1]) or '0') - now
+"""
+)
+
+# KEYS: blocked-until. ARGV: ms.
+_PAUSE = (
+    _BLOCK
+    + _NOW
+    + """
+block(KEYS[1], now, tonumber(ARGV[1]))
 return 0
 """
 )
@@ -328,6 +397,7 @@ class RedisBudget:
         self._acquire = client.register_script(_ACQUIRE)
         self._answered = client.register_script(_ANSWERED)
         self._penalize = client.register_script(_PENALIZE)
+        self._pause = client.register_script(_PAUSE)
         self._seed_daily = client.register_script(_SEED_DAILY)
         self._lock = threading.Lock()
         # ticket -> when the supplier counts it, on this process' monotonic clock (in the future
@@ -339,7 +409,7 @@ class RedisBudget:
     def _keys(self) -> list[str]:
         p = self._prefix
         day = f"{p}:day:{_day(time.time())}"
-        return [f"{p}:log", day, f"{p}:slowed", f"{p}:epoch", f"{p}:blocked"]
+        return [f"{p}:log", day, f"{p}:slowed", f"{p}:epoch", f"{p}:blocked", f"{p}:learned"]
 
     def _recovery_args(self) -> list[str | int]:
         """The store's epoch this process saw last, and what to put back if it is gone."""
@@ -368,7 +438,7 @@ class RedisBudget:
         rule = self.rule
         while True:
             ticket = Ticket(uuid.uuid4().hex)
-            waited, epoch, day_count = self._acquire(
+            waited, epoch, day_count, blocked = self._acquire(
                 keys=self._keys(),
                 args=[
                     rule.effective(False),
@@ -387,7 +457,8 @@ class RedisBudget:
                 return ticket
             if waited < 0:
                 raise BudgetExhausted(_seconds_to_next_day(time.time()), "daily limit reached")
-            _wait_or_raise(waited / 1000, max_wait, deadline, "per-minute limit reached")
+            reason = "the key is blocked after a refusal" if blocked else "per-minute limit reached"
+            _wait_or_raise(waited / 1000, max_wait, deadline, reason)
 
     def answered(self, ticket: Ticket) -> None:
         with self._lock:
@@ -399,16 +470,32 @@ class RedisBudget:
             # The entry stays stamped in the future; the shadow has the answer for a restart.
             event("budget.answered.unrecorded", logging.WARNING, error=type(exc).__name__)
 
-    def penalize(self, retry_after: float) -> None:
-        _, _, slowed, _, blocked = self._keys()
+    def penalize(self, retry_after: float | None) -> float:
+        log, _, slowed, _, blocked, learned = self._keys()
+        window = self.rule.guarded_window
+        block = window if retry_after is None else retry_after
         try:
-            self._penalize(
-                keys=[blocked, slowed],
-                args=[max(1, int(retry_after * 1000)), int(self.rule.slowdown_seconds * 1000)],
+            remaining = self._penalize(
+                keys=[blocked, slowed, log, learned],
+                args=[
+                    max(1, int(block * 1000)),
+                    int(self.rule.slowdown_seconds * 1000),
+                    int(window * 1000),
+                    "1" if retry_after is None else "0",
+                ],
             )
         except redis.RedisError as exc:
-            # The 429 still reaches the caller, which waits its Retry-After before trying again.
+            # The refusal still reaches the caller, which waits the block before trying again.
             event("budget.penalty.unrecorded", logging.WARNING, error=type(exc).__name__)
+            return block
+        return max(block, int(remaining) / 1000)
+
+    def pause(self, seconds: float) -> None:
+        try:
+            self._pause(keys=[self._keys()[4]], args=[max(1, int(seconds * 1000))])
+        except redis.RedisError as exc:
+            # The caller pauses the supplier itself too (its row): nothing is bought meanwhile.
+            event("budget.pause.unrecorded", logging.WARNING, error=type(exc).__name__)
 
     def seed_daily(self, used: int) -> None:
         epoch, day_count = self._seed_daily(

@@ -3,12 +3,22 @@
 ``create_order`` sends exactly one request and never retries: the API has no idempotency key, so
 a second attempt after an ambiguous failure could buy twice. Reads retry transient failures a few
 times with backoff, honouring the supplier's Retry-After up to a cap.
+
+No supplier can stall its caller (``bridge.bounded_http``): every request ends within one
+deadline (connect, send and read together: ``deadline``, the read timeout by default) and reads
+at most ``max_answer_bytes`` of answer, decompressed. A request cut short by either is
+``SupplierOutcomeUnknown``: settled, never bought again, for ``orders/create``; for a read it is
+not retried here (the supplier just took a whole deadline, or sent what it should not: the
+step reschedules it instead of holding its thread again at once). With a ``bulkhead`` a call
+beyond the supplier's share of the process's threads is refused at once with ``SupplierBusy``
+(``bridge.supplier.bulkhead``), before anything is sent or any budget taken.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, tzinfo
 from types import TracebackType
 from typing import Any, TypeVar
@@ -17,12 +27,17 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from bridge import metrics
+from bridge.bounded_http import ACCEPT_ENCODING, AnswerTooLarge, BoundedTransport
+from bridge.http_errors import where
 from bridge.retrying import call_with_retries
 from bridge.supplier import paging
 from bridge.supplier.budget import Budget, Ticket
+from bridge.supplier.bulkhead import Bulkhead, SupplierBusy
 from bridge.supplier.clock import ClockOffset
 from bridge.supplier.errors import (
+    SupplierDailyLimited,
     SupplierError,
+    SupplierOutcomeUnknown,
     SupplierRateLimited,
     SupplierRefused,
     SupplierUnreachable,
@@ -30,10 +45,13 @@ from bridge.supplier.errors import (
     from_transport_error,
     unexpected_body,
 )
+from bridge.supplier.refusals import daily_limit_pause_end
 from bridge.supplier.schemas import (
     VN_TZ,
     AccountInfo,
     Balance,
+    Category,
+    CategoryList,
     CreateResult,
     OrderItem,
     OrderPage,
@@ -46,6 +64,10 @@ from bridge.supplier.vocabulary import ErrorCode
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=10.0, pool=5.0)
 READ_RETRY_BASE = 0.5
 READ_RETRY_CAP = 10.0
+# The largest answer read, decompressed: a catalogue page of 100 products is a few hundred KB.
+MAX_ANSWER_BYTES = 2 * 2**20
+# Timeouts that mean the call used up its deadline after the request may have left.
+_DEADLINE_SPENT = (httpx.ReadTimeout, httpx.WriteTimeout)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -78,9 +100,14 @@ class SupplierClient:
         budget: Budget | None = None,
         budget_wait: float = 20.0,
         name: str = "",
+        deadline: float | None = None,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
+        bulkhead: Bulkhead | None = None,
     ) -> None:
         if read_attempts < 1:
             raise ValueError("read_attempts must be at least 1")
+        # One deadline for the whole request; by default as long as one read may wait.
+        self.deadline = deadline if deadline is not None else (timeout.read or 30.0)
         # A trailing slash makes httpx append "orders/create" to the API root instead of
         # replacing its last segment.
         self._http = httpx.Client(
@@ -89,9 +116,13 @@ class SupplierClient:
                 "X-API-Key": api_key,
                 "X-API-Secret": api_secret,
                 "Accept": "application/json",
+                # Only what the bounded reading can inflate a chunk at a time.
+                "Accept-Encoding": ACCEPT_ENCODING,
             },
             timeout=timeout,
-            transport=transport,
+            transport=BoundedTransport(
+                deadline_seconds=self.deadline, max_bytes=max_answer_bytes, inner=transport
+            ),
             # Never follow (httpx's default, spelled out): a 301/302 would resend a POST as a
             # GET, and any redirect would carry the API key to the host it names. A 3xx is
             # raised as SupplierRedirected, naming the base URL to configure instead.
@@ -106,6 +137,7 @@ class SupplierClient:
         # Every request, reads and retries included, spends from the key's shared budget.
         self._budget = budget
         self._budget_wait = budget_wait
+        self._bulkhead = bulkhead
         # The operator's name for the supplier: what its requests are counted under (metrics).
         self.name = name
         self.calls = 0
@@ -115,9 +147,18 @@ class SupplierClient:
     def __repr__(self) -> str:
         return f"SupplierClient({str(self._http.base_url)!r})"
 
+    @property
+    def bulkhead(self) -> Bulkhead | None:
+        """The supplier's share of the process's threads its calls take (None: unbounded)."""
+        return self._bulkhead
+
     def reserve_slot(self, max_wait: float) -> Ticket | None:
         """Take one request's budget for the ``create_order`` that follows, waiting at most
-        ``max_wait`` seconds; raises BudgetExhausted."""
+        ``max_wait`` seconds; raises BudgetExhausted, or ``SupplierBusy`` (one) when the
+        supplier's share of threads is taken now: no budget is spent on a call that would be
+        refused."""
+        if self._bulkhead is not None:
+            self._bulkhead.check()
         return None if self._budget is None else self._budget.acquire(max_wait)
 
     def release_slot(self, ticket: Ticket | None) -> None:
@@ -160,14 +201,41 @@ class SupplierClient:
             lambda page: self.list_orders(page=page, limit=limit), since=since
         )
 
-    def list_products(self, page: int = 1, limit: int = 100) -> ProductPage:
-        return self._read(ProductPage, "products/list", {"page": page, "limit": limit})
+    def list_products(
+        self,
+        page: int = 1,
+        limit: int = 100,
+        *,
+        category_id: int | None = None,
+        search: str | None = None,
+    ) -> ProductPage:
+        """One page of ``products/list``, of one category or matching ``search`` when given
+        (the two filters every shop's docs list; ``page``/``limit`` only some do)."""
+        params: dict[str, Any] = {"page": page, "limit": limit}
+        if category_id is not None:
+            params["category_id"] = category_id
+        if search is not None:
+            params["search"] = search
+        return self._read(ProductPage, "products/list", params)
 
-    def iter_product_pages(self, *, limit: int = 100) -> Iterator[ProductPage]:
-        """The whole catalogue, page after page (guarded: ``bridge.supplier.paging``)."""
+    def iter_product_pages(
+        self, *, limit: int = 100, category_id: int | None = None, search: str | None = None
+    ) -> Iterator[ProductPage]:
+        """The whole catalogue (or one category, or what ``search`` finds), page after page,
+        guarded (``bridge.supplier.paging``): raises ``ListingIncomplete`` when the shop ignores
+        paging and rows were not seen. ``bridge.supplier.catalogue`` reads around that."""
         return paging.pages(
-            lambda page: self.list_products(page=page, limit=limit), what="products/list"
+            lambda page: self.list_products(
+                page=page, limit=limit, category_id=category_id, search=search
+            ),
+            what="products/list",
+            whole=True,
         )
+
+    def categories(self) -> list[Category]:
+        """``categories/list`` (may be empty while products have categories: the real server's
+        bug)."""
+        return self._read(CategoryList, "categories/list", {}).categories
 
     def iter_products(self) -> Iterator[Product]:
         """Every product of the catalogue."""
@@ -198,17 +266,27 @@ class SupplierClient:
 
     def _read(self, model: type[M], path: str, params: Mapping[str, Any]) -> M:
         def attempt() -> M:
-            response, data = self._send("GET", path, params=params)
+            try:
+                response, data = self._send("GET", path, params=params)
+            except SupplierDailyLimited as exc:
+                raise _NoRetry(exc) from exc  # the key waits for the supplier's next day
+            except SupplierOutcomeUnknown as exc:
+                if isinstance(exc.__cause__, (*_DEADLINE_SPENT, AnswerTooLarge)):
+                    raise _NoRetry(exc) from exc  # see the module's docstring
+                raise
             return self._parse(model, data, response, page=params.get("page"))
 
         # Transient supplier errors are RetryLaters: retried here, the last one raised as is.
-        return call_with_retries(
-            attempt,
-            attempts=self._read_attempts,
-            base=self._read_retry_base,
-            cap=self._read_retry_cap,
-            sleep=self._sleep,
-        )
+        try:
+            return call_with_retries(
+                attempt,
+                attempts=self._read_attempts,
+                base=self._read_retry_base,
+                cap=self._read_retry_cap,
+                sleep=self._sleep,
+            )
+        except _NoRetry as stop:
+            raise stop.error from stop.error.__cause__  # what the transport said, if anything
 
     def _send(
         self,
@@ -220,8 +298,23 @@ class SupplierClient:
         ticket: Ticket | None = None,
     ) -> tuple[httpx.Response, dict[str, Any]]:
         """One HTTP request; returns the envelope's ``data`` or raises a ``SupplierError``.
-        ``ticket``: its budget, when already taken (``reserve_slot``)."""
+        ``ticket``: its budget, when already taken (``reserve_slot``). ``SupplierBusy``: the
+        supplier's share of threads is taken; nothing sent, and ``ticket`` given back."""
         request = self._http.build_request(method, path, params=params, json=json)
+        try:
+            with self._share():
+                return self._send_counted(request, path, ticket)
+        except SupplierBusy:
+            self.release_slot(ticket)
+            raise
+
+    def _share(self) -> AbstractContextManager[None]:
+        return nullcontext() if self._bulkhead is None else self._bulkhead.call()
+
+    def _send_counted(
+        self, request: httpx.Request, path: str, ticket: Ticket | None
+    ) -> tuple[httpx.Response, dict[str, Any]]:
+        """``_send`` within the supplier's share of threads."""
         if ticket is None and self._budget is not None:
             ticket = self._budget.acquire(self._budget_wait)  # raises BudgetExhausted: nothing sent
         self.calls += 1
@@ -243,7 +336,7 @@ class SupplierClient:
         except httpx.RequestError as exc:
             # A request that timed out may still reach the supplier later: its slot stays taken
             # until the budget's in-flight ceiling.
-            raise from_transport_error(exc) from exc
+            raise self._transport_error(exc) from exc
         if ticket is not None and self._budget is not None:
             self._budget.answered(ticket)  # the supplier counted it by now, if at all
         if not response.is_success:
@@ -262,6 +355,18 @@ class SupplierClient:
             raise unexpected_body(response, "answer has no data object")
         return response, data
 
+    def _transport_error(self, exc: httpx.RequestError) -> SupplierError:
+        """What a request that got no usable answer means; a deadline or a size limit is
+        named, so the operator reads why (the supplier may have acted on it either way)."""
+        method, path = where(exc.request)
+        if isinstance(exc, AnswerTooLarge):
+            detail = f"answer larger than {exc.limit:,} bytes, not read"
+            return SupplierOutcomeUnknown(detail, method=method, path=path)
+        if isinstance(exc, _DEADLINE_SPENT):
+            detail = f"no whole answer within {self.deadline:g}s ({type(exc).__name__})"
+            return SupplierOutcomeUnknown(detail, method=method, path=path)
+        return from_transport_error(exc)
+
     def _measure_clock(self, timestamp: object, sent: datetime) -> None:
         if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
             return
@@ -271,9 +376,19 @@ class SupplierClient:
         )
 
     def _refusal(self, response: httpx.Response, endpoint: str = "") -> SupplierError:
+        """The error for an answer that is not a usable success. A spent limit holds the key's
+        shared budget: every process then waits instead of sending into the block (each
+        refused request counts against the limit again), and ``resume_in`` says how long."""
         error = from_response(response, secrets=self._secrets, endpoint=endpoint)
-        if isinstance(error, SupplierRateLimited) and self._budget is not None:
-            self._budget.penalize(error.retry_after or 1.0)
+        if isinstance(error, SupplierDailyLimited):
+            now = datetime.now(UTC)
+            error.resume_in = (daily_limit_pause_end(now, self._supplier_tz) - now).total_seconds()
+            if self._budget is not None:
+                self._budget.pause(error.resume_in)
+        elif isinstance(error, SupplierRateLimited):
+            error.resume_in = error.retry_after
+            if self._budget is not None:
+                error.resume_in = self._budget.penalize(error.retry_after)
         return error
 
     def _parse(
@@ -290,6 +405,15 @@ class SupplierClient:
             # The pydantic text quotes input values; keep only where the shape broke.
             where = ", ".join(".".join(map(str, err["loc"])) for err in exc.errors()[:3])
             raise unexpected_body(response, f"unexpected answer shape at {where}") from None
+
+
+class _NoRetry(Exception):
+    """Carries a transient error out of ``call_with_retries`` that no retry of the call can
+    cure."""
+
+    def __init__(self, error: SupplierError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _metric_labels(error: SupplierError) -> tuple[str, str]:

@@ -6,7 +6,9 @@ SupplierError                an ApiError (bridge.http_errors): method, path, sta
 │   ├── SupplierUnreachable  the request never reached the supplier: nothing was bought
 │   ├── SupplierOutcomeUnknown  the supplier may have processed it: timeout after sending,
 │   │                        connection dropped mid-answer, any 5xx, or a 2xx we cannot read
-│   └── SupplierRateLimited  HTTP 429 / RATE_LIMIT_EXCEEDED: refused, retry after `retry_after`
+│   └── SupplierRateLimited  RATE_LIMIT_EXCEEDED (401 from the real server, 429 in the docs) or
+│       │                    any 429: refused, retry after `retry_after`
+│       └── SupplierDailyLimited  DAILY_LIMIT_EXCEEDED: refused until the supplier's next day
 ├── SupplierRefused          a 4xx (or a 200 with "success": false): refused, nothing bought
 │   └── SupplierRedirected   a 3xx: the base URL is not the API root; never followed
 └── ListingIncomplete        a listing that cannot be read whole (paging ignored, no end)
@@ -59,7 +61,19 @@ class SupplierOutcomeUnknown(SupplierTransient):
 
 
 class SupplierRateLimited(SupplierTransient):
-    """HTTP 429 / RATE_LIMIT_EXCEEDED: a definite refusal; ``retry_after`` seconds if announced."""
+    """RATE_LIMIT_EXCEEDED (whatever the status: the platform's own server answers 401) or a
+    429: a definite refusal. ``retry_after``: the seconds the supplier announced (the real
+    server announces none). ``resume_in``: the seconds until the key may be used again, as the
+    client worked it out (the block its budget now holds, a whole window when nothing was
+    announced); None when nobody knows.
+    """
+
+    resume_in: float | None = None
+
+
+class SupplierDailyLimited(SupplierRateLimited):
+    """DAILY_LIMIT_EXCEEDED: the key's day is spent; ``resume_in`` is the time until the
+    supplier's next day (``refusals.daily_limit_pause_end``)."""
 
 
 class SupplierRefused(SupplierError):
@@ -129,12 +143,24 @@ def from_response(
     body = _json_object(response)
     code, message = _code_and_message(body, secrets)
 
+    # A spent limit is not a bad key, whatever the status says: the real server answers 401
+    # for both, the docs 429.
+    if code == ErrorCode.DAILY_LIMIT_EXCEEDED:
+        return SupplierDailyLimited(
+            f"HTTP {status} {code}",
+            method=method,
+            path=path,
+            status=status,
+            error_code=code,
+            message=message,
+            retry_after=None,
+        )
     if status == 429 or code == ErrorCode.RATE_LIMIT_EXCEEDED:
         return SupplierRateLimited(
             f"HTTP {status} {ErrorCode.RATE_LIMIT_EXCEEDED}",
             method=method,
             path=path,
-            status=429,
+            status=status,
             error_code=ErrorCode.RATE_LIMIT_EXCEEDED,
             retry_after=parse_retry_after(response.headers.get("Retry-After")),
         )

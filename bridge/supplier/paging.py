@@ -7,6 +7,9 @@ The docs show a ``pagination`` block (``current_page``, ``total_pages``, ``has_m
 - pages are read by ``bridge.paging``'s guard (the one both clients share), while ``has_more``
   says so, never past ``total_pages``, never more than ``MAX_PAGES``; a listing that ignores
   paging and shows rows were not seen raises ``ListingIncomplete``;
+- a listing read ``whole`` (the catalogue) also raises it when its last page leaves rows of
+  the ``total`` unseen: a shop that serves its first ten products whatever is asked says
+  ``has_more`` false for a page of 100 while its total counts them all;
 - ``orders/list`` is read for the orders created since a moment, in whichever direction the
   supplier lists them: the direction is read off the first page's own ``created_at``.
 """
@@ -43,22 +46,43 @@ def pages(
     what: str,
     stop: Callable[[P], bool] = lambda page: False,
     max_pages: int = MAX_PAGES,
+    whole: bool = False,
 ) -> Iterator[P]:
-    """Pages 1, 2, … of a listing, guarded by ``bridge.paging``; ``stop`` ends it early."""
+    """Pages 1, 2, … of a listing, guarded by ``bridge.paging``; ``stop`` ends it early.
+    ``whole``: the rows seen must add up to the listing's ``total`` (not for a listing that
+    grows while it is read, such as ``orders/list``)."""
 
     def shown(page: P, number: int) -> Shown:
         last = page.total_pages is not None and number >= page.total_pages
         return Shown(page.page, page.keys(), not page.has_more or last, page.total)
 
-    return guarded_pages(
+    guarded = guarded_pages(
         fetch,
         shown,
         what=what,
         unit="rows",
-        incomplete=lambda message: ListingIncomplete(message, method="GET", path=what),
+        incomplete=lambda message: _incomplete(message, what),
         max_pages=max_pages,
         stop=stop,
     )
+    return _counted(guarded, what) if whole else guarded
+
+
+def _counted(guarded: Iterator[P], what: str) -> Iterator[P]:
+    """``guarded``'s pages, then ``ListingIncomplete`` if they showed fewer rows than the last
+    page's ``total`` says the listing holds."""
+    seen: set[str] = set()
+    total: int | None = None
+    for page in guarded:
+        seen.update(page.keys())
+        total = page.total
+        yield page
+    if total is not None and len(seen) < total:
+        raise _incomplete(f"{what} showed {len(seen)} of {total} rows", what)
+
+
+def _incomplete(message: str, what: str) -> ListingIncomplete:
+    return ListingIncomplete(message, method="GET", path=what)
 
 
 def order_pages(

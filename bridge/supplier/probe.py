@@ -140,9 +140,11 @@ _BUSY = Advice(
     "the bridge's own request budget for this key is spent for now (the workers share it)",
     "try again in a minute",
 )
+# The catalogue step reads around a shop that ignores paging (per category, by search) and
+# says its gap on the catalogue line instead: this is another listing (``orders/list``).
 _INCOMPLETE = Advice(
-    "the catalogue cannot be read whole (the supplier repeats or skips pages)",
-    "the stock sync keeps its last values for this supplier meanwhile; tell the supplier",
+    "a listing cannot be read whole (the supplier repeats or skips pages)",
+    "tell the supplier; the bridge reads what it can and says what it could not",
 )
 
 
@@ -225,6 +227,8 @@ def probe_supplier(
                 elif step is Step.ACCOUNT:
                     probe.account = client.account_info()
                 else:
+                    # Whole, or with its gap said (``Catalogue.complete``), at most
+                    # ``catalogue.MAX_CALLS`` requests for a shop that ignores paging.
                     probe.catalogue = read_catalogue(client, name=name)
             except SupplierRefused as exc:
                 if step is Step.ACCOUNT and exc.status == 404 and _no_code(exc.error_code):

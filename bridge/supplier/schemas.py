@@ -83,10 +83,27 @@ class OrderItem(BaseModel):
 
 
 class CreatedOrder(_Model):
+    """One entry of ``orders/create``'s ``data.orders``. The docs' samples show no plan and no
+    quantity; the real server's answer has both, which is what pairs several orders answered
+    for one item with it (``bridge.supplier.split``)."""
+
     trans_id: str = Field(min_length=1)
     status: Status
     product_name: str | None = None
+    # What the order cost: ``final_amount`` (after the per-user discount: what was paid) where
+    # the answer has it, else ``total``.
     total: float | None = None
+    plan_id: int | None = None
+    quantity: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _paid(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            paid = _number(data.get("final_amount"))
+            if paid is not None:
+                return {**data, "total": paid}
+        return data
 
 
 class CreateResult(_Model):
@@ -103,6 +120,11 @@ class CreateResult(_Model):
 
 
 class OrderStatus(_Model):
+    """``orders/status``. ``items`` are the delivered strings, which need not be one per unit:
+    the real server splits a hand-typed delivery on newlines, so one string may carry several
+    units, or a plan that upgrades the customer's own account hands over none at all.
+    ``delivered_count`` is the supplier's own count (the strings' when it gives none)."""
+
     trans_id: str = Field(min_length=1)
     status: Status
     items: list[str] = Field(default_factory=list)
@@ -110,6 +132,17 @@ class OrderStatus(_Model):
     expected_count: int | None = None
     plan_id: int | None = None
     quantity: int | None = None
+    # What the order cost (``final_amount``, else ``total_price``, else the short dialect's
+    # ``total_amount``) and, full dialect only, whether it is paid or refunded.
+    amount: float | None = None
+    payment_status: Status | None = None
+    # Who placed it and how (full dialect): settling adopts only an order of the key's own user
+    # placed through the API (``order_source`` "api"). None where the answer does not say.
+    user_id: str | None = None
+    order_source: str | None = None
+    created_at: SupplierTime = None
+    # The plan fields it was bought with (``fields_data``, full dialect; PHP prints none as []).
+    fields: dict[str, str] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -119,8 +152,14 @@ class OrderStatus(_Model):
         # Full dialect: data.order{...} + data.delivery; short: the order fields sit in data.
         order = data["order"] if isinstance(data.get("order"), dict) else data
         delivery = _dict(data.get("delivery"))
-        items = delivery.get("items") or []
+        # A blank line of the delivered text is nothing to hand over.
+        items = [
+            item
+            for item in delivery.get("items") or []
+            if not (isinstance(item, str) and not item.strip())
+        ]
         delivered = delivery.get("delivered_count")
+        amounts = (order.get(key) for key in ("final_amount", "total_price", "total_amount"))
         return {
             "trans_id": order.get("trans_id"),
             "status": order.get("status"),
@@ -129,7 +168,19 @@ class OrderStatus(_Model):
             "expected_count": delivery.get("expected_count"),
             "plan_id": _dict(order.get("plan")).get("id", order.get("plan_id")),
             "quantity": order.get("quantity"),
+            "amount": next((n for n in map(_number, amounts) if n is not None), None),
+            "payment_status": order.get("payment_status"),
+            "user_id": order.get("user_id"),
+            "order_source": order.get("order_source"),
+            "created_at": order.get("created_at"),
+            "fields": _fields_data(order.get("fields_data")),
         }
+
+
+def _fields_data(value: object) -> dict[str, Any] | None:
+    if isinstance(value, dict):
+        return {str(key): "" if item is None else str(item) for key, item in value.items()}
+    return {} if value == [] else None
 
 
 class ListedOrder(_Model):
@@ -148,6 +199,10 @@ class ListedOrder(_Model):
     # What the order cost: the documented ``final_amount`` (after discounts), else
     # ``total_price``; None when the listing shows neither.
     amount: float | None = None
+    # Who placed it and how, where the listing says (the docs' and the real server's do not:
+    # ``orders/status`` does).
+    user_id: str | None = None
+    order_source: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -251,6 +306,40 @@ class Product(_Model):
     id: int
     name: str
     plans: list[Plan] = Field(default_factory=list)
+    # The categories it is listed under (``category``, ``categories``, or ``category_id``):
+    # ``products/list?category_id=`` filters by them even where ``categories/list`` answers
+    # none (the real server's bug), so they are how a catalogue is read per category.
+    category_ids: tuple[int, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lift_categories(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "category_ids" in data:
+            return data
+        listed = data.get("categories")
+        # PHP serialises a keyed array as an object.
+        more = list(listed.values()) if isinstance(listed, dict) else listed
+        named = [data.get("category"), data.get("category_id")]
+        named += more if isinstance(more, list) else []
+        ids = (_number(_dict(one).get("id") if isinstance(one, dict) else one) for one in named)
+        # 0 or blank: no category.
+        found = tuple(dict.fromkeys(int(i) for i in ids if i and i > 0 and i.is_integer()))
+        return {**data, "category_ids": found}
+
+
+class Category(_Model):
+    """An entry of ``categories/list``."""
+
+    id: int
+    name: str = ""
+    parent_id: int | None = None
+
+
+class CategoryList(_Model):
+    """``categories/list``: ``data.categories``, which the real server may answer empty while
+    its products have categories."""
+
+    categories: list[Category] = Field(default_factory=list)
 
 
 class ProductPage(_Page):
@@ -287,6 +376,8 @@ class AccountInfo(_Model):
     permissions: frozenset[str] | None = None
     expires_at: SupplierTime = None  # printed like created_at
     used_today: int | None = Field(default=None, ge=0)
+    # The id of the user the key belongs to (``data.user.id``; the short dialect's ``data.id``).
+    user_id: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -302,4 +393,5 @@ class AccountInfo(_Model):
             "permissions": permissions if isinstance(permissions, list) else None,
             "expires_at": key.get("expires_at"),
             "used_today": _dict(data.get("api_usage_today")).get("total_requests"),
+            "user_id": _dict(data.get("user")).get("id", data.get("id")),
         }

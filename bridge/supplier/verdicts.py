@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from bridge.supplier.key_alerts import KEY_EXPIRING, KEY_PERMISSIONS, account_alerts
 from bridge.supplier.probe import Step, SupplierFailure, SupplierProbe
-from bridge.supplier.vocabulary import AUTH_CODES, ErrorCode
+from bridge.supplier.vocabulary import AUTH_CODES, LIMIT_CODES, ErrorCode
 
 
 class Status(StrEnum):
@@ -86,6 +86,9 @@ def judge_probe(
     if key_refused:
         assert balance_failed is not None
         found.add("auth", PROBLEM, failure_text(balance_failed))
+    elif balance_failed is not None and balance_failed.code in LIMIT_CODES:
+        # The real server refuses a spent limit at its auth stage, as a 401: not a bad key.
+        found.add("auth", UNKNOWN, "not proved: the key's request limit is spent for now")
     elif balance_failed is not None:
         found.add("auth", UNKNOWN, "not proved: account/balance was refused for another reason")
     else:
@@ -156,15 +159,22 @@ def judge_probe(
     elif probe.catalogue is None:
         found.add("catalogue", SKIPPED, "-")
     else:
-        plans = probe.catalogue.values()
-        products = len({plan.product_name for plan in plans})
-        instant = sum(1 for plan in plans if plan.is_instant)
-        found.add(
-            "catalogue",
-            OK,
-            f"{len(probe.catalogue)} plans ({instant} instant) in {products} products",
+        catalogue = probe.catalogue
+        products = len({plan.product_name for plan in catalogue.values()})
+        instant = sum(1 for plan in catalogue.values() if plan.is_instant)
+        said = f"{len(catalogue)} plans ({instant} instant) in {products} products"
+        if not catalogue.complete:
+            # The shop ignores paging and its categories and searches did not reach every product.
+            said += (
+                f": read in part ({catalogue.describe()}). Next: `bridge mappings check` names "
+                "each mapped plan that could not be read; ask the supplier to honour `page`"
+            )
+        elif len(catalogue.routes) > 1:
+            said += f", read by {' and '.join(catalogue.routes[1:])} (the shop ignores paging)"
+        found.add("catalogue", OK if catalogue.complete else PROBLEM, said)
+        found.values.update(
+            plans=len(catalogue), products=products, catalogue_complete=catalogue.complete
         )
-        found.values.update(plans=len(probe.catalogue), products=products)
     found.values["failures"] = {
         step.value: {
             "code": failure.code,

@@ -119,7 +119,13 @@ def test_doctor_reports_a_sound_installation_and_counts_shops_and_suppliers(
     assert found["secret key"][0]
     assert found["public url"] == (True, PUBLIC_URL)
     assert found["shop 4 key"] == (True, "accepted (1 warehouse(s))")
-    assert found["shop 4 webhook"] == (True, f"points here ({PUBLIC_URL}/webhooks/pancake/4)")
+    # Connected by hand with the header only (as before URL tokens): it may work, it may not.
+    assert found["shop 4 webhook"] == (
+        True,
+        f"points here ({PUBLIC_URL}/webhooks/pancake/4), without a token in the URL: its "
+        "webhooks get in only if Pancake sends the X-Bridge-Secret header, which some shops' "
+        "does not; run `bridge shops connect 4` to add one",
+    )
     assert (report["shops"], report["suppliers"]) == (1, 0)
 
     code, out, _ = run(capsys, "doctor")

@@ -53,7 +53,7 @@ def test_export_then_import_is_exact_and_a_spreadsheet_file_is_read(
     rows = rows_of(first)
     assert list(rows[0]) == [
         "shop_id", "variation_id", "name", "mapping_enabled", "supplier", "plan_id", "units",
-        "priority", "fields", "enabled", "stock_sync", "manual_stock",
+        "priority", "fields", "enabled", "stock_sync", "manual_stock", "max_cost",
     ]  # fmt: skip
     netflix = next(row for row in rows if row["variation_id"] == NETFLIX)
     assert netflix["name"] == NAME, "Vietnamese intact, in UTF-8"
@@ -95,14 +95,14 @@ def test_a_file_with_bad_rows_changes_nothing_and_names_every_bad_line(
     lines = text.splitlines()
     lines[1] = lines[1].replace(",1,0,", ",3,0,", 1)  # a good edit: units 1 -> 3
     lines += [
-        f"{SHOP},v-new,,yes,caoshop-sim,331,1,0,,yes,yes,",  # a good new choice (line 6)
-        f"{SHOP},v-x,,yes,nobody,331,1,0,,yes,yes,",  # 7: unknown supplier
-        f"{SHOP},v-y,,yes,caoshop-sim,abc,1,0,,yes,yes,",  # 8: plan not a number
+        f"{SHOP},v-new,,yes,caoshop-sim,331,1,0,,yes,yes,,",  # a good new choice (line 6)
+        f"{SHOP},v-x,,yes,nobody,331,1,0,,yes,yes,,",  # 7: unknown supplier
+        f"{SHOP},v-y,,yes,caoshop-sim,abc,1,0,,yes,yes,,",  # 8: plan not a number
         lines[2],  # 9: repeats line 3
-        f'{SHOP},v-z,,yes,caoshop-sim,319,1,0,"{{not json",yes,yes,',  # 10: bad fields
+        f'{SHOP},v-z,,yes,caoshop-sim,319,1,0,"{{not json",yes,yes,,',  # 10: bad fields
         f"{SHOP},v-w,,yes,caoshop-sim",  # 11: too few cells
-        f"{SHOP},v-v,,maybe,caoshop-sim,319,1,0,,yes,yes,",  # 12: not yes or no
-        f"{SHOP},v-u,,yes,caoshop-sim,9999,1,0,,yes,yes,",  # 13: not in the catalogue
+        f"{SHOP},v-v,,maybe,caoshop-sim,319,1,0,,yes,yes,,",  # 12: not yes or no
+        f"{SHOP},v-u,,yes,caoshop-sim,9999,1,0,,yes,yes,,",  # 13: not in the catalogue
     ]
     (tmp_path / "bad.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -123,7 +123,7 @@ def test_a_file_with_bad_rows_changes_nothing_and_names_every_bad_line(
     assert "plan_id 'abc' is not a whole number" in errors[1]
     assert "repeats line 3" in errors[2]
     assert "fields is not valid JSON" in errors[3]
-    assert "5 cells, the header has 12" in errors[4]
+    assert "5 cells, the header has 13" in errors[4]
     assert "mapping_enabled must be yes or no" in errors[5]
     assert "plan 9999 is not in caoshop-sim's catalogue" in errors[6]
     assert errors[-1] == "error: 7 bad row(s) in the file: nothing was imported"

@@ -130,3 +130,36 @@ def test_an_unreachable_host_is_refused_and_offline_saves_without_a_check(
     assert (code, err) == (0, "")
     assert out.strip() == "supplier clone saved (not checked: --offline)"
     assert url in saved(capsys)
+
+
+def zone_column(capsys: pytest.CaptureFixture[str]) -> str:
+    """The one supplier's zone, as `suppliers list` prints it."""
+    [_, row] = saved(capsys).strip().splitlines()
+    match = re.search(r"(\S+ \((?:set|learned)\)|-)\s+(?:[+-]\d+ s ± \d+ s|-)$", row)
+    assert match is not None, row
+    return match.group(1)
+
+
+def test_the_operators_timezone_is_kept_until_changed_and_a_bad_one_is_refused_at_once(
+    cli_env: Path,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+    shop: tuple[SupplierSimulator, str],
+) -> None:
+    sim, url = shop
+    assert add(capsys, url)[0] == 0
+    assert zone_column(capsys) == "-", "not known until set or learned"
+
+    assert add(capsys, url, "--timezone", "UTC+8")[0] == 0
+    assert zone_column(capsys) == "+08:00 (set)"
+    assert add(capsys, url, "--offline")[0] == 0, "a key rotation keeps it"
+    assert zone_column(capsys) == "+08:00 (set)"
+
+    calls = len(sim.calls)
+    code, out, err = add(capsys, url, "--timezone", "Asia/Ho_Chi_Minh")
+    assert (code, out) == (2, "")
+    assert "--timezone" in err
+    assert len(sim.calls) == calls, "refused before any request"
+    assert zone_column(capsys) == "+08:00 (set)"
+
+    assert add(capsys, url, "--timezone", "auto")[0] == 0
+    assert zone_column(capsys) == "-"

@@ -31,10 +31,18 @@ from sqlmodel import col, select
 
 from bridge.db import session_scope
 from bridge.dev.sandbox import Sandbox
-from bridge.dev.simulators.supplier import Dialect, SupplierSimulator
+from bridge.dev.simulators.supplier import (
+    DEMO_API_KEY,
+    DEMO_API_SECRET,
+    Dialect,
+    SupplierSimulator,
+)
 from bridge.models import Fulfilment, PurchaseAttempt
 from bridge.settings import Settings
 from bridge.states import TERMINAL, AttemptOutcome, FulfilmentState
+from bridge.supplier.client import SupplierClient
+from bridge.supplier.models import Supplier
+from bridge.supplier.schemas import OrderItem
 from tests.conftest import bridge_cli, clean_environment
 from tests.faults import ledger
 from tests.faults.ledger import ACCEPTABLE_ENDS, SUMMARY, LedgerCheck, missing_lines
@@ -157,6 +165,7 @@ class FaultWorld:
         self._expected: dict[str, int] = {}  # orders confirmed: the lines the bridge must settle
         self._helpers: list[Repeater] = []
         self._partial: set[str] = set()  # manual orders handed over in part already
+        self._outside: set[tuple[str, str]] = set()  # orders the test placed, not the bridge
         self._closed = False
         self._http = httpx.Client(timeout=10)
 
@@ -197,6 +206,8 @@ class FaultWorld:
                 name=product.name,
                 units=product.units,
                 fields=dict(product.fields) if product.fields else None,
+                # Sold at a margin: the bridge buys no plan dearer than the retail price.
+                retail_price=2 * product.price * product.units,
             )
         sandbox.start(workers=False)
         return self
@@ -545,7 +556,20 @@ class FaultWorld:
     # -- the checks -----------------------------------------------------------------------------
 
     def ledger_check(self) -> LedgerCheck:
-        return LedgerCheck.of(self.lines(), self.attempts(), self.suppliers)
+        return LedgerCheck.of(self.lines(), self.attempts(), self.suppliers, self._outside)
+
+    def buy_outside(self, product: Product, quantity: int = 1) -> str:
+        """The key's own user buys ``product`` through the API, but not through the bridge (the
+        owner's other tool): the ledger checks leave the order out. Its trans_id."""
+        with session_scope(self.sandbox.runtime.engine) as session:
+            row = session.get(Supplier, product.supplier)
+            assert row is not None
+            base_url = row.base_url
+        with SupplierClient(base_url, DEMO_API_KEY, DEMO_API_SECRET) as client:
+            item = OrderItem(plan_id=product.plan_id, quantity=quantity)
+            [order] = client.create_order([item]).orders
+        self._outside.add((product.supplier, order.trans_id))
+        return order.trans_id
 
     def double_purchases(self) -> int:
         """Supplier orders beyond one per line, plus orders no line claims (orphans)."""

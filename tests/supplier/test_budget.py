@@ -225,3 +225,104 @@ def test_used_today_is_none_when_redis_cannot_be_reached() -> None:
         assert budgets.for_key("sk_live_down").used_today() is None
     finally:
         budgets.close()
+
+
+# The real server refuses a spent rate limit with a 401 and no Retry-After, and counts every
+# request of the last window, refused ones included.
+
+
+def test_a_refused_request_still_spends_its_slot() -> None:
+    """The supplier counts refused requests against the limit: so does the budget (the client
+    reports every answer, refusals included, with ``answered``)."""
+    clock = FakeClock()
+    budget = LocalBudget(BudgetRule(limit=3, window_seconds=1.0, margin=0), clock=clock)
+    for _ in range(3):
+        send(budget)  # three answers: whatever they said, they were counted
+    assert admitted(budget) == 0
+    clock.now += 1.1
+    assert admitted(budget) == 3
+
+
+@pytest.mark.parametrize("store", ["local", "redis"])
+def test_a_refusal_without_retry_after_blocks_a_whole_window_and_teaches_the_limit(
+    store: str, request: pytest.FixtureRequest
+) -> None:
+    """Believing 5 a window, the 4th request is refused: the key waits a whole window, then
+    sends at most 3 a window (the 4 the window held answered, less one) for a while."""
+    budget: Budget
+    if store == "local":
+        clock = FakeClock()
+        budget = LocalBudget(RULE, clock=clock)
+    else:
+        budgets, _ = request.getfixturevalue("redis_budgets")
+        budget = budgets.for_key("sk_live_learning")
+    for _ in range(4):
+        send(budget)
+    in_flight = budget.acquire(max_wait=0)  # sent, not answered: it may not have arrived yet
+    blocked = budget.penalize(None)
+    assert blocked == pytest.approx(RULE.guarded_window, abs=0.05)
+    with pytest.raises(BudgetExhausted, match="blocked"):
+        budget.acquire(max_wait=0)
+    budget.answered(in_flight)
+    if store == "local":
+        clock.now += RULE.guarded_window + 0.01
+    else:
+        time.sleep(RULE.guarded_window + 0.05)
+    assert admitted(budget) == 3
+    if store == "local":
+        clock.now += RULE.guarded_window + 0.01
+    else:
+        time.sleep(RULE.guarded_window + 0.05)
+    assert admitted(budget) == 3, "the lower limit holds for more than one window"
+
+
+def test_a_refusal_with_retry_after_is_waited_out_and_teaches_nothing() -> None:
+    """A Retry-After (the docs' 429, a proxy in front) says when: the key waits that long, and
+    what the window held proves nothing about the key's limit."""
+    clock = FakeClock()
+    budget = LocalBudget(RULE, clock=clock)
+    for _ in range(4):
+        send(budget)
+    assert budget.penalize(3.0) == pytest.approx(3.0)
+    clock.now += 3.0
+    assert admitted(budget) == int(RULE.limit * 0.9)
+
+
+def test_a_refusal_that_our_own_requests_do_not_explain_teaches_nothing() -> None:
+    clock = FakeClock()
+    budget = LocalBudget(RULE, clock=clock)
+    send(budget)  # the refused request alone: someone else spends the key
+    budget.penalize(None)
+    clock.now += RULE.guarded_window + 0.01
+    assert admitted(budget) == int(RULE.limit * 0.9)
+
+
+def test_a_lower_limit_learned_is_never_raised_by_a_later_refusal() -> None:
+    clock = FakeClock()
+    budget = LocalBudget(BudgetRule(limit=20, window_seconds=1.0, margin=0), clock=clock)
+    for _ in range(3):
+        send(budget)
+    budget.penalize(None)  # learns 2
+    clock.now += 1.1
+    for _ in range(2):
+        send(budget)
+    budget.penalize(None)  # 1 would be lower still; 2 answered teach 1
+    clock.now += 1.1
+    assert admitted(budget) == 1
+
+
+@pytest.mark.parametrize("store", ["local", "redis"])
+def test_a_pause_blocks_the_key_and_never_shortens_a_longer_block(
+    store: str, request: pytest.FixtureRequest
+) -> None:
+    budget: Budget
+    if store == "local":
+        budget = LocalBudget(RULE)
+    else:
+        budgets, _ = request.getfixturevalue("redis_budgets")
+        budget = budgets.for_key("sk_live_paused")
+    budget.pause(3600.0)
+    budget.pause(1.0)
+    with pytest.raises(BudgetExhausted, match="blocked") as caught:
+        budget.acquire(max_wait=0)
+    assert caught.value.retry_after > 3500

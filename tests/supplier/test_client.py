@@ -22,6 +22,7 @@ from bridge.supplier import (
     SupplierUnreachable,
 )
 from bridge.supplier.budget import Ticket
+from bridge.supplier.errors import SupplierDailyLimited
 
 API_KEY = "sk_live_a1b2c3d4" + "7" * 24
 API_SECRET = "sk_secret_a1b2c3d4" + "9" * 56
@@ -313,6 +314,8 @@ class RecordingBudget:
     def __init__(self) -> None:
         self.admitted: list[Ticket] = []
         self.answered_tickets: list[Ticket] = []
+        self.penalties: list[float | None] = []
+        self.pauses: list[float] = []
 
     def acquire(self, max_wait: float) -> Ticket:
         self.admitted.append(Ticket(f"t{len(self.admitted)}"))
@@ -321,8 +324,12 @@ class RecordingBudget:
     def answered(self, ticket: Ticket) -> None:
         self.answered_tickets.append(ticket)
 
-    def penalize(self, retry_after: float) -> None:
-        pass
+    def penalize(self, retry_after: float | None) -> float:
+        self.penalties.append(retry_after)
+        return 60.0 if retry_after is None else retry_after
+
+    def pause(self, seconds: float) -> None:
+        self.pauses.append(seconds)
 
 
 @pytest.mark.parametrize(
@@ -393,7 +400,7 @@ def failing_then(failures: list[Handler], final: Handler) -> Handler:
 def test_reads_retry_transient_failures_then_succeed() -> None:
     sleeps: list[float] = []
     handler = failing_then(
-        [answer(503, b"busy"), raising(httpx.ReadTimeout)], answer(200, SHORT_STATUS)
+        [answer(503, b"busy"), raising(httpx.ReadError)], answer(200, SHORT_STATUS)
     )
     client = make_client(handler, read_attempts=3, sleep=sleeps.append)
 
@@ -591,3 +598,107 @@ def test_iter_products_stops_on_an_empty_page_claiming_more() -> None:
     client = make_client(answer(200, body))
     assert list(client.iter_products()) == []
     assert client.calls == 1
+
+
+# What the platform's own server answers (DESIGN.md section 4).
+
+REAL_CREATED = {
+    "success": True,
+    "message": "Đơn hàng đã được tạo thành công",
+    "timestamp": 1770020629,
+    "data": {
+        "orders": [
+            {
+                "order_id": 36,
+                "trans_id": "K7Q2M9X",
+                "product_id": 21,
+                "product_name": "Netflix Premium",
+                "plan_id": 319,
+                "plan_name": "Netflix Premium 1 tháng",
+                "quantity": 2,
+                "unit_price": "75000.00",
+                "total": 150000,
+                "discount": 0,
+                "final_amount": 150000,
+                "status": "completed",
+            }
+        ],
+        "summary": {
+            "orders_count": 1,
+            "original_total": 150000,
+            "discount_amount": 0,
+            "coupon_code": None,
+            "total_amount": 150000,
+            "new_balance": 850000,
+        },
+        "warnings": [{"code": "COUPON_SKIPPED", "message": "Mã giảm giá X không hợp lệ"}],
+    },
+}
+
+
+def test_the_real_servers_201_is_a_purchase() -> None:
+    result = make_client(answer(201, REAL_CREATED)).create_order([OrderItem(plan_id=319)])
+    [order] = result.orders
+    assert (order.trans_id, order.status, order.total) == ("K7Q2M9X", "completed", 150000)
+    assert result.new_balance == 850000
+
+
+@pytest.mark.parametrize("status", [401, 429])
+def test_a_spent_rate_limit_is_a_rate_limit_whatever_its_status(status: int) -> None:
+    """The real server answers RATE_LIMIT_EXCEEDED with a 401 and no Retry-After: not a bad
+    key. The key's budget is held for what it decides (a whole window), and the error says so."""
+    budget = RecordingBudget()
+    client = make_client(answer(status, error_body("RATE_LIMIT_EXCEEDED")), budget=budget)
+    with pytest.raises(SupplierRateLimited) as caught:
+        client.create_order([OrderItem(plan_id=1)])
+    assert (caught.value.status, caught.value.error_code) == (status, "RATE_LIMIT_EXCEEDED")
+    assert budget.penalties == [None], "no Retry-After: the budget decides how long"
+    assert caught.value.retry_after is None, "nothing was announced"
+    assert caught.value.resume_in == 60.0
+    assert budget.answered_tickets == budget.admitted, "the refused request spent its slot"
+
+
+def test_a_retry_after_is_passed_to_the_budget() -> None:
+    budget = RecordingBudget()
+    limited = answer(429, error_body("RATE_LIMIT_EXCEEDED"), {"Retry-After": "7"})
+    with pytest.raises(SupplierRateLimited) as caught:
+        make_client(limited, budget=budget).create_order([OrderItem(plan_id=1)])
+    assert budget.penalties == [7.0]
+    assert caught.value.retry_after == caught.value.resume_in == 7.0
+
+
+@pytest.mark.parametrize("status", [401, 429])
+def test_a_spent_day_pauses_the_key_until_the_suppliers_next_day(status: int) -> None:
+    budget = RecordingBudget()
+    zone = timezone(timedelta(hours=8))
+    client = make_client(
+        answer(status, error_body("DAILY_LIMIT_EXCEEDED", "Vượt quá giới hạn request trong ngày")),
+        budget=budget,
+        supplier_tz=zone,
+        read_attempts=3,
+    )
+    with pytest.raises(SupplierDailyLimited) as caught:
+        client.balance()
+    assert client.calls == 1, "no retry can cure a spent day"
+    local = datetime.now(zone)
+    midnight = (local + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    to_midnight = (midnight - local).total_seconds()
+    wait = caught.value.resume_in
+    assert wait is not None
+    assert wait == pytest.approx(to_midnight, abs=5) or wait == pytest.approx(3600, abs=5)
+    assert budget.pauses == [wait]
+    assert budget.penalties == [], "a spent day teaches nothing about the minute"
+    assert caught.value.message == "Vượt quá giới hạn request trong ngày"
+
+
+@pytest.mark.parametrize(
+    "code", ["EXPIRED_API_KEY", "USER_BANNED", "API_DISABLED", "IP_NOT_ALLOWED", "INVALID_API_KEY"]
+)
+def test_the_real_servers_other_401s_are_refusals(code: str) -> None:
+    budget = RecordingBudget()
+    client = make_client(answer(401, error_body(code)), budget=budget)
+    with pytest.raises(SupplierRefused) as caught:
+        client.create_order([OrderItem(plan_id=1)])
+    assert (caught.value.status, caught.value.error_code) == (401, code)
+    assert budget.penalties == budget.pauses == []
+    assert budget.answered_tickets == budget.admitted, "the refused request spent its slot"

@@ -2,8 +2,8 @@
 
 A line is ``purchasing`` while one worker holds it, and its attempt says which worker and
 whether the request was sent (``purchase.mark_sent``, just before it goes out). When that worker
-stopped beating (``workers/queue/heartbeat.py``), or, for a worker with no heartbeat (a CLI run), when
-the line outlived its lease, the line is taken back:
+stopped beating (``workers/queue/heartbeat.py``), or, for a worker with no heartbeat (a CLI
+run), when the line outlived its lease, the line is taken back:
 
 - never marked sent: nothing went out. The attempt closes as ``not_sent`` and the line is bought
   again at once. The conditional update races the owner's own mark: if the owner was alive

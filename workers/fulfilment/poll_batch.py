@@ -3,8 +3,9 @@
 ``orders/status`` costs one request per order per poll; ``orders/list`` shows up to 100 orders per
 request. While a supplier has several orders still pending (manual plans), one poller at a time
 (a lease per supplier, which also spaces the polls) reads the list back to the oldest waiting
-order and marks the ones that completed; only those then cost an ``orders/status`` read, the one
-that carries the credentials.
+order and marks the ones the supplier no longer calls pending or processing (completed, cancelled,
+refunded, or a status the bridge does not know); only those then cost an ``orders/status`` read,
+which carries the credentials and decides how the line ends.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from bridge.models import Fulfilment
 from bridge.states import AWAITING_DELIVERY
 from bridge.supplier import breaker
 from bridge.supplier.budget import BudgetExhausted
-from bridge.supplier.clock import CREATED_AT_PRECISION, supplier_clock
+from bridge.supplier.clock import CREATED_AT_PRECISION, created_offset
+from bridge.supplier.delivery import STATUS_CHARS
 from bridge.supplier.errors import SupplierTransient
 from bridge.supplier.models import Supplier
-from bridge.supplier.vocabulary import FINISHED
+from bridge.supplier.vocabulary import IN_PROGRESS
 from workers.queue.context import Context
 from workers.queue.dispatch import DELIVER, Send
 from workers.queue.leases import take_named
@@ -35,13 +37,14 @@ def _undecided(supplier: str) -> list[ColumnElement[bool]]:
         col(Fulfilment.trans_id).is_not(None),
         or_(
             col(Fulfilment.supplier_status).is_(None),
-            col(Fulfilment.supplier_status).not_in(FINISHED),
+            col(Fulfilment.supplier_status).in_(IN_PROGRESS),
         ),
     ]
 
 
 def waiting_orders(session: Session, supplier: str) -> int:
-    """How many bought orders of this supplier are still waiting for the supplier to finish."""
+    """How many bought orders of this supplier the supplier is still working on (as far as
+    the bridge last heard)."""
     count = session.exec(select(func.count()).where(*_undecided(supplier))).one()
     return int(count)
 
@@ -67,26 +70,26 @@ def poll_batch(
     if not rows:
         return []
     waiting = {trans_id: line_id for line_id, trans_id, _ in rows if trans_id}
-    # The oldest waiting order's created_at, by the supplier's measured clock.
-    early = supplier_clock(supplier).low - CREATED_AT_PRECISION - ctx.settings.settle_margin_seconds
+    # The oldest waiting order's created_at, by the supplier's clock in any zone it may print.
+    early = created_offset(supplier).low - CREATED_AT_PRECISION - ctx.settings.settle_margin_seconds
     since = min(created for _, _, created in rows) + timedelta(seconds=early)
     client = ctx.supplier(supplier)
-    finished: dict[int, str] = {}
+    moved: dict[int, str] = {}
     try:
         for listing in client.iter_order_pages(since=since):
             for order in listing.orders:
                 line_id = waiting.get(order.trans_id)
-                if line_id is not None and order.status in FINISHED:
-                    finished[line_id] = order.status
+                if line_id is not None and order.status not in IN_PROGRESS:
+                    moved[line_id] = order.status[:STATUS_CHARS]
     except SupplierTransient as exc:
         breaker.record_failure(ctx.engine, ctx.settings, supplier.name, str(exc), now)
         return []
     except BudgetExhausted:
         return []
     with session_scope(ctx.engine) as session:
-        for line_id, status in finished.items():
+        for line_id, status in moved.items():
             line = session.get(Fulfilment, line_id)
             if line is not None:
                 line.supplier_status = status
                 session.add(line)
-    return [Send(DELIVER, line_id) for line_id in sorted(finished)]
+    return [Send(DELIVER, line_id) for line_id in sorted(moved)]

@@ -24,11 +24,11 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from bridge import metrics
 from bridge.db import session_scope
@@ -39,6 +39,7 @@ from bridge.supplier import breaker
 from bridge.supplier.budget import BudgetExhausted
 from bridge.supplier.clock import record_clock
 from bridge.supplier.errors import (
+    SupplierDailyLimited,
     SupplierOutcomeUnknown,
     SupplierRateLimited,
     SupplierRefused,
@@ -46,16 +47,20 @@ from bridge.supplier.errors import (
 )
 from bridge.supplier.key_alerts import REFUSAL_ALERTS
 from bridge.supplier.models import Supplier
+from bridge.supplier.refusals import rules_out_choice
 from bridge.supplier.schemas import CreatedOrder, CreateResult, OrderItem
-from bridge.supplier.vocabulary import AUTH_CODES, FALLBACK_CODES, ErrorCode, SupplierStatus
+from bridge.supplier.split import answered_split
+from bridge.supplier.vocabulary import SupplierStatus
 from mappings.resolve import Chosen, NoChoice, Wait, choose
 from workers.alerts.store import raise_alert, resolve_alert
+from workers.fulfilment.held import Part, hold_parts
 from workers.fulfilment.lines import load_line, park_unknown, set_state
 from workers.fulfilment.reread import reread_if_stale
 from workers.queue.context import Context
 from workers.queue.dispatch import ANNOTATE, DELIVER, PURCHASE, Send
 from workers.stock.triggers import stock_sync_after_purchase
 from workers.suppliers.balance import note_balance
+from workers.suppliers.keys import day_spent, key_refused, recheck_account
 
 
 @dataclass(frozen=True)
@@ -97,7 +102,7 @@ def purchase(ctx: Context, fulfilment_id: int) -> list[Send]:
         return _not_bought(ctx, decided, AttemptOutcome.NOT_SENT, None, str(exc), exc.retry_after)
     except SupplierRateLimited as exc:
         return _not_bought(
-            ctx, decided, AttemptOutcome.REFUSED, exc.error_code, str(exc), exc.retry_after
+            ctx, decided, AttemptOutcome.REFUSED, exc.error_code, str(exc), None, limited=exc
         )
     except SupplierUnreachable as exc:
         breaker.record_failure(ctx.engine, ctx.settings, name, str(exc), ctx.clock())
@@ -249,26 +254,40 @@ def _finish(
 
 
 def _bought(ctx: Context, purchase: Purchase, result: CreateResult) -> list[Send]:
+    """The supplier took the money: one order, or several for the one item.
+
+    Several orders are the item when their content pairs them with it (``answered_split``: the
+    real server names each one's plan and quantity); the line then holds them all and is
+    delivered when all are. Otherwise they are the line's all the same (the answer names them),
+    but only the order list shows what they hold: the line is settled from it, never bought
+    again.
+    """
     metrics.supplier_balance(purchase.supplier.name, result.new_balance)
     orders = result.orders
-    if len(orders) != 1 or not orders[0].trans_id:
-        # Paid for, but the answer does not name one order: only the order list can tell.
-        return _unknown(ctx, purchase, f"{len(orders)} orders for one item")
-    order = orders[0]
     claim = purchase.claim
+    proven = len(orders) == 1 or answered_split(orders, claim.item)
+    first = orders[0]
     now = ctx.clock()
     with session_scope(ctx.engine) as session:
         if not _still_ours(session, claim):
-            _late_answer(session, purchase.supplier.name, claim, order, now)
+            _late_answer(session, purchase.supplier.name, claim, orders, now)
             return []
         _finish(
             session,
             claim.attempt_id,
-            AttemptOutcome.BOUGHT,
+            AttemptOutcome.BOUGHT if proven else AttemptOutcome.UNKNOWN,
             now,
-            trans_id=order.trans_id,
-            amount=order.total,
+            trans_id=first.trans_id,
+            amount=first.total,
+            detail=None if proven else f"{len(orders)} orders for one item, not paired by content",
         )
+        if len(orders) > 1:
+            attempt = session.get(PurchaseAttempt, claim.attempt_id)
+            assert attempt is not None
+            if proven:
+                attempt.quantity = first.quantity or attempt.quantity  # each row: its order's
+            parts = [Part(o.trans_id, o.quantity, o.total) for o in orders[1:]]
+            hold_parts(session, attempt, parts, now, settlement=None)
         # The answer's timestamp keeps the supplier's measured clock fresh for settling.
         record_clock(
             session, purchase.supplier.name, ctx.supplier(purchase.supplier).clock_offset, now
@@ -280,19 +299,25 @@ def _bought(ctx: Context, purchase: Purchase, result: CreateResult) -> list[Send
             threshold = ctx.settings.alert_balance_threshold
             note_balance(session, supplier, result.new_balance, threshold, now)
         line = load_line(session, claim.line_id)
-        line.trans_id = order.trans_id
-        line.supplier_status = order.status
+        stock = stock_sync_after_purchase(
+            ctx, session, supplier_name=supplier, plan_ids={claim.item.plan_id}
+        )
+        if not proven:
+            event("fulfilment.purchase.unpaired", logging.WARNING, id=claim.line_id)
+            reason = f"the supplier answered {len(orders)} orders for one item; settling reads them"
+            return [park_unknown(ctx, session, line, reason), *stock]
+        done = all(o.status == SupplierStatus.COMPLETED for o in orders)
+        line.trans_id = first.trans_id
+        line.supplier_status = first.status if len({o.status for o in orders}) == 1 else None
         line.polls = 0
         line.failures = 0
         line.last_error = None
         # Instant plans are completed at once; others are polled after the first wait.
-        delay = 0.0 if order.status == SupplierStatus.COMPLETED else ctx.poll_delay(0)
+        delay = 0.0 if done else ctx.poll_delay(0)
         line.lease_until = ctx.lease_until(now, delay)
         set_state(session, line, FulfilmentState.PURCHASED, None)
-        event("fulfilment.purchase.bought", id=claim.line_id, trans_id=order.trans_id)
-        return [Send(DELIVER, claim.line_id, delay)] + stock_sync_after_purchase(
-            ctx, session, supplier_name=purchase.supplier.name, plan_ids={claim.item.plan_id}
-        )
+        event("fulfilment.purchase.bought", id=claim.line_id, trans_id=first.trans_id)
+        return [Send(DELIVER, claim.line_id, delay), *stock]
 
 
 def _still_ours(session: Session, claim: Claim) -> bool:
@@ -318,45 +343,66 @@ def _still_ours(session: Session, claim: Claim) -> bool:
 
 
 def _late_answer(
-    session: Session, supplier: str, claim: Claim, order: CreatedOrder, now: datetime
+    session: Session, supplier: str, claim: Claim, orders: list[CreatedOrder], now: datetime
 ) -> None:
-    """The attempt was already settled and the line went on: this order is one too many.
+    """The attempt was already settled and the line went on: orders no row holds yet (settling
+    may have adopted these very ones) are one too many.
 
-    Record it on the attempt (so adoption never hands it to another line) and alert a person;
-    the line keeps the order it has.
+    Record each (on the attempt while it holds none, so adoption never hands it to another line)
+    and alert a person; the line keeps the orders it has.
     """
     attempt = session.get(PurchaseAttempt, claim.attempt_id)
     assert attempt is not None
-    trans_id = order.trans_id
-    attempt.outcome = AttemptOutcome.BOUGHT
-    attempt.trans_id = trans_id
-    attempt.amount = order.total  # paid for all the same: it counts against the balance
-    attempt.detail = "answer arrived after the attempt was settled: a second order exists"
-    attempt.finished_at = now
-    session.add(attempt)
+    named = [order.trans_id for order in orders]
+    held = set(
+        session.exec(
+            select(PurchaseAttempt.trans_id).where(
+                PurchaseAttempt.supplier_name == supplier,
+                col(PurchaseAttempt.trans_id).in_(named),
+            )
+        ).all()
+    )
+    extra = [order for order in orders if order.trans_id not in held]
+    if not extra:
+        return
+    for order in extra:
+        row = attempt
+        if attempt.trans_id is not None:
+            row = PurchaseAttempt(
+                fulfilment_id=attempt.fulfilment_id,
+                supplier_name=supplier,
+                plan_id=attempt.plan_id,
+                quantity=order.quantity or 0,
+                worker_id=attempt.worker_id,
+                sent_at=attempt.sent_at,
+                started_at=attempt.started_at,
+            )
+        row.outcome = AttemptOutcome.BOUGHT
+        row.trans_id = order.trans_id
+        row.amount = order.total  # paid for all the same: it counts against the balance
+        row.detail = "answer arrived after the attempt was settled: one order too many"
+        row.finished_at = now
+        session.add(row)
+    trans_ids = ", ".join(order.trans_id for order in extra)
     raise_alert(
         session,
         "late_purchase",
-        f"{supplier}:{trans_id}",
-        f"order {trans_id} at {supplier} was answered after line {claim.line_id} moved on",
+        f"{supplier}:{extra[0].trans_id}",
+        f"order(s) {trans_ids} at {supplier} answered after line {claim.line_id} moved on",
         now,
     )
 
 
 def _refused(ctx: Context, purchase: Purchase, exc: SupplierRefused) -> list[Send]:
+    """A definite refusal, nothing bought: an alert when it is the operator's (the key, the
+    balance), then the line's next choice when the refusal rules this one out (the supplier's
+    code and message: ``bridge.supplier.refusals``), or a person otherwise (never a re-buy)."""
     now = ctx.clock()
     claim = purchase.claim
     supplier = purchase.supplier.name
     event("fulfilment.purchase.refused", logging.WARNING, id=claim.line_id, code=exc.error_code)
     with session_scope(ctx.engine) as session:
-        if exc.error_code == ErrorCode.INSUFFICIENT_BALANCE or exc.error_code in AUTH_CODES:
-            raise_alert(
-                session,
-                exc.error_code.lower(),
-                supplier,
-                f"supplier {supplier} refused a purchase: {exc.error_code}",
-                now,
-            )
+        key_refused(session, supplier, exc.error_code, exc.message, "a purchase", now)
         if not _still_ours(session, claim):
             return []
         _finish(
@@ -368,8 +414,8 @@ def _refused(ctx: Context, purchase: Purchase, exc: SupplierRefused) -> list[Sen
             detail=exc.message,
         )
         line = load_line(session, claim.line_id)
-        if exc.error_code in FALLBACK_CODES:
-            # The next run skips this choice.
+        if rules_out_choice(exc.error_code, exc.message):
+            # The next run skips this choice (mappings.resolve reads the same attempt).
             line.lease_until = ctx.lease_until(now)
             set_state(session, line, FulfilmentState.PENDING, None)
             return [Send(PURCHASE, claim.line_id)]
@@ -384,11 +430,29 @@ def _not_bought(
     code: str | None,
     detail: str,
     retry_after: float | None,
+    *,
+    limited: SupplierRateLimited | None = None,
 ) -> list[Send]:
-    """Nothing was bought (no budget, 429, no connection): back to pending, try again later."""
+    """Nothing was bought (no budget, no connection, the key's limit spent): back to pending,
+    try again later.
+
+    ``limited``: the key's limit refused it. A spent minute: the line waits as long as the
+    client's budget now blocks the key (never retrying into the block, where each refused call
+    would count again), and the key's limits are read again at once. A spent day: the supplier
+    is paused until its next day with one alert, and the line chooses again at once: its next
+    choice, or a wait for the day (``workers.suppliers.keys``).
+    """
     now = ctx.clock()
     claim = purchase.claim
     with session_scope(ctx.engine) as session:
+        name = purchase.supplier.name
+        if isinstance(limited, SupplierDailyLimited):
+            spent_for = limited.resume_in if limited.resume_in is not None else 3600.0
+            day_spent(session, name, now + timedelta(seconds=spent_for), limited.message, now)
+            retry_after = 0.0
+        elif limited is not None:
+            recheck_account(session, name)
+            retry_after = limited.resume_in
         if not _still_ours(session, claim):
             return []
         _finish(session, claim.attempt_id, outcome, now, error_code=code, detail=detail)

@@ -1,4 +1,10 @@
-"""What every step needs: settings, the database, the secret box, and cached API clients."""
+"""What every step needs: settings, the database, the secret box, and cached API clients.
+
+Each supplier's clients in this process share one ``Bulkhead``: its calls may hold at most
+``supplier_thread_share`` of the process's ``worker_threads`` at once, so a supplier that hangs
+keeps the other threads free for the other suppliers' lines (``bridge.supplier.bulkhead``). It is
+kept by supplier name, so a client rebuilt for a rotated key shares it with the one before.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +23,7 @@ from bridge.retrying import backoff_delay
 from bridge.secrets import SecretBox
 from bridge.settings import Settings
 from bridge.supplier.budget import Budgets, KeyBudget
+from bridge.supplier.bulkhead import Bulkhead, bulkhead_size
 from bridge.supplier.client import SupplierClient
 from bridge.supplier.models import Supplier
 
@@ -35,6 +42,7 @@ class Context:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # The (rate, daily) limits each cached supplier client's budget was last given.
     _limits: dict[tuple[str, ...], tuple[int | None, int | None]] = field(default_factory=dict)
+    _bulkheads: dict[str, Bulkhead] = field(default_factory=dict)
 
     def pancake(self, shop: PancakeShop) -> PancakeClient:
         # Keyed by the encrypted key too, so a rotated key gets a fresh client.
@@ -75,6 +83,9 @@ class Context:
                     budget=self.supplier_budget(supplier),
                     budget_wait=self.settings.supplier_budget_wait_seconds,
                     name=supplier.name,
+                    deadline=self.settings.supplier_timeout_seconds,
+                    max_answer_bytes=self.settings.supplier_max_answer_bytes,
+                    bulkhead=self._bulkhead(supplier.name),
                 )
                 self._clients[key] = client
                 self._limits[key] = limits
@@ -84,6 +95,16 @@ class Context:
                 self._limits[key] = limits
         assert isinstance(client, SupplierClient)
         return client
+
+    def _bulkhead(self, name: str) -> Bulkhead:
+        """The supplier's share of this process's worker threads (called under ``_lock``)."""
+        bulkhead = self._bulkheads.get(name)
+        if bulkhead is None:
+            s = self.settings
+            size = bulkhead_size(s.worker_threads, s.supplier_thread_share)
+            bulkhead = Bulkhead(name, size, retry_cap=s.supplier_timeout_seconds)
+            self._bulkheads[name] = bulkhead
+        return bulkhead
 
     def supplier_budget(self, supplier: Supplier) -> KeyBudget:
         """The supplier key's budget under its own limits (the configured ones until told)."""
@@ -101,9 +122,14 @@ class Context:
         """Wait before retrying a step that failed transiently ``failures`` times."""
         return backoff_delay(max(failures - 1, 0), base=2.0, cap=self.settings.poll_max_seconds)
 
-    def poll_delay(self, polls: int) -> float:
+    def poll_delay(self, polls: int, waited: float = 0.0) -> float:
+        """Wait before poll number ``polls`` + 1 of a line that has waited ``waited`` seconds:
+        growing by ``poll_factor`` up to ``poll_max_seconds``, then with the wait itself
+        (``poll_wait_share`` of it), so a line waiting for days is read a few times a day."""
         s = self.settings
-        return float(min(s.poll_max_seconds, s.poll_initial_seconds * s.poll_factor**polls))
+        # Capped exponent: a line polled for days must not overflow the float.
+        grown = s.poll_initial_seconds * s.poll_factor ** min(polls, 64)
+        return float(max(min(s.poll_max_seconds, grown), s.poll_wait_share * max(waited, 0.0)))
 
     def close(self) -> None:
         with self._lock:

@@ -20,6 +20,7 @@ SETTLE = "fulfilment.settle"
 CATCHUP = "order.catchup"
 ACCOUNT_CHECK = "supplier.account_check"
 ALERT_NOTIFY = "alerts.notify"
+READINGS = "supplier.readings"
 
 
 @dataclass(frozen=True, slots=True)

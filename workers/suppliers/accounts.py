@@ -12,8 +12,12 @@ The scheduler (one across all hosts) only asks whether any enabled supplier is d
 never had one (a newly added supplier). The step (``check_accounts``) claims each due supplier by
 a conditional update of ``account_read_at`` before it reads, so a duplicated message reads
 nothing twice; a message carries no id of its own, as every due supplier is handled by one step.
-A read that failed transiently is due again after ``RETRY_SECONDS``; a refusal (a shop without
-the endpoint) keeps what the row holds and waits the whole interval.
+A read that failed transiently is due again after ``RETRY_SECONDS``, one the key's budget held
+back as soon as the budget frees; a refusal (a shop without the endpoint) keeps what the row
+holds and waits the whole interval. A refusal of the key itself raises its alert
+(``workers.suppliers.keys``: an expired key is refused before account/info can say it expired),
+and a spent day pauses the supplier until its next day. A purchase refused for the key's rate
+limit makes the check due at once (``keys.recheck_account``): the limit may have been lowered.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from bridge.db import session_scope
 from bridge.logs import event
 from bridge.supplier.budget import BudgetExhausted
-from bridge.supplier.errors import SupplierRefused, SupplierTransient
+from bridge.supplier.errors import SupplierDailyLimited, SupplierRefused, SupplierTransient
 from bridge.supplier.key_alerts import (
     KEY_EXPIRING,
     KEY_PERMISSIONS,
@@ -41,6 +45,7 @@ from workers.alerts.store import raise_alert, resolve_alert
 from workers.queue.context import Context
 from workers.queue.dispatch import ACCOUNT_CHECK, Send
 from workers.queue.leases import free_or_expired
+from workers.suppliers.keys import day_spent, key_refused
 
 # A read that failed transiently (supplier down, budget spent) is tried again this much sooner
 # than the interval.
@@ -103,6 +108,8 @@ def check_account(ctx: Context, name: str) -> AccountInfo | None:
         info = client.account_info()
     except SupplierRefused as exc:
         # The short dialect may not serve it at all: the defaults stay, asked again next interval.
+        with session_scope(ctx.engine) as session:
+            key_refused(session, name, exc.error_code, exc.message, "account/info", ctx.clock())
         event(
             "supplier.account_check.refused",
             logging.WARNING,
@@ -111,8 +118,18 @@ def check_account(ctx: Context, name: str) -> AccountInfo | None:
             code=exc.error_code,
         )
         return None
+    except SupplierDailyLimited as exc:
+        now = ctx.clock()
+        until = now + timedelta(seconds=exc.resume_in or RETRY_SECONDS)
+        with session_scope(ctx.engine) as session:
+            day_spent(session, name, until, exc.message, now)
+        _retry_soon(ctx, name, (until - now).total_seconds())
+        return None
     except (SupplierTransient, BudgetExhausted) as exc:
-        _retry_soon(ctx, name)
+        # The budget knows when the key is free again (a block after a refused call, a window
+        # full): asked again then, not RETRY_SECONDS later.
+        held = exc.retry_after if isinstance(exc, BudgetExhausted) else None
+        _retry_soon(ctx, name, min(held, RETRY_SECONDS) if held is not None else RETRY_SECONDS)
         event(
             "supplier.account_check.failed",
             logging.WARNING,
@@ -156,10 +173,10 @@ def check_account(ctx: Context, name: str) -> AccountInfo | None:
     return info
 
 
-def _retry_soon(ctx: Context, name: str) -> None:
-    """Make the supplier due again ``RETRY_SECONDS`` from now rather than a whole interval."""
+def _retry_soon(ctx: Context, name: str, seconds: float) -> None:
+    """Make the supplier due again ``seconds`` from now (a whole interval at most)."""
     interval = ctx.settings.supplier_account_check_seconds
-    read_at = ctx.clock() - timedelta(seconds=max(0.0, interval - RETRY_SECONDS))
+    read_at = ctx.clock() - timedelta(seconds=max(0.0, interval - seconds))
     table = Supplier.__table__  # type: ignore[attr-defined]
     with session_scope(ctx.engine) as session:
         session.connection().execute(

@@ -1,8 +1,10 @@
 """A supplier balance below ``BRIDGE_ALERT_BALANCE_THRESHOLD``: an alert that says how many orders
 the balance still pays for, resolved by the first read at or above the threshold again.
 
-Every place that learns a balance for free calls ``note_balance``: the ``orders/create`` answer
-(``new_balance``) and the stock sync's ``account/balance`` read. No extra supplier call is made.
+Every place that learns a balance calls ``note_balance``: the ``orders/create`` answer
+(``new_balance``), the stock sync's ``account/balance`` read and the read the console asks for
+(``workers.suppliers.refresh``). It also keeps the balance for the console to show
+(``workers.suppliers.readings``), threshold or none.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from bridge.models import PurchaseAttempt
 from workers.alerts.store import raise_alert, resolve_alert
+from workers.suppliers.readings import record_balance
 
 LOW_BALANCE = "low_balance"
 # The estimate divides the balance by the average order of this many days.
@@ -38,8 +41,9 @@ def average_order_cost(session: Session, supplier: str, since: datetime) -> floa
 def note_balance(
     session: Session, supplier: str, balance: float, threshold: float | None, now: datetime
 ) -> None:
-    """A balance read of ``supplier``: raise or resolve its low-balance alert, inside the
-    caller's transaction. Nothing when no threshold is set."""
+    """A balance read of ``supplier``: keep it for the console, and raise or resolve its
+    low-balance alert (none when no threshold is set), inside the caller's transaction."""
+    record_balance(session, supplier, balance, now)
     if threshold is None:
         return
     if balance >= threshold:

@@ -8,6 +8,7 @@ requests. Security headers wrap it all.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,17 +22,19 @@ from starlette_admin.contrib.sqlmodel import Admin
 from bridge.errors import BridgeError
 from bridge.secrets import SecretBox
 from bridge.web.console.auth import ConsoleAuth
-from bridge.web.console.catalogues import LiveCatalogues
+from bridge.web.console.catalogues import CATALOGUE_REFRESH_SECONDS, LiveCatalogues
 from bridge.web.console.dashboard import Balances
 from bridge.web.console.errors import answer
 from bridge.web.console.keys import Purpose, derive
 from bridge.web.console.mapping_pages import MappingsPage, UnmappedPage
 from bridge.web.console.pages import DashboardPage, LinePage, SuppliersPage
+from bridge.web.console.readings import SupplierReadings
 from bridge.web.console.settings import ConsoleSettings
 from bridge.web.console.store import read_only
 from bridge.web.console.throttle import Throttle
 from bridge.web.console.views import model_views
 from workers.queue.context import Context
+from workers.queue.dispatch import Send as QueueSend
 
 BASE_URL = "/admin"
 SESSION_COOKIE = "bridge_console"
@@ -50,16 +53,21 @@ class Console:
     engine: Engine
     box: SecretBox
     secret_key: str
-    # The workers' context, for live supplier balances (through the key's budget); None: none.
+    # The workers' context: Pancake's live variations, and each key's budget used today.
     ctx: Context | None = None
+    # The queue, to ask the workers for fresh supplier readings (balances, catalogues): the
+    # console never calls a supplier itself. None: it shows what is stored, never asks.
+    dispatch: Callable[[Iterable[QueueSend]], None] | None = None
     settings: ConsoleSettings = field(default_factory=ConsoleSettings)
 
     def mount(self, app: Starlette) -> None:
         ctx = self.ctx
-        balances = (
-            Balances(lambda s: ctx.supplier(s).balance(), ctx.supplier_budget)
-            if ctx is not None
-            else None
+        balances = Balances(
+            SupplierReadings(self.engine, self.dispatch),
+            ctx.supplier_budget if ctx is not None else None,
+        )
+        catalogues = SupplierReadings(
+            self.engine, self.dispatch, refresh_seconds=CATALOGUE_REFRESH_SECONDS
         )
         throttle = Throttle(self.engine, derive(self.secret_key, Purpose.THROTTLE), self.settings)
         admin = Admin(
@@ -85,7 +93,7 @@ class Console:
         )
         fulfilments, *others = model_views(self.engine)
         mapping_pages = [
-            MappingsPage(self.engine, LiveCatalogues(self.engine, ctx)),
+            MappingsPage(self.engine, LiveCatalogues(self.engine, ctx, catalogues)),
             UnmappedPage(self.engine),
         ]
         for view in [fulfilments, *mapping_pages, SuppliersPage(self.engine, balances)]:

@@ -1,42 +1,63 @@
-"""The live catalogues the mapping pickers are filled from: each Pancake shop's variations and
-each supplier's plans, read through the workers' clients (so every supplier request spends the
-key's shared budget) and kept for a minute, so an operator moving between pickers costs one
-reading per catalogue, not one per click.
+"""The catalogues the mapping pickers are filled from: each Pancake shop's variations, read
+live through the workers' clients and kept for a minute, and each supplier's plans as the
+workers last read them (``bridge.web.console.readings``: a page view never calls a supplier;
+a catalogue older than ``CATALOGUE_REFRESH_SECONDS`` is asked for, and the next view shows it).
 """
 
 from __future__ import annotations
 
 from sqlalchemy.engine import Engine
 
+from bridge.db import utcnow
 from bridge.errors import NotFound
 from bridge.pancake.models import PancakeShop
 from bridge.pancake.schemas import Variation
-from bridge.supplier.catalogue import Catalogue, Catalogues, read_catalogue
+from bridge.supplier.breaker import is_paused
+from bridge.supplier.catalogue import Catalogue, Catalogues
 from bridge.supplier.models import Supplier
 from bridge.web.console.fresh import Fresh, Reading
+from bridge.web.console.readings import Shown, SupplierReadings
 from bridge.web.console.store import reading
 from mappings.check import read_variations
 from workers.queue.context import Context
+from workers.suppliers.models import ReadingKind
+from workers.suppliers.readings import catalogue_of
 
 CATALOGUE_SECONDS = 60.0
+# A catalogue read may take many requests (a shop that ignores paging is read per category):
+# asked for again only this long after the last one.
+CATALOGUE_REFRESH_SECONDS = 300.0
 
 
 class LiveCatalogues:
-    """Variations by shop id and plans by supplier name, fresh within a minute."""
+    """Variations by shop id, fresh within a minute; plans by supplier name, as stored."""
 
-    def __init__(self, engine: Engine, ctx: Context | None) -> None:
+    def __init__(
+        self, engine: Engine, ctx: Context | None, readings: SupplierReadings | None = None
+    ) -> None:
         self._engine = engine
         self._ctx = ctx
         self._variations: Fresh[dict[str, Variation]] = Fresh(CATALOGUE_SECONDS)
-        self._plans: Fresh[Catalogue] = Fresh(CATALOGUE_SECONDS)
+        self._readings = readings or SupplierReadings(
+            engine, None, refresh_seconds=CATALOGUE_REFRESH_SECONDS
+        )
 
     def variations(self, shop_id: str) -> Reading[dict[str, Variation]]:
         """The shop's variations by id, as Pancake lists them."""
         return self._variations.get(shop_id, lambda: self._shop(shop_id))
 
-    def plans(self, supplier_name: str) -> Reading[Catalogue]:
-        """The supplier's plans by id, as its catalogue lists them."""
-        return self._plans.get(supplier_name, lambda: self._supplier(supplier_name))
+    def plans(self, supplier_name: str) -> Shown[Catalogue]:
+        """The supplier's plans by id, as the workers last read its catalogue."""
+        now = utcnow()
+        with reading(self._engine) as session:
+            supplier = session.get(Supplier, supplier_name)
+            if supplier is None:
+                return Shown(None, None, f"no supplier {supplier_name}")
+            refresh = [] if is_paused(supplier, now) else [supplier_name]
+            found = self._readings.shown(
+                session, ReadingKind.CATALOGUE, [supplier_name], now, catalogue_of, refresh=refresh
+            )
+        return found[supplier_name]
 
     def catalogues(self, supplier_name: str) -> Catalogues:
         """One supplier's catalogue as ``mappings.commands`` checks a choice against it."""
@@ -58,11 +79,3 @@ class LiveCatalogues:
             raise NotFound(f"no shop {shop_id}")
         # The context's clients are shared with the workers: used, never closed here.
         return read_variations(ctx.pancake(shop), shop_id)
-
-    def _supplier(self, name: str) -> Catalogue:
-        ctx = self._context()
-        with reading(self._engine) as session:
-            supplier = session.get(Supplier, name)
-        if supplier is None:
-            raise NotFound(f"no supplier {name}")
-        return read_catalogue(ctx.supplier(supplier), name=name)

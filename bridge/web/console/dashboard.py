@@ -1,13 +1,15 @@
 """What the dashboard and the Suppliers page show, as plain data (the templates format it).
 
 Days and hours are the shops' local time (UTC+7, as Pancake and the suppliers print theirs).
+A supplier's balance is the one the workers last read (``bridge.web.console.readings``), with
+its age: a page view never calls a supplier.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -21,9 +23,11 @@ from bridge.supplier.budget import KeyBudget
 from bridge.supplier.clock import stored_clock
 from bridge.supplier.models import Supplier
 from bridge.supplier.schemas import VN_TZ
-from bridge.web.console.fresh import Fresh
+from bridge.web.console.readings import Shown, SupplierReadings, ago
 from workers.stock.models import StockSyncRun
 from workers.stock.report import latest_runs
+from workers.suppliers.models import ReadingKind
+from workers.suppliers.readings import balance_of
 
 CHART_HOURS = 24
 ATTENTION_SHOWN = 10
@@ -124,8 +128,9 @@ def _hours(lines: list[Fulfilment], now: datetime) -> list[HourBar]:
 
 @dataclass(frozen=True)
 class SupplierState:
-    """A supplier as the console shows it: health, clock, limits, its live balance, what it was
-    paid over the last ``RUNWAY_DAYS`` days and the key's budget used today."""
+    """A supplier as the console shows it: health, clock, limits, its balance as last read
+    (``balance_age`` ago; ``balance_error``: why there is none, or that the last read failed),
+    what it was paid over the last ``RUNWAY_DAYS`` days and the key's budget used today."""
 
     name: str
     enabled: bool
@@ -141,6 +146,7 @@ class SupplierState:
     spent_7_days: float = 0.0  # the attempts' amounts (bought ones) over RUNWAY_DAYS days
     used_today: int | None = None  # requests the key's budget counted today; None: not read
     budget_daily_limit: int | None = None  # the limit the budget enforces (configured or told)
+    balance_age: str | None = None  # "4 min": how long ago the balance shown was read
 
     @property
     def health(self) -> str:
@@ -184,23 +190,31 @@ def spent_since(session: Session, since: datetime) -> dict[str, float]:
 
 
 class Balances:
-    """Live reads of each supplier: its balance (one budgeted ``account/balance`` call) at most
-    once a minute per supplier whatever the number of page views, and, from ``budget``, the
-    key's budget used today (a read of the limiter's own count, no supplier call: not cached)."""
+    """Each supplier's balance as the workers last read it (``readings``: a stale one is asked
+    for), and, from ``budget``, the key's budget used today (a read of the limiter's own count,
+    no supplier call)."""
 
     def __init__(
         self,
-        read: Callable[[Supplier], float],
+        readings: SupplierReadings,
         budget: Callable[[Supplier], KeyBudget] | None = None,
-        ttl_seconds: float = 60.0,
     ) -> None:
-        self._read = read
+        self._readings = readings
         self._budget = budget
-        self._balances: Fresh[float] = Fresh(ttl_seconds)
 
-    def of(self, supplier: Supplier) -> tuple[float | None, str | None]:
-        found = self._balances.get(supplier.name, lambda: self._read(supplier))
-        return found.value, found.error
+    def shown(
+        self, session: Session, suppliers: Sequence[Supplier], now: datetime
+    ) -> dict[str, Shown[float]]:
+        """Each supplier's balance; those the workers may call (enabled, not paused) are asked
+        for when stale."""
+        return self._readings.shown(
+            session,
+            ReadingKind.BALANCE,
+            [s.name for s in suppliers],
+            now,
+            balance_of,
+            refresh=[s.name for s in suppliers if not is_paused(s, now)],
+        )
 
     def budget_today(self, supplier: Supplier) -> tuple[int | None, int | None]:
         """(requests counted today, the daily limit enforced); None for what was not read."""
@@ -218,11 +232,11 @@ def supplier_states(
 ) -> list[SupplierState]:
     states = []
     spent = spent_since(session, now - timedelta(days=RUNWAY_DAYS))
-    for supplier in session.exec(select(Supplier).order_by(col(Supplier.name))):
+    suppliers = list(session.exec(select(Supplier).order_by(col(Supplier.name))))
+    shown = balances.shown(session, suppliers, now) if balances else {}
+    for supplier in suppliers:
         clock = stored_clock(supplier)
-        balance, error = (
-            balances.of(supplier) if balances and supplier.enabled else (None, "not read")
-        )
+        found = shown.get(supplier.name) or Shown(None, None, "not read")
         used, day_limit = balances.budget_today(supplier) if balances else (None, None)
         states.append(
             SupplierState(
@@ -235,8 +249,9 @@ def supplier_states(
                 rate_limit=supplier.rate_limit,
                 daily_limit=supplier.daily_limit,
                 key_expires_at=supplier.key_expires_at,
-                balance=balance,
-                balance_error=error,
+                balance=found.value,
+                balance_error=found.note,
+                balance_age=(ago((now - found.read_at).total_seconds()) if found.read_at else None),
                 spent_7_days=spent.get(supplier.name, 0.0),
                 used_today=used,
                 budget_daily_limit=day_limit,

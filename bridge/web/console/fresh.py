@@ -1,5 +1,6 @@
-"""Live reads the console shows (balances, catalogues), kept a short while: what a busy page
-costs the supplier's budget is one read per period, not one per view."""
+"""Live reads the console shows (Pancake's variations), kept a short while: what a busy page
+costs is one read per period, not one per view. Suppliers are never read live on a page view:
+see ``bridge.web.console.readings``."""
 
 from __future__ import annotations
 

@@ -48,6 +48,8 @@ class ChoiceForm:
     fields: dict[str, str] = field(default_factory=dict)
     stock_sync: bool = True
     manual_stock: str = ""
+    # Empty: the Pancake retail price of the item.
+    max_cost: str = ""
     unchecked: bool = False
 
     @classmethod
@@ -77,6 +79,7 @@ class ChoiceForm:
             fields={key: value for key, value in fields.items() if value},
             stock_sync=("stock_sync" in values) if posted else True,
             manual_stock=text("manual_stock"),
+            max_cost=text("max_cost"),
             unchecked="unchecked" in values,
         )
 
@@ -94,6 +97,7 @@ class ChoiceForm:
             fields={key: str(value) for key, value in (choice.fields_template or {}).items()},
             stock_sync=choice.stock_sync,
             manual_stock="" if choice.manual_stock is None else str(choice.manual_stock),
+            max_cost=repository.amount_text(choice.max_cost),
         )
 
     def _plan(self) -> int:
@@ -111,6 +115,7 @@ class ChoiceForm:
         operator asked to save without checking."""
         plan_id = self._plan()
         units, priority = self._numbers()
+        max_cost = repository.parse_amount(self.max_cost, "The max cost")
         with session_scope(engine) as session:
             return commands.add_choice(
                 session,
@@ -123,6 +128,7 @@ class ChoiceForm:
                 fields=self.fields or None,
                 priority=priority,
                 name=self.name or None,
+                max_cost=max_cost,
                 catalogues=catalogues,
                 source=SOURCE,
             )
@@ -137,6 +143,7 @@ class ChoiceForm:
         manual = (
             _whole(self.manual_stock, "The manual stock", least=0) if self.manual_stock else None
         )
+        max_cost = repository.parse_amount(self.max_cost, "The max cost")
         with session_scope(engine) as session:
             current = repository.get_choice(session, choice_id)
             given = self.fields or None
@@ -154,6 +161,8 @@ class ChoiceForm:
                 stock_sync=self.stock_sync,
                 manual_stock=manual,
                 clear_manual_stock=manual is None and current.manual_stock is not None,
+                max_cost=max_cost,
+                clear_max_cost=max_cost is None and current.max_cost is not None,
                 catalogues=catalogues,
                 source=SOURCE,
             )

@@ -30,7 +30,8 @@ from bridge.logs import event
 from bridge.pancake.models import PancakeShop
 from bridge.pancake.schemas import Variation
 from bridge.supplier.catalogue import Catalogue, PlanInfo
-from bridge.supplier.models import Supplier
+from bridge.supplier.models import PlanShelf, Supplier
+from bridge.supplier.shelf import shelves
 from bridge.web.console.audit import AuditAction
 from bridge.web.console.auth import client_address, console_user
 from bridge.web.console.catalogues import LiveCatalogues
@@ -38,9 +39,11 @@ from bridge.web.console.errors import back_with_error, error_text
 from bridge.web.console.lines import redrive
 from bridge.web.console.mapping_forms import SOURCE, ChoiceForm
 from bridge.web.console.pages import Page
+from bridge.web.console.readings import ago
 from bridge.web.console.store import reading
 from mappings import audit, commands, repository
 from mappings.models import MappingChange, MappingChoice
+from mappings.resolve import too_dear
 
 Done = TypeVar("Done")
 PAGE_SIZE = 25
@@ -55,6 +58,14 @@ class LiveChoice:
     choice: MappingChoice
     plan: PlanInfo | None
     retail_price: int | None
+    # What its last purchase cost (the supplier's final amount); None: never bought.
+    paid: repository.Paid | None = None
+    # The plan is not in what could be read of a catalogue read only in part: it may still be
+    # sold (not "no longer in the catalogue").
+    unread: bool = False
+    # Why a purchase would pass it over now, by the catalogue read purchases are judged by
+    # (``mappings.resolve.too_dear``); None: within its max cost, or not known.
+    dear: str | None = None
 
     @property
     def cost(self) -> float | None:
@@ -141,15 +152,24 @@ class MappingsPage(Page):
         shop_id: str = request.path_params["shop_id"]
         variation_id: str = request.path_params["variation_id"]
 
-        def load() -> tuple[repository.MappingView, list[Any], list[MappingChange]]:
+        def load() -> tuple[
+            repository.MappingView,
+            list[Any],
+            list[MappingChange],
+            dict[tuple[str, int], repository.Paid],
+            dict[tuple[str, int], PlanShelf],
+        ]:
             with reading(self._engine) as session:
                 mapping = repository.get_mapping(session, shop_id, variation_id)
                 waiting = repository.waiting_lines(session, shop_id, variation_id)
                 trail = audit.history(session, shop_id=shop_id, variation_id=variation_id)
-            return mapping, waiting, trail
+                paid = repository.last_paid(session, shop_id, variation_id)
+                keys = {(c.supplier_name, c.plan_id) for c in mapping.choices}
+                shelf = shelves(session, keys, utcnow())
+            return mapping, waiting, trail, paid, shelf
 
         try:
-            mapping, waiting, trail = await run_in_threadpool(load)
+            mapping, waiting, trail, paid, shelf = await run_in_threadpool(load)
         except NotFound:
             return self.render(
                 request, "console/missing.html", {"what": f"a mapping of {variation_id}"}, 404
@@ -158,8 +178,15 @@ class MappingsPage(Page):
         choices = [
             LiveChoice(
                 choice,
-                plans.get(choice.supplier_name, {}).get(choice.plan_id),
+                plans.get(choice.supplier_name, Catalogue()).get(choice.plan_id),
                 listed.retail_price if listed else None,
+                paid.get((choice.supplier_name, choice.plan_id)),
+                plans.get(choice.supplier_name, Catalogue()).unread_plan(choice.plan_id),
+                dear=too_dear(
+                    choice,
+                    shelf.get((choice.supplier_name, choice.plan_id)),
+                    listed.retail_price if listed else None,
+                ),
             )
             for choice in mapping.choices
         ]
@@ -189,9 +216,11 @@ class MappingsPage(Page):
         plans: dict[str, Catalogue] = {}
         for name in dict.fromkeys(choice.supplier_name for choice in mapping.choices):
             found = self._live.plans(name)
-            plans[name] = found.value or {}
+            plans[name] = found.value or Catalogue()
             if found.error:
                 unreadable.append(f"{name}: {found.error}")
+            elif not plans[name].complete:
+                unreadable.append(f"{name}'s catalogue, in part: {plans[name].describe()}")
         return (variations.value or {}).get(mapping.variation_id), plans, unreadable
 
     @route("/variation/{shop_id}/{variation_id}/{action}", methods=["POST"], name="mapping_action")
@@ -429,14 +458,24 @@ class MappingsPage(Page):
 
     @route("/catalogue/plans", name="catalogue_plans")
     async def catalogue_plans(self, request: Request) -> Response:
-        """The supplier's plans, with price, stock and required fields, as it lists them now."""
+        """The supplier's plans, with price, stock and required fields, as the workers last
+        read them."""
         found = await run_in_threadpool(
             self._live.plans, request.query_params.get("supplier_name", "")
         )
         plans = sorted(
             (found.value or {}).values(), key=lambda p: (p.product_name.casefold(), p.plan_id)
         )
-        return JSONResponse({"plans": [_plan(p) for p in plans], "error": found.error})
+        # As the workers last read it: how long ago, and whether they are reading it now.
+        age = ago((utcnow() - found.read_at).total_seconds()) if found.read_at else None
+        return JSONResponse(
+            {
+                "plans": [_plan(p) for p in plans],
+                "error": found.error,
+                "age": age,
+                "pending": found.pending,
+            }
+        )
 
 
 def _variation(variation: Variation) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """The console's hand-written pages, for what the admin library's lists cannot show: the
-dashboard, the suppliers' live state, one line with its attempts, audit and (on demand,
+dashboard, the suppliers' state, one line with its attempts, audit and (on demand,
 audited) credentials."""
 
 from __future__ import annotations
@@ -166,7 +166,8 @@ class DashboardPage(Page):
 
 
 class SuppliersPage(Page):
-    """``/admin/suppliers``: balance, health (the circuit breaker), limits and clock of each."""
+    """``/admin/suppliers``: balance (as the workers last read it, with its age), health (the
+    circuit breaker), limits and clock of each."""
 
     def __init__(self, engine: Engine, balances: Balances | None) -> None:
         super().__init__(

@@ -16,6 +16,8 @@ from bridge.models import Fulfilment, Order, PurchaseAttempt
 from bridge.states import AttemptOutcome
 from bridge.supplier.models import Supplier
 from bridge.web.console.dashboard import Balances, SupplierState, spent_since, supplier_states
+from bridge.web.console.readings import SupplierReadings
+from workers.suppliers.readings import record_balance
 
 NOW = datetime(2026, 12, 9, 3, 0, tzinfo=UTC)
 BALANCE = 700_000.0
@@ -68,7 +70,11 @@ def attempt(
 
 
 def states(session: Session, balance: float = BALANCE) -> dict[str, SupplierState]:
-    balances = Balances(lambda _supplier: balance)
+    """The suppliers as shown when the workers last read ``balance`` for each, a minute ago."""
+    for name in ("caoshop", "shopkey"):
+        record_balance(session, name, balance, NOW - timedelta(minutes=1))
+    session.commit()
+    balances = Balances(SupplierReadings(session.get_bind(), None))  # type: ignore[arg-type]
     return {s.name: s for s in supplier_states(session, balances, NOW)}
 
 

@@ -227,3 +227,52 @@ def test_a_supplier_added_again_is_asked_again_at_once(bridge: Sandbox) -> None:
     assert supplier_row(bridge).rate_limit == 7
     assert first.calls.count(("GET", INFO)) == 1
     assert second.calls.count(("GET", INFO)) == 1
+
+
+# The platform's own server refuses a key's problems at its auth stage, all with HTTP 401.
+
+
+def test_a_key_holding_all_lacks_no_permission(bridge: Sandbox) -> None:
+    sim = bridge.add_supplier(NAME, SupplierSimulator(real_server=True))
+    sim.switch(permissions=["all"])
+    run_check(bridge)
+    assert supplier_row(bridge).rate_limit == 60
+    assert alerts(bridge) == {}
+
+
+@pytest.mark.parametrize("code", ["EXPIRED_API_KEY", "USER_BANNED", "API_DISABLED"])
+def test_a_key_the_real_server_refuses_raises_its_alert(bridge: Sandbox, code: str) -> None:
+    sim = bridge.add_supplier(NAME, SupplierSimulator(real_server=True))
+    if code == "EXPIRED_API_KEY":
+        # Expired: refused before account/info could say so.
+        sim.switch(key_expires_at=datetime.now(UTC) - timedelta(hours=1))
+    else:
+        sim.refuse(code, path_contains="account/info")
+    run_check(bridge)
+
+    raised = alerts(bridge)
+    assert list(raised) == [code.lower()]
+    assert raised[code.lower()].startswith(f"supplier {NAME} refused account/info: {code} (")
+    assert "Next: " in raised[code.lower()]
+    assert supplier_row(bridge).rate_limit is None, "nothing was read"
+
+
+def test_a_spent_day_pauses_the_supplier_until_its_next_day_with_one_alert(
+    bridge: Sandbox,
+) -> None:
+    sim = bridge.add_supplier(NAME, SupplierSimulator(real_server=True))
+    sim.switch(daily_limit=100, used_today=100)
+    run_check(bridge)
+
+    row = supplier_row(bridge)
+    assert row.paused_until is not None
+    assert row.paused_until > datetime.now(UTC) + timedelta(minutes=50)
+    assert "DAILY_LIMIT_EXCEEDED" in (row.last_failure or "")
+    raised = alerts(bridge)
+    assert list(raised) == ["supplier_paused"], "the paused supplier's one alert, saying why"
+    assert "DAILY_LIMIT_EXCEEDED" in raised["supplier_paused"]
+    assert sim.calls.count(("GET", INFO)) == 1, "not retried: no retry cures a spent day"
+    # Nothing more is sent with the key: its budget is held until then.
+    with pytest.raises(BudgetExhausted, match="blocked"):
+        client(bridge).balance()
+    assert len(sim.calls) == 1

@@ -1,0 +1,38 @@
+"""The console says when a mapping's plan is not in what could be read of its supplier's
+catalogue (a shop that shows its first ten products whatever is asked), rather than calling
+it gone."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from bridge.dev.sandbox import Sandbox
+from tests.e2e.world import CAOSHOP, NETFLIX
+from tests.web.console.test_mapping_pages import page_text
+
+
+def test_a_plan_past_what_could_be_read_is_said_unread_on_its_mapping(
+    console_world: Sandbox, logged_in: httpx.Client
+) -> None:
+    caoshop = console_world.suppliers[CAOSHOP]
+    # 300 products listed before plan 319's, no category, names (319's as well) no search
+    # narrows in the calls a read may spend.
+    for plan in range(1001, 1301):
+        caoshop.add_plan(plan, name=f"Gói {plan}", product_id=plan - 1000)
+    caoshop.add_plan(319, name="Netflix Premium 1 tháng", product_name="Gói 319", price=75_000)
+    caoshop.switch(paging="first_ten", categories_list_empty=True)
+    page = f"/admin/mappings/variation/{console_world.shop_id}/{NETFLIX}"
+
+    deadline = time.monotonic() + 20
+    text = page_text(logged_in.get(page))  # the first view asks the workers for the catalogue
+    while "could be read" not in text and time.monotonic() < deadline:
+        time.sleep(0.2)
+        text = page_text(logged_in.get(page))
+
+    assert "caoshop-sim plan 319" in text
+    assert "not in what could be read of the catalogue: may still be sold" in text
+    assert f"Not read: {CAOSHOP}'s catalogue, in part: " in text
+    assert " of 303 products, by search; 30 calls: products/list ignores paging" in text
+    assert "stopped at 30 calls" in text
