@@ -36,7 +36,8 @@ class LogFormat(StrEnum):
     TEXT = "text"
 
 
-# Pancake puts api_key in the query string; any library that logs a URL would leak it.
+# Pancake puts api_key in the query string, and the bridge's webhook URL carries its token there
+# (bridge.routes.WEBHOOK_TOKEN_PARAM): any library that logs a URL would leak them.
 _QUERY_SECRET = re.compile(r"(api_key|api_secret|secret|token)=[^&\s\"']+", re.IGNORECASE)
 # A value can come from a client (an id, a path): a long one must not flood the log, and a
 # line break in one must not forge a log line.

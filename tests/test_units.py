@@ -10,7 +10,6 @@ from bridge.pancake.schemas import PancakeOrderItem
 from bridge.pancake.webhooks import WebhookRejected, parse_webhook
 from bridge.secrets import SecretBox
 from bridge.settings import Settings
-from workers.fulfilment.intake import line_keys
 from workers.fulfilment.notes import (
     append_blocks,
     render_block,
@@ -18,6 +17,7 @@ from workers.fulfilment.notes import (
     unwritten,
     without_delay_notice,
 )
+from workers.fulfilment.reconcile import line_keys
 
 
 def test_a_delay_notice_is_taken_out_alone() -> None:

@@ -1,4 +1,5 @@
-"""``bridge orders``: Pancake orders as intake saw them, order-level failures, and retries."""
+"""``bridge orders``: Pancake orders as intake saw them, order-level failures, retries, and
+fulfilling an order older than its shop."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from bridge.states import OrderState
 
 orders = typer.Typer(
     help=(
-        "Pancake orders, order-level failures, and retries.\n\n"
+        "Pancake orders, their failures, and re-drives.\n\n"
         "Intake reads each order from Pancake and makes one fulfilment per line; an order it "
         "cannot read (a refused key, a corrupt order, repeated errors) ends failed, with the "
         "reason.\n\n"
@@ -136,3 +137,39 @@ def retry(order_pk: OrderId) -> None:
         say(f"order {outcome.id} is {outcome.state}: nothing to retry")
     else:
         say(f"order {outcome.id} is {outcome.state} again; the next sweep reads it")
+
+
+@orders.command("fulfil")
+def fulfil(
+    order_id: Annotated[
+        str, typer.Argument(metavar="ORDER_ID", help="The order's id in Pancake, e.g. 1042.")
+    ],
+    shop: Annotated[
+        str, typer.Option("--shop", metavar="SHOP_ID", help="The Pancake shop the order is of.")
+    ],
+) -> None:
+    """Fulfil an order created before the shop fulfils from.
+
+    Orders Pancake says were created before the shop was added (or before `shops add --since`)
+    are its history and are never bought by themselves: they are listed as "skipped: before
+    the shop was connected". This asks for one to be bought all the same: intake reads it
+    within one sweep, and buys each line once if Pancake shows it in one of the shop's trigger
+    statuses. Who asked and when is kept on the order (`orders show`). Safe to run twice.
+
+    \b
+    Example:
+      pancake-bridge orders fulfil 1042 --shop 4
+    """
+    from bridge.cli.mappings import ACTOR  # the command line, as every audit names it
+    from bridge.db import utcnow
+    from workers.fulfilment.redrive import fulfil_order
+
+    with database(settings()) as engine:
+        outcome = fulfil_order(engine, shop, order_id, ACTOR, utcnow())
+    if not outcome.changed:
+        say(f"order {order_id} of shop {shop} is {outcome.state} (id {outcome.id}): nothing to do")
+    else:
+        say(
+            f"order {order_id} of shop {shop} is {outcome.state} (id {outcome.id}); the next sweep "
+            "reads it, and buys it if Pancake shows it in a trigger status"
+        )

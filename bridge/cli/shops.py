@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -20,6 +21,7 @@ from bridge.cli.support import (
     writing,
 )
 from bridge.errors import Failed
+from bridge.pancake.vocabulary import NoteDelivery
 
 if TYPE_CHECKING:
     from bridge.pancake.client import PancakeClient
@@ -63,6 +65,27 @@ def parse_statuses(values: list[str] | None) -> list[int] | None:
     return statuses or None
 
 
+def parse_moment(value: str | None, flag: str) -> datetime | None:
+    """An ISO 8601 moment; one without a zone is UTC, as Pancake's times are."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not an ISO time (e.g. 2026-12-01T00:00:00+07:00)",
+            param_hint=f"'{flag}'",
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+# How `shops add` says where a shop's credentials go.
+_NOTE_FIELDS = {
+    NoteDelivery.NOTE: "note (internal)",
+    NoteDelivery.NOTE_PRINT: "note_print (printed, seen by the customer)",
+    NoteDelivery.BOTH: "note and note_print",
+}
+
 ShopIdArgument = Annotated[
     str, typer.Argument(metavar="SHOP_ID", help="The Pancake shop id, e.g. 4.")
 ]
@@ -105,6 +128,24 @@ def add(
             "(new shop: confirmed or beyond).",
         ),
     ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            metavar="ISO-TIME",
+            help="Fulfil orders created in Pancake from this moment on, e.g. "
+            "2026-12-01T00:00:00+07:00 (no zone: UTC). New shop: the moment it is added.",
+        ),
+    ] = None,
+    deliver_to: Annotated[
+        NoteDelivery | None,
+        typer.Option(
+            "--deliver-to",
+            help="Which note of the order gets the credentials: note (internal, for staff), "
+            "note_print (printed: the customer sees it) or both. The delay notice goes where "
+            "the customer looks. New shop: note.",
+        ),
+    ] = None,
 ) -> None:
     """Add a Pancake shop, or change what is given of one.
 
@@ -114,6 +155,15 @@ def add(
     webhook at <bridge URL>/webhooks/pancake/SHOP_ID with the secret in X-Bridge-Secret, which
     `bridge shops connect SHOP_ID` does.
 
+    Only new sales are bought: an order Pancake says was created before the shop was added is
+    its history (delivered by hand) and is skipped, whatever status staff move it to later.
+    --since moves that moment: earlier, and the orders skipped as older that are not are read
+    again (and bought if in a trigger status); `orders fulfil` buys a single older order.
+
+    Credentials go into the order's internal note unless --deliver-to says note_print (the
+    printed note the customer sees) or both; a line counts as annotated only once Pancake shows
+    them there and the order otherwise as it was.
+
     \b
     Example:
       read -rs BRIDGE_PANCAKE_API_KEY && export BRIDGE_PANCAKE_API_KEY
@@ -121,9 +171,10 @@ def add(
     """
     from bridge.db import utcnow
     from bridge.pancake.shops import add_shop, shop_exists
-    from workers.fulfilment.redrive import retry_orders_failed_on_key
+    from workers.fulfilment.redrive import reread_window, retry_orders_failed_on_key
 
     statuses = parse_statuses(trigger_status)
+    fulfil_from = parse_moment(since, "--since")
     current = settings()
     box = secret_box(current)
     with reading(current) as session:
@@ -148,24 +199,39 @@ def add(
             webhook_secret=secret,
             warehouse_id=warehouse_id,
             trigger_statuses=statuses,
+            fulfil_from=fulfil_from,
+            deliver_to=deliver_to,
         )
         retried = (
             retry_orders_failed_on_key(session, shop_id, utcnow()) if saved.key_changed else []
         )
+        reread = (
+            reread_window(session, shop_id, fulfil_from, utcnow())
+            if fulfil_from is not None
+            else []
+        )
+        fulfils_from = saved.shop.fulfil_from
+        delivers_to = saved.shop.deliver_to
     say(
         f"shop {shop_id} saved; webhook URL: <bridge URL>/webhooks/pancake/{shop_id} "
         f"(bridge shops connect {shop_id} sets it in Pancake)"
     )
     if retried:
         say(f"{len(retried)} order(s) that failed on the old key will be read again")
+    say(f"orders created from {when(fulfils_from)} are fulfilled")
+    say(f"credentials are written to the order's {_NOTE_FIELDS[NoteDelivery(delivers_to)]}")
+    if reread:
+        say(f"{len(reread)} order(s) skipped as older than that are not: they will be read again")
 
 
 @shops.command("list")
 def list_(as_json: JsonOption = False) -> None:
     """List the shops (never their keys).
 
-    "caught up until": every order Pancake updated before this moment has been read from its
-    order list, whether or not its webhook came (the catch-up for missed webhooks).
+    "fulfils from": orders created in Pancake before this moment are not bought (`shops add
+    --since` moves it, `orders fulfil` buys one). "caught up until": every order Pancake
+    updated before this moment has been read from its order list, whether or not its webhook
+    came (the catch-up for missed webhooks).
 
     \b
     Example:
@@ -190,12 +256,22 @@ def list_(as_json: JsonOption = False) -> None:
         print_json(records)
         return
     print_table(
-        ["shop", "warehouse", "triggers", "caught up until", "catch-up error"],
+        [
+            "shop",
+            "warehouse",
+            "triggers",
+            "fulfils from",
+            "credentials to",
+            "caught up until",
+            "catch-up error",
+        ],
         [
             [
                 r["shop_id"],
                 dash(r["warehouse_id"]),
                 ",".join(map(str, r["trigger_statuses"])),
+                when(r["fulfil_from"]),
+                r["deliver_to"],
                 when(r["caught_up_until"]),
                 dash(r["catchup_error"]),
             ]
@@ -229,8 +305,8 @@ def connect(
         bool,
         typer.Option(
             "--new-secret",
-            help="Make a new random secret instead; it is stored once Pancake has taken it, "
-            "and the old one stops working.",
+            help="Make a new random secret (and URL token) instead; they are stored once "
+            "Pancake has taken them, and the old ones stop working.",
         ),
     ] = False,
     replace: Annotated[
@@ -249,15 +325,18 @@ def connect(
     """Point the shop's Pancake webhook at this bridge.
 
     Sends PUT /shops/SHOP_ID with webhook_enable, webhook_url
-    (<public URL>/webhooks/pancake/SHOP_ID), webhook_types (orders, variations_warehouses) and
-    webhook_headers (the secret in X-Bridge-Secret), keeping the shop's error e-mail address.
-    A shop has one webhook URL, so it first reads the current one from GET /shops: if it goes
-    elsewhere, or Pancake does not show it, nothing is sent (exit 2) unless --replace is given.
-    Then it checks that Pancake's answer shows what was sent (exit 1 if not). Nothing is
-    ordered or bought. Safe to repeat.
+    (<public URL>/webhooks/pancake/SHOP_ID?token=TOKEN), webhook_types (orders,
+    variations_warehouses) and webhook_headers (the secret in X-Bridge-Secret), keeping the
+    shop's error e-mail address. Either the header or the URL's token lets a webhook in: some
+    shops' Pancake sends no custom header. A shop has one webhook URL, so it first reads the
+    current one from GET /shops: if it goes elsewhere, or Pancake does not show it, nothing is
+    sent (exit 2) unless --replace is given. Then it checks that Pancake's answer shows what was
+    sent (exit 1 if not). Nothing is ordered or bought. Safe to repeat: the token is made from
+    the secret, so the URL is the same each time.
 
     The secret: --webhook-secret (or BRIDGE_WEBHOOK_SECRET, `-` for standard input, a prompt
     on a terminal) must be the one given to `shops add`; --new-secret makes a new one instead.
+    Neither the secret nor the token is printed or kept in clear.
 
     \b
     Example:
@@ -269,46 +348,66 @@ def connect(
         WEBHOOK_TYPES,
         Connecting,
         connect_shop,
+        shown_url,
         webhook_url,
     )
     from bridge.pancake.connect import (
         public_url as checked_public_url,
     )
     from bridge.pancake.shops import add_shop, get_shop
+    from bridge.pancake.webhook_tokens import store_token, url_token
     from bridge.routes import WEBHOOK_SECRET_HEADER
 
     current = settings()
-    url = webhook_url(checked_public_url(public_url or current.public_url), shop_id)
+    public = checked_public_url(public_url or current.public_url)
     box = secret_box(current)
     with reading(current) as session:
         shop = get_shop(session, shop_id)
         api_key, digest = box.decrypt(shop.api_key_enc), shop.webhook_secret_digest
     secret = _connect_secret(webhook_secret, new_secret, box, digest, shop_id)
+    token = url_token(secret, shop_id)
+    url = webhook_url(public, shop_id, token)
 
     def show(plan: Connecting) -> None:
         say(f"shop {shop_id}'s webhook now: {describe_webhook(plan.found)}")
         if dry_run:
             _print_request(current.pancake_base_url, shop_id, plan.request)
 
+    def store_before_sending(_: Connecting) -> None:
+        # The stored secret's token: it lets in no one the secret does not, so it is stored
+        # before Pancake can send it (its first webhook, the ping, finds it in place).
+        if not new_secret:
+            with writing(current) as session:
+                store_token(session, box, shop_id, token)
+
     with pancake_client(current, api_key) as client:
         done = connect_shop(
-            client, shop_id, url, secret, replace=replace, dry_run=dry_run, on_found=show
+            client,
+            shop_id,
+            url,
+            secret,
+            replace=replace,
+            dry_run=dry_run,
+            on_found=show,
+            on_sending=store_before_sending,
         )
     if not done.sent:
         say("dry run: nothing sent")
         return
     if new_secret:
-        # Stored only now that Pancake sends it: a refused PUT leaves the old secret working.
+        # Stored only now that Pancake sends them: a refused PUT leaves the old ones working.
         with writing(current) as session:
             add_shop(session, box, shop_id, webhook_secret=secret)
+            store_token(session, box, shop_id, token)
     if done.problems:
         raise Failed(
             f"Pancake took the webhook settings, but its answer shows {'; '.join(done.problems)}: "
             f"check the webhook in Pancake ({PANCAKE_WEBHOOK_PAGE})"
         )
     say(
-        f"shop {shop_id}: Pancake sends {', '.join(WEBHOOK_TYPES)} webhooks to {url} with "
-        f"the {'new ' if new_secret else ''}secret in {WEBHOOK_SECRET_HEADER}"
+        f"shop {shop_id}: Pancake sends {', '.join(WEBHOOK_TYPES)} webhooks to {shown_url(url)} "
+        f"with the {'new ' if new_secret else ''}secret in {WEBHOOK_SECRET_HEADER} and a token "
+        "in the URL"
     )
 
 
@@ -372,6 +471,7 @@ def _print_request(base_url: str, shop_id: str, request: ShopWebhook) -> None:
 
     body = request.to_api()
     body["webhook_headers"] = dict.fromkeys(body.get("webhook_headers") or {}, MASK)
+    body["webhook_url"] = shown_url(body.get("webhook_url") or "")  # its token masked
     say("request (not sent: --dry-run):")
     say(f"  PUT {shown_url(base_url).rstrip('/')}/shops/{quote(shop_id, safe='')}?api_key={MASK}")
     say("  Content-Type: application/json")

@@ -54,8 +54,9 @@ def sync(
 ) -> None:
     """Sync stock now and say what changed and why.
 
-    Reads the suppliers' stock and pushes to Pancake what changed. Exits 1 when a supplier
-    or Pancake failed (the errors are on stderr) or another sync is running.
+    Reads the suppliers' stock and pushes to Pancake what changed, less what Pancake holds
+    for open orders. Exits 1 when a supplier or Pancake failed, or a plan has gone unread past
+    BRIDGE_STOCK_STALE_HOURS (each is named on stderr), or another sync is running.
 
     \b
     Example:
@@ -87,9 +88,9 @@ def sync(
         print_json(_report_record(report, shown))
     else:
         _print_report(report, shown)
-    for message in report.errors:
+    for message in [*report.errors, *report.stale]:
         error(message)
-    if report.errors:
+    if report.errors or report.stale:
         raise typer.Exit(1)
 
 
@@ -107,17 +108,30 @@ def _report_record(report: SyncReport, rows: list[StockRow]) -> dict[str, Any]:
         "supplier_calls": report.supplier_calls,
         "pancake_calls": report.pancake_calls,
         "errors": list(report.errors),
+        # Plans unread past BRIDGE_STOCK_STALE_HOURS: their Pancake stock counts 0.
+        "stale": list(report.stale),
         "rows": rows,
     }
 
 
 def _print_report(report: SyncReport, rows: list[StockRow]) -> None:
     one_shop = len({row.shop_id for row in report.rows}) == 1
+    # A shop whose stock goes to several warehouses (or leaves one) names them on each row.
+    several = {
+        shop_id
+        for shop_id in {row.shop_id for row in report.rows}
+        if len({row.warehouse_id for row in report.rows if row.shop_id == shop_id}) > 1
+    }
+
+    def label(row: StockRow) -> str:
+        name = row.variation_id if one_shop else f"{row.shop_id}/{row.variation_id}"
+        return f"{name} @ {row.warehouse_id}" if row.shop_id in several else name
+
     print_table(
         ["variation", "supplier stock", "pancake", "new", "why"],
         [
             [
-                row.variation_id if one_shop else f"{row.shop_id}/{row.variation_id}",
+                label(row),
                 row.supplier_stock,
                 _number(row.pancake),
                 _number(row.new),

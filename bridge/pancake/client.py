@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from bridge import logs
 from bridge.paging import Shown, guarded_pages
 from bridge.pancake.errors import PancakeError, PancakeRequestError, PancakeUnavailable
+from bridge.pancake.order_writes import stored_after_write, whole_order_body
 from bridge.pancake.schemas import (
     ListedOrder,
     ListedShop,
@@ -97,9 +98,29 @@ class PancakeClient:
         return self._request("GET", path, _order_from)
 
     def update_order(self, shop_id: str, order_id: str, changes: Mapping[str, Any]) -> None:
-        """PUT only the keys in ``changes`` (e.g. ``{"note": ...}``); Pancake keeps the rest."""
+        """PUT only the keys in ``changes`` (e.g. ``{"note": ...}``), as staff tools and
+        integrators do; what Pancake does with the rest is not promised: the bridge's own
+        writes use ``write_order``."""
         path = f"/shops/{_segment(shop_id)}/orders/{_segment(order_id)}"
         self._request("PUT", path, _ignore, json=dict(changes))
+
+    def write_order(
+        self, shop_id: str, order: PancakeOrder, changes: Mapping[str, Any]
+    ) -> PancakeOrder | None:
+        """PUT ``order``, as just read, back whole with ``changes`` applied
+        (``order_writes.whole_order_body``): a Pancake that replaces the order keeps the rest.
+
+        Returns the order after the write when the answer proves it is the stored one
+        (``order_writes.stored_after_write``); None when it does not: read the order back. A
+        retried PUT sends the same body, so it is harmless.
+        """
+        path = f"/shops/{_segment(shop_id)}/orders/{_segment(order.id)}"
+        return self._request(
+            "PUT",
+            path,
+            lambda payload: stored_after_write(order, payload),
+            json=whole_order_body(order, changes),
+        )
 
     def list_orders(
         self,

@@ -1,6 +1,7 @@
-"""A shop's webhook in Pancake: where it must point (below the bridge's public URL), whose URL it
-holds now as Pancake shows it, the settings ``bridge shops connect`` sends, and what an answer or
-a current webhook shows wrong (``bridge doctor`` reads the same).
+"""A shop's webhook in Pancake: where it must point (below the bridge's public URL, with the
+shop's token in its query), whose URL it holds now as Pancake shows it, the settings
+``bridge shops connect`` sends, and what an answer or a current webhook shows wrong
+(``bridge doctor`` reads the same).
 
 The docs show one webhook URL per shop and do not promise ``GET /shops`` shows it: an owner that
 cannot be told is ``UNKNOWN``, and nothing is taken over without ``--replace``.
@@ -13,11 +14,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from bridge.errors import ConfigError, Failed, Refused
+from bridge.logs import MASK
 from bridge.pancake.schemas import ListedShop, ShopWebhook
-from bridge.routes import WEBHOOK_PATH, WEBHOOK_SECRET_HEADER
+from bridge.routes import WEBHOOK_PATH, WEBHOOK_SECRET_HEADER, WEBHOOK_TOKEN_PARAM
 
 if TYPE_CHECKING:
     from bridge.pancake.client import PancakeClient
@@ -54,7 +56,7 @@ def public_url(value: str | None) -> str:
     if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
         raise ConfigError(
             f"the public URL {shown_url(value)} must have no user, query or fragment: it is the "
-            "address Pancake sends webhooks to, the secret goes in a header"
+            "address Pancake sends webhooks to, the bridge adds the shop's path and token"
         )
     if parts.scheme == "http" and not _loopback(host):
         raise ConfigError(
@@ -74,28 +76,47 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def webhook_url(public: str, shop_id: str) -> str:
-    """The URL a shop's webhooks go to, below the bridge's public URL (``public_url``)."""
-    return public + WEBHOOK_PATH.format(shop_id=quote(shop_id, safe=""))
+def webhook_url(public: str, shop_id: str, token: str | None = None) -> str:
+    """The URL a shop's webhooks go to, below the bridge's public URL (``public_url``), with the
+    shop's token (``webhook_tokens.url_token``) when given. It holds a secret: print it with
+    ``shown_url``."""
+    url = public + WEBHOOK_PATH.format(shop_id=quote(shop_id, safe=""))
+    return url if token is None else f"{url}?{urlencode({WEBHOOK_TOKEN_PARAM: token})}"
+
+
+def url_token_in(url: str) -> str | None:
+    """The token a webhook URL carries (the last one, as the endpoint reads it), if any."""
+    try:
+        values = [v for k, v in parse_qsl(urlsplit(url.strip()).query) if k == WEBHOOK_TOKEN_PARAM]
+    except ValueError:
+        return None
+    return values[-1] if values else None
 
 
 def shown_url(url: str) -> str:
-    """A URL fit to print: another integration's may carry a token in its query or user info."""
+    """A URL fit to print: no user info, and every query value masked (ours carries the shop's
+    token; another integration's may carry its own), the names kept: ``…/4?token=***``."""
     try:
         parts = urlsplit(url.strip())
         netloc = parts.netloc.rsplit("@", 1)[-1]
     except ValueError:
         return "(not a URL)"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", "")) or "(empty)"
+    masked = "&".join(
+        f"{name}={MASK}" if sep else MASK
+        for name, sep, _ in (item.partition("=") for item in parts.query.split("&") if item)
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, masked, "")) or "(empty)"
 
 
 def same_url(a: str, b: str) -> bool:
     """The same address, as far as a webhook's sender is concerned (case of scheme and host, a
-    trailing slash)."""
+    trailing slash), whatever token it carries: the token is checked on its own."""
 
-    def key(url: str) -> tuple[str, str, str, str]:
+    def key(url: str) -> tuple[str, str, str, list[tuple[str, str]]]:
         parts = urlsplit(url.strip())
-        return (parts.scheme.lower(), parts.netloc.lower(), parts.path.rstrip("/"), parts.query)
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        rest = [(k, v) for k, v in query if k != WEBHOOK_TOKEN_PARAM]
+        return (parts.scheme.lower(), parts.netloc.lower(), parts.path.rstrip("/"), rest)
 
     try:
         return key(a) == key(b)
@@ -117,7 +138,8 @@ class CurrentWebhook:
     """A shop's webhook as Pancake shows it; ``reason`` says why the owner is UNKNOWN."""
 
     owner: WebhookOwner
-    settings: ShopWebhook = field(default_factory=ShopWebhook)
+    # Its URL may carry a token (ours or another integration's): never in a repr.
+    settings: ShopWebhook = field(default_factory=ShopWebhook, repr=False)
     reason: str = ""
 
     @property
@@ -170,7 +192,8 @@ def webhook_owner(shops: Sequence[ListedShop], shop_id: str, wanted_url: str) ->
 
 
 def webhook_request(url: str, secret: str, current: CurrentWebhook) -> ShopWebhook:
-    """The settings that point a shop's webhook at ``url`` with ``secret`` in its header.
+    """The settings that point a shop's webhook at ``url`` (with its token) and ``secret`` in
+    its header.
 
     The shop owner's address for Pancake's error e-mails is kept when Pancake showed one (a
     partial body may clear what it leaves out); the URL's other settings (types, headers)
@@ -192,8 +215,8 @@ def refuse_to_take_over(current: CurrentWebhook, shop_id: str) -> None:
     flag = "add --replace to point it here anyway"
     if current.owner is WebhookOwner.ELSEWHERE:
         ours = (
-            (current.settings.url or "")
-            .rstrip("/")
+            urlsplit(current.settings.url or "")
+            .path.rstrip("/")
             .endswith(WEBHOOK_PATH.format(shop_id=quote(shop_id, safe="")))
         )
         whose = "a pancake-bridge URL at another address" if ours else "another integration's"
@@ -214,7 +237,7 @@ class Connecting:
     be, on a dry run), whether they were sent, and what Pancake's answer shows otherwise."""
 
     found: CurrentWebhook
-    request: ShopWebhook
+    request: ShopWebhook = field(repr=False)  # the URL's token and the header's secret
     sent: bool = False
     problems: tuple[str, ...] = ()
 
@@ -228,15 +251,17 @@ def connect_shop(
     replace: bool = False,
     dry_run: bool = False,
     on_found: Callable[[Connecting], None] = lambda _: None,
+    on_sending: Callable[[Connecting], None] = lambda _: None,
 ) -> Connecting:
-    """Point the shop's webhook at ``url`` with ``secret``: read whose URL it holds now, refuse
-    to take over another's (``Refused``, unless ``replace``), send the settings (unless
-    ``dry_run``) and compare Pancake's answer with them. ``on_found`` sees the plan before
-    anything is refused or sent (a front end prints it).
+    """Point the shop's webhook at ``url`` (carrying the shop's token) with ``secret``: read
+    whose URL it holds now, refuse to take over another's (``Refused``, unless ``replace``),
+    send the settings (unless ``dry_run``) and compare Pancake's answer with them. ``on_found``
+    sees the plan before anything is refused or sent (a front end prints it); ``on_sending``
+    right before the PUT, once nothing is refused (the caller stores what Pancake will send).
 
     ``Failed`` when Pancake does not answer (nothing changed, or, for the PUT, perhaps changed:
     safe to repeat); ``ConfigError`` when it refuses the key or the settings. Never quotes the
-    secret.
+    secret or the token.
     """
     from bridge.http_errors import redact
     from bridge.pancake.errors import PancakeError, PancakeRequestError, PancakeUnavailable
@@ -251,10 +276,11 @@ def connect_shop(
         refuse_to_take_over(found, shop_id)
     if dry_run:
         return plan
+    on_sending(plan)
     try:
         answer = client.configure_webhook(shop_id, plan.request)
     except PancakeError as exc:
-        said = redact(str(exc), [secret])
+        said = redact(str(exc), [secret, url_token_in(url) or ""])
         if isinstance(exc, PancakeRequestError):
             raise Failed(f"Pancake refused the webhook settings ({said})") from None
         raise Failed(
@@ -269,7 +295,7 @@ def answer_problems(sent: ShopWebhook, answer: ShopWebhook) -> list[str]:
 
     The docs list every field but the headers in the answer: a field sent and not shown is a
     problem, headers not shown are not (a header shown must carry the secret as sent). Never
-    quotes a header's value.
+    quotes a header's value or the URL's token.
     """
     problems: list[str] = []
     for name in sorted(sent.shown - {"headers"}):
@@ -280,7 +306,9 @@ def answer_problems(sent: ShopWebhook, answer: ShopWebhook) -> list[str]:
         elif name == "types" and set(got or []) != set(wanted or []):
             problems.append(f"{alias} is {got}, not {wanted}")
         elif name == "url" and not same_url(got or "", wanted or ""):
-            problems.append(f"{alias} is {shown_url(got or '')}, not {wanted}")
+            problems.append(f"{alias} is {shown_url(got or '')}, not {shown_url(wanted or '')}")
+        elif name == "url" and url_token_in(got or "") != url_token_in(wanted or ""):
+            problems.append(f"{alias} does not carry the token as sent")
         elif name not in ("types", "url") and got != wanted:
             problems.append(f"{alias} is {got!r}, not {wanted!r}")
     if "headers" in answer.shown:
@@ -291,11 +319,16 @@ def answer_problems(sent: ShopWebhook, answer: ShopWebhook) -> list[str]:
 
 
 def webhook_problems(
-    current: CurrentWebhook, secret_matches: Callable[[str], bool], shop_id: str
+    current: CurrentWebhook,
+    secret_matches: Callable[[str], bool],
+    token_matches: Callable[[str], bool],
+    shop_id: str,
 ) -> list[tuple[str, str]]:
     """What keeps a webhook that points here from working, each as (problem, fix): disabled, a
-    type the bridge needs missing, or (when Pancake shows the headers) a secret that is not the
-    stored one, as after a rotation of BRIDGE_SECRET_KEY."""
+    type the bridge needs missing, a token in its URL that is not the shop's (made from a secret
+    since replaced), or (when Pancake shows the headers) a secret that is not the stored one, as
+    after a rotation of BRIDGE_SECRET_KEY. A URL without a token is no problem here: the header
+    may be enough (``lacks_token`` says whether it is all there is)."""
     settings = current.settings
     connect = f"`bridge shops connect {shop_id}`"
     renew = f"`bridge shops connect {shop_id} --new-secret`"
@@ -306,6 +339,9 @@ def webhook_problems(
         missing = [kind for kind in WEBHOOK_TYPES if kind not in settings.types]
         if missing:
             problems.append((f"it does not send {', '.join(missing)}", connect))
+    token = url_token_in(settings.url or "")
+    if token is not None and not token_matches(token):
+        problems.append((f"the token in its URL is not shop {shop_id}'s", connect))
     if settings.headers is not None:
         sent = settings.header(WEBHOOK_SECRET_HEADER)
         if sent is None:
@@ -319,3 +355,9 @@ def webhook_problems(
                 )
             )
     return problems
+
+
+def lacks_token(current: CurrentWebhook) -> bool:
+    """A webhook URL without the shop's token: only the header authenticates it, and some shops'
+    Pancake sends no custom header (DESIGN.md §4), so its webhooks may all be refused."""
+    return url_token_in(current.settings.url or "") is None

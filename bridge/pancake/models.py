@@ -1,5 +1,5 @@
 """The shops the bridge serves, as stored: the Pancake key (encrypted), the webhook secret (a
-digest), the warehouse and the statuses that start fulfilment."""
+digest), the warehouse, the statuses that start fulfilment and the orders it fulfils."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field, SQLModel
 
 from bridge.db import created_timestamp
+from bridge.pancake.vocabulary import NoteDelivery
 
 # Confirmed or beyond (``vocabulary.CONFIRMED_OR_BEYOND``, a test holds them equal): staff may
 # move an order past "confirmed" before the bridge reads it. Spelled as the stored numbers.
@@ -21,6 +22,9 @@ class PancakeShop(SQLModel, table=True):
     shop_id: str = Field(primary_key=True)
     api_key_enc: str = Field(sa_type=Text)
     webhook_secret_digest: str
+    # The webhook URL's token (bridge.pancake.webhook_tokens), as a digest bound to the secret's;
+    # None until `bridge shops connect` issues one (the header alone authenticates meanwhile).
+    webhook_token_digest: str | None = None
     warehouse_id: str | None = None
     trigger_statuses: list[int] = Field(
         default_factory=lambda: list(DEFAULT_TRIGGER_STATUSES),
@@ -29,3 +33,10 @@ class PancakeShop(SQLModel, table=True):
     # Stock sync keeps this many of every synced variation back from sale.
     stock_buffer: int = 0
     created_at: datetime = created_timestamp()
+    # Orders Pancake says were created (``inserted_at``) before this moment are the shop's
+    # history, delivered by hand: skipped, never bought unless an operator asks (`bridge orders
+    # fulfil`). When the shop was added, unless `shops add --since` says otherwise.
+    fulfil_from: datetime = created_timestamp()
+    # Which of the order's notes gets the credentials (``vocabulary.NoteDelivery``: note, note_print
+    # or both); the delay notice goes to the one the customer sees (`shops add --deliver-to`).
+    deliver_to: str = NoteDelivery.NOTE

@@ -8,10 +8,16 @@ Unknown keys are ignored: the API adds fields freely and webhook bodies trim oth
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from bridge.coerce import as_int
+from bridge.pancake.vocabulary import NoteField
 
 
 def _id_to_str(value: object) -> object:
@@ -24,6 +30,56 @@ def _id_to_str(value: object) -> object:
 PancakeId = Annotated[str, BeforeValidator(_id_to_str)]
 
 
+def pancake_time(value: object) -> datetime | None:
+    """A moment as Pancake writes it: UTC with no zone marker, ``T`` or a space before the time,
+    often with microseconds (``"2026-07-27 04:57:04.925107"``); an explicit zone is honoured.
+    None when absent or unreadable: the caller says what that means."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+PancakeTime = Annotated[datetime | None, BeforeValidator(pancake_time)]
+
+
+def items_digest(items: object) -> str | None:
+    """What an order asks for, in a few bytes: each item's id, variation, quantity and returned
+    units, in order. Two reports of an order with the same digest ask for the same units, so a
+    re-seen order (our own note update echoed, the catch-up's overlap) costs no read; any edit of
+    items or quantities, or a return, changes it. None when ``items`` is not a list (unknown).
+
+    It is computed from the raw JSON (a webhook body, a listed order, the order read), so every
+    path that sees the same order gets the same digest: ids as strings, numbers as integers."""
+    if not isinstance(items, list):
+        return None
+    shape: list[list[str | int | None] | None] = []
+    for item in items:
+        if not isinstance(item, dict):
+            shape.append(None)
+            continue
+        shape.append(
+            [
+                _optional_text(item.get("id")),
+                _optional_text(item.get("variation_id")),
+                as_int(item.get("quantity")),
+                as_int(item.get("returned_count")) or 0,
+            ]
+        )
+    canonical = json.dumps(shape, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def _optional_text(value: object) -> str | None:
+    return None if value is None or isinstance(value, bool) else str(value)
+
+
 class _Tolerant(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -33,17 +89,29 @@ class PancakeOrderItem(_Tolerant):
     variation_id: PancakeId | None = None
     product_id: PancakeId | None = None
     quantity: int
+    # Units the customer sent back (a partial return, status 15); null or absent: none.
+    returned_count: int = 0
     name: str | None = None
 
     @model_validator(mode="before")
     @classmethod
     def _name_from_variation_info(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        fixes: dict[str, Any] = {}
         # Items carry no name of their own: the variation's name lives in variation_info.
-        if isinstance(data, dict) and data.get("name") is None:
+        if data.get("name") is None:
             info = data.get("variation_info")
             if isinstance(info, dict) and isinstance(info.get("name"), str):
-                return {**data, "name": info["name"]}
-        return data
+                fixes["name"] = info["name"]
+        if as_int(data.get("returned_count")) is None:
+            fixes["returned_count"] = 0
+        return {**data, **fixes} if fixes else data
+
+    @property
+    def wanted(self) -> int:
+        """The units the customer still buys: ordered less returned (never below 0)."""
+        return max(0, self.quantity - max(0, self.returned_count))
 
 
 class PancakeOrder(_Tolerant):
@@ -52,6 +120,8 @@ class PancakeOrder(_Tolerant):
     status: int | None = None
     note: str = ""
     items: list[PancakeOrderItem] = Field(default_factory=list)
+    # When the order was created in Pancake; None when it does not say (or not readably).
+    inserted_at: PancakeTime = None
     # The whole order as Pancake sent it, for placeholders such as {order.bill_email}.
     raw: dict[str, Any] = Field(default_factory=dict)
 
@@ -73,6 +143,24 @@ class PancakeOrder(_Tolerant):
         """Parse one order object (the API's ``data``, or a flat webhook body)."""
         return cls.model_validate({**obj, "raw": copy.deepcopy(obj)})
 
+    @property
+    def items_digest(self) -> str | None:
+        """``items_digest`` of the items as Pancake sent them."""
+        return items_digest(self.raw.get("items"))
+
+    def note_text(self, field: NoteField) -> str:
+        """One of the order's notes as Pancake shows it; "" when null, absent or not text."""
+        if field == NoteField.NOTE:
+            return self.note
+        value = self.raw.get(field.value)
+        return value if isinstance(value, str) else ""
+
+    @property
+    def is_locked(self) -> bool:
+        """Staff locked the order ("Khóa đơn hàng"): a PUT is answered with success and changes
+        nothing, so the bridge does not write to it."""
+        return self.raw.get("is_locked") is True
+
 
 class ListedOrder(_Tolerant):
     """One order of ``GET /shops/<id>/orders``: only what decides whether intake reads it.
@@ -84,14 +172,18 @@ class ListedOrder(_Tolerant):
     id: PancakeId
     status: int | None = None
     item_count: int = 0
+    items_digest: str | None = None
 
     @model_validator(mode="before")
     @classmethod
     def _count_items(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "item_count" not in data:
-            items = data.get("items")
-            return {**data, "item_count": len(items) if isinstance(items, list) else 0}
-        return data
+        if not isinstance(data, dict):
+            return data
+        items = data.get("items")
+        counted: dict[str, Any] = {"items_digest": items_digest(items)}
+        if "item_count" not in data:
+            counted["item_count"] = len(items) if isinstance(items, list) else 0
+        return {**data, **counted}
 
 
 class OrderPage(_Tolerant):
@@ -104,9 +196,27 @@ class OrderPage(_Tolerant):
     total_entries: int | None = None
 
 
+def _flag(value: object) -> bool | None:
+    """A yes/no field: true/false, 1/0 or their strings; anything else says nothing (None)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
+        return value.strip().lower() in ("true", "1")
+    return None
+
+
 class Warehouse(_Tolerant):
     id: PancakeId
     name: str | None = None
+    # Whether new orders may be placed in it (staff tick "takes orders"); None: not said.
+    allow_create_order: Annotated[bool | None, BeforeValidator(_flag)] = None
+
+    @property
+    def takes_orders(self) -> bool:
+        """A listing that does not say (an older answer, without the switch) counts as yes."""
+        return self.allow_create_order is not False
 
 
 class QuantityUpdate(BaseModel):

@@ -14,10 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.coerce import as_int
+from bridge.pancake.schemas import items_digest
 
 ORDER_TYPE = "orders"
 STOCK_TYPE = "variations_warehouses"
 UNKNOWN_TYPE = "unknown"  # a body with no "type" that is not shaped like an order
+PING_KIND = "ping"  # Pancake's test of a webhook URL just saved (``is_ping``)
+# The ping is 13 bytes on prod (``{"test":true}``); room for spacing, and no more: it is read
+# before the sender is authenticated.
+PING_MAX_BYTES = 64
 
 # Pancake ids are numbers (up to 18 digits) or short codes such as "AF100975192O582".
 MAX_ID_CHARS = 100
@@ -45,6 +50,15 @@ class ParsedWebhook:
     variation_id: str | None = None
     warehouse_id: str | None = None
     remain_quantity: int | None = None
+    # A reservation moved: the order whose sellable units Pancake took (when it was created) or
+    # gave back (cancelled), and by how much (negative: taken). None when the webhook names no
+    # order, or moved the physical stock (``is_actual_remain_quantity``: a receipt, a shipment).
+    # Kept apart from ``order_id``, which names the order of an order webhook.
+    reserved_for: str | None = None
+    change_quantity: int | None = None
+    # order webhooks: what the order asks for (``schemas.items_digest``); a report whose digest
+    # differs from the last read is an edit, and the order is read again at webhook speed.
+    items_digest: str | None = None
 
 
 def id_problem(value: str, what: str) -> str | None:
@@ -57,6 +71,21 @@ def id_problem(value: str, what: str) -> str | None:
     if _CONTROL.search(value):
         return f"{what} contains a control character"
     return None
+
+
+def is_ping(raw: bytes) -> bool:
+    """Is this Pancake's ``{"test": true}``, sent when a webhook URL is saved, and nothing else?
+
+    Checked before authentication (bridge/web/app.py), so it reads at most ``PING_MAX_BYTES``;
+    any other key, or ``"test": 1``, is not the ping.
+    """
+    if len(raw) > PING_MAX_BYTES:
+        return False
+    try:
+        document = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(document, dict) and document.keys() == {"test"} and document["test"] is True
 
 
 def parse_webhook(raw: bytes) -> ParsedWebhook:
@@ -78,6 +107,12 @@ def parse_webhook(raw: bytes) -> ParsedWebhook:
             variation_id=_checked_id(payload, "variation_id"),
             warehouse_id=_checked_id(payload, "warehouse_id"),
             remain_quantity=_int32(payload.get("remain_quantity"), "remain_quantity"),
+            reserved_for=(
+                None
+                if payload.get("is_actual_remain_quantity") is True
+                else _checked_id(payload, "order_id")
+            ),
+            change_quantity=_int32(payload.get("change_quantity"), "change_quantity"),
         )
     if kind != ORDER_TYPE:
         return ParsedWebhook(kind, None, None, 0, body_hash, shop_id)
@@ -87,7 +122,9 @@ def parse_webhook(raw: bytes) -> ParsedWebhook:
     items = payload.get("items")
     item_count = len(items) if isinstance(items, list) else 0
     status = _int32(payload.get("status"), "order status")
-    return ParsedWebhook(kind, order_id, status, item_count, body_hash, shop_id)
+    return ParsedWebhook(
+        kind, order_id, status, item_count, body_hash, shop_id, items_digest=items_digest(items)
+    )
 
 
 def _load(raw: bytes) -> Any:

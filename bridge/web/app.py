@@ -5,6 +5,12 @@ The endpoint verifies, records and enqueues; it never calls Pancake or a supplie
 in milliseconds. Bad input is refused with a one-line reason and stores nothing; reasons never
 quote the request. The body arrives already read: size and deadline are the guard's
 (bridge/web/guard.py), which every server puts in front of this app.
+
+A webhook proves its sender by the secret header or by the token in its URL, whichever Pancake
+sends (bridge/pancake/webhook_tokens.py). Pancake's ``{"test": true}`` ping, sent when the URL is
+saved, is answered 200 with or without either and never recorded: Pancake may send it without the
+header, and before ``connect --new-secret`` has stored the new token; answered from memory, it
+gives whoever sends it nothing but the 200 (no row, no message, no shop's data).
 """
 
 from __future__ import annotations
@@ -26,17 +32,20 @@ from starlette.routing import Route
 from bridge import metrics
 from bridge.db import READ_ONLY
 from bridge.pancake.models import PancakeShop
+from bridge.pancake.webhook_tokens import authenticated
 from bridge.pancake.webhooks import (
     ORDER_TYPE,
+    PING_KIND,
     STOCK_TYPE,
     WebhookRejected,
     id_problem,
+    is_ping,
     parse_webhook,
 )
-from bridge.routes import WEBHOOK_PATH, WEBHOOK_SECRET_HEADER
+from bridge.routes import WEBHOOK_PATH, WEBHOOK_SECRET_HEADER, WEBHOOK_TOKEN_PARAM
 from bridge.secrets import SecretBox
 from bridge.web.guard import error_response
-from bridge.web.ingest import EventRecorder, Incoming, UnstorableWebhook
+from bridge.web.ingest import EventRecorder, Incoming, Outcome, UnstorableWebhook
 from bridge.web.observe import Observe
 
 SECRET_HEADER = WEBHOOK_SECRET_HEADER.lower()
@@ -49,6 +58,7 @@ COUNTED_TYPES = frozenset({ORDER_TYPE, STOCK_TYPE})
 @dataclass(frozen=True, slots=True)
 class ShopAuth:
     secret_digest: str
+    token_digest: str | None
     triggers: frozenset[int]
 
 
@@ -74,6 +84,14 @@ class ShopDirectory:
         loading = self._loading.get(shop_id) or self._start_loading(shop_id)
         return await asyncio.shield(loading)
 
+    async def reload(self, shop_id: str) -> ShopAuth | None:
+        """The shop as stored now, not as cached: for a credential the cached entry refuses,
+        which may be one stored a moment ago (``connect --new-secret``). It costs what an unknown
+        shop id costs any sender already: one primary-key read."""
+        auth = await run_in_threadpool(self._load, shop_id)
+        self._cache[shop_id] = (self._clock() + SHOP_CACHE_SECONDS, auth)
+        return auth
+
     def _start_loading(self, shop_id: str) -> asyncio.Future[ShopAuth | None]:
         task = asyncio.ensure_future(self._refresh(shop_id))
         self._loading[shop_id] = task
@@ -92,13 +110,15 @@ class ShopDirectory:
     def _load(self, shop_id: str) -> ShopAuth | None:
         with self._engine.connect().execution_options(**{READ_ONLY: True}) as conn:
             row = conn.execute(
-                select(PancakeShop.webhook_secret_digest, PancakeShop.trigger_statuses).where(
-                    PancakeShop.shop_id == shop_id
-                )
+                select(
+                    PancakeShop.webhook_secret_digest,
+                    PancakeShop.webhook_token_digest,
+                    PancakeShop.trigger_statuses,
+                ).where(PancakeShop.shop_id == shop_id)
             ).first()
         if row is None:
             return None
-        return ShopAuth(row[0], frozenset(row[1]))
+        return ShopAuth(row[0], row[1], frozenset(row[2]))
 
 
 def _error(status: int, reason: str, outcome: str, kind: str = metrics.UNPARSED) -> Response:
@@ -119,6 +139,15 @@ def create_app(
     ``/readyz`` and ``/metrics`` (default: the database only, no shared-state gauges)."""
     shops = ShopDirectory(engine)
 
+    def _proves(shop: ShopAuth, header: str | None, token: str | None) -> bool:
+        return authenticated(
+            box,
+            header=header,
+            token=token,
+            secret_digest=shop.secret_digest,
+            token_digest=shop.token_digest,
+        )
+
     async def pancake_webhook(request: Request) -> Response:
         shop_id: str = request.path_params["shop_id"]
         # Checked before the lookup: a NUL breaks a PostgreSQL query, and an unknown id of any
@@ -129,10 +158,26 @@ def create_app(
         shop = await shops.get(shop_id)
         if shop is None:
             return _error(404, "unknown shop", "rejected:unknown_shop")
-        if not box.matches(request.headers.get(SECRET_HEADER, ""), shop.secret_digest):
-            return _error(401, f"missing or wrong {SECRET_HEADER} header", "rejected:secret")
+        body = await request.body()
+        if is_ping(body):
+            metrics.webhook(PING_KIND, Outcome.PING)
+            return JSONResponse({"ok": True, "outcome": Outcome.PING.value})
+        header = request.headers.get(SECRET_HEADER)
+        token = request.query_params.get(WEBHOOK_TOKEN_PARAM)
+        if not _proves(shop, header, token):
+            # Checked again as stored, not as cached: a credential changed a moment ago works.
+            try:
+                shop = await shops.reload(shop_id)
+            except Exception:  # noqa: BLE001 - the database is away: neither yes nor no
+                return _error(503, "could not check the credentials; please retry", "failed:auth")
+            if shop is None or not _proves(shop, header, token):
+                return _error(
+                    401,
+                    f"missing or wrong {SECRET_HEADER} header or {WEBHOOK_TOKEN_PARAM}",
+                    "rejected:secret",
+                )
         try:
-            webhook = parse_webhook(await request.body())
+            webhook = parse_webhook(body)
         except WebhookRejected as exc:
             return _error(400, str(exc), "rejected:body")
         kind = webhook.kind if webhook.kind in COUNTED_TYPES else "other"

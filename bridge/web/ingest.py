@@ -35,6 +35,7 @@ from bridge.pancake.webhooks import ORDER_TYPE, STOCK_TYPE, ParsedWebhook
 from workers.fulfilment.models import WebhookEvent
 from workers.fulfilment.reported import Finding, classify, order_reported
 from workers.queue.dispatch import Send
+from workers.stock.holds import record_hold
 from workers.stock.triggers import mark_level_reported, request_stock_sync, tracked_level
 
 MAX_BATCH = 512
@@ -52,6 +53,9 @@ class Outcome(StrEnum):
     STOCK_QUEUED = "stock:queued"  # Pancake's quantity is not what we pushed: a sync will fix it
     STOCK_OURS = "stock:ours"  # the quantity we pushed (Pancake echoes our own pushes)
     IGNORED_STOCK = "ignored:stock"  # a variation (or warehouse) the bridge does not sync
+    # Pancake's {"test": true} on saving the URL: answered by the endpoint, never recorded (an
+    # unauthenticated sender must not be able to write a row).
+    PING = "ping"
 
 
 class UnstorableWebhook(Exception):
@@ -204,6 +208,7 @@ class EventRecorder:
             triggers=incoming.triggers,
             now=now,
             lease=self._lease,
+            items_digest=hook.items_digest,
         )
         return Outcome(found), sends
 
@@ -239,9 +244,22 @@ class EventRecorder:
             level = tracked_level(conn, incoming.shop_id, hook.variation_id, hook.warehouse_id)
         outcome = Outcome.IGNORED_STOCK
         if level is not None and reported is not None:
-            outcome = Outcome.STOCK_OURS if level.is_ours(reported) else Outcome.STOCK_QUEUED
+            # A webhook naming an order is Pancake's reservation, never the echo of our push.
+            ours = level.is_ours(reported) and not hook.reserved_for
+            outcome = Outcome.STOCK_OURS if ours else Outcome.STOCK_QUEUED
         if not self._insert_event(conn, incoming, outcome, now):
             return Outcome.DUPLICATE, []
+        if hook.reserved_for and hook.variation_id and hook.warehouse_id and hook.change_quantity:
+            # Pancake took (or gave back) units for an open order: the sync subtracts them.
+            record_hold(
+                conn,
+                incoming.shop_id,
+                hook.reserved_for,
+                hook.variation_id,
+                hook.warehouse_id,
+                hook.change_quantity,
+                now,
+            )
         if outcome != Outcome.STOCK_QUEUED or level is None or reported is None:
             return outcome, []
         assert debounce is not None  # a level is only looked up when stock sync is on

@@ -46,7 +46,7 @@ class RequestIds:
                 await self._app(scope, receive, with_id)
             finally:
                 # The access line, at DEBUG: the path without its query (Pancake-style keys
-                # travel there), the status, the time taken.
+                # and the webhook URL's token travel there), the status, the time taken.
                 event(
                     "http.request",
                     logging.DEBUG,

@@ -30,6 +30,7 @@ from bridge.pancake.connect import (
 from bridge.pancake.models import PancakeShop
 from bridge.pancake.schemas import ListedShop, ShopWebhook
 from bridge.pancake.shops import add_shop
+from bridge.pancake.webhook_tokens import token_matches, url_token
 from bridge.settings import get_settings
 from bridge.states import FulfilmentState
 from bridge.web.server import ServerThread
@@ -80,10 +81,20 @@ def puts(sim: PancakeSimulator) -> int:
 
 
 def stored_digest(sandbox: Sandbox) -> str:
+    return stored_digests(sandbox)[0]
+
+
+def stored_digests(sandbox: Sandbox) -> tuple[str, str | None]:
+    """The shop's stored secret digest and URL token digest."""
     with Session(sandbox.runtime.engine) as session:
         shop = session.get(PancakeShop, SHOP)
         assert shop is not None
-        return shop.webhook_secret_digest
+        return shop.webhook_secret_digest, shop.webhook_token_digest
+
+
+def token_stored(sandbox: Sandbox, token: str) -> bool:
+    secret_digest, digest = stored_digests(sandbox)
+    return token_matches(sandbox.runtime.box, token, secret_digest, digest)
 
 
 @pytest.mark.parametrize("lists_own_id", [True, False], ids=["shop-id", "pages-shop-id"])
@@ -101,18 +112,21 @@ def test_connect_points_the_webhook_here_and_pancake_webhooks_are_then_accepted(
 
     assert (code, err) == (0, ""), err
     url = f"{sandbox.bridge_url}/webhooks/pancake/{SHOP}"
+    token = url_token(sandbox.webhook_secret, SHOP)
     assert out.splitlines() == [
         f"shop {SHOP}'s webhook now: none set",
-        f"shop {SHOP}: Pancake sends orders, variations_warehouses webhooks to {url} with the "
-        "secret in X-Bridge-Secret",
+        f"shop {SHOP}: Pancake sends orders, variations_warehouses webhooks to {url}?token=*** "
+        "with the secret in X-Bridge-Secret and a token in the URL",
     ]
     config = sim.webhook_config(SHOP)
     assert config["webhook_enable"] is True
-    assert config["webhook_url"] == url
+    assert config["webhook_url"] == f"{url}?token={token}"
     assert set(config["webhook_types"]) == {"orders", "variations_warehouses"}
     assert config["webhook_headers"] == {"X-Bridge-Secret": sandbox.webhook_secret}
     assert puts(sim) == 1
     assert sandbox.webhook_secret not in out
+    assert token not in out
+    assert token_stored(sandbox, token)
 
     order_id = sandbox.place_order([{"variation_id": "var-netflix", "quantity": 1}])
     [line] = sandbox.wait_settled(order_id, lines=1, final=True)
@@ -121,10 +135,12 @@ def test_connect_points_the_webhook_here_and_pancake_webhooks_are_then_accepted(
     assert sim.wait_idle()
     assert {d.result for d in sim.deliveries} == {200}, "every webhook was accepted"
 
-    # Connected already: running it again changes nothing that matters and says so.
+    # Connected already: running it again changes nothing that matters and says so; the token
+    # is made from the secret, so the URL is the same.
     code, out, _ = connect(capsys, sandbox)
     assert code == 0
-    assert out.startswith(f"shop {SHOP}'s webhook now: points here ({url})\n")
+    assert out.startswith(f"shop {SHOP}'s webhook now: points here ({url}?token=***)\n")
+    assert sim.webhook_config(SHOP)["webhook_url"] == f"{url}?token={token}"
 
 
 def test_another_integrations_webhook_is_not_taken_without_replace(
@@ -139,21 +155,23 @@ def test_another_integrations_webhook_is_not_taken_without_replace(
     code, out, err = connect(capsys, sandbox)
 
     assert code == 2
-    assert out == f"shop {SHOP}'s webhook now: goes to {FOREIGN}\n"
+    assert out == f"shop {SHOP}'s webhook now: goes to {FOREIGN}?token=***\n"
     assert err == (
-        f"error: shop {SHOP}'s webhook already goes to {FOREIGN} (another integration's); a shop "
-        "has one webhook URL, so pointing it here stops webhooks reaching that one: add "
-        "--replace to point it here anyway\n"
+        f"error: shop {SHOP}'s webhook already goes to {FOREIGN}?token=*** (another "
+        "integration's); a shop has one webhook URL, so pointing it here stops webhooks reaching "
+        "that one: add --replace to point it here anyway\n"
     )
     assert FOREIGN_TOKEN not in out + err, "a URL's query may hold another integration's token"
     assert puts(sim) == 0
     assert sim.webhook_config(SHOP) == before
+    assert stored_digests(sandbox)[1] is None, "nothing sent, nothing stored"
 
     code, out, err = connect(capsys, sandbox, "--replace")
 
     assert (code, err) == (0, "")
     config = sim.webhook_config(SHOP)
-    assert config["webhook_url"] == f"{sandbox.bridge_url}/webhooks/pancake/{SHOP}"
+    token = url_token(sandbox.webhook_secret, SHOP)
+    assert config["webhook_url"] == f"{sandbox.bridge_url}/webhooks/pancake/{SHOP}?token={token}"
     assert config["webhook_headers"] == {"X-Bridge-Secret": sandbox.webhook_secret}
 
 
@@ -245,13 +263,15 @@ def test_the_dry_run_prints_the_request_with_secrets_masked_and_sends_nothing(
     assert json.loads("\n".join(lines[4:-1])) == {
         "shop": {
             "webhook_enable": True,
-            "webhook_url": f"{sandbox.bridge_url}/webhooks/pancake/{SHOP}",
+            "webhook_url": f"{sandbox.bridge_url}/webhooks/pancake/{SHOP}?token=***",
             "webhook_types": ["orders", "variations_warehouses"],
             "webhook_headers": {"X-Bridge-Secret": "***"},
         }
     }
     assert lines[-1] == "dry run: nothing sent"
     assert sandbox.webhook_secret not in out
+    assert url_token(sandbox.webhook_secret, SHOP) not in out
+    assert stored_digests(sandbox) == (digest, None), "a dry run stores no token"
     assert PANCAKE_API_KEY not in out
     assert puts(sim) == 0
     assert sim.webhook_config(SHOP)["webhook_url"] == ""
@@ -264,10 +284,11 @@ def test_the_dry_run_prints_the_request_with_secrets_masked_and_sends_nothing(
     )  # fmt: skip
     assert code == 2
     assert '"X-Bridge-Secret": "***"' in out
+    assert f'/webhooks/pancake/{SHOP}?token=***"' in out
     assert "dry run: nothing sent" not in out
     assert "--replace" in err
     assert puts(sim) == 0
-    assert stored_digest(sandbox) == digest
+    assert stored_digests(sandbox) == (digest, None)
 
 
 def test_a_new_secret_is_sent_to_pancake_and_stored_but_never_printed(
@@ -280,14 +301,23 @@ def test_a_new_secret_is_sent_to_pancake_and_stored_but_never_printed(
     code, out, err = run(capsys, "shops", "connect", SHOP, "--new-secret")
 
     assert (code, err) == (0, ""), err
-    assert out.splitlines()[-1].endswith("with the new secret in X-Bridge-Secret")
-    sent = sandbox.pancake.webhook_config(SHOP)["webhook_headers"]["X-Bridge-Secret"]
+    assert out.splitlines()[-1].endswith(
+        "with the new secret in X-Bridge-Secret and a token in the URL"
+    )
+    config = sandbox.pancake.webhook_config(SHOP)
+    sent = config["webhook_headers"]["X-Bridge-Secret"]
     assert sent != sandbox.webhook_secret
     assert len(sent) >= 32
     assert sent not in out
     digest = stored_digest(sandbox)
     assert sandbox.runtime.box.matches(sent, digest)
     assert not sandbox.runtime.box.matches(sandbox.webhook_secret, digest)
+    # The URL's token is the new secret's; the old secret's token is no longer let in.
+    token = url_token(sent, SHOP)
+    assert config["webhook_url"].endswith(f"/webhooks/pancake/{SHOP}?token={token}")
+    assert token not in out
+    assert token_stored(sandbox, token)
+    assert not token_stored(sandbox, url_token(sandbox.webhook_secret, SHOP))
 
     # Now only the new secret proves it is the owner.
     code, _, err = run(capsys, "shops", "connect", SHOP, "--webhook-secret", sent)

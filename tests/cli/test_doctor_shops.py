@@ -14,6 +14,7 @@ import pytest
 from bridge.cli import main
 from bridge.dev.simulators.pancake import PancakeSimulator
 from bridge.dev.simulators.supplier import DEMO_API_KEY, DEMO_API_SECRET, SupplierSimulator
+from bridge.pancake.webhook_tokens import url_token
 from bridge.settings import get_settings
 from bridge.web.server import ServerThread, free_port
 
@@ -54,7 +55,8 @@ def doctor(capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, tuple[str
 def world(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> Iterator[World]:
-    """Shop 4 connected here and one supplier, all sound."""
+    """Shop 4 connected here (`bridge shops connect`: the header and the URL's token) and one
+    supplier, all sound."""
     for name in ("BRIDGE_REDIS_URL", "BRIDGE_SECRET_KEY_PREVIOUS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("BRIDGE_DATABASE_URL", f"sqlite:///{tmp_path / 'bridge.db'}")
@@ -73,6 +75,7 @@ def world(
             run(capsys, "shops", "add", "4", "--api-key", "pk-1", "--webhook-secret", SECRET)[0]
             == 0
         )
+        assert run(capsys, "shops", "connect", "4", "--webhook-secret", SECRET)[0] == 0
         argv = ["suppliers", "add", "caoshop", "--base-url", supplier_server.url + "/api/v1"]
         code, _, err = run(
             capsys, *argv, "--api-key", DEMO_API_KEY, "--api-secret", DEMO_API_SECRET
@@ -85,21 +88,23 @@ def world(
 def test_a_sound_world_passes_every_check_one_line_each(
     world: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    connected = len(world.pancake.calls)
     code, found = doctor(capsys)
     assert code == 0, found
     assert found["public url"] == ("ok", PUBLIC_URL)
     assert found["shop 4 key"] == ("ok", "accepted (1 warehouse(s))")
-    assert found["shop 4 webhook"] == ("ok", f"points here ({HOOK})")
+    assert found["shop 4 webhook"] == ("ok", f"points here ({HOOK}?token=***)")
     assert found["supplier caoshop"][0] == "ok"
     assert found["supplier caoshop"][1].startswith("balance 10,000,000 (http://127.0.0.1:")
-    assert world.pancake.calls == [("GET", "/shops/4/warehouses"), ("GET", "/shops")], "reads only"
+    reads = world.pancake.calls[connected:]
+    assert reads == [("GET", "/shops/4/warehouses"), ("GET", "/shops")], "reads only"
     assert [path for _, path in world.supplier.calls] == ["/api/v1/account/balance"] * 2
 
     code, out, _ = run(capsys, "doctor")
     assert code == 0
     rows = [line for line in out.splitlines() if line.startswith(("shop 4", "supplier", "public"))]
     assert len(rows) == 4, "one line per check"
-    for secret in (SECRET, "pk-1", DEMO_API_KEY, DEMO_API_SECRET):
+    for secret in (SECRET, url_token(SECRET, "4"), "pk-1", DEMO_API_KEY, DEMO_API_SECRET):
         assert secret not in out
 
 
@@ -162,8 +167,8 @@ def test_a_webhook_unset_elsewhere_disabled_or_with_another_secret(
         1,
         (
             "PROBLEM",
-            f"goes to https://other.example/hook, not {HOOK}: run `bridge shops connect 4 "
-            "--replace` if this bridge should have it (a shop has one webhook URL)",
+            f"goes to https://other.example/hook?token=***, not {HOOK}: run `bridge shops "
+            "connect 4 --replace` if this bridge should have it (a shop has one webhook URL)",
         ),
     )
 
@@ -182,6 +187,39 @@ def test_a_webhook_unset_elsewhere_disabled_or_with_another_secret(
         "connect 4 --new-secret`"
     )
     assert "an-old-secret-value" not in json.dumps(found)
+
+
+def test_a_url_without_the_token_is_unknown_and_one_with_another_token_a_problem(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sim = world.pancake
+    # As connected before URL tokens: the header alone, which some shops' Pancake never sends.
+    sim.configure_webhook("4", url=HOOK, headers={"X-Bridge-Secret": SECRET})
+    code, found = doctor(capsys)
+    assert (code, found["shop 4 webhook"]) == (
+        0,
+        (
+            "UNKNOWN",
+            f"points here ({HOOK}), without a token in the URL: its webhooks get in only if "
+            f"Pancake sends the X-Bridge-Secret header, which some shops' does not; {CONNECT} to "
+            "add one",
+        ),
+    )
+
+    # A token made from another secret (one replaced since): refused at the endpoint.
+    stale = url_token("a-secret-replaced-since", "4")
+    sim.configure_webhook("4", url=f"{HOOK}?token={stale}", headers={"X-Bridge-Secret": SECRET})
+    code, found = doctor(capsys)
+    assert (code, found["shop 4 webhook"]) == (
+        1,
+        ("PROBLEM", f"points here, but the token in its URL is not shop 4's: {CONNECT}"),
+    )
+    assert stale not in json.dumps(found)
+
+    # `shops connect` puts the shop's own token back.
+    assert run(capsys, "shops", "connect", "4", "--webhook-secret", SECRET)[0] == 0
+    code, found = doctor(capsys)
+    assert (code, found["shop 4 webhook"]) == (0, ("ok", f"points here ({HOOK}?token=***)"))
 
 
 def test_a_webhook_pancake_does_not_show_is_unknown_not_a_failure(

@@ -12,8 +12,8 @@ The cursor (``caught_up_until``) is the moment the last read that saw every page
 only after the last page, so a failed page leaves it where it was and the next read covers the
 same orders again. Each read starts ``catchup_overlap_seconds`` before it, for clock differences
 with Pancake and for orders updated while the previous read was under way; and never further back
-than ``catchup_max_lookback_seconds``, nor before the shop was added to the bridge: orders older
-than that were never the bridge's to buy.
+than ``catchup_max_lookback_seconds``, nor before the shop was added to the bridge (or the earlier
+moment `shops add --since` gave it): orders older than that were never the bridge's to buy.
 """
 
 from __future__ import annotations
@@ -92,7 +92,10 @@ def catch_up(ctx: Context, catchup_id: int) -> list[Send]:
         if row is None or shop is None:
             return []
         started = ctx.clock()
-        since = read_from(row.caught_up_until, shop.created_at, started, ctx.settings)
+        # A shop told to fulfil orders from before it was added (`shops add --since`) has
+        # them read too: they may have reached a trigger status before it was added.
+        added = min(shop.created_at, shop.fulfil_from)
+        since = read_from(row.caught_up_until, added, started, ctx.settings)
         shop_id, triggers = shop.shop_id, frozenset(shop.trigger_statuses)
         client = ctx.pancake(shop)
     lease = timedelta(seconds=ctx.settings.lease_seconds)
@@ -115,6 +118,7 @@ def catch_up(ctx: Context, catchup_id: int) -> list[Send]:
                         triggers=triggers,
                         now=now,
                         lease=lease,
+                        items_digest=order.items_digest,
                     )
                     sends += follow_up
             seen += len(page.orders)

@@ -1,8 +1,14 @@
-"""order.intake: read the order from Pancake (not the webhook) and create one fulfilment per line.
+"""order.intake: read the order from Pancake (not the webhook) and make its lines match it.
 
-The Pancake API decides what gets bought: a webhook body can be stale, trimmed or forged. Lines are
-keyed by the order item id (or variation and occurrence), so re-reading the order after any later
-change creates nothing twice.
+The Pancake API decides what gets bought: a webhook body can be stale, trimmed or forged. The
+first read creates one line per item; a later one (an edit, a restore, a partial return) makes
+the lines match the order again (``workers.fulfilment.reconcile``), so reading an order again
+after any change buys each unit once.
+
+Only new sales are bought: an order Pancake says was created before the shop fulfils from
+(``PancakeShop.fulfil_from``) is the shop's history, delivered by hand. Its first read records it
+``skipped`` ("skipped: before the shop was connected") for good: a later status change or
+catch-up does not read it again (``reported``), only an operator's `bridge orders fulfil` does.
 
 Every way intake can go wrong ends visibly: a refusal or an insane order at once, transient
 errors and crashes after ``max_step_failures`` tries (``workers.fulfilment.failures``), each in
@@ -11,23 +17,21 @@ errors and crashes after ``max_step_failures`` tries (``workers.fulfilment.failu
 
 from __future__ import annotations
 
-import json
 import logging
-from collections import Counter
+from datetime import datetime
 
 from sqlalchemy import update
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
-from bridge.db import insert_ignore, session_scope, utcnow
+from bridge.db import session_scope, utcnow
 from bridge.logs import event
 from bridge.models import Fulfilment, Order
 from bridge.pancake.errors import PancakeRequestError, PancakeUnavailable
 from bridge.pancake.models import PancakeShop
-from bridge.pancake.schemas import PancakeOrder, PancakeOrderItem
-from bridge.pancake.vocabulary import CANCELLING
-from bridge.states import FulfilmentState, OrderState
-from mappings.resolve import choices, unserved
-from workers.fulfilment.bounds import clean_name, order_problem
+from bridge.pancake.schemas import PancakeOrder
+from bridge.pancake.vocabulary import SALE_OFF, OrderStatus
+from bridge.states import OrderState
+from workers.fulfilment.bounds import order_problem
 from workers.fulfilment.cancel import cancel_lines
 from workers.fulfilment.failures import (
     OrderFailure,
@@ -37,11 +41,14 @@ from workers.fulfilment.failures import (
     reason_text,
     unexpected,
 )
+from workers.fulfilment.reconcile import reconcile
 from workers.queue.context import Context
-from workers.queue.dispatch import INTAKE, PURCHASE, Send
+from workers.queue.dispatch import INTAKE, Send
 
 # Pancake answers these when the shop's API key is wrong or was revoked: a new key fixes it.
 KEY_STATUSES = frozenset({401, 403})
+# The reason an order created before its shop fulfils from is skipped (`bridge orders` shows it).
+BEFORE_THE_SHOP = "skipped: before the shop was connected"
 
 
 def intake(ctx: Context, order_pk: int) -> list[Send]:
@@ -69,6 +76,7 @@ def _intake(ctx: Context, order_pk: int) -> list[Send]:
                 OrderFailure.SHOP_REMOVED,
             )
         shop_id, order_id, triggers = shop.shop_id, order.order_id, set(shop.trigger_statuses)
+        fulfil_from, asked = shop.fulfil_from, order.fulfil_asked_at is not None
         client = ctx.pancake(shop)
     try:
         remote = client.get_order(shop_id, order_id)
@@ -81,14 +89,30 @@ def _intake(ctx: Context, order_pk: int) -> list[Send]:
         with session_scope(ctx.engine) as session:
             error = f"Pancake refused the order read: {exc}"
             return _conclude(session, order_pk, generation, OrderState.FAILED, error, kind)
-    if remote.status in CANCELLING:
-        with session_scope(ctx.engine) as session:
-            order = session.get(Order, order_pk)
-            assert order is not None
+    with session_scope(ctx.engine) as session:
+        order = session.get(Order, order_pk)
+        assert order is not None
+        order.placed_at = remote.inserted_at
+        session.add(order)
+        # The order's row first, then its lines: every step that writes both locks them so.
+        session.flush()
+        if remote.status in SALE_OFF:
             cancel_lines(ctx, session, order, remote.status)
             note = f"status {remote.status}: cancelled in Pancake"
             return _conclude(session, order_pk, generation, OrderState.CANCELLED, note)
-    if remote.status not in triggers:
+        # An order the bridge took in stays its own: only a first read can find it too old.
+        taken_in = session.exec(
+            select(Fulfilment.id).where(Fulfilment.order_pk == order_pk).limit(1)
+        ).first()
+        if taken_in is None and not asked:
+            history = before_the_shop(remote, shop_id, fulfil_from)
+            if history is not None:
+                event("order.intake.history", shop=shop_id, order=order_id)
+                return _conclude(
+                    session, order_pk, generation, OrderState.SKIPPED, history, predates=True
+                )
+    returned = remote.status == OrderStatus.PARTLY_RETURNED and taken_in is not None
+    if remote.status not in triggers and not returned:
         event("order.intake.skipped", shop=shop_id, order=order_id, status=remote.status)
         with session_scope(ctx.engine) as session:
             error = f"status {remote.status} is no trigger"
@@ -101,88 +125,31 @@ def _intake(ctx: Context, order_pk: int) -> list[Send]:
             return _conclude(
                 session, order_pk, generation, OrderState.FAILED, error, OrderFailure.OUT_OF_RANGE
             )
-    return _create_fulfilments(ctx, order_pk, remote, generation)
-
-
-def line_keys(items: list[PancakeOrderItem]) -> list[str]:
-    """A stable key per line: the item id, else the variation id and its occurrence number."""
-    seen: Counter[str] = Counter()
-    keys = []
-    for index, item in enumerate(items):
-        if item.id:
-            keys.append(f"item:{item.id}")
-            continue
-        base = item.variation_id or f"line{index}"
-        seen[base] += 1
-        keys.append(f"var:{base}#{seen[base]}")
-    return keys
-
-
-def _create_fulfilments(
-    ctx: Context, order_pk: int, remote: PancakeOrder, generation: int
-) -> list[Send]:
-    now = ctx.clock()
-    sends: list[Send] = []
     with session_scope(ctx.engine) as session:
         order = session.get(Order, order_pk)
         if order is None or order.state != OrderState.PENDING:
             return []  # another intake of the same order got here first
-        conn = session.connection()
-        for key, item in zip(line_keys(remote.items), remote.items, strict=True):
-            if item.quantity <= 0:
-                continue
-            values = _line_values(session, order, item)
-            values.update(
-                order_pk=order_pk,
-                shop_id=order.shop_id,
-                order_id=order.order_id,
-                line_key=key,
-                variation_id=item.variation_id,
-                item_name=clean_name(item.name),
-                quantity=item.quantity,
-                lease_until=ctx.lease_until(now),
-                created_at=now,
-                updated_at=now,
-            )
-            new_id = insert_ignore(
-                conn,
-                Fulfilment.__table__,  # type: ignore[attr-defined]
-                values,
-                ["shop_id", "order_id", "line_key"],
-                returning="id",
-            )
-            if new_id is not None and values["state"] == FulfilmentState.PENDING:
-                sends.append(Send(PURCHASE, new_id))
-            if new_id is not None:
-                event(
-                    "fulfilment.created",
-                    id=new_id,
-                    order=order.order_id,
-                    state=values["state"],
-                    reason=values.get("reason"),
-                )
-        order.item_count = max(order.item_count, len(remote.items))
-        # Field placeholders are filled from this copy when a line is bought (or re-bought).
-        order.snapshot_enc = ctx.box.encrypt(json.dumps(remote.raw))
-        order.read_at = ctx.clock()
-        session.add(order)
+        sends = reconcile(ctx, session, order, remote)
         session.flush()
-        sends += _conclude(session, order_pk, generation, OrderState.SYNCED, None)
-    return sends
+        # A partial return keeps the sale: the units not returned are still bought.
+        return sends + _conclude(session, order_pk, generation, OrderState.SYNCED, None)
 
 
-def _line_values(session: Session, order: Order, item: PancakeOrderItem) -> dict[str, object]:
-    """Unmapped lines need a person now; the supplier choice is made when buying (fallbacks)."""
-    if not item.variation_id:
-        return _attention("unmapped: the order line has no variation id")
-    if not choices(session, order.shop_id, item.variation_id):
-        # Unmapped, or mapped with everything disabled: the reason says which.
-        return _attention(unserved(session, order.shop_id, item.variation_id).reason)
-    return {"state": FulfilmentState.PENDING}
-
-
-def _attention(reason: str) -> dict[str, object]:
-    return {"state": FulfilmentState.NEEDS_ATTENTION, "reason": reason}
+def before_the_shop(remote: PancakeOrder, shop_id: str, fulfil_from: datetime) -> str | None:
+    """Why the order is history, not a sale to fulfil (created before the shop fulfils from);
+    None when it is not. Pancake not saying when it was created counts as new: skipping a sale
+    unseen would leave a paying customer unserved, and the order did reach a trigger status."""
+    placed = remote.inserted_at
+    if placed is None:
+        event("order.intake.no_inserted_at", logging.WARNING, shop=shop_id, order=remote.id)
+        return None
+    if placed >= fulfil_from:
+        return None
+    return (
+        f"{BEFORE_THE_SHOP} (created {placed:%Y-%m-%d %H:%M:%S} UTC; shop {shop_id} fulfils "
+        f"orders created from {fulfil_from:%Y-%m-%d %H:%M:%S} UTC); "
+        f"`bridge orders fulfil {remote.id} --shop {shop_id}` buys it anyway"
+    )
 
 
 def _conclude(
@@ -192,12 +159,14 @@ def _conclude(
     state: OrderState,
     error: str | None,
     failure: OrderFailure | None = None,
+    *,
+    predates: bool = False,
 ) -> list[Send]:
     """Record what intake found, unless a trigger webhook arrived after it read the order.
 
     Each such webhook bumps the order's generation. If it moved, this read may be stale (the
     order was confirmed, or got a line, meanwhile): leave it pending and read it again. A
-    failure raises an alert.
+    failure raises an alert. ``predates``: skipped as older than the shop, for good.
     """
     now = utcnow()
     result = session.connection().execute(
@@ -210,6 +179,7 @@ def _conclude(
             failures=col(Order.failures) + 1 if state == OrderState.FAILED else 0,
             failure_kind=failure,
             failed_at=now if state == OrderState.FAILED else None,
+            predates_shop=predates,
             updated_at=now,
         )
     )

@@ -1,5 +1,6 @@
 """Operator re-drives: `bridge fulfilments retry` and `resend` for a line, `bridge orders retry`
-for an order, and the orders a new shop key may unblock. All are idempotent.
+for an order, `bridge orders fulfil` for an order created before its shop fulfils from, and the
+orders a new shop key or an earlier ``--since`` may unblock. All are idempotent.
 
 They only change the row and expire its lease; the scheduler's sweep sends the work within one
 sweep interval, so they work from any host, with or without a broker at hand. They return what
@@ -11,13 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from bridge.db import session_scope
+from bridge.db import insert_ignore, session_scope
 from bridge.errors import NotFound, Refused
+from bridge.logs import event
 from bridge.models import Fulfilment, Order
+from bridge.pancake.models import PancakeShop
 from bridge.states import RETRYABLE, FulfilmentState, OrderState
 from workers.alerts.store import resolve_alert
 from workers.fulfilment.annotate import LINE_FAILED_ALERT
@@ -25,6 +28,9 @@ from workers.fulfilment.failures import ORDER_FAILED_ALERT, OrderFailure
 from workers.fulfilment.lines import load_line, set_state
 
 RETRIED = "an operator re-drove it"
+# An operator's `orders fulfil` has intake read the order again from these (an order pending is
+# read again too; one synced already has its lines).
+REREAD_ON_REQUEST = frozenset({OrderState.SKIPPED, OrderState.FAILED, OrderState.CANCELLED})
 
 
 @dataclass(frozen=True)
@@ -73,13 +79,20 @@ def resend_line(engine: Engine, fulfilment_id: int, now: datetime) -> Redrive:
         line = load_line(session, fulfilment_id)
         if not line.credentials_enc:
             raise Refused(f"line {fulfilment_id} has no stored credentials to resend")
-        complete = line.delivered_count >= (line.supplier_quantity or 0)
-        line.annotated_count = 0
-        line.lease_until = now - timedelta(seconds=1)
-        state = FulfilmentState.DELIVERED if complete else FulfilmentState.PARTIAL
-        set_state(session, line, state, None)
+        state = resend(session, line, now)
         resolve_alert(session, LINE_FAILED_ALERT, str(fulfilment_id), now, note=RETRIED)
         return Redrive(fulfilment_id, state, changed=True)
+
+
+def resend(session: Session, line: Fulfilment, now: datetime) -> FulfilmentState:
+    """Have the note writer write ``line``'s stored credentials wherever the note lacks them,
+    inside the caller's transaction (the sweep sends it, or the caller does); its new state."""
+    complete = line.delivered_count >= (line.supplier_quantity or 0)
+    line.annotated_count = 0
+    line.lease_until = now - timedelta(seconds=1)
+    state = FulfilmentState.DELIVERED if complete else FulfilmentState.PARTIAL
+    set_state(session, line, state, None)
+    return state
 
 
 def _resume_state(line: Fulfilment) -> FulfilmentState:
@@ -105,6 +118,99 @@ def retry_order(engine: Engine, order_pk: int, now: datetime) -> Redrive:
             return Redrive(order_pk, OrderState(order.state), changed=False)
         _requeue(session, [order_pk], now)
         return Redrive(order_pk, OrderState.PENDING, changed=True)
+
+
+def fulfil_order(engine: Engine, shop_id: str, order_id: str, actor: str, now: datetime) -> Redrive:
+    """An operator asks for Pancake order ``order_id`` to be fulfilled although it was created
+    before its shop fulfils from (``PancakeShop.fulfil_from``); ``actor`` is who asks ("cli", or
+    the console user), kept on the order with the moment.
+
+    Intake then reads it as any order: it is bought if Pancake shows it in one of the shop's
+    trigger statuses, each line once. An order the bridge never saw gets its row now. Asking
+    again changes nothing. Raises ``NotFound`` for an unknown shop.
+    """
+    with session_scope(engine) as session:
+        if session.get(PancakeShop, shop_id) is None:
+            raise NotFound(f"no shop {shop_id}: add it first (bridge shops add {shop_id})")
+        new_id = insert_ignore(
+            session.connection(),
+            Order.__table__,  # type: ignore[attr-defined]
+            {
+                "shop_id": shop_id,
+                "order_id": order_id,
+                "state": OrderState.PENDING,
+                "fulfil_asked_by": actor,
+                "fulfil_asked_at": now,
+                "lease_until": now - timedelta(seconds=1),
+                "created_at": now,
+                "updated_at": now,
+            },
+            ["shop_id", "order_id"],
+        )
+        if new_id is not None:
+            event("order.fulfil_asked", shop=shop_id, order=order_id, id=new_id, new=True)
+            return Redrive(new_id, OrderState.PENDING, changed=True)
+        order = session.exec(
+            select(Order).where(Order.shop_id == shop_id, Order.order_id == order_id)
+        ).one()
+        assert order.id is not None
+        asked_before = order.fulfil_asked_at is not None
+        if not asked_before:
+            order.fulfil_asked_by, order.fulfil_asked_at = actor, now
+            session.add(order)
+            session.flush()
+        event("order.fulfil_asked", shop=shop_id, order=order_id, id=order.id, new=False)
+        if order.state == OrderState.PENDING:
+            # An intake under way may have judged it without the operator's word: read again.
+            _reopen(session, [order.id], now, OrderState.PENDING)
+            return Redrive(order.id, OrderState.PENDING, changed=not asked_before)
+        if order.state not in REREAD_ON_REQUEST:
+            return Redrive(order.id, OrderState(order.state), changed=False)
+        _reopen(session, [order.id], now, OrderState(order.state))
+        return Redrive(order.id, OrderState.PENDING, changed=True)
+
+
+def reread_window(
+    session: Session, shop_id: str, fulfil_from: datetime, now: datetime
+) -> list[int]:
+    """The shop now fulfils orders created from ``fulfil_from``: the orders skipped as older, that
+    are not, are read again, inside the caller's transaction. Returns their ids."""
+    ids = [
+        order_pk
+        for order_pk in session.exec(
+            select(Order.id).where(
+                Order.shop_id == shop_id,
+                Order.state == OrderState.SKIPPED,
+                col(Order.predates_shop).is_(True),
+                or_(col(Order.placed_at).is_(None), col(Order.placed_at) >= fulfil_from),
+            )
+        )
+        if order_pk is not None
+    ]
+    _reopen(session, ids, now, OrderState.SKIPPED)
+    return ids
+
+
+def _reopen(session: Session, order_pks: list[int], now: datetime, state: OrderState) -> None:
+    """Those of ``order_pks`` still in ``state`` back to ``pending`` with an expired lease (the
+    next sweep sends their intake) and a new generation (an intake under way reads again)."""
+    if not order_pks:
+        return
+    if state == OrderState.FAILED:
+        _requeue(session, order_pks, now)
+        return
+    session.connection().execute(
+        update(Order)
+        .where(col(Order.id).in_(order_pks), col(Order.state) == state)
+        .values(
+            state=OrderState.PENDING,
+            generation=col(Order.generation) + 1,
+            predates_shop=False,
+            failures=0,
+            lease_until=now - timedelta(seconds=1),
+            updated_at=now,
+        )
+    )
 
 
 def retry_orders_failed_on_key(session: Session, shop_id: str, now: datetime) -> list[int]:
@@ -141,6 +247,7 @@ def _requeue(session: Session, order_pks: list[int], now: datetime) -> None:
         .where(col(Order.id).in_(order_pks), col(Order.state) == OrderState.FAILED)
         .values(
             state=OrderState.PENDING,
+            generation=col(Order.generation) + 1,
             failures=0,
             failure_kind=None,
             failed_at=None,

@@ -1,15 +1,15 @@
 """Before buying for a line that waited, look at its order again.
 
 A line can wait long before it is bought (a paused supplier, a spent budget, an operator's retry),
-and Pancake promises no webhook for what happened meanwhile: the sale may have been cancelled.
-When the order was last read longer ago than ``order_reread_seconds``, it is read once more; a
-cancelled, deleted or returned order cancels its unclaimed lines instead of buying them, and any
-other answer refreshes the copy that field placeholders are filled from.
+and Pancake promises no webhook for what happened meanwhile: the sale may have been cancelled, or
+the order edited. When the order was last read longer ago than ``order_reread_seconds``, it is
+read once more: a cancelled, deleted or returned order cancels its unclaimed lines instead of
+buying them; any other answer makes the order's lines match it (``reconcile``: an edit may cancel
+this very line, or add others) and refreshes the copy that field placeholders are filled from.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import timedelta
 
@@ -18,10 +18,12 @@ from bridge.logs import event
 from bridge.models import Order
 from bridge.pancake.errors import PancakeRequestError, PancakeUnavailable
 from bridge.pancake.models import PancakeShop
-from bridge.pancake.vocabulary import CANCELLING
+from bridge.pancake.vocabulary import SALE_OFF
 from bridge.states import FulfilmentState, OrderState
+from workers.fulfilment.bounds import order_problem
 from workers.fulfilment.cancel import cancel_lines
 from workers.fulfilment.lines import load_line, set_state
+from workers.fulfilment.reconcile import reconcile
 from workers.queue.context import Context
 from workers.queue.dispatch import PURCHASE, Send
 
@@ -62,13 +64,28 @@ def reread_if_stale(ctx: Context, fulfilment_id: int) -> list[Send] | None:
     with session_scope(ctx.engine) as session:
         order = session.get(Order, order_pk)
         assert order is not None
-        order.read_at = ctx.clock()
-        order.snapshot_enc = ctx.box.encrypt(json.dumps(remote.raw))
-        session.add(order)
-        if remote.status not in CANCELLING:
+        if remote.status in SALE_OFF:
+            event("fulfilment.reread.cancelled", logging.WARNING, id=fulfilment_id)
+            order.read_at = ctx.clock()
+            order.state = OrderState.CANCELLED
+            order.last_error = f"status {remote.status}: cancelled in Pancake"
+            session.add(order)
+            session.flush()  # the order's row first, then its lines, as every step locks them
+            cancel_lines(ctx, session, order, remote.status)
+            return []
+        problem = order_problem(remote, max_quantity=ctx.settings.intake_max_quantity)
+        if problem is not None:
+            # What the order asks for now cannot be told: nothing is bought on a guess.
+            reason = f"re-reading the order before buying: refused: {problem}"
+            line = load_line(session, fulfilment_id)
+            set_state(session, line, FulfilmentState.NEEDS_ATTENTION, reason[:500])
+            return []
+        sends = reconcile(ctx, session, order, remote)
+        session.flush()
+        if load_line(session, fulfilment_id).state != FulfilmentState.PENDING:
+            return sends  # the order no longer asks for this line
+        if not sends:
             return None
-        event("fulfilment.reread.cancelled", logging.WARNING, id=fulfilment_id)
-        cancel_lines(ctx, session, order, remote.status)
-        order.state = OrderState.CANCELLED
-        order.last_error = f"status {remote.status}: cancelled in Pancake"
-        return []
+    # The order asks for more too: its new lines are sent, and this one goes on as a message of
+    # its own (its order was just read, so it buys without reading it again).
+    return [*sends, Send(PURCHASE, fulfilment_id)]

@@ -1,7 +1,7 @@
 """What the bridge knows of each pushed quantity: marked before a push, confirmed after it.
 
-Levels are addressed by their unique key (shop, variation, warehouse) with executemany
-parameters, so a batch of 100 pushes costs a few statements, not a few hundred.
+Levels are addressed by their unique key (shop, variation, warehouse: each row names its own)
+with executemany parameters, so a batch of 100 pushes costs a few statements, not a few hundred.
 """
 
 from __future__ import annotations
@@ -27,11 +27,10 @@ class LevelKeys:
     """Executemany parameters addressing levels by their unique key (shop, variation, warehouse)."""
 
     shop: str
-    warehouse: str
 
     def params(self, rows: Sequence[StockRow], *, with_value: bool = False) -> list[dict[str, Any]]:
         keyed: list[dict[str, Any]] = [
-            {"k_shop": self.shop, "k_variation": row.variation_id, "k_warehouse": self.warehouse}
+            {"k_shop": self.shop, "k_variation": row.variation_id, "k_warehouse": row.warehouse_id}
             for row in rows
         ]
         if with_value:
@@ -66,7 +65,7 @@ def mark_pushing(ctx: Context, key: LevelKeys, rows: Sequence[StockRow]) -> None
                 {
                     "shop_id": key.shop,
                     "variation_id": row.variation_id,
-                    "warehouse_id": key.warehouse,
+                    "warehouse_id": row.warehouse_id,
                     "pushing_quantity": row.new,
                     "updated_at": now,
                 }

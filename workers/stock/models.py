@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from bridge.db import UTCDateTime, optional_timestamp, utcnow
@@ -39,12 +40,37 @@ class StockLevel(SQLModel, table=True):
 
 
 class StockShop(SQLModel, table=True):
-    """Per shop: the warehouse found with ``GET /warehouses`` when none is configured."""
+    """Per shop without a configured warehouse: what ``GET /warehouses`` listed at
+    ``updated_at`` (``listed``: each warehouse's id and whether it takes orders, in Pancake's
+    order), and ``warehouse_id``, the first warehouse stock went to then."""
 
     __tablename__ = "stock_shops"
 
     shop_id: str = Field(primary_key=True)
     warehouse_id: str
+    listed: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class StockHold(SQLModel, table=True):
+    """Units Pancake holds for one open order, per variation and warehouse, as its stock
+    webhooks told: Pancake reserves an order's units when it is created (status 0) and gives
+    them back when it is cancelled, each time with a ``variations_warehouses`` webhook naming
+    the order and the change. ``units`` is minus the sum of those changes."""
+
+    __tablename__ = "stock_holds"
+    __table_args__ = (
+        UniqueConstraint(
+            "shop_id", "order_id", "variation_id", "warehouse_id", name="uq_stock_holds_key"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    shop_id: str
+    order_id: str
+    variation_id: str
+    warehouse_id: str
+    units: int = 0
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

@@ -16,7 +16,7 @@ from workers.stock.models import CONTROL_ID, StockSyncControl, StockSyncRun
 
 @dataclass
 class StockRow:
-    """One variation in one sync: what was known, what it should be, and why."""
+    """One variation in one warehouse in one sync: what was known, what it should be, and why."""
 
     shop_id: str
     variation_id: str
@@ -26,6 +26,12 @@ class StockRow:
     why: str = ""
     push: bool = False
     error: str | None = None
+    warehouse_id: str = ""
+    # Pancake already shows ``new`` (its own reservations brought it there): recorded as
+    # pushed, no call.
+    confirm: bool = False
+    # A warehouse that no longer gets stock: set to 0 once, then forgotten.
+    retire: bool = False
 
 
 @dataclass
@@ -37,6 +43,8 @@ class SyncReport:
     calls_by_supplier: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     pancake_calls: int = 0
     errors: list[str] = field(default_factory=list)
+    # Plans unread for longer than stock_stale_hours, counted 0: "caoshop/319 unread since …".
+    stale: list[str] = field(default_factory=list)
     run_id: int | None = None
 
     @property
@@ -73,7 +81,7 @@ def close_run(ctx: Context, report: SyncReport) -> None:
                 skipped=report.skipped,
                 supplier_calls=report.supplier_calls,
                 pancake_calls=report.pancake_calls,
-                errors="\n".join(report.errors)[:20_000] or None,
+                errors="\n".join([*report.errors, *report.stale])[:20_000] or None,
             )
         )
 

@@ -4,9 +4,12 @@ Pure functions over a snapshot (catalogues, balances, reservations); ``workers.s
 snapshot and pushes the result. For one variation::
 
     sellable = max(0, Σ over its enabled choices of contribution(choice)
-                      - POS items of its lines waiting to be bought - shop buffer)
+                      - POS items of its lines waiting to be bought
+                      - POS items Pancake holds for open orders the bridge has no line for
+                      - shop buffer)
 
-(a line waiting to be bought has no supplier yet: the choice is made when buying), and a choice
+(a line waiting to be bought has no supplier yet: the choice is made when buying; an order
+Pancake created holds its units from status 0 on, before it reaches a trigger), and a choice
 contributes
 
 * 0 when its supplier is disabled or paused, its plan left the catalogue or is out of stock, or
@@ -17,8 +20,10 @@ contributes
 * for a manual plan (no stock count) the mapping's fixed ``manual_stock``;
 
 either way capped at the POS items the balance can pay for. A variation is left alone (``None``,
-Pancake keeps its last value) when a choice's supplier could not be read — a guess would either
-oversell or hide stock — or when a manual choice has no fixed quantity ("don't sync").
+Pancake keeps its last value) when a choice's plan could not be read this cycle — a guess would
+either oversell or hide stock — or when a manual choice has no fixed quantity ("don't sync").
+An unread plan keeps that last value only until it is stale (``stock_stale_hours`` after its
+last good reading): then it contributes 0.
 
 Two variations mapped to one plan each see the plan's whole stock: the catalogue is shared, and
 the supplier refuses a purchase that would overdraw it (the line then falls back to its next
@@ -47,13 +52,31 @@ class PlanStock:
 
 @dataclass(frozen=True, slots=True)
 class SupplierSnapshot:
-    """A supplier as one sync cycle saw it. ``error`` set: it could not be read this cycle."""
+    """A supplier as one sync cycle saw it.
+
+    ``error`` set: some of its plans could not be read this cycle, those in ``unread``, or all
+    of them when ``unread`` is None. ``stale``: the unread plans whose last good reading is too
+    old to stand for today's stock, each with what the report says of it ("unread since ...");
+    ``manual``: unread plans last read as manual.
+    """
 
     name: str
     paused: bool = False
     error: str | None = None
     balance: float = 0.0
     plans: Mapping[int, PlanStock] = field(default_factory=dict)
+    unread: frozenset[int] | None = None
+    stale: Mapping[int, str] = field(default_factory=dict)
+    # Unread plans that were manual (no stock count) at their last reading.
+    manual: frozenset[int] = frozenset()
+
+    def is_unread(self, plan_id: int) -> bool:
+        return self.error is not None and (self.unread is None or plan_id in self.unread)
+
+    @property
+    def balance_read(self) -> bool:
+        """The read got as far as the balance (a catalogue read in part still has it)."""
+        return not self.paused and (self.error is None or self.unread is not None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,12 +110,14 @@ def sellable(
     reserved: Mapping[PlanKey, int],
     *,
     pending: int = 0,
+    held: int = 0,
     buffer: int = 0,
 ) -> Sellable:
     """The sellable quantity of one variation from its enabled choices (see the module doc).
 
     ``reserved``: supplier units per plan already taken; ``pending``: POS items of this
-    variation's lines not yet bought; ``buffer``: the shop's safety buffer.
+    variation's lines not yet bought; ``held``: POS items Pancake holds for open orders the
+    bridge has no line for; ``buffer``: the shop's safety buffer.
     """
     parts = [_contribution(c, suppliers.get(c.supplier_name), reserved) for c in choices]
     stock = "; ".join(part.stock for part in parts) or "-"
@@ -102,10 +127,12 @@ def sellable(
     if unknown:
         return Sellable(None, "; ".join(unknown), stock)
     total = sum(part.units or 0 for part in parts)
-    quantity = max(0, total - pending - buffer)
+    quantity = max(0, total - pending - held - buffer)
     why = " + ".join(part.note for part in parts)
     if pending:
         why += f" - {pending} pending"
+    if held:
+        why += f" - {held} held by open orders"
     if buffer:
         why += f" - buffer {buffer}"
     return Sellable(quantity, why, stock)
@@ -117,9 +144,18 @@ def _contribution(
     label = f"{choice.supplier_name}/{choice.plan_id}"
     if supplier is None or supplier.paused:
         return _Part(0, f"{label}: paused", f"{label} paused: 0")
-    if supplier.error is not None:
-        note = f"{choice.supplier_name} unavailable ({supplier.error}): last value kept"
-        return _Part(None, f"{label}: ?", note)
+    if supplier.is_unread(choice.plan_id):
+        if choice.plan_id in supplier.manual and choice.manual_stock is None:
+            return _manual_not_synced(label)
+        since = supplier.stale.get(choice.plan_id)
+        if since is not None:
+            return _Part(0, f"{label}: unread", f"{label} {since}: 0")
+        if supplier.unread is None:
+            note = f"{choice.supplier_name} unavailable ({supplier.error}): last value kept"
+            return _Part(None, f"{label}: ?", note)
+        return _Part(
+            None, f"{label}: unread", f"{label} unread ({supplier.error}): last value kept"
+        )
     plan = supplier.plans.get(choice.plan_id)
     if plan is None:
         return _Part(0, f"{label}: not listed", f"{label} not listed: 0")
@@ -130,7 +166,7 @@ def _contribution(
         formula = f"({plan.stock_count}-{held})" if held else str(plan.stock_count)
         note = f"{label} {formula}" + (f"/{choice.units}" if choice.units > 1 else "")
     elif choice.manual_stock is None:
-        return _Part(None, f"{label}: manual", f"{label} manual, no fixed quantity: not synced")
+        return _manual_not_synced(label)
     else:
         base = choice.manual_stock
         stock, note = f"{label}: manual", f"{label} manual {choice.manual_stock}"
@@ -142,6 +178,11 @@ def _contribution(
     if affordable < base:
         return _Part(affordable, stock, f"{note} capped by balance = {affordable}")
     return _Part(base, stock, f"{note} = {base}")
+
+
+def _manual_not_synced(label: str) -> _Part:
+    """A manual plan with no fixed quantity: the variation's Pancake stock is the staff's."""
+    return _Part(None, f"{label}: manual", f"{label} manual, no fixed quantity: not synced")
 
 
 def _affordable(balance: float, cost: float) -> int:

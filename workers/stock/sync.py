@@ -1,61 +1,65 @@
 """stock.sync: Pancake's sellable quantity follows what the suppliers can deliver.
 
 One sync covers every shop: each supplier used by a synced variation is read once (balance, then
-``products/list`` at 100 a page following ``has_more``), the sellable quantity of every variation
-is computed (``sellable``), and only the values that differ from the last successful push —
-or that Pancake reported differently since (a staff edit, a sale) — are sent, in batches, with
-``POST /shops/<id>/variations/update_quantity``. A second sync with nothing changed makes no
-Pancake call at all.
+its catalogue: ``products/list`` at 100 a page, or around a listing that ignores paging, see
+``bridge.supplier.catalogue``), the sellable quantity of every variation
+is computed (``sellable``, less what Pancake holds for open orders: ``holds``) for each warehouse
+that gets the shop's stock (``warehouses``), and only the values that differ from the last
+successful push — or that Pancake reported differently since (a staff edit, a sale) and does not
+already show — are sent, in batches, with ``POST /shops/<id>/variations/update_quantity``
+(``push``). A second sync with nothing changed makes no Pancake call at all.
 
 What triggers a sync is in ``triggers``; one sync at a time across hosts is ``sync_lease``; the
 bookkeeping of pushed values is ``levels``; what a sync saw and did is ``report``.
 
 Failures leave Pancake's last values in place: a supplier that cannot be read leaves its
-variations untouched, a Pancake failure stops the pushes for that shop. Either way the run
-records the error (``bridge stock status``) and a retry is requested with backoff."""
+variations untouched until its plans are stale (``staleness``: then they count 0), a Pancake
+failure stops the pushes for that shop. Either way the run records the error (``bridge stock
+status``) and a retry is requested with backoff."""
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from sqlmodel import col, select
 
 from bridge import metrics
 from bridge.db import session_scope
 from bridge.logs import event
-from bridge.pancake.client import PancakeClient
 from bridge.pancake.errors import PancakeRequestError, PancakeUnavailable
 from bridge.pancake.models import PancakeShop
-from bridge.pancake.schemas import QuantityUpdate
 from bridge.supplier.breaker import is_paused
 from bridge.supplier.budget import BudgetExhausted
+from bridge.supplier.catalogue import read_catalogue
 from bridge.supplier.errors import SupplierError
 from bridge.supplier.models import Supplier
+from bridge.supplier.shelf import record_shelves
 from mappings.models import MappingChoice
 from mappings.repository import disabled_variations
-from workers.alerts.store import raise_alert
 from workers.queue.context import Context
 from workers.queue.dispatch import STOCK_SYNC, Send
-from workers.stock.levels import LevelKeys, clear_pushing, forget, mark_pushed, mark_pushing
+from workers.stock import warehouses
+from workers.stock.holds import prune, warehouses_in_use
+from workers.stock.levels import LevelKeys, forget, mark_pushed
 from workers.stock.models import StockLevel, StockShop
+from workers.stock.push import push
 from workers.stock.report import StockRow, SyncReport, close_run, open_run
 from workers.stock.reservations import reservations
-from workers.stock.sellable import Choice, PlanStock, Sellable, SupplierSnapshot, sellable
+from workers.stock.sellable import (
+    Choice,
+    PlanKey,
+    PlanStock,
+    Sellable,
+    SupplierSnapshot,
+    sellable,
+)
+from workers.stock.staleness import last_readings, stale_plans
 from workers.stock.sync_lease import SyncBusy, TooSoon, claim, release, renew
 from workers.suppliers.balance import note_balance
-
-CATALOGUE_PAGE_SIZE = 100
-
-
-# How often a remembered warehouse is checked against Pancake's list (one call per shop).
-RECHECK = timedelta(hours=1)
-WAREHOUSE_GONE = "stock_warehouse_gone"
-ENTRY_REFUSALS = frozenset({200, 400, 422})
-
 
 Progress = Callable[[str, int, int | None], None]
 
@@ -102,23 +106,25 @@ class _World:
     variations: dict[tuple[str, str], list[Choice]]  # (shop, variation) -> choices, best first
     suppliers: dict[str, Supplier]
     levels: dict[tuple[str, str, str], StockLevel]
-    # The warehouse found per shop (StockShop), and when Pancake last listed it.
-    warehouses: dict[str, tuple[str, datetime]]
+    listings: dict[str, StockShop]  # each shop's remembered warehouse listing
+    in_use: dict[str, set[str]]  # per shop, the warehouses open orders hold stock in
+    mapped_at: dict[PlanKey, datetime]  # when each synced plan was first mapped
     read_at: datetime
-    resolved: dict[str, str] = field(default_factory=dict)  # the warehouse each shop used
+    # Levels to drop once the pushes are done: a warehouse no longer used, a retired one.
+    dropped: list[int] = field(default_factory=list)
 
-    def stale_levels(self) -> list[int]:
-        """Levels of variations no longer synced, or of a warehouse no longer used. Shops
-        whose warehouse could not be resolved this time keep theirs."""
+    def unsynced_levels(self) -> list[int]:
+        """Levels of variations no longer synced: staff keep their stock, and turning sync on
+        again pushes afresh."""
         return [
             level.id
-            for (shop_id, variation_id, warehouse), level in self.levels.items()
-            if level.id is not None
-            and (
-                (shop_id, variation_id) not in self.variations
-                or self.resolved.get(shop_id, warehouse) != warehouse
-            )
+            for (shop_id, variation_id, _), level in self.levels.items()
+            if level.id is not None and (shop_id, variation_id) not in self.variations
         ]
+
+    def level_id(self, row: StockRow) -> int | None:
+        level = self.levels.get((row.shop_id, row.variation_id, row.warehouse_id))
+        return level.id if level is not None else None
 
 
 def run_sync(
@@ -142,13 +148,16 @@ def run_sync(
                 snapshots,
                 reserved.units,
                 pending=reserved.items.get(key, 0),
+                held=reserved.held.get(key, 0),
                 buffer=world.shops[shop_id].stock_buffer,
             )
             by_shop[shop_id].append((variation_id, result))
         for shop_id in sorted(by_shop):
             _sync_shop(ctx, world, shop_id, by_shop[shop_id], report, progress)
         if not dry_run:
-            forget(ctx, world.stale_levels())
+            forget(ctx, sorted({*world.unsynced_levels(), *world.dropped}))
+            with session_scope(ctx.engine) as session:
+                prune(session, started)
     except Exception as exc:
         report.errors.append(f"sync stopped: {type(exc).__name__}: {exc}")
         raise
@@ -165,6 +174,7 @@ def run_sync(
         supplier_calls=report.supplier_calls,
         pancake_calls=report.pancake_calls,
         errors=len(report.errors),
+        stale=len(report.stale),
     )
     return report
 
@@ -185,22 +195,26 @@ def _load(ctx: Context, now: datetime) -> _World:
             (level.shop_id, level.variation_id, level.warehouse_id): level
             for level in session.exec(select(StockLevel))
         }
-        warehouses = {
-            row.shop_id: (row.warehouse_id, row.updated_at)
-            for row in session.exec(select(StockShop))
-        }
+        listings = {row.shop_id: row for row in session.exec(select(StockShop))}
+        in_use = warehouses_in_use(session)
     grouped: dict[tuple[str, str], list[MappingChoice]] = defaultdict(list)
     for mapping in mappings:
         key = (mapping.shop_id, mapping.variation_id)
         # A removed shop cannot be pushed to.
         if mapping.shop_id in shops and key not in disabled:
             grouped[key].append(mapping)
-    variations = {
-        key: [Choice(m.supplier_name, m.plan_id, m.units, m.manual_stock) for m in rows]
-        for key, rows in grouped.items()
-        if all(m.stock_sync for m in rows)
-    }
-    return _World(shops, variations, suppliers, levels, warehouses, now)
+    variations: dict[tuple[str, str], list[Choice]] = {}
+    mapped_at: dict[PlanKey, datetime] = {}
+    for key, rows in grouped.items():
+        if not all(m.stock_sync for m in rows):
+            continue
+        variations[key] = [
+            Choice(m.supplier_name, m.plan_id, m.units, m.manual_stock) for m in rows
+        ]
+        for m in rows:
+            plan = (m.supplier_name, m.plan_id)
+            mapped_at[plan] = min(mapped_at.get(plan, m.created_at), m.created_at)
+    return _World(shops, variations, suppliers, levels, listings, in_use, mapped_at, now)
 
 
 def _read_suppliers(
@@ -214,7 +228,8 @@ def _read_suppliers(
         if supplier is None or is_paused(supplier, world.read_at):
             snapshots[name] = SupplierSnapshot(name, paused=True)
             continue
-        snapshots[name] = _read_catalogue(ctx, supplier, report, progress)
+        snapshot = _read_catalogue(ctx, world, supplier, report, progress)
+        snapshots[name] = _with_staleness(ctx, world, snapshot, report)
         if not report.dry_run:
             _note_balance(ctx, snapshots[name])
             renew(ctx)
@@ -224,35 +239,83 @@ def _read_suppliers(
 def _note_balance(ctx: Context, snapshot: SupplierSnapshot) -> None:
     """The balance just read raises or resolves the supplier's low-balance alert."""
     threshold = ctx.settings.alert_balance_threshold
-    if snapshot.error is None and threshold is not None:
+    if snapshot.balance_read and threshold is not None:
         with session_scope(ctx.engine) as session:
             note_balance(session, snapshot.name, snapshot.balance, threshold, ctx.clock())
 
 
 def _read_catalogue(
-    ctx: Context, supplier: Supplier, report: SyncReport, progress: Progress
+    ctx: Context, world: _World, supplier: Supplier, report: SyncReport, progress: Progress
 ) -> SupplierSnapshot:
+    """The supplier's balance and catalogue (``read_catalogue``: whole, or around a listing
+    that ignores paging, looking for the plans the synced variations use). A failure before any
+    product was read leaves every plan of the supplier unread; a catalogue read only in part
+    leaves unread the wanted plans it did not find, and the report says so."""
     client = ctx.supplier(supplier)
-    plans: dict[int, PlanStock] = {}
+    name = supplier.name
+    wanted = sorted({plan for (owner, plan) in world.mapped_at if owner == name})
+    before = client.calls
     try:
-        report.calls_by_supplier[supplier.name] += 1
         balance = client.balance()
-        metrics.supplier_balance(supplier.name, balance)
-        pages = client.iter_product_pages(limit=CATALOGUE_PAGE_SIZE)
-        for number, result in enumerate(pages, start=1):
-            report.calls_by_supplier[supplier.name] += 1
-            for product in result.products:
-                for plan in product.plans:
-                    plans[plan.id] = PlanStock(
-                        plan.is_instant, plan.stock_count, plan.in_stock, plan.final_price
-                    )
-            progress(f"reading {supplier.name}", number, None)
+        metrics.supplier_balance(name, balance)
+        catalogue = read_catalogue(client, name=name, wanted=wanted, progress=progress)
     except (SupplierError, BudgetExhausted) as exc:
         detail = f"{type(exc).__name__}: {exc}"
-        report.errors.append(f"supplier {supplier.name}: {detail}")
-        event("stock.supplier.unreadable", logging.WARNING, supplier=supplier.name, error=detail)
-        return SupplierSnapshot(supplier.name, error=type(exc).__name__)
-    return SupplierSnapshot(supplier.name, balance=balance, plans=plans)
+        report.errors.append(f"supplier {name}: {detail}")
+        event("stock.supplier.unreadable", logging.WARNING, supplier=name, error=detail)
+        return SupplierSnapshot(name, error=type(exc).__name__)
+    finally:
+        report.calls_by_supplier[name] += client.calls - before
+    plans = {
+        plan_id: PlanStock(plan.is_instant, plan.stock_count, plan.in_stock, plan.final_price)
+        for plan_id, plan in catalogue.items()
+    }
+    if not report.dry_run:
+        # Kept per plan: a purchase tries a choice that read sold out after the others. A read
+        # in part replaces only what it read: the plans it missed keep their last good reading,
+        # which says how long they may keep their last value (``staleness``).
+        with session_scope(ctx.engine) as session:
+            record_shelves(session, name, plans, ctx.clock(), whole=catalogue.complete)
+    if catalogue.unread:
+        # Only the synced variations' plans are looked for: a gap elsewhere is no concern here.
+        unread = ", ".join(str(plan) for plan in sorted(catalogue.unread))
+        report.errors.append(
+            f"supplier {name}: catalogue read in part ({catalogue.describe()}); plans unread: "
+            f"{unread}"
+        )
+        event("stock.supplier.read_in_part", logging.WARNING, supplier=name, unread=unread)
+        return SupplierSnapshot(
+            name, error="read in part", balance=balance, plans=plans, unread=catalogue.unread
+        )
+    return SupplierSnapshot(name, balance=balance, plans=plans)
+
+
+def _with_staleness(
+    ctx: Context, world: _World, snapshot: SupplierSnapshot, report: SyncReport
+) -> SupplierSnapshot:
+    """An unread plan whose last good reading is older than ``stock_stale_hours`` counts 0
+    from now on, and the report names it."""
+    if snapshot.error is None:
+        return snapshot
+    name = snapshot.name
+    mapped = {plan: at for (supplier, plan), at in world.mapped_at.items() if supplier == name}
+    unread = [plan for plan in mapped if snapshot.is_unread(plan)]
+    with session_scope(ctx.engine) as session:
+        readings = last_readings(session, name, unread)
+    stale = stale_plans(unread, readings, mapped, world.read_at, ctx.settings.stock_stale_hours)
+    manual = frozenset(plan for plan, reading in readings.items() if not reading.is_instant)
+    # A manual plan counts only where a fixed quantity stands in for it; elsewhere it is not
+    # synced at all, stale or not.
+    counted = {
+        c.plan_id
+        for choices in world.variations.values()
+        for c in choices
+        if c.supplier_name == name and (c.plan_id not in manual or c.manual_stock is not None)
+    }
+    for plan_id, since in stale.items():
+        if plan_id in counted:
+            report.stale.append(f"plan {name}/{plan_id} {since}: its Pancake stock counts 0")
+    return replace(snapshot, stale=stale, manual=manual)
 
 
 def _sync_shop(
@@ -265,7 +328,7 @@ def _sync_shop(
 ) -> None:
     shop = world.shops[shop_id]
     try:
-        warehouse = _warehouse(ctx, world, shop, report)
+        targets = _targets(ctx, world, shop, report)
     except (PancakeUnavailable, PancakeRequestError, LookupError) as exc:
         report.errors.append(f"shop {shop_id}: no warehouse: {exc}")
         report.rows.extend(
@@ -273,26 +336,71 @@ def _sync_shop(
             for variation_id, result in results
         )
         return
-    world.resolved[shop_id] = warehouse
     rows = [
-        _decide(shop_id, variation_id, result, world.levels.get((shop_id, variation_id, warehouse)))
+        _decide(
+            shop_id,
+            variation_id,
+            warehouse,
+            result,
+            world.levels.get((shop_id, variation_id, warehouse)),
+        )
         for variation_id, result in results
+        for warehouse in targets.warehouses
     ]
+    rows += _retirements(world, shop_id, targets)
     report.rows.extend(rows)
+    if report.dry_run:
+        return
+    # Pancake's own reservations brought these where they belong: recorded, no call.
+    mark_pushed(ctx, LevelKeys(shop_id), [row for row in rows if row.confirm], world.read_at)
     changes = [row for row in rows if row.push]
-    if changes and not report.dry_run:
-        _push(ctx, world, shop, warehouse, changes, report, progress)
+    if changes:
+        push(ctx, shop, changes, report, progress, world.read_at)
+    # A retired warehouse is forgotten once it shows 0, or once Pancake refused it (gone).
+    world.dropped += [
+        level_id
+        for row in changes
+        if row.retire and (row.error is None or row.error.startswith("Pancake refused"))
+        if (level_id := world.level_id(row)) is not None
+    ]
+
+
+def _targets(
+    ctx: Context, world: _World, shop: PancakeShop, report: SyncReport
+) -> warehouses.Targets:
+    """Where the shop's stock goes (``warehouses``): the remembered listing, or one call."""
+    configured = warehouses.configured(shop)
+    if configured is not None:
+        return configured
+    in_use = world.in_use.get(shop.shop_id, set())
+    listing = warehouses.remembered(world.listings.get(shop.shop_id), world.read_at)
+    if listing is not None:
+        return warehouses.choose(listing, in_use)
+    report.pancake_calls += 1
+    listing = warehouses.read_listing(ctx, shop)
+    targets = warehouses.choose(listing, in_use)
+    if not report.dry_run:
+        stocked = {w for (s, _, w) in world.levels if s == shop.shop_id}
+        warehouses.remember(ctx, shop, listing, targets, stocked)
+    return targets
 
 
 def _decide(
-    shop_id: str, variation_id: str, result: Sellable, level: StockLevel | None
+    shop_id: str, variation_id: str, warehouse: str, result: Sellable, level: StockLevel | None
 ) -> StockRow:
+    """What one (variation, warehouse) needs: a push, a confirmation without a call, or
+    nothing."""
     known = _known_value(level)
-    row = StockRow(shop_id, variation_id, result.supplier_stock, known, result.quantity)
+    row = StockRow(
+        shop_id, variation_id, result.supplier_stock, known, result.quantity, warehouse_id=warehouse
+    )
     if result.quantity is None:
         row.why = result.why
     elif level is None or level.pushed_quantity is None:
         row.push, row.why = True, f"{result.why}; first push"
+    elif level.reported_at is not None and level.pancake_quantity == result.quantity:
+        # An order's reservation (or a staff edit) took Pancake to the very value due.
+        row.confirm, row.why = True, f"{result.why}; Pancake already shows it"
     elif level.reported_at is not None:
         row.push, row.why = True, f"{result.why}; Pancake changed it to {known}"
     elif level.pushed_quantity != result.quantity:
@@ -302,118 +410,39 @@ def _decide(
     return row
 
 
+def _retirements(world: _World, shop_id: str, targets: warehouses.Targets) -> list[StockRow]:
+    """Synced variations' levels in warehouses that no longer get the stock: set to 0 where
+    the bridge left units and the warehouse is still there; otherwise just forgotten."""
+    rows: list[StockRow] = []
+    for (level_shop, variation_id, warehouse), level in world.levels.items():
+        if level_shop != shop_id or warehouse in targets.warehouses or level.id is None:
+            continue
+        if (shop_id, variation_id) not in world.variations:
+            continue  # no longer synced: unsynced_levels drops it, staff keep the stock
+        gone = targets.listed is not None and warehouse not in targets.listed
+        left = max(level.pushed_quantity or 0, level.pushing_quantity or 0)
+        if gone or left <= 0:
+            world.dropped.append(level.id)
+            continue
+        rows.append(
+            StockRow(
+                shop_id,
+                variation_id,
+                "-",
+                _known_value(level),
+                0,
+                f"warehouse {warehouse} no longer gets stock (now {targets.why}): 0",
+                push=True,
+                warehouse_id=warehouse,
+                retire=True,
+            )
+        )
+    return rows
+
+
 def _known_value(level: StockLevel | None) -> int | None:
     if level is None:
         return None
     if level.reported_at is not None and level.pancake_quantity is not None:
         return level.pancake_quantity
     return level.pushed_quantity
-
-
-def _warehouse(ctx: Context, world: _World, shop: PancakeShop, report: SyncReport) -> str:
-    """The configured warehouse, else the one found before, else Pancake's first (remembered).
-
-    A remembered warehouse is checked against Pancake's list once per ``RECHECK``:
-    staff may have deleted it, and every push to it would then be refused. One that is gone is
-    replaced by the first listed, with an alert.
-    """
-    if shop.warehouse_id:
-        return shop.warehouse_id
-    known, checked_at = world.warehouses.get(shop.shop_id, (None, None))
-    if known is not None and checked_at is not None and world.read_at - checked_at < RECHECK:
-        return known
-    report.pancake_calls += 1
-    listed = [w.id for w in ctx.pancake(shop).list_warehouses(shop.shop_id)]
-    if not listed:
-        raise LookupError("Pancake lists no warehouse for this shop")
-    chosen = known if known in listed else listed[0]
-    if not report.dry_run:
-        now = ctx.clock()
-        with session_scope(ctx.engine) as session:
-            row = session.get(StockShop, shop.shop_id) or StockShop(
-                shop_id=shop.shop_id, warehouse_id=chosen
-            )
-            if known is not None and known != chosen:
-                raise_alert(
-                    session,
-                    WAREHOUSE_GONE,
-                    shop.shop_id,
-                    f"shop {shop.shop_id}: warehouse {known} is no longer listed by "
-                    f"Pancake; stock now goes to {chosen}, its first warehouse (set another with "
-                    "`bridge shops add --warehouse-id`)",
-                    now,
-                )
-            row.warehouse_id, row.updated_at = chosen, now
-            session.add(row)
-    world.warehouses[shop.shop_id] = (chosen, world.read_at)
-    return chosen
-
-
-def _push(
-    ctx: Context,
-    world: _World,
-    shop: PancakeShop,
-    warehouse: str,
-    changes: list[StockRow],
-    report: SyncReport,
-    progress: Progress,
-) -> None:
-    client = ctx.pancake(shop)
-    key = LevelKeys(shop.shop_id, warehouse)
-    size = ctx.settings.stock_push_batch_size
-    for start in range(0, len(changes), size):
-        batch = changes[start : start + size]
-        mark_pushing(ctx, key, batch)
-        try:
-            _send(client, key, batch, report)
-        except (PancakeUnavailable, PancakeRequestError) as exc:
-            clear_pushing(ctx, key, batch)
-            kept = changes[start:]
-            what = "unavailable" if isinstance(exc, PancakeUnavailable) else "refused"
-            for row in kept:
-                row.error = f"Pancake {what}; last value kept"
-            report.errors.append(
-                f"shop {shop.shop_id}: Pancake {what}, {len(kept)} not pushed "
-                f"(last values kept): {exc}"
-            )
-            return
-        mark_pushed(ctx, key, [row for row in batch if row.error is None], world.read_at)
-        clear_pushing(ctx, key, [row for row in batch if row.error is not None])
-        progress(f"pushing to {shop.shop_id}", start + len(batch), len(changes))
-        renew(ctx)
-
-
-def _send(
-    client: PancakeClient, key: LevelKeys, batch: Sequence[StockRow], report: SyncReport
-) -> None:
-    """One update_quantity call; a refused batch is halved until the refused entries are found.
-
-    Pancake refuses a whole batch for one bad entry (e.g. a variation deleted in Pancake but still
-    mapped); halving isolates it in about 2·log2(batch) calls instead of losing the batch. A
-    refusal no entry can cause (a wrong API key, an unknown shop) stops the shop's pushes.
-    """
-    entries = [
-        QuantityUpdate(
-            variation_id=row.variation_id, warehouse_id=key.warehouse, remain_quantity=row.new or 0
-        )
-        for row in batch
-    ]
-    report.pancake_calls += 1
-    try:
-        client.update_quantities(key.shop, entries, is_actual_remain_quantity=False)
-    except PancakeUnavailable:
-        metrics.stock_push("unavailable")
-        raise
-    except PancakeRequestError as exc:
-        metrics.stock_push("refused")
-        if exc.status not in ENTRY_REFUSALS:
-            raise
-        if len(batch) == 1:
-            batch[0].error = f"Pancake refused: {exc}"
-            report.errors.append(f"shop {key.shop} variation {batch[0].variation_id}: {exc}")
-            return
-        middle = len(batch) // 2
-        _send(client, key, batch[:middle], report)
-        _send(client, key, batch[middle:], report)
-    else:
-        metrics.stock_push("ok")

@@ -1024,7 +1024,7 @@ class PancakeSimulator:
         known = shop.variations.get(str(variation_id)) if variation_id is not None else None
         name = known["product"]["name"] if known else item.get("name")
         price = known["retail_price"] if known else item.get("retail_price", 0)
-        return {
+        built = {
             "id": item.get("id", next(self._item_ids)),
             "variation_id": variation_id,
             "product_id": known["product_id"] if known else item.get("product_id"),
@@ -1044,6 +1044,11 @@ class PancakeSimulator:
                 "weight": 0,
             },
         }
+        # Units already returned stay so when a PUT sends the items back as read (a whole-order
+        # write): Pancake, not the body's author, counts what came back.
+        if "returned_count" in item:
+            built["returned_count"] = item["returned_count"]
+        return built
 
     def _stock_problem(self, shop: _Shop, entries: list[dict[str, Any]]) -> str | None:
         warehouse_ids = {row["id"] for row in shop.warehouses}

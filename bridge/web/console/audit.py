@@ -1,4 +1,5 @@
-"""The audit of what console users did to lines: reveals of credentials, retries and resends."""
+"""The audit of what console users did: reveals of credentials, retries and resends of lines, and
+orders fulfilled although they predate their shop."""
 
 from __future__ import annotations
 
@@ -14,21 +15,26 @@ class AuditAction(StrEnum):
     REVEAL = "reveal"
     RETRY = "retry"
     RESEND = "resend"
+    FULFIL = "fulfil"  # an order, not a line
 
 
 def record(
     session: Session,
     username: str,
     action: AuditAction,
-    fulfilment_id: int,
+    fulfilment_id: int | None,
     address: str | None,
     now: datetime,
+    *,
+    order_pk: int | None = None,
 ) -> None:
+    """One audit row: of a line (``fulfilment_id``) or of an order (``order_pk``)."""
     session.add(
         ConsoleAudit(
             username=username,
             action=action,
             fulfilment_id=fulfilment_id,
+            order_pk=order_pk,
             address=address,
             at=now,
         )

@@ -1,5 +1,6 @@
-"""What the console does to a line beyond the admin library's lists: reveal its credentials
-(audited), and the CLI's retry and resend (audited too)."""
+"""What the console does to a line or an order beyond the admin library's lists: reveal a line's
+credentials (audited), the CLI's retry and resend (audited too), and `orders fulfil` for an order
+older than its shop (audited)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from sqlalchemy.engine import Engine
 
 from bridge.db import session_scope
 from bridge.errors import NotFound
-from bridge.models import Fulfilment
+from bridge.models import Fulfilment, Order
 from bridge.secrets import SecretBox
 from bridge.web.console.audit import AuditAction, record
-from workers.fulfilment.redrive import Redrive, resend_line, retry_line
+from workers.fulfilment.redrive import Redrive, fulfil_order, resend_line, retry_line
 
 REDRIVES: dict[AuditAction, Callable[[Engine, int, datetime], Redrive]] = {
     AuditAction.RETRY: retry_line,
@@ -49,4 +50,18 @@ def redrive(
     outcome = REDRIVES[action](engine, fulfilment_id, now)
     with session_scope(engine) as session:
         record(session, username, action, fulfilment_id, address, now)
+    return outcome
+
+
+def fulfil(engine: Engine, order_pk: int, username: str, address: str, now: datetime) -> Redrive:
+    """`bridge orders fulfil` for the order ``order_pk``, by a console user, audited once done
+    (the order also keeps who asked first, and when)."""
+    with session_scope(engine) as session:
+        order = session.get(Order, order_pk)
+        if order is None:
+            raise NotFound(f"no order {order_pk}")
+        shop_id, order_id = order.shop_id, order.order_id
+    outcome = fulfil_order(engine, shop_id, order_id, username, now)
+    with session_scope(engine) as session:
+        record(session, username, AuditAction.FULFIL, None, address, now, order_pk=order_pk)
     return outcome

@@ -2,7 +2,8 @@
 
 Passwords are stored only as argon2id hashes. The throttle keys are HMAC digests of the user name
 and address, so the table holds nothing a person typed (a password pasted into the name field
-included). Every credential reveal, retry and resend leaves an audit row.
+included). Every credential reveal, retry and resend, and every order fulfilled by hand, leaves an
+audit row.
 """
 
 from __future__ import annotations
@@ -45,13 +46,15 @@ class LoginThrottle(SQLModel, table=True):
 
 
 class ConsoleAudit(SQLModel, table=True):
-    """Who did what to which line, and when: every reveal of credentials, every retry, resend."""
+    """Who did what to which line or order, and when: every reveal of credentials, every retry,
+    resend, and every order fulfilled although it predates its shop."""
 
     __tablename__ = "console_audit"
 
     id: int | None = Field(default=None, primary_key=True)
     username: str
-    action: str = Field(index=True)  # reveal, retry, resend
-    fulfilment_id: int = Field(index=True)
+    action: str = Field(index=True)  # reveal, retry, resend (a line); fulfil (an order)
+    fulfilment_id: int | None = Field(default=None, index=True)
+    order_pk: int | None = Field(default=None, index=True)
     address: str | None = None
     at: datetime = created_timestamp()

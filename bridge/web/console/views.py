@@ -27,7 +27,7 @@ from bridge.supplier.models import Supplier
 from bridge.web.console.audit import AuditAction
 from bridge.web.console.auth import client_address, console_user
 from bridge.web.console.errors import error_text
-from bridge.web.console.lines import redrive
+from bridge.web.console.lines import fulfil, redrive
 from bridge.web.console.models import ConsoleAudit
 from workers.alerts.models import Alert
 from workers.fulfilment.redrive import Redrive
@@ -60,6 +60,13 @@ class ReadOnlyView(ModelView):
 
 
 def said(action: AuditAction, outcome: Redrive) -> str:
+    if action is AuditAction.FULFIL:
+        if not outcome.changed:
+            return f"Order {outcome.id} is {outcome.state}: nothing to fulfil."
+        return (
+            f"Order {outcome.id} is {outcome.state}; the next sweep reads it, and buys it if "
+            "Pancake shows it in a trigger status."
+        )
     if not outcome.changed:
         return f"Line {outcome.id} is {outcome.state}: nothing to {action}."
     if action is AuditAction.RESEND:
@@ -131,14 +138,42 @@ class FulfilmentView(ReadOnlyView):
 class OrderView(ReadOnlyView):
     fields = columns(
         "id shop_id order_id state item_count failures last_error failure_kind failed_at "
-        "created_at updated_at"
+        "placed_at predates_shop fulfil_asked_by fulfil_asked_at created_at updated_at"
     )
+    exclude_fields_from_list = ["predates_shop", "fulfil_asked_at"]
     searchable_fields = ["order_id", "state", "last_error"]
-    sortable_fields = ["id", "state", "updated_at"]
+    sortable_fields = ["id", "state", "placed_at", "updated_at"]
     fields_default_sort = [("updated_at", True)]
+    row_actions = ["view", "fulfil"]
 
-    def __init__(self) -> None:
+    def __init__(self, engine: Engine) -> None:
         super().__init__(Order, icon="fa fa-receipt", display_name="Orders")
+        self._engine = engine
+
+    @row_action(
+        name="fulfil",
+        text="Fulfil",
+        confirmation=(
+            "Buy this order although it was created before the shop fulfils from? It is "
+            "bought if Pancake shows it in a trigger status, each line once."
+        ),
+        icon_class="fa fa-cart-shopping",
+        submit_btn_text="Fulfil",
+    )
+    async def fulfil_row_action(self, request: Request, pk: Any) -> None:
+        try:
+            outcome = await run_in_threadpool(
+                fulfil,
+                self._engine,
+                int(pk),
+                console_user(request),
+                client_address(request),
+                utcnow(),
+            )
+        except BridgeError as exc:
+            raise ActionFailed(error_text(exc)) from None
+        event("console.fulfil", logging.INFO, id=int(pk), changed=outcome.changed)
+        flash(request, said(AuditAction.FULFIL, outcome), "success" if outcome.changed else "info")
 
 
 class SupplierView(ReadOnlyView):
@@ -167,7 +202,7 @@ class AlertView(ReadOnlyView):
 
 
 class AuditView(ReadOnlyView):
-    fields = columns("id at username action fulfilment_id address")
+    fields = columns("id at username action fulfilment_id order_pk address")
     searchable_fields = ["username", "action"]
     sortable_fields = ["id", "at", "username", "action", "fulfilment_id"]
     fields_default_sort = [("id", True)]
@@ -179,4 +214,4 @@ class AuditView(ReadOnlyView):
 
 
 def model_views(engine: Engine) -> list[ModelView]:
-    return [FulfilmentView(engine), OrderView(), AlertView(), SupplierView(), AuditView()]
+    return [FulfilmentView(engine), OrderView(engine), AlertView(), SupplierView(), AuditView()]
