@@ -16,13 +16,18 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import create_engine, inspect, select, table, text
+from sqlmodel import select as sqlmodel_select
 
+from bridge.db import session_scope
 from bridge.dev.sandbox import PANCAKE_API_KEY, Sandbox
 from bridge.dev.simulators.supplier import DEMO_API_KEY, DEMO_API_SECRET
 from bridge.logs import LogFormat, handler_for, protect_library_loggers
 from bridge.models import Fulfilment, Order
 from bridge.secrets import SecretBox
 from bridge.states import FulfilmentState
+from mappings.audit import SYSTEM
+from mappings.commands import edit_choice
+from mappings.models import MappingChoice
 from tests.conftest import Backend
 from tests.e2e.world import CANVA, NETFLIX, all_credentials, build_world
 from tests.workers.stock.conftest import SECRET_KEY, quantity, stock_sandbox
@@ -56,6 +61,14 @@ def logging_to(folder: Path) -> Iterator[None]:
 
 
 def run_everything(sandbox: Sandbox) -> str:
+    # The standard world sells Canva below its plan price; with the stock sync reading prices,
+    # the bridge would refuse the sale (max cost): this run is about secrets, so it allows it.
+    with session_scope(sandbox.runtime.engine) as session:
+        [choice] = session.exec(
+            sqlmodel_select(MappingChoice).where(MappingChoice.variation_id == CANVA)
+        ).all()
+        assert choice.id is not None
+        edit_choice(session, choice.id, actor=SYSTEM, max_cost=150_000)
     order_id = sandbox.place_order(
         [{"variation_id": NETFLIX, "quantity": 2}, {"variation_id": CANVA, "quantity": 1}],
         bill_email=CUSTOMER_EMAIL,

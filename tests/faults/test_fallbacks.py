@@ -54,7 +54,9 @@ def test_out_of_stock_on_the_first_supplier_is_served_by_the_second(
     assert world.note_problems() == []
     for row in rows:
         codes = [a.error_code for a in world.attempts(row.id) if a.supplier_name == CAOSHOP]
-        assert codes == ["OUT_OF_STOCK"], f"line {row.id}: {codes}"
+        # Refused once, or passed over without a request once the stock sync has read the plan
+        # sold out (tests/e2e/test_real_codes.py shows each path on its own): never more.
+        assert codes in ([], ["OUT_OF_STOCK"]), f"line {row.id}: {codes}"
 
 
 def _delay_lines(note: str) -> list[str]:
