@@ -41,8 +41,10 @@ def test_sigkilled_workers_buy_every_line_exactly_once(make_world: MakeWorld) ->
             time.sleep(5)  # keep killing while the last orders are in flight
         kills = len(killer.events)
 
-        # The workers stay alive from here: every line must reach the note.
-        rows = world.wait_all_settled(timeout=40, states=DONE)
+        # The workers stay alive from here: every line must reach the note, or a person when a
+        # kill lost several purchases of the same plan at once and settlement cannot prove which
+        # order is whose (it then adopts none and never buys again).
+        rows = world.wait_all_settled(timeout=40, states=DONE | {FulfilmentState.NEEDS_ATTENTION})
 
     assert kills >= 10, f"only {kills} workers were killed"
     interrupted = world.settlements()
@@ -51,7 +53,10 @@ def test_sigkilled_workers_buy_every_line_exactly_once(make_world: MakeWorld) ->
     assert world.double_purchases() == 0, world.ledger_check().problems()
     assert world.lost_lines() == []
     assert world.note_problems() == []
-    assert all(row.state == FulfilmentState.ANNOTATED for row in rows)
+    for row in rows:
+        if row.state != FulfilmentState.ANNOTATED:
+            settled = [attempt.settlement for attempt in world.attempts(row.id)]
+            assert "ambiguous" in settled, f"line {row.id} {row.state}: {row.reason} {settled}"
     assert world.unexpected_exits == []
     for order_id in world.order_ids:
         assert world.note(order_id).startswith(f"Ghi chú của shop #{int(order_id) - 1}")
