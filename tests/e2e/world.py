@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 from bridge.db import session_scope
 from bridge.dev.sandbox import Sandbox
@@ -20,6 +21,20 @@ CAOSHOP = "caoshop-sim"
 SHOPKEY = "shopkey-sim"
 
 
+CHATGPT_PRICE = 450_000  # caoshop's manual ChatGPT plan
+# The supplier takes a paid order back: what it does, what the line's reason and alert say, and
+# how much of the price returns to the balance.
+TAKE_BACK: dict[str, tuple[Callable[[SupplierSimulator, str], None], str, float]] = {
+    "refund": (SupplierSimulator.refund, f"refunded the {CHATGPT_PRICE:,} paid", CHATGPT_PRICE),
+    "cancel_without_refund": (
+        SupplierSimulator.cancel_without_refund,
+        f"kept the {CHATGPT_PRICE:,} paid",
+        0,
+    ),
+    "cancel": (SupplierSimulator.cancel, f"the {CHATGPT_PRICE:,} paid was refunded", CHATGPT_PRICE),
+}
+
+
 def build_world(sandbox: Sandbox) -> Sandbox:
     caoshop = sandbox.add_supplier(CAOSHOP, SupplierSimulator(dialect="full", name=CAOSHOP))
     caoshop.add_plan(319, name="Netflix Premium 1 tháng", price=75_000, stock=50)
@@ -27,7 +42,7 @@ def build_world(sandbox: Sandbox) -> Sandbox:
     caoshop.add_plan(
         320,
         name="ChatGPT Plus 1 tháng",
-        price=450_000,
+        price=CHATGPT_PRICE,
         is_instant=False,
         fields=[{"key": "email", "label": "Email", "type": "email", "required": True}],
     )

@@ -10,7 +10,6 @@ sleeping (``Desk.clock``).
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
 
 import pytest
 
@@ -18,7 +17,7 @@ from bridge.db import session_scope
 from bridge.dev.simulators.supplier import SupplierSimulator
 from bridge.states import FulfilmentState
 from bridge.supplier.models import Supplier
-from tests.e2e.world import CAOSHOP, CHATGPT, NETFLIX
+from tests.e2e.world import CAOSHOP, CHATGPT, NETFLIX, TAKE_BACK
 from tests.workers.fulfilment.conftest import Desk, DeskFactory, Taken
 from workers.alerts.conditions import watch_conditions
 from workers.fulfilment.annotate import annotate
@@ -29,7 +28,6 @@ from workers.fulfilment.redrive import retry_line
 from workers.queue.dispatch import ANNOTATE, DELIVER, Send
 
 EMAIL = "khach@example.com"
-CHATGPT_PRICE = 450_000  # tests/e2e/world.py
 
 
 def bought(desk: Desk, variation_id: str, quantity: int = 1) -> tuple[Taken, int]:
@@ -140,18 +138,6 @@ def test_one_string_for_every_unit_is_written_at_once_and_the_line_ends_after_th
 
 
 # -- taken back by the supplier -------------------------------------------------------------------
-
-
-TAKE_BACK: dict[str, tuple[Callable[[SupplierSimulator, str], None], str, float]] = {
-    # action, what the reason says, the balance change after the purchase
-    "refund": (SupplierSimulator.refund, f"refunded the {CHATGPT_PRICE:,} paid", CHATGPT_PRICE),
-    "cancel_without_refund": (
-        SupplierSimulator.cancel_without_refund,
-        f"kept the {CHATGPT_PRICE:,} paid",
-        0,
-    ),
-    "cancel": (SupplierSimulator.cancel, f"the {CHATGPT_PRICE:,} paid was refunded", CHATGPT_PRICE),
-}
 
 
 @pytest.mark.parametrize("action", sorted(TAKE_BACK))
