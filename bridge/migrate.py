@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The revision of the newest migration (bridge/migrations/versions/0013_...).
-HEAD = "0027"
+HEAD = "0030"
 VERSION_TABLE = "alembic_version"
 
 

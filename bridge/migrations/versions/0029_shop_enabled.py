@@ -1,0 +1,21 @@
+"""shops can be disabled (orders recorded, not bought)
+
+Revision ID: 0029
+Revises: 0028
+Create Date: 2026-12-07 15:00:00
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0029"
+down_revision: str | None = "0028"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass  # a slot reserved in advance so parallel work never forks the chain; filled by its change
+
+
+def downgrade() -> None:
+    pass
