@@ -158,7 +158,7 @@ def test_doctor_names_each_problem_and_exits_non_zero(
     code, report = doctor(capsys)
     assert checks(report)["secret key"] == (True, "proves against the stored check")
     # A webhook secret is kept as a digest under the key: it is re-entered after a rotation
-    # (README, "The secret key"), and until then the doctor sees what Pancake would be refused.
+    # (docs/security.md, "The secret key"); until then the doctor sees what Pancake would refuse.
     assert code == 1
     assert checks(report)["shop 4 webhook"] == (
         False,

@@ -371,7 +371,7 @@ def test_a_key_limited_below_what_the_bridge_believes_buys_each_line_once_with_f
         assert {line.trans_id for line in lines} == bought
         calls = len(shop.calls) - calls_before
         refused = shop.count_429
-        # The figures the README quotes (run with -s to see them).
+        # The figures docs/api-assumptions.md (Real suppliers) quotes (run with -s to see them).
         print(  # noqa: T201
             f"\n[{backend.name}] {ORDERS} orders at 5 a {WINDOW:.0f} s window (the bridge "
             f"believing 60): {calls} calls, {refused} refused, {elapsed:.1f} s"
