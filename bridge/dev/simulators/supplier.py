@@ -161,6 +161,7 @@ SWITCHES = (
     "multi_item",
     "created_at_precision",
     "status_lag_seconds",
+    "list_lag_seconds",
     "serves_account_info",
     "redirect_to",
     "drip_paths",
@@ -483,6 +484,9 @@ class SupplierSimulator:
         self.created_at_precision: Precision = "seconds"
         # For this long after create, orders/status does not know the order yet (a replica lag).
         self.status_lag_seconds = 0.0
+        # For this long after create, orders/list does not show the order yet (a search index
+        # behind the books); math.inf: it never does, though the order was bought.
+        self.list_lag_seconds = 0.0
         # Each create line of quantity N answered as several orders of these sizes (the last
         # size repeated, the final order cut to fit): [1] makes N orders of 1. None: one order.
         self.quantity_split: list[int] | None = None
@@ -503,6 +507,9 @@ class SupplierSimulator:
         self._balance = float(balance)
         self._lock = threading.Lock()
         self._plans: dict[int, _Plan] = {}
+        # Product ids in order, each with its plans in order: rebuilt only when a plan is added,
+        # so a products/list page costs O(page), not O(catalogue) (a sync reads every page).
+        self._catalogue: list[tuple[int, list[_Plan]]] | None = None
         self._orders: dict[str, Purchase] = {}
         self._create_faults: deque[str] = deque()
         self._pending_429 = 0
@@ -553,6 +560,7 @@ class SupplierSimulator:
         )
         with self._lock:
             self._plans[plan_id] = plan
+            self._catalogue = None
 
     def add_category(
         self, category_id: int, name: str, *, parent_id: int = 0, sort_order: int = 0
@@ -1200,6 +1208,9 @@ class SupplierSimulator:
             body = self._status_body(purchase)
         return self._ok(body)
 
+    def _listed_yet(self, purchase: Purchase, now: datetime) -> bool:
+        return (now - purchase.created_at).total_seconds() >= self.list_lag_seconds
+
     def _visible(self, purchase: Purchase) -> bool:
         """Our user's orders, and with the ``all`` permission every customer's."""
         return purchase.user_id == OWN_USER_ID or "all" in self.permissions
@@ -1249,7 +1260,14 @@ class SupplierSimulator:
         with self._lock:
             newest = self.list_order == "newest_first"
             ordered = sorted(self._orders.values(), key=lambda p: p.order_id, reverse=newest)
-            chosen = [p for p in ordered if wanted in (None, "", p.status) and self._visible(p)]
+            now = self._now()
+            chosen = [
+                p
+                for p in ordered
+                if wanted in (None, "", p.status)
+                and self._visible(p)
+                and (not self.list_lag_seconds or self._listed_yet(p, now))
+            ]
             shown = chosen[(page - 1) * limit : page * limit]
             orders = [self._listed(p) for p in shown]
         if self.list_latency_seconds:
@@ -1285,33 +1303,39 @@ class SupplierSimulator:
         category_id = _whole(request.query_params.get("category_id"))
         search = request.query_params.get("search", "").strip().casefold()
         with self._lock:
-            products = [
-                product
-                for product in self._products()
-                if (not category_id or category_id in product["_category_ids"])
-                and search in str(product["name"]).casefold()
-            ]
+            catalogue = self._sorted_catalogue()
+            if category_id or search:
+                catalogue = [
+                    (product_id, plans)
+                    for product_id, plans in catalogue
+                    if (not category_id or any(p.category_id == category_id for p in plans))
+                    and search in plans[0].product_name.casefold()
+                ]
             paging = self.paging
-        for product in products:
-            del product["_category_ids"]
-        if paging == "unpaged":
-            return self._ok({"products": products})
-        if paging == "first_ten":
-            # Page and limit ignored by the query, but not by the pagination block.
-            return self._ok(
-                {"products": products[:10], "pagination": _pagination(page, limit, len(products))}
-            )
-        if paging == "ignores_page":
-            page = 1
-        shown = products[(page - 1) * limit : page * limit]
-        return self._ok({"products": shown, "pagination": _pagination(page, limit, len(products))})
+            total = len(catalogue)
+            if paging == "unpaged":
+                return self._ok({"products": self._products(catalogue)})
+            if paging == "first_ten":
+                # Page and limit ignored by the query, but not by the pagination block.
+                shown = self._products(catalogue[:10])
+                return self._ok({"products": shown, "pagination": _pagination(page, limit, total)})
+            if paging == "ignores_page":
+                page = 1
+            shown = self._products(catalogue[(page - 1) * limit : page * limit])
+        return self._ok({"products": shown, "pagination": _pagination(page, limit, total)})
 
-    def _products(self) -> list[dict[str, Any]]:
-        by_product: dict[int, list[_Plan]] = {}
-        for plan in sorted(self._plans.values(), key=lambda plan: plan.id):
-            by_product.setdefault(plan.product_id, []).append(plan)
+    def _sorted_catalogue(self) -> list[tuple[int, list[_Plan]]]:
+        """Products by id, each with its plans by id (under the lock)."""
+        if self._catalogue is None:
+            by_product: dict[int, list[_Plan]] = {}
+            for plan in sorted(self._plans.values(), key=lambda plan: plan.id):
+                by_product.setdefault(plan.product_id, []).append(plan)
+            self._catalogue = sorted(by_product.items())
+        return self._catalogue
+
+    def _products(self, catalogue: list[tuple[int, list[_Plan]]]) -> list[dict[str, Any]]:
         products = []
-        for product_id, plans in sorted(by_product.items()):
+        for product_id, plans in catalogue:
             product: dict[str, Any] = {
                 "id": product_id,
                 "name": plans[0].product_name,
@@ -1327,7 +1351,6 @@ class SupplierSimulator:
                     "min_price": _money(min(plan.price for plan in plans)),
                     "max_price": _money(max(plan.price for plan in plans)),
                     "plans": [_listed_plan(plan) for plan in plans],
-                    "_category_ids": category_ids,  # for the filter, removed before answering
                 }
             )
         return products
