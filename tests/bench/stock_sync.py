@@ -4,6 +4,7 @@ Run it from the repository root::
 
     uv run python tests/bench/stock_sync.py
     uv run python tests/bench/stock_sync.py --variations 2000 --database-url postgresql+psycopg://...
+    uv run python tests/bench/stock_sync.py --variations 100000     # and a 10,000 anchor first
 
 The world: three supplier simulators (Shop API v1, each its own API key) holding 10,000 instant
 plans between them, one product per plan, random stock 0-100 and a balance that pays for all of
@@ -25,6 +26,12 @@ Targets: supplier calls per sync = Σ over suppliers of (ceil(plans/100) ``produ
 Pancake call; the full sync takes under 30 s. The API budget is raised for the run (the real one,
 60 a minute per key, would make the back-to-back syncs wait for the window); the script prints how
 much of a real minute's budget one sync spends. It exits 1 when a target is missed.
+
+A catalogue larger than ``--anchor`` (10,000) is measured after a world of ``--anchor``
+variations, in the same run: the full sync's ratio to the anchor's says whether the sync scales
+linearly (target ≤ 1.1 × the size ratio). Memory: the peak resident size of this process during
+the big world's syncs (Linux's VmHWM, reset after the world is built), which also holds the
+simulators' catalogues, so the bridge's own share is at most that (target ≤ 500 MB).
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from __future__ import annotations
 import argparse
 import math
 import random
+import re
 import secrets
 import sys
 import tempfile
@@ -187,16 +195,48 @@ class World:
         self.engine.dispose()
 
 
+def _memory_mb(field: str) -> float:
+    """``VmRSS`` (now) or ``VmHWM`` (peak since the last reset) of this process, in MB."""
+    status = Path("/proc/self/status").read_text()
+    match = re.search(rf"^{field}:\s+(\d+) kB", status, re.MULTILINE)
+    return int(match.group(1)) / 1024 if match else float("nan")
+
+
+def _reset_peak() -> None:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # Linux: VmHWM starts again from VmRSS
+    except OSError:
+        pass
+
+
+def _anchor(variations: int, database_url: str | None, seed: int) -> float:
+    """The full sync of a smaller world, measured in this run: the ratio's denominator."""
+    world = World(variations, database_url, seed)
+    try:
+        return world.measure("anchor").seconds
+    finally:
+        world.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variations", type=int, default=10_000)
     parser.add_argument("--changes", type=int, default=250, help="plans changed before sync 3")
     parser.add_argument("--database-url", help="default: a fresh SQLite file")
     parser.add_argument("--seed", type=int, default=4)
+    parser.add_argument(
+        "--anchor", type=int, default=10_000, help="a catalogue larger than this is compared"
+    )
     args = parser.parse_args()
 
+    anchor_seconds = None
+    if args.variations > args.anchor:
+        anchor_seconds = _anchor(args.anchor, args.database_url, args.seed)
+        print(f"anchor: full sync of {args.anchor} variations in {anchor_seconds:.2f}s")
     setup = time.perf_counter()
     world = World(args.variations, args.database_url, args.seed)
+    rss_before = _memory_mb("VmRSS")
+    _reset_peak()
     print(
         f"world: {args.variations} variations, {len(world.suppliers)} suppliers "
         f"({', '.join(f'{n}: {len(p)} plans' for n, p in world.plans.items())}), "
@@ -207,6 +247,7 @@ def main() -> int:
         results = [world.measure("full"), world.measure("no change")]
         world.change_stock(args.changes)
         results.append(world.measure(f"{args.changes} changed"))
+        peak = _memory_mb("VmHWM")
     finally:
         world.close()
 
@@ -242,6 +283,21 @@ def main() -> int:
         failures.append("the no-change sync called Pancake")
     if partial.report.changed != args.changes:
         failures.append(f"partial sync changed {partial.report.changed}, not {args.changes}")
+    print(
+        f"\nmemory: {rss_before:.0f} MB with the world built; peak {peak:.0f} MB during the syncs"
+        f" (+{peak - rss_before:.0f} MB; simulators included)"
+    )
+    if peak > 500:
+        failures.append(f"peak memory {peak:.0f} MB (target ≤ 500 MB)")
+    if anchor_seconds is not None:
+        size_ratio = args.variations / args.anchor
+        ratio = full.seconds / anchor_seconds
+        print(
+            f"full sync ratio to the {args.anchor}-variation anchor: {ratio:.1f}x "
+            f"for {size_ratio:.1f}x the variations (target ≤ {1.1 * size_ratio:.1f}x)"
+        )
+        if ratio > 1.1 * size_ratio:
+            failures.append(f"full sync ratio {ratio:.1f}x (target ≤ {1.1 * size_ratio:.1f}x)")
     per_key = max(expected_supplier.values())
     defaults = Settings()
     spacing = budget_spacing(defaults, full.report)
