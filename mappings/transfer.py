@@ -3,7 +3,9 @@
 One row per choice; the variation's own values (``name``, ``mapping_enabled``) repeat on each of
 its rows. Export and import are exact inverses: importing an exported file changes nothing, and
 exporting again gives the same bytes. Import accepts what spreadsheets write: a UTF-8 BOM, and
-``;`` (or a tab) instead of ``,``.
+``;`` (or a tab) instead of ``,``. A cell a spreadsheet would run as a formula (a product name
+``=HYPERLINK(…)``) is written with a ``'`` in front and read back without it
+(``bridge.csv_cells``), so the round trip stays exact.
 
 Import treats the file as the truth for every variation it names: a choice is added, edited or
 kept by its (shop, variation, supplier, plan), and a choice of a named variation that the file
@@ -16,12 +18,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlmodel import Session, select
 
+from bridge.csv_cells import neutralise, restore
 from bridge.errors import ConfigError
 from bridge.pancake.models import PancakeShop
 from bridge.supplier.catalogue import Catalogues
@@ -29,7 +32,7 @@ from bridge.supplier.models import Supplier
 from mappings import commands, repository
 from mappings.audit import Action
 from mappings.models import MappingChoice
-from mappings.verify import verify_choice
+from mappings.verify import ShopVariations, verify_typed
 
 COLUMNS = (
     "shop_id",
@@ -91,7 +94,7 @@ def to_csv(rows: Iterable[dict[str, str]], *, bom: bool = False) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({name: neutralise(cell) for name, cell in row.items()} for row in rows)
     return (BOM if bom else "") + out.getvalue()
 
 
@@ -170,7 +173,8 @@ def read_csv(text: str) -> tuple[list[Row], list[RowError]]:
             errors.append(RowError(start, f"{len(cells)} cells, the header has {len(header)}"))
             continue
         try:
-            rows.append(_row(start, dict(zip(header, (c.strip() for c in cells), strict=True))))
+            cleaned = (restore(cell.strip()) for cell in cells)
+            rows.append(_row(start, dict(zip(header, cleaned, strict=True))))
         except ConfigError as exc:
             errors.append(RowError(start, str(exc)))
     return rows, errors
@@ -267,10 +271,13 @@ def plan_import(
     *,
     catalogues: Catalogues | None = None,
     prune: bool = False,
+    variations: Mapping[str, ShopVariations] | None = None,
+    allow_loss: bool = False,
 ) -> ImportPlan:
     """What importing ``rows`` changes; ``ImportRejected`` with every bad row (those of form
-    given in ``form_errors`` too) if any is. New or re-planned choices are checked against
-    ``catalogues`` when given."""
+    given in ``form_errors`` too) if any is. New or re-planned choices are checked as typed
+    ones are (``mappings.verify.verify_typed``: placeholders always; against ``catalogues`` and
+    each shop's ``variations`` when given; a loss refused unless ``allow_loss``)."""
     errors = list(form_errors)
     shops = set(session.exec(select(PancakeShop.shop_id)))
     suppliers = set(session.exec(select(Supplier.name)))
@@ -312,9 +319,18 @@ def plan_import(
         if before == after:
             continue
         replanned = before is None or before["fields_template"] != after["fields_template"]
-        if catalogues is not None and replanned:
+        if replanned or (before is not None and before["units"] != after["units"]):
             try:
-                verify_choice(catalogues, row.supplier, row.plan_id, row.fields)
+                verify_typed(
+                    variation_id=row.variation_id,
+                    supplier_name=row.supplier,
+                    plan_id=row.plan_id,
+                    units=row.units,
+                    template=row.fields,
+                    catalogues=catalogues,
+                    variations=None if variations is None else variations.get(row.shop_id),
+                    allow_loss=allow_loss,
+                )
             except ConfigError as exc:
                 errors.append(RowError(row.line, str(exc)))
                 continue
