@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from bridge.cli import app
-from bridge.cli.output import JsonOption, dash, print_json, print_table, say, when
+from bridge.cli.output import (
+    JsonOption,
+    command_line,
+    dash,
+    local_time,
+    print_fields,
+    print_json,
+    print_table,
+    say,
+)
+from bridge.cli.summary import LINE_GOES_ON, customer, line_state, outcome
 from bridge.cli.support import database, reading, settings
-from bridge.states import FulfilmentState
+from bridge.states import RETRYABLE, FulfilmentState
 
 if TYPE_CHECKING:
+    from workers.fulfilment.queries import FulfilmentDetail
     from workers.fulfilment.redrive import Redrive
 
 fulfilments = typer.Typer(
@@ -78,9 +89,11 @@ def list_(
 
 @fulfilments.command("show")
 def show(fulfilment_id: LineId, as_json: JsonOption = False) -> None:
-    """Show one line and its purchase attempts.
+    """Show a line: item, customer, supplier, state, what to do.
 
-    Delivered credentials are never shown, only how many are stored.
+    Then its purchase attempts; times are local (`TZ` to change). Delivered codes (credentials)
+    are never shown, only how many arrived and how many are in the note. `--json` prints the
+    whole record.
 
     \b
     Example:
@@ -88,32 +101,94 @@ def show(fulfilment_id: LineId, as_json: JsonOption = False) -> None:
     """
     from workers.fulfilment.queries import fulfilment_detail
 
-    with reading(settings()) as session:
+    current = settings()
+    with reading(current) as session:
         detail = fulfilment_detail(session, fulfilment_id)
-    attempts = [attempt.model_dump() for attempt in detail.attempts]
+        name = customer(session, current, detail.line["order_pk"])
     if as_json:
-        print_json({**detail.line, "credentials": detail.credentials, "attempts": attempts})
+        attempts = [attempt.model_dump() for attempt in detail.attempts]
+        print_json(
+            {
+                **detail.line,
+                "customer": name,
+                "credentials": detail.credentials,
+                "attempts": attempts,
+            }
+        )
         return
-    for key, value in {**detail.line, "credentials": detail.credentials}.items():
-        say(f"{key:>18}: {value}")
-    say("\npurchase attempts:")
+    summarise(detail, name)
+
+
+def summarise(detail: FulfilmentDetail, name: str) -> None:
+    line = detail.line
+    what = line["item_name"] or line["variation_id"] or "an item the order did not name"
+    order_command = command_line("orders", "show", str(line["order_pk"]))
+    say(f"Line {line['id']}: {what} × {line['quantity']}")
+    print_fields(
+        [
+            ("Order", f"{line['order_id']} in shop {line['shop_id']} ({order_command})"),
+            ("Customer", name),
+            ("Variation", line["variation_id"]),
+            ("Supplier", supplier(line)),
+            ("Supplier order", line["trans_id"]),
+            ("State", line_state(line["state"])),
+            ("Why", line["reason"]),
+            ("Last error", line["last_error"] if line["last_error"] != line["reason"] else None),
+            ("Codes", codes(line)),
+            ("Received", local_time(line["created_at"])),
+            ("Last change", local_time(line["updated_at"])),
+            ("Next", next_step(line)),
+        ]
+    )
+    if not detail.attempts:
+        say("\nPurchase attempts: none")
+        return
+    say("\nPurchase attempts:")
     print_table(
-        ["id", "supplier", "plan", "qty", "outcome", "trans_id", "code", "started", "finished"],
+        ["Attempt", "Supplier", "Plan", "Units", "Outcome", "Supplier order", "Code", "Started"],
         [
             [
                 a.id,
                 a.supplier_name,
                 a.plan_id,
                 a.quantity,
-                a.outcome,
+                outcome(a.outcome, a.settlement),
                 dash(a.trans_id),
                 dash(a.error_code),
-                when(a.started_at),
-                when(a.finished_at),
+                local_time(a.started_at),
             ]
             for a in detail.attempts
         ],
     )
+
+
+def supplier(line: dict[str, Any]) -> str | None:
+    """``caoshop, plan 319, 2 units``; None before a supplier was chosen."""
+    if not line["supplier_name"]:
+        return None
+    units = line["supplier_quantity"]
+    return f"{line['supplier_name']}, plan {line['plan_id']}" + (
+        f", {units} unit{'s' if units != 1 else ''}" if units else ""
+    )
+
+
+def codes(line: dict[str, Any]) -> str:
+    """How many codes arrived and how many are in the note (never the codes)."""
+    if not line["delivered_count"]:
+        return "none yet"
+    return f"{line['delivered_count']} received, {line['annotated_count']} in the note"
+
+
+def next_step(line: dict[str, Any]) -> str:
+    """What a person does about the line, with the command to paste where there is one."""
+    state, line_id = line["state"], str(line["id"])
+    if state in RETRYABLE:
+        cause = "what the reason says" if line["reason"] else "the cause"
+        return f"fix {cause}, then run: {command_line('fulfilments', 'retry', line_id)}"
+    if state == FulfilmentState.ANNOTATED:
+        resend = command_line("fulfilments", "resend", line_id)
+        return f"nothing. Should the note lose the codes: {resend}"
+    return LINE_GOES_ON.get(state, "nothing: the bridge carries on")
 
 
 @fulfilments.command("retry")

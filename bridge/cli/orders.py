@@ -3,14 +3,30 @@ fulfilling an order older than its shop."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections import Counter
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bridge.cli import app
-from bridge.cli.output import JsonOption, dash, print_json, print_table, say, when
+from bridge.cli.output import (
+    JsonOption,
+    command_line,
+    dash,
+    local_time,
+    print_fields,
+    print_json,
+    print_table,
+    say,
+    when,
+)
+from bridge.cli.summary import customer, line_state, order_state
 from bridge.cli.support import database, reading, settings
-from bridge.states import OrderState
+from bridge.states import RETRYABLE, TERMINAL, OrderState
+
+if TYPE_CHECKING:
+    from bridge.models import Fulfilment
+    from workers.fulfilment.queries import OrderDetail
 
 orders = typer.Typer(
     help=(
@@ -79,9 +95,12 @@ def list_(
 
 @orders.command("show")
 def show(order_pk: OrderId, as_json: JsonOption = False) -> None:
-    """Show one order and its lines.
+    """Show an order: customer, state, what to do, its lines.
 
-    The order's customer data (kept encrypted for field placeholders) is never shown.
+    Also when Pancake placed it and when the bridge heard of it (local time, `TZ` to change).
+
+    Of the customer's data (kept encrypted for field placeholders) only the name is shown.
+    `--json` prints the whole record.
 
     \b
     Example:
@@ -89,31 +108,94 @@ def show(order_pk: OrderId, as_json: JsonOption = False) -> None:
     """
     from workers.fulfilment.queries import SECRET_COLUMNS, order_detail
 
-    with reading(settings()) as session:
+    current = settings()
+    with reading(current) as session:
         detail = order_detail(session, order_pk)
-    lines = [line.model_dump(exclude=set(SECRET_COLUMNS)) for line in detail.lines]
+        name = customer(session, current, order_pk)
     if as_json:
-        print_json({**detail.order, "lines": lines})
+        lines = [line.model_dump(exclude=set(SECRET_COLUMNS)) for line in detail.lines]
+        print_json({**detail.order, "customer": name, "lines": lines})
         return
-    for key, value in detail.order.items():
-        say(f"{key:>19}: {dash(value)}")
-    say("\nlines:")
+    summarise(detail, name)
+
+
+def summarise(detail: OrderDetail, name: str) -> None:
+    order = detail.order
+    say(f"Order {order['order_id']} in shop {order['shop_id']} (the bridge's order {order['id']})")
+    asked = order["fulfil_asked_by"]
+    print_fields(
+        [
+            ("Customer", name),
+            ("Placed", local_time(order["placed_at"])),
+            ("Received", local_time(order["created_at"])),
+            ("State", order_state(order["state"])),
+            ("Why", order["last_error"]),
+            ("Failed tries", order["failures"] or None),
+            ("Fulfil asked", asked and f"by {asked}, {local_time(order['fulfil_asked_at'])}"),
+            ("Lines", tally(detail.lines)),
+            ("Next", next_step(detail)),
+        ]
+    )
+    if not detail.lines:
+        return
+    say("\nLines:")
     print_table(
-        ["id", "variation", "qty", "supplier", "plan", "state", "trans_id", "reason"],
+        ["Line", "Item", "Qty", "Supplier", "Plan", "State", "Supplier order", "Why"],
         [
             [
-                line["id"],
-                dash(line["variation_id"]),
-                line["quantity"],
-                dash(line["supplier_name"]),
-                dash(line["plan_id"]),
-                line["state"],
-                dash(line["trans_id"]),
-                line["reason"] or line["last_error"] or "",
+                line.id,
+                dash(line.item_name or line.variation_id),
+                line.quantity,
+                dash(line.supplier_name),
+                dash(line.plan_id),
+                line_state(line.state),
+                dash(line.trans_id),
+                line.reason or line.last_error or "",
             ]
-            for line in lines
+            for line in detail.lines
         ],
     )
+
+
+def tally(lines: list[Fulfilment]) -> str:
+    """``3: 2 Done: codes in the note, 1 Needs a person``."""
+    counts = Counter(line_state(line.state) for line in lines)
+    return f"{len(lines)}" + (
+        ": " + ", ".join(f"{n} {words}" for words, n in counts.items()) if counts else ""
+    )
+
+
+def next_step(detail: OrderDetail) -> str:
+    """What a person does about the order, with the command to paste where there is one."""
+    order = detail.order
+    state = order["state"]
+    if state == OrderState.FAILED:
+        from workers.fulfilment.failures import OrderFailure
+
+        if order["failure_kind"] == OrderFailure.PANCAKE_KEY:
+            add = command_line("shops", "add", str(order["shop_id"]), "--api-key", "-")
+            return f"give the shop a key Pancake accepts ({add}); the order is then read again"
+        retry = command_line("orders", "retry", str(order["id"]))
+        return f"fix the cause in Pancake, then run: {retry}"
+    if state == OrderState.PENDING:
+        return "nothing: the bridge reads it from Pancake"
+    if state == OrderState.CANCELLED:
+        return "nothing: the order was cancelled in Pancake"
+    if state == OrderState.SKIPPED:
+        if order["predates_shop"] and not order["fulfil_asked_by"]:
+            fulfil = command_line(
+                "orders", "fulfil", str(order["order_id"]), "--shop", str(order["shop_id"])
+            )
+            return f"nothing; to buy it all the same: {fulfil}"
+        return "nothing: Pancake shows it in a status the shop does not fulfil"
+    waiting = [line for line in detail.lines if line.state in RETRYABLE]
+    if waiting:
+        first = command_line("fulfilments", "show", str(waiting[0].id))
+        ids = ", ".join(str(line.id) for line in waiting)
+        return f"line(s) {ids} need a person: {first}"
+    if all(line.state in TERMINAL for line in detail.lines):
+        return "nothing: every line is done"
+    return "nothing: the bridge is fulfilling its lines"
 
 
 @orders.command("retry")

@@ -165,6 +165,50 @@ def dash(value: object) -> object:
     return "-" if value is None or value == "" else value
 
 
+def local_time(moment: datetime | None, now: datetime | None = None) -> str:
+    """A moment as a person reads it: local time (the machine's zone, or ``TZ``) to the minute,
+    the zone, and how long ago (``2026-12-07 16:02 +07, 5 min ago``); "" for none."""
+    if moment is None:
+        return ""
+    local = moment.astimezone()
+    ago = ((now or datetime.now(local.tzinfo)) - moment).total_seconds()
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}, {_ago(ago)}"
+
+
+def _ago(seconds: float) -> str:
+    if seconds < -60:  # beyond a clock's small difference with the database's
+        return "in the future"
+    minutes = int(max(seconds, 0) // 60)
+    if minutes < 1:
+        return "just now"
+    if minutes < 60:
+        return f"{minutes} min ago"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h ago"
+    return f"{minutes // (24 * 60)} days ago"
+
+
+def print_fields(pairs: Sequence[tuple[str, object]]) -> None:
+    """``Label: value`` lines on stdout, the values aligned; empty values are left out."""
+    shown = [(label, str(value)) for label, value in pairs if value not in (None, "")]
+    width = max((len(label) for label, _ in shown), default=0) + 1
+    for label, value in shown:
+        say(f"  {label + ':':<{width}} {value}")
+
+
+def command_line(*words: str) -> str:
+    """The command a person pastes to run ``bridge <words>`` the way they ran this one: with
+    the name they typed (``bridge`` or ``pancake-bridge``), under ``uv run`` when it set ``UV``."""
+    import os
+
+    import click
+
+    context = click.get_current_context(silent=True)
+    name = context.find_root().info_name if context else None
+    prefix = "uv run " if os.environ.get("UV") else ""
+    return f"{prefix}{name or 'bridge'} {' '.join(words)}"
+
+
 class SyncProgress:
     """``progress(phase, done, total)`` drawn as Rich progress bars, once a run takes a while.
 

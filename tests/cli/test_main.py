@@ -294,8 +294,8 @@ def test_fulfilments_list_and_show(cli_env: Path, capsys: pytest.CaptureFixture[
     assert row.split()[0] == "2"
     code, out, _ = run(capsys, "fulfilments", "show", "2")
     assert code == 0
-    assert "needs_attention" in out
-    assert "refused" in out
+    assert "Needs a person" in out
+    assert "Refused by the supplier" in out
     assert "credentials_enc" not in out
     assert run(capsys, "fulfilments", "show", "99")[0] == 1
 

@@ -1,0 +1,102 @@
+"""What `fulfilments show` and `orders show` share: states in the words a person uses, and
+the customer's name.
+
+The English words are the web console's (``bridge/web/console/labels.py``, which also carries
+their Vietnamese); the command line keeps its own copy rather than import the console, whose
+labels are looked up in a web request's language.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bridge.states import AttemptOutcome, FulfilmentState, OrderState, Settlement
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from bridge.settings import Settings
+
+LINE_STATES: dict[str, str] = {
+    FulfilmentState.PENDING: "Waiting to buy",
+    FulfilmentState.PURCHASING: "Buying",
+    FulfilmentState.PURCHASE_UNKNOWN: "Bought? Checking with the supplier",
+    FulfilmentState.PURCHASED: "Bought, waiting for the codes",
+    FulfilmentState.PARTIAL: "Some codes received",
+    FulfilmentState.DELIVERED: "Codes received, writing the note",
+    FulfilmentState.ANNOTATED: "Done: codes in the note",
+    FulfilmentState.NEEDS_ATTENTION: "Needs a person",
+    FulfilmentState.FAILED: "Failed: gave up",
+    FulfilmentState.CANCELLED: "Cancelled",
+}
+
+ORDER_STATES: dict[str, str] = {
+    OrderState.PENDING: "Received, not read yet",
+    OrderState.SYNCED: "Read from Pancake",
+    OrderState.SKIPPED: "Not to fulfil (Pancake status)",
+    OrderState.CANCELLED: "Cancelled",
+    OrderState.FAILED: "Failed",
+}
+
+OUTCOMES: dict[str, str] = {
+    AttemptOutcome.IN_FLIGHT: "Under way",
+    AttemptOutcome.BOUGHT: "Bought",
+    AttemptOutcome.REFUSED: "Refused by the supplier",
+    AttemptOutcome.NOT_SENT: "Not sent",
+    AttemptOutcome.UNKNOWN: "Unknown: being checked",
+}
+
+SETTLEMENTS: dict[str, str] = {
+    Settlement.ADOPTED: "found in the supplier's orders",
+    Settlement.NOT_FOUND: "not in the supplier's orders",
+    Settlement.AMBIGUOUS: "unclear: a person decides",
+}
+
+# What happens next to a line that needs nothing from anyone, by state.
+LINE_GOES_ON: dict[str, str] = {
+    FulfilmentState.PENDING: "nothing: the bridge buys it",
+    FulfilmentState.PURCHASING: "nothing: the purchase is under way",
+    FulfilmentState.PURCHASE_UNKNOWN: (
+        "nothing: the bridge reads the supplier's orders to learn whether it was bought, "
+        "and buys again only if it was not"
+    ),
+    FulfilmentState.PURCHASED: (
+        "nothing: the bridge asks the supplier until it delivers (a manual plan can take hours)"
+    ),
+    FulfilmentState.PARTIAL: (
+        "nothing: the codes received are in the note; the bridge waits for the rest"
+    ),
+    FulfilmentState.DELIVERED: "nothing: the bridge is writing the codes into the Pancake note",
+    FulfilmentState.CANCELLED: "nothing: the order was cancelled in Pancake before it was bought",
+}
+
+
+def line_state(state: str) -> str:
+    return LINE_STATES.get(state, state)
+
+
+def order_state(state: str) -> str:
+    return ORDER_STATES.get(state, state)
+
+
+def outcome(attempt_outcome: str, settlement: str | None) -> str:
+    words = OUTCOMES.get(attempt_outcome, attempt_outcome)
+    return f"{words}, {SETTLEMENTS.get(settlement, settlement)}" if settlement else words
+
+
+def customer(session: Session, current: Settings, order_pk: int) -> str:
+    """The customer's name on the order, why it is not shown (it is kept encrypted), or ""
+    when the order names nobody or was never read."""
+    from bridge.errors import SecretKeyMismatch, SettingsError
+    from bridge.secrets import SecretBox
+    from workers.fulfilment.customers import customer_name
+
+    try:
+        box = SecretBox.for_settings(current)
+    except SettingsError:
+        return "not shown: BRIDGE_SECRET_KEY opens it"
+    try:
+        name = customer_name(session, order_pk, box)
+    except SecretKeyMismatch:
+        return "not shown: BRIDGE_SECRET_KEY does not open it"
+    return name or ""
