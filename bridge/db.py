@@ -8,6 +8,7 @@ timeout) and the journal is WAL so readers never wait for the writer.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -81,11 +82,18 @@ def describe_database(url: str) -> str:
         return "(an unreadable BRIDGE_DATABASE_URL)"
 
 
+PRIVATE_FOLDER = 0o700
+PRIVATE_FILE = 0o600
+
+
 def prepare_location(url: str) -> None:
     """Make sure a SQLite database can be created where its URL points.
 
     The default location (the per-user data directory) is created when missing; any other
-    missing folder is refused with one sentence naming it, instead of sqlite's traceback.
+    missing folder is refused with one sentence naming it, instead of sqlite's traceback. What
+    the bridge creates is private: the folder 0700 and the database file 0600 (it holds the
+    console's password hashes and the audit; SQLite gives its -wal and -shm files the database
+    file's mode). An existing folder or file keeps the mode it has.
     """
     try:
         path = sqlite_path(url)
@@ -94,15 +102,20 @@ def prepare_location(url: str) -> None:
             "BRIDGE_DATABASE_URL is not a database URL (e.g. sqlite:////var/lib/bridge/bridge.db "
             "or postgresql+psycopg://user@host/db)."
         ) from None
-    if path is None or path.parent.is_dir():
+    if path is None:
         return
-    if path == default_database_path().absolute():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return
-    raise SettingsError(
-        f"the folder of the SQLite database {path} does not exist: create {path.parent} or "
-        "point BRIDGE_DATABASE_URL elsewhere."
-    )
+    if not path.parent.is_dir():
+        if path != default_database_path().absolute():
+            raise SettingsError(
+                f"the folder of the SQLite database {path} does not exist: create {path.parent} "
+                "or point BRIDGE_DATABASE_URL elsewhere."
+            )
+        path.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_FOLDER)
+    try:
+        # An empty file is an empty SQLite database; made here, it is made with our mode.
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+    except FileExistsError:
+        pass
 
 
 def make_engine(url: str) -> Engine:
