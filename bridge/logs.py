@@ -79,6 +79,26 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+# starlette-admin's login code logs the name typed at the login form (``login failed:
+# username='…'``, at WARNING; ``login attempt``/``login success`` at INFO), so a password typed
+# into the name field would land in the log. The bridge keeps names only as digests, and its own
+# ``console.login.*`` events say what happened without them.
+_LOGIN_FORM_LOGGERS = ("starlette_admin.auth",)
+
+
+class DropLoginFormLines(logging.Filter):
+    """Drops every line of the library's login code, at any level.
+
+    Dropped, not rewritten: the lines' only content beyond our own events is what was typed, and
+    a filter keyed on the logger rather than on a message's wording keeps working when the
+    library rewords or adds a line. Installed on the handlers, so it holds whatever level a
+    deployment gives the ``starlette_admin`` logger.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.name.startswith(_LOGIN_FORM_LOGGERS)
+
+
 def _clean(text: str) -> str:
     cleaned = redact(text)
     return clip(cleaned, MAX_LINE_CHARS) if len(cleaned) > MAX_LINE_CHARS else cleaned
@@ -149,8 +169,9 @@ def protect_library_loggers() -> None:
 
 
 def _protect(filterer: logging.Filterer) -> None:
-    if not any(isinstance(f, RedactingFilter) for f in filterer.filters):
-        filterer.addFilter(RedactingFilter())
+    for kind in (RedactingFilter, DropLoginFormLines):
+        if not any(isinstance(f, kind) for f in filterer.filters):
+            filterer.addFilter(kind())
 
 
 def handler_for(stream: IO[str] | None, log_format: str = LogFormat.AUTO) -> logging.Handler:

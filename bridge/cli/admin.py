@@ -35,7 +35,7 @@ def add_user(
 ) -> None:
     """Add a console user, or set a user's new password.
 
-    Setting a new password ends that user's sessions.
+    Setting a new password ends that user's sessions at once.
 
     \b
     Example:
@@ -57,7 +57,7 @@ def add_user(
 def remove_user(name: UserName) -> None:
     """Remove a console user.
 
-    Their sessions end at their next request.
+    Their sessions end at once (a copy of their cookie opens nothing).
 
     \b
     Example:
@@ -67,7 +67,7 @@ def remove_user(name: UserName) -> None:
 
     with writing(settings()) as session:
         remove(session, name)
-    say(f"console user {name} removed")
+    say(f"console user {name} removed; their sessions ended")
 
 
 @admin.command("list-users")

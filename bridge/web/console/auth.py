@@ -1,16 +1,17 @@
 """Login, sessions and the refusal of anonymous requests.
 
-The session is Starlette's signed cookie (HttpOnly, SameSite=Strict, Secure unless
-``BRIDGE_CONSOLE_INSECURE_COOKIES``), holding the user's id, the user's session epoch and the
-login time: nothing secret. Every request loads the user again, so removing a user or setting a
-new password ends their sessions at once. The login form is starlette-admin's; this provider
-adds the throttle in front of it.
+The session cookie is Starlette's signed cookie (HttpOnly, SameSite=Strict, Secure unless
+``BRIDGE_CONSOLE_INSECURE_COOKIES``) holding only a random session id; the session itself is a
+row on the server (``sessions``), looked up on every request, so logout, a new password and the
+user's removal end it at once. The login form is starlette-admin's; this provider puts the
+throttle and the login queue (``login_queue``) in front of it.
 """
 
 from __future__ import annotations
 
 import logging
-import time
+import math
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -28,13 +29,16 @@ from starlette_admin.exceptions import LoginFailed
 
 from bridge.db import utcnow
 from bridge.logs import event
+from bridge.web.console.login_queue import LoginQueue
+from bridge.web.console.sessions import Lifetime, end_session, open_session, session_user
 from bridge.web.console.settings import ConsoleSettings
 from bridge.web.console.throttle import Subjects, Throttle
-from bridge.web.console.users import session_user, verify
+from bridge.web.console.users import verify
 
 # Routes of the admin app an anonymous request may reach: the login form and its assets.
 OPEN_ROUTES = frozenset({"login", "static"})
 WRONG = "Wrong user name or password."
+SESSION_KEY = "sid"  # the session id's key in the signed cookie
 
 
 def client_address(request: Request) -> str:
@@ -53,54 +57,63 @@ class ConsoleAuth(AuthProvider):
         super().__init__(login_path="/login", logout_path="/logout")
         self._engine = engine
         self._throttle = throttle
-        self._session_seconds = settings.session_hours * 3600
+        self._lifetime = Lifetime.of(settings)
+        self._queue = LoginQueue(settings.max_concurrent_logins, settings.login_queue_seconds)
 
     async def render_login(self, request: Request, templates: Jinja2Templates) -> Response:
-        if request.method == "POST" and getattr(request.state, "admin_user", None) is None:
-            form = await request.form()
-            subjects = self._throttle.subjects(
-                str(form.get("username") or ""), client_address(request)
+        if request.method != "POST" or getattr(request.state, "admin_user", None) is not None:
+            return await super().render_login(request, templates)
+        form = await request.form()
+        subjects = self._throttle.subjects(str(form.get("username") or ""), client_address(request))
+        wait = await run_in_threadpool(self._throttle.attempt, subjects, utcnow())
+        if wait is not None:
+            event("console.login.throttled", logging.WARNING)
+            return _refused(
+                request, templates, f"Too many wrong passwords: try again in {wait:.0f} s.", wait
             )
-            wait = await run_in_threadpool(self._throttle.attempt, subjects, utcnow())
-            if wait is not None:
-                event("console.login.throttled", logging.WARNING)
-                return templates.TemplateResponse(
-                    request=request,
-                    name="login.html",
-                    context={"error": f"Too many wrong passwords: try again in {wait:.0f} s."},
-                    status_code=429,
-                    headers={"Retry-After": f"{wait:.0f}"},
-                )
-            request.state.console_subjects = subjects
-        return await super().render_login(request, templates)
+        async with self._queue.turn() as admitted:
+            if admitted:
+                request.state.console_subjects = subjects
+                return await super().render_login(request, templates)
+        await run_in_threadpool(self._throttle.unchecked, subjects)
+        event("console.login.busy", logging.WARNING)
+        return _refused(
+            request, templates, "Too many logins at once: try again shortly.", self._queue.wait
+        )
 
     async def login(
         self, username: str, password: str, remember_me: bool, request: Request
     ) -> Response | None:
         subjects: Subjects = request.state.console_subjects
-        user = await run_in_threadpool(verify, self._engine, username, password, utcnow())
+        user = await self._queue.check(partial(verify, self._engine, username, password, utcnow()))
         if user is None or user.id is None:
             event("console.login.failed", logging.WARNING)
             raise LoginFailed(WRONG)
         await run_in_threadpool(self._throttle.succeeded, subjects)
+        session_id = await run_in_threadpool(
+            open_session, self._engine, user.id, self._lifetime, utcnow()
+        )
         request.session.clear()
-        request.session.update({"uid": user.id, "epoch": user.session_epoch, "at": time.time()})
+        request.session[SESSION_KEY] = session_id
         event("console.login", user=user.id)
         return None
 
     async def logout(self, request: Request) -> Response | None:
+        session_id = request.session.get(SESSION_KEY)
+        if isinstance(session_id, str):
+            await run_in_threadpool(end_session, self._engine, session_id)
         request.session.clear()
         return None
 
     async def authenticate(self, request: Request) -> AdminUser | None:
         session: dict[str, Any] = request.session
-        uid, epoch, at = session.get("uid"), session.get("epoch"), session.get("at")
-        if not isinstance(uid, int) or not isinstance(epoch, int) or not isinstance(at, float):
+        session_id = session.get(SESSION_KEY)
+        if not isinstance(session_id, str):
+            session.clear()  # nothing, or a cookie of an older release: log in again
             return None
-        if time.time() - at > self._session_seconds:
-            session.clear()
-            return None
-        user = await run_in_threadpool(session_user, self._engine, uid, epoch)
+        user = await run_in_threadpool(
+            session_user, self._engine, session_id, self._lifetime, utcnow()
+        )
         if user is None:
             session.clear()
             return None
@@ -138,3 +151,16 @@ def _route_name(request: Request) -> str | None:
             name: str | None = getattr(route, "name", None)
             return name
     return None
+
+
+def _refused(
+    request: Request, templates: Jinja2Templates, error: str, retry_after: float
+) -> Response:
+    """The login form again, answered 429 with when to come back."""
+    return templates.TemplateResponse(
+        request=request,
+        name="login.html",
+        context={"error": error},
+        status_code=429,
+        headers={"Retry-After": str(max(1, math.ceil(retry_after)))},
+    )

@@ -14,8 +14,15 @@ class ConsoleSettings(BaseSettings):
     insecure_cookies: bool = False
     # A session ends this long after its login, however active it is.
     session_hours: float = Field(default=12.0, gt=0)
-    # Wrong passwords allowed per user name and per address within the window; past them the
-    # login is refused (429) without the password even being checked, until the window ends.
+    # A session also ends after this many minutes without a request.
+    session_idle_minutes: float = Field(default=60.0, gt=0)
+    # Wrong passwords allowed per user name from one address (IPv6: one /64), and per address
+    # whatever the names, within the window; past them the login is refused (429) without the
+    # password even being checked, until the window ends. Failures from elsewhere never count.
     max_failures_per_user: int = Field(default=5, ge=1)
     max_failures_per_address: int = Field(default=20, ge=1)
     failure_window_seconds: float = Field(default=900.0, gt=0)
+    # Passwords checked at once (argon2id takes 64 MiB and ~0.2 s of a core each); further logins
+    # wait their turn, and are answered 429 after waiting this many seconds.
+    max_concurrent_logins: int = Field(default=2, ge=1)
+    login_queue_seconds: float = Field(default=5.0, gt=0)

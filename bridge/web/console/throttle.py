@@ -1,16 +1,23 @@
-"""Wrong passwords, limited per user name and per address, in the database (every process and
-host shares the count).
+"""Wrong passwords, limited per (user name, address) and per address, in the database (every
+process and host shares the count).
 
 Each login attempt is counted *before* its password is checked, by one atomic upsert per subject
 that returns the new count; a correct password takes its count back. So however many guesses
 arrive at once, from however many processes, at most ``limit`` of them per window are ever
 checked. The window is fixed: it starts with the first failure and ends ``window`` later.
+
+A name is counted only together with the address it is tried from: failures from elsewhere never
+lock a user out, while guessing from one place still stops (at ``max_failures_per_user`` for one
+name, ``max_failures_per_address`` for all names). An IPv6 address counts as its /64 (what one
+subscriber is given), an IPv4-mapped IPv6 address as its IPv4 one. Guessing one name from many
+places is slowed by the login queue instead (``max_concurrent_logins``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,8 +33,22 @@ from bridge.web.console.settings import ConsoleSettings
 
 @dataclass(frozen=True)
 class Subjects:
-    user: str
+    pair: str  # the name tried, from this address
     address: str
+
+
+def address_group(address: str) -> str:
+    """The unit an address is counted as: an IPv6 /64, an IPv4 address (also when IPv4-mapped),
+    anything else (``unknown``) as it is."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 class Throttle:
@@ -38,9 +59,10 @@ class Throttle:
         self._limits = (settings.max_failures_per_user, settings.max_failures_per_address)
 
     def subjects(self, username: str, address: str) -> Subjects:
-        return Subjects(
-            "user:" + self._digest(username.strip().casefold()), "addr:" + self._digest(address)
-        )
+        group = address_group(address)
+        # NUL cannot be in an address group, so no name and address pair can pose as another.
+        pair = username.strip().casefold() + "\0" + group
+        return Subjects("pair:" + self._digest(pair), "addr:" + self._digest(group))
 
     def _digest(self, value: str) -> str:
         return hmac.new(self._key, value.encode(), hashlib.sha256).hexdigest()
@@ -52,22 +74,25 @@ class Throttle:
             conn.execute(
                 delete(_table()).where(col(LoginThrottle.window_started_at) < now - self._window)
             )
-            for subject, limit in zip((subjects.user, subjects.address), self._limits, strict=True):
+            for subject, limit in zip((subjects.pair, subjects.address), self._limits, strict=True):
                 failures, started = self._count(conn, subject, now)
                 if failures > limit:
                     waits.append((started + self._window - now).total_seconds())
         return max(1.0, max(waits)) if waits else None
 
     def succeeded(self, subjects: Subjects) -> None:
-        """The password was right: the user's count starts again, the address takes this
-        attempt back (other names tried from it still count)."""
+        """The password was right: the name's count from this address starts again, the address
+        takes this attempt back (other names tried from it still count)."""
         with self._engine.begin() as conn:
-            conn.execute(delete(_table()).where(col(LoginThrottle.subject) == subjects.user))
-            conn.execute(
-                update(_table())
-                .where(col(LoginThrottle.subject) == subjects.address)
-                .values(failures=col(LoginThrottle.failures) - 1)
-            )
+            conn.execute(delete(_table()).where(col(LoginThrottle.subject) == subjects.pair))
+            _take_back(conn, subjects.address)
+
+    def unchecked(self, subjects: Subjects) -> None:
+        """The attempt was counted but its password never checked (the login queue was full):
+        both counts take it back."""
+        with self._engine.begin() as conn:
+            _take_back(conn, subjects.pair)
+            _take_back(conn, subjects.address)
 
     def _count(self, conn: Connection, subject: str, now: datetime) -> tuple[int, datetime]:
         table = _table()
@@ -89,6 +114,14 @@ class Throttle:
         )
         failures, started = conn.execute(statement).one()
         return int(failures), started
+
+
+def _take_back(conn: Connection, subject: str) -> None:
+    conn.execute(
+        update(_table())
+        .where(col(LoginThrottle.subject) == subject, col(LoginThrottle.failures) > 0)
+        .values(failures=col(LoginThrottle.failures) - 1)
+    )
 
 
 def _table() -> Table:

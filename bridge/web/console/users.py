@@ -2,7 +2,8 @@
 
 Passwords are hashed with argon2id (argon2-cffi's defaults: 64 MiB, 3 passes), and a hash made
 under older parameters is replaced at the next login. A name that does not exist costs the same
-work as a wrong password, so timing does not tell which names exist.
+work as a wrong password, so timing does not tell which names exist (the one extra hash, of a
+rehash, is paid only by a right password). A new password and a removal end the user's sessions.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlmodel import Session, col, select
 from bridge.db import session_scope
 from bridge.errors import ConfigError, NotFound
 from bridge.web.console.models import ConsoleUser
+from bridge.web.console.sessions import end_sessions
 from bridge.web.console.store import reading
 
 MIN_PASSWORD_CHARS = 12
@@ -69,8 +71,8 @@ def set_user(session: Session, username: str, password: str, now: datetime) -> b
     created = user is None
     if user is None:
         user = ConsoleUser(username=name, password_hash="", created_at=now)
-    else:
-        user.session_epoch += 1
+    elif user.id is not None:
+        end_sessions(session, user.id)
     user.password_hash = _hasher.hash(password)
     user.password_set_at = now
     session.add(user)
@@ -81,6 +83,8 @@ def remove_user(session: Session, username: str) -> None:
     user = _find(session, username)
     if user is None:
         raise NotFound(f"no console user {username!r}")
+    if user.id is not None:
+        end_sessions(session, user.id)
     session.delete(user)
 
 
@@ -98,11 +102,12 @@ def verify(engine: Engine, username: str, password: str, now: datetime) -> Conso
     The hash is checked outside any write transaction: on SQLite that would hold the one write
     lock (and the webhook writer) for the whole of argon2's work.
     """
+    password = password[:MAX_PASSWORD_CHARS]  # what is checked is what a rehash stores
     with reading(engine) as session:
         user = _find(session, username.strip())
     stored = user.password_hash if user is not None else _DUMMY_HASH
     try:
-        _hasher.verify(stored, password[:MAX_PASSWORD_CHARS])
+        _hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):
         return None
     if user is None:
@@ -117,12 +122,3 @@ def verify(engine: Engine, username: str, password: str, now: datetime) -> Conso
         current.last_login_at = now
         session.add(current)
         return current
-
-
-def session_user(engine: Engine, user_id: int, epoch: int) -> ConsoleUser | None:
-    """The user a session cookie names, if the cookie is still valid for them."""
-    with reading(engine) as session:
-        user = session.get(ConsoleUser, user_id)
-    if user is None or user.session_epoch != epoch:
-        return None
-    return user
