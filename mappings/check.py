@@ -33,7 +33,7 @@ from bridge.supplier.catalogue import (
 )
 from bridge.supplier.models import Supplier
 from mappings import repository
-from mappings.verify import uncovered
+from mappings.verify import margin, placeholder_problems, uncovered
 
 if TYPE_CHECKING:
     from bridge.pancake.client import PancakeClient
@@ -46,11 +46,13 @@ MAX_VARIATION_PAGES = 1000
 
 
 class Problem(StrEnum):
-    VARIATION_MISSING = "variation_missing"  # Pancake no longer lists the variation
+    VARIATION_MISSING = "variation_missing"  # Pancake has no such variation (now, or ever)
     PLAN_VANISHED = "plan_vanished"  # the supplier's catalogue no longer lists the plan
     # Not in what could be read of a catalogue that could not be read whole: not verified.
     PLAN_UNREAD = "plan_unread"
     FIELDS_UNCOVERED = "fields_uncovered"  # the plan requires fields the template lacks
+    # A placeholder of the template that no order can fill ({order.bill_emial}).
+    BAD_PLACEHOLDER = "bad_placeholder"
     NEGATIVE_MARGIN = "negative_margin"  # the supplier costs more than Pancake sells it for
     UNREADABLE = "unreadable"  # the shop or the supplier could not be read: not verified
 
@@ -81,8 +83,7 @@ class CheckedChoice:
 
     @property
     def margin(self) -> float | None:
-        cost = self.cost
-        return None if cost is None or self.retail_price is None else self.retail_price - cost
+        return margin(self.retail_price, self.final_price, self.units)
 
     @property
     def failing(self) -> bool:
@@ -227,9 +228,12 @@ def _check_one(
     else:
         variation = listed.get(choice.variation_id)
         if variation is None:
-            row.flag(Problem.VARIATION_MISSING, "Pancake no longer lists the variation")
+            # Whether it ever did is not known here: say what is.
+            row.flag(Problem.VARIATION_MISSING, "Pancake has no such variation")
         else:
             row.variation_name, row.retail_price = variation.name, variation.retail_price
+    for problem in placeholder_problems(choice.fields_template):
+        row.flag(Problem.BAD_PLACEHOLDER, problem)
     plans = catalogues.plans.get(choice.supplier_name)
     if plans is None:
         row.flag(Problem.UNREADABLE, f"supplier {choice.supplier_name} could not be read")

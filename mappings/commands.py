@@ -6,8 +6,11 @@ transaction, and returns what it did; the caller commits. ``actor`` is "cli" or 
 user's name. An operator's mistake is a ``ConfigError`` (or ``NotFound``) whose message says
 what to do; nothing here prints.
 
-Nothing here calls a supplier: ``catalogues`` (``bridge.supplier.catalogue.read_catalogues``, read
-before the transaction) is what a choice is checked against; None saves it unchecked.
+Nothing here calls Pancake or a supplier: ``catalogues`` (``bridge.supplier.catalogue.
+read_catalogues``) and ``variations`` (the shop's Pancake variations), read before the
+transaction, are what a choice is checked against (``mappings.verify``); None saves it unchecked.
+The placeholders of a field template need no network and are always checked. A choice that
+would lose money on every sale is refused unless ``allow_loss``.
 """
 
 from __future__ import annotations
@@ -27,7 +30,14 @@ from bridge.supplier.models import Supplier
 from mappings import audit, repository
 from mappings.audit import Action
 from mappings.models import MappedVariation, MappingChoice
-from mappings.verify import verify_choice
+from mappings.verify import (
+    ShopVariations,
+    check_placeholders,
+    verify_choice,
+    verify_margin,
+    verify_typed,
+    verify_variation,
+)
 
 # Intake refuses longer ids, or ids with control characters, as no Pancake id looks like that.
 MAX_ID_LENGTH = 128
@@ -88,13 +98,17 @@ def add_choice(
     name: str | None = None,
     max_cost: float | None = None,
     catalogues: Catalogues | None = None,
+    variations: ShopVariations | None = None,
+    allow_loss: bool = False,
     source: str | None = None,
 ) -> Added:
     """Add a (supplier, plan) choice for a variation; the first one creates the mapping.
 
     Never changes an existing choice: the same (supplier, plan) again with the same values is
     no change (``created`` False), with other values it is refused, naming the choice to edit.
-    ``max_cost``: the most one POS item may cost (None: its Pancake retail price).
+    ``max_cost``: the most one POS item may cost (None: its Pancake retail price). Checked
+    before anything is written: the placeholders; the variation against ``variations``; the
+    plan against ``catalogues``; with both, the margin (``allow_loss`` lets a loss through).
     """
     shop_id = clean_id(shop_id, "shop id")
     variation_id = clean_id(variation_id, "variation id")
@@ -105,6 +119,7 @@ def add_choice(
             f"unknown supplier {supplier_name}: add it with `bridge suppliers add` first"
         )
     check_values(units=units, plan_id=plan_id, max_cost=max_cost)
+    check_placeholders(fields)  # before the lookups below: a typing mistake is told first
     header = session.get(MappedVariation, (shop_id, variation_id))
     if name is not None and header is not None and header.name not in (None, name):
         raise ConfigError(
@@ -133,7 +148,16 @@ def add_choice(
             f"{_shown(existing.fields_template)}); `add` never changes it: use "
             f"`bridge mappings edit --choice {existing.id} …`"
         )
-    plan = None if catalogues is None else verify_choice(catalogues, supplier_name, plan_id, fields)
+    plan = verify_typed(
+        variation_id=variation_id,
+        supplier_name=supplier_name,
+        plan_id=plan_id,
+        units=units,
+        template=fields,
+        catalogues=catalogues,
+        variations=variations,
+        allow_loss=allow_loss,
+    )
     if header is None:
         header = MappedVariation(shop_id=shop_id, variation_id=variation_id, name=name)
         session.add(header)
@@ -203,13 +227,18 @@ def edit_choice(
     max_cost: float | None = None,
     clear_max_cost: bool = False,
     catalogues: Catalogues | None = None,
+    variations: ShopVariations | None = None,
+    allow_loss: bool = False,
     source: str | None = None,
 ) -> Changed:
     """Change what is given of one choice; the rest keeps its value.
 
-    A new supplier, plan, field template or max cost is checked against ``catalogues`` (when
-    given): the plan must exist and its required fields be covered; its price then becomes the
-    one a later rise is told from. ``clear_max_cost``: back to the Pancake retail price.
+    A new field template's placeholders are always checked. A new supplier, plan, units, field
+    template or max cost is checked against ``catalogues`` (when given): the plan must exist and
+    its required fields be covered; its price then becomes the one a later rise is told from.
+    With ``variations`` too, the variation must still exist and a new supplier, plan or units
+    must not sell at a loss (unless ``allow_loss``). ``clear_max_cost``: back to the Pancake
+    retail price.
     """
     if fields is not None and clear_fields:
         raise ConfigError("give --fields or --no-fields, not both")
@@ -246,6 +275,8 @@ def edit_choice(
     after = before | wanted
     if after == before:
         return Changed(False, before, after)
+    if after["fields_template"] != before["fields_template"]:
+        check_placeholders(after["fields_template"])
     moved = (after["supplier_name"], after["plan_id"]) != (choice.supplier_name, choice.plan_id)
     if moved:
         for sibling in repository.get_mapping(session, choice.shop_id, choice.variation_id).choices:
@@ -259,10 +290,16 @@ def edit_choice(
                 )
     plan = None
     repriced = after["max_cost"] != before["max_cost"]
-    if catalogues is not None and (moved or "fields_template" in wanted or repriced):
+    # What a sale earns depends on these: an edit of them is checked for a loss.
+    resold = moved or after["units"] != before["units"]
+    if catalogues is not None and (moved or "fields_template" in wanted or repriced or resold):
         plan = verify_choice(
             catalogues, after["supplier_name"], after["plan_id"], after["fields_template"]
         )
+    if variations is not None:
+        variation = verify_variation(variations, choice.variation_id)
+        if plan is not None and resold:
+            verify_margin(variation, plan, after["units"], allow_loss=allow_loss)
     for key, value in wanted.items():
         setattr(choice, key, value)
     if moved:

@@ -13,11 +13,13 @@ import typer
 from bridge.cli import output
 from bridge.cli.mappings import (
     ACTOR,
+    AllowLossOption,
     OfflineOption,
     catalogues_of,
     mappings,
     supplier_clients,
     value_text,
+    variations_of,
 )
 from bridge.cli.output import (
     JsonOption,
@@ -83,12 +85,14 @@ def import_(
         ),
     ] = False,
     offline: OfflineOption = False,
+    allow_loss: AllowLossOption = False,
 ) -> None:
     """Make the mappings what a CSV file says, all or nothing.
 
     For each variation in the file, its choices become the file's rows: new rows are added,
-    changed ones edited, left-out ones removed. Every row is checked first (and new or changed
-    plans against the catalogues, unless --offline); one bad row refuses the whole file, and
+    changed ones edited, left-out ones removed. Every row is checked first, new or changed ones
+    as `add` checks them (placeholders; unless --offline, the variation in Pancake and the plan
+    in the catalogue; a loss unless --allow-loss); one bad row refuses the whole file, and
     each bad row is printed with its line number. A BOM and ; separators are accepted.
 
     \b
@@ -112,12 +116,19 @@ def import_(
     current = settings()
     try:
         rows, form_errors = transfer.read_csv(text)
-        catalogues = None
+        catalogues = variations = None
         if not offline:
             catalogues = catalogues_of(current, sorted({row.supplier for row in rows}))
+            variations = variations_of(current, sorted({row.shop_id for row in rows}))
         with writing(current) as session:
             plan = transfer.plan_import(
-                session, rows, form_errors, catalogues=catalogues, prune=prune
+                session,
+                rows,
+                form_errors,
+                catalogues=catalogues,
+                prune=prune,
+                variations=variations,
+                allow_loss=allow_loss,
             )
             if not dry_run:
                 transfer.apply_import(session, plan, actor=ACTOR, source=f"import {file.name}")
@@ -265,6 +276,7 @@ def _print_check(report: CheckReport) -> None:
         "unread plan": report.count(Problem.PLAN_UNREAD),
         "uncovered fields": report.count(Problem.FIELDS_UNCOVERED),
         "missing variation": report.count(Problem.VARIATION_MISSING),
+        "bad placeholder": report.count(Problem.BAD_PLACEHOLDER),
         "not checked": report.count(Problem.UNREADABLE),
     }
     problems = ", ".join(f"{count} {what}" for what, count in found.items() if count)

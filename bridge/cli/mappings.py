@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from mappings.models import MappingChange, MappingChoice
     from mappings.repository import ChoiceView, MappingView, Paid
     from mappings.targets import Target
+    from mappings.verify import ShopVariations
 
 ACTOR = "cli"
 
@@ -68,8 +69,15 @@ OfflineOption = Annotated[
     bool,
     typer.Option(
         "--offline",
-        help="Save without checking the plan against the supplier's catalogue "
-        "(e.g. while the supplier is down).",
+        help="Save without checking the variation in Pancake and the plan against the "
+        "supplier's catalogue (e.g. while one is down); placeholders are still checked.",
+    ),
+]
+AllowLossOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-loss",
+        help="Save a choice even though the plan costs more than Pancake sells the item for.",
     ),
 ]
 MaxCostOption = Annotated[
@@ -133,6 +141,32 @@ def catalogues_of(current: Settings, names: Sequence[str]) -> Catalogues:
         return read_catalogues(suppliers, ctx.supplier)
 
 
+def variations_of(current: Settings, shop_ids: Sequence[str]) -> dict[str, ShopVariations]:
+    """Each named (known) shop's variations as Pancake lists them, read with the shop's key
+    before any write transaction; a shop that cannot be read carries why."""
+    from bridge.cli.shops import pancake_client
+    from bridge.errors import SecretKeyMismatch
+    from bridge.pancake.errors import PancakeError
+    from bridge.pancake.models import PancakeShop
+    from mappings.check import read_variations
+    from mappings.verify import ShopVariations
+
+    box = secret_box(current)
+    found: dict[str, ShopVariations] = {}
+    for shop_id in dict.fromkeys(shop_ids):
+        with reading(current) as session:
+            shop = session.get(PancakeShop, shop_id)
+            key_enc = shop.api_key_enc if shop is not None else None
+        if key_enc is None:
+            continue  # the command's own check names the unknown shop
+        try:
+            with pancake_client(current, box.decrypt(key_enc)) as client:
+                found[shop_id] = ShopVariations(shop_id, read_variations(client, shop_id))
+        except (PancakeError, SecretKeyMismatch) as exc:
+            found[shop_id] = ShopVariations(shop_id, None, str(exc))
+    return found
+
+
 def _known(current: Settings, shop: str | None, supplier: str | None) -> bool:
     """Both exist: worth reading the catalogue (else the command's own check says which not)."""
     from bridge.pancake.models import PancakeShop
@@ -164,12 +198,17 @@ def add(
     ] = None,
     max_cost: MaxCostOption = None,
     offline: OfflineOption = False,
+    allow_loss: AllowLossOption = False,
 ) -> None:
     """Add a supplier plan as a choice for a Pancake variation.
 
-    The plan is checked against the supplier's catalogue first: it must exist, and its
-    required fields must be in --fields (--offline skips this). A choice that exists is never
-    changed: the same values again change nothing, other values are refused (use `edit`).
+    Checked first, and nothing is saved if one fails: every {order.…} placeholder of --fields
+    names a field a Pancake order has; the variation exists in the shop in Pancake; the plan
+    exists in the supplier's catalogue and its required fields are in --fields; and a sale
+    does not lose money (Pancake's retail price below the plan's price x units: refused unless
+    --allow-loss). --offline skips what needs Pancake or the supplier (not the placeholders).
+    A choice that exists is never changed: the same values again change nothing, other values
+    are refused (use `edit`).
 
     A purchase whose price at the last catalogue read exceeds the choice's max cost (default:
     the item's Pancake retail price) is not made: the next choice is tried, or the line waits
@@ -181,11 +220,14 @@ def add(
           --fields '{"email": "{order.bill_email}"}' --priority 1 --max-cost 95000
     """
     from mappings import commands, repository
+    from mappings.verify import check_placeholders
 
     template = repository.parse_fields(fields)
+    check_placeholders(template)  # a typing mistake is told before any network read
     current = settings()
-    catalogues = None
+    catalogues = variations = None
     if not offline and _known(current, shop, supplier):
+        variations = variations_of(current, [shop.strip()]).get(shop.strip())
         catalogues = catalogues_of(current, [supplier])
     with writing(current) as session:
         added = commands.add_choice(
@@ -201,6 +243,8 @@ def add(
             name=name,
             max_cost=max_cost,
             catalogues=catalogues,
+            variations=variations,
+            allow_loss=allow_loss,
         )
         choice = added.choice
         if not added.created:
@@ -551,13 +595,16 @@ def edit(
         typer.Option("--no-max-cost", help="Back to the default max cost: the retail price."),
     ] = False,
     offline: OfflineOption = False,
+    allow_loss: AllowLossOption = False,
 ) -> None:
     """Change a choice, or a mapping's name.
 
-    What is not given keeps its value. A new supplier, plan, field template or max cost is
-    checked against the supplier's catalogue first (--offline skips this); the plan's price
-    read then is the one a later price rise is told from. Choice options on a whole mapping
-    apply to its choice when it has only one.
+    What is not given keeps its value. A new field template's placeholders are checked. A new
+    supplier, plan, units, field template or max cost is checked against the supplier's
+    catalogue and the variation in Pancake first (--offline skips this), as `add` checks: a
+    new supplier, plan or units that sells at a loss is refused unless --allow-loss. The
+    plan's price read then is the one a later price rise is told from. Choice options on a
+    whole mapping apply to its choice when it has only one.
 
     \b
     Example:
@@ -567,8 +614,10 @@ def edit(
     """
     from mappings import commands, repository
     from mappings.targets import TargetError, edited_choice
+    from mappings.verify import check_placeholders
 
     template = repository.parse_fields(fields)
+    check_placeholders(template)  # a typing mistake is told before any network read
     wants_choice = any(v is not None for v in (supplier, plan, units, template, priority, max_cost))
     wants_choice = wants_choice or no_fields or no_max_cost
     if not wants_choice and name is None:
@@ -591,10 +640,11 @@ def edit(
         looked_up = repository.get_choice(session, choice_id) if choice_id is not None else None
         checked_supplier = supplier or (looked_up.supplier_name if looked_up else None)
     replanned = supplier is not None or plan is not None or template is not None or no_fields
-    replanned = replanned or max_cost is not None or no_max_cost
-    catalogues = None
+    replanned = replanned or max_cost is not None or no_max_cost or units is not None
+    catalogues = variations = None
     if choice_id is not None and replanned and not offline and checked_supplier is not None:
         if _known(current, None, checked_supplier):
+            variations = variations_of(current, [target.shop_id]).get(target.shop_id)
             catalogues = catalogues_of(current, [checked_supplier])
     with writing(current) as session:
         if name is not None:
@@ -620,6 +670,8 @@ def edit(
             max_cost=max_cost,
             clear_max_cost=no_max_cost,
             catalogues=catalogues,
+            variations=variations,
+            allow_loss=allow_loss,
         )
         if not changed.changed:
             say(f"choice {choice_id}: unchanged (it has these values already)")

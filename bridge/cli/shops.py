@@ -146,6 +146,13 @@ def add(
             "the customer looks. New shop: note.",
         ),
     ] = None,
+    offline: Annotated[
+        bool,
+        typer.Option(
+            "--offline",
+            help="Save without reading the shop from Pancake with the key (e.g. Pancake is down).",
+        ),
+    ] = False,
 ) -> None:
     """Add a Pancake shop, or change what is given of one.
 
@@ -154,6 +161,10 @@ def add(
     that failed on a refused Pancake key are retried when the key changes. Point the shop's
     webhook at <bridge URL>/webhooks/pancake/SHOP_ID with the secret in X-Bridge-Secret, which
     `bridge shops connect SHOP_ID` does.
+
+    A key given is checked first: one read of the shop from Pancake with it (its warehouses).
+    A key Pancake refuses, or a shop id it does not open, is refused and nothing is saved (a
+    working key stays stored); --offline saves without the read.
 
     Only new sales are bought: an order Pancake says was created before the shop was added is
     its history (delivered by hand) and is skipped, whatever status staff move it to later.
@@ -170,7 +181,7 @@ def add(
       pancake-bridge shops add 4 --webhook-secret - --trigger-status 1,20 < webhook-secret
     """
     from bridge.db import utcnow
-    from bridge.pancake.shops import add_shop, shop_exists
+    from bridge.pancake.shops import add_shop, check_shop_values, read_shop, shop_exists
     from workers.fulfilment.redrive import reread_window, retry_orders_failed_on_key
 
     statuses = parse_statuses(trigger_status)
@@ -190,6 +201,16 @@ def add(
         prompt="Webhook secret",
         needed=new,
     )
+    check_shop_values(
+        api_key=key, webhook_secret=secret, trigger_statuses=statuses, fulfil_from=fulfil_from
+    )
+    checked = "not checked: --offline"
+    if key is not None and not offline:
+        # Before the write transaction, which must not wait on the network.
+        with pancake_client(current, key) as client:
+            checked = f"checked: {read_shop(client, shop_id)} warehouse(s)"
+    elif key is None:
+        checked = "key unchanged"
     with writing(current) as session:
         saved = add_shop(
             session,
@@ -213,7 +234,7 @@ def add(
         fulfils_from = saved.shop.fulfil_from
         delivers_to = saved.shop.deliver_to
     say(
-        f"shop {shop_id} saved; webhook URL: <bridge URL>/webhooks/pancake/{shop_id} "
+        f"shop {shop_id} saved ({checked}); webhook URL: <bridge URL>/webhooks/pancake/{shop_id} "
         f"(bridge shops connect {shop_id} sets it in Pancake)"
     )
     if retried:
@@ -228,8 +249,10 @@ def add(
 def list_(as_json: JsonOption = False) -> None:
     """List the shops (never their keys).
 
-    "fulfils from": orders created in Pancake before this moment are not bought (`shops add
-    --since` moves it, `orders fulfil` buys one). "caught up until": every order Pancake
+    "enabled": a disabled shop's orders are recorded, not bought. "in flight": its lines
+    bought or being bought whose credentials are on their way. "fulfils from": orders created
+    in Pancake before this moment are not bought (`shops add --since` moves it, `orders fulfil`
+    buys one). "caught up until": every order Pancake
     updated before this moment has been read from its order list, whether or not its webhook
     came (the catch-up for missed webhooks).
 
@@ -237,7 +260,7 @@ def list_(as_json: JsonOption = False) -> None:
     Example:
       pancake-bridge shops list --json
     """
-    from bridge.pancake.shops import list_shops
+    from bridge.pancake.shops import lines_in_flight, list_shops
     from workers.fulfilment.queries import catchup_states
 
     with reading(settings()) as session:
@@ -250,6 +273,7 @@ def list_(as_json: JsonOption = False) -> None:
                 | {
                     "caught_up_until": catchup.caught_up_until if catchup else None,
                     "catchup_error": catchup.last_error if catchup else None,
+                    "in_flight": lines_in_flight(session, shop.shop_id),
                 }
             )
     if as_json:
@@ -258,6 +282,8 @@ def list_(as_json: JsonOption = False) -> None:
     print_table(
         [
             "shop",
+            "enabled",
+            "in flight",
             "warehouse",
             "triggers",
             "fulfils from",
@@ -268,6 +294,8 @@ def list_(as_json: JsonOption = False) -> None:
         [
             [
                 r["shop_id"],
+                "yes" if r["enabled"] else f"no (since {when(r['disabled_at'])})",
+                r["in_flight"],
                 dash(r["warehouse_id"]),
                 ",".join(map(str, r["trigger_statuses"])),
                 when(r["fulfil_from"]),
@@ -278,6 +306,88 @@ def list_(as_json: JsonOption = False) -> None:
             for r in records
         ],
     )
+
+
+@shops.command("disable")
+def disable(shop_id: ShopIdArgument) -> None:
+    """Stop buying for a shop, keeping it.
+
+    Its webhooks are still taken in and stored, and each order is recorded as skipped ("the
+    shop is disabled"), visible in `bridge orders list`, but nothing is bought and Pancake is
+    not called for it: no catch-up, no stock sync. Lines taken in before go on (they were
+    accepted, some already bought): their credentials still reach the orders. `enable` buys
+    the orders skipped meanwhile.
+
+    \b
+    Example:
+      pancake-bridge shops disable 4
+    """
+    from bridge.db import utcnow
+    from bridge.pancake.shops import lines_in_flight, set_shop_enabled
+
+    with writing(settings()) as session:
+        done = set_shop_enabled(session, shop_id, False, utcnow())
+        moving = lines_in_flight(session, shop_id)
+    if not done.changed:
+        say(f"shop {shop_id}: already disabled (since {when(done.disabled_at)})")
+        return
+    say(f"shop {shop_id}: disabled; its orders are recorded, not bought")
+    if moving:
+        say(f"{moving} line(s) taken in before go on: their credentials still reach the orders")
+
+
+@shops.command("enable")
+def enable(shop_id: ShopIdArgument) -> None:
+    """Buy for a disabled shop again.
+
+    The orders skipped while it was disabled are read again from Pancake and bought if they are
+    still in a trigger status (each line once); the catch-up takes up from where it stopped.
+    Not wanted (e.g. staff delivered them by hand)? Move the shop's start first: `bridge shops
+    add SHOP_ID --since <now>` makes them history.
+
+    \b
+    Example:
+      pancake-bridge shops enable 4
+    """
+    from bridge.db import utcnow
+    from bridge.pancake.shops import set_shop_enabled
+    from workers.fulfilment.redrive import reread_held
+
+    with writing(settings()) as session:
+        now = utcnow()
+        done = set_shop_enabled(session, shop_id, True, now)
+        held = (
+            reread_held(session, shop_id, done.disabled_at, now)
+            if done.changed and done.disabled_at is not None
+            else []
+        )
+    if not done.changed:
+        say(f"shop {shop_id}: already enabled")
+        return
+    say(f"shop {shop_id}: enabled")
+    if held:
+        say(f"{len(held)} order(s) skipped while it was disabled will be read again and bought")
+
+
+@shops.command("remove")
+def remove(shop_id: ShopIdArgument) -> None:
+    """Remove a shop: its key, webhook secret and settings.
+
+    Its orders, lines, purchase records, stored webhooks and mappings are kept (add the shop
+    again and its mappings serve it). Refused while it has lines in flight (bought or being
+    bought): only its key can write their credentials into the orders; disable it, and remove
+    it once `shops list` shows none in flight. Point its webhook elsewhere in Pancake too:
+    webhooks for a shop the bridge does not know are refused.
+
+    \b
+    Example:
+      pancake-bridge shops disable 4 && pancake-bridge shops remove 4
+    """
+    from bridge.pancake.shops import remove_shop
+
+    with writing(settings()) as session:
+        remove_shop(session, shop_id)
+    say(f"shop {shop_id} removed; its orders, purchase records and mappings are kept")
 
 
 @shops.command("connect")

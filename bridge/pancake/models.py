@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field, SQLModel
 
-from bridge.db import created_timestamp
+from bridge.db import UTCDateTime, created_timestamp
 from bridge.pancake.vocabulary import NoteDelivery
 
 # Confirmed or beyond (``vocabulary.CONFIRMED_OR_BEYOND``, a test holds them equal): staff may
@@ -40,3 +40,8 @@ class PancakeShop(SQLModel, table=True):
     # Which of the order's notes gets the credentials (``vocabulary.NoteDelivery``: note, note_print
     # or both); the delay notice goes to the one the customer sees (`shops add --deliver-to`).
     deliver_to: str = NoteDelivery.NOTE
+    # A disabled shop's orders are recorded (webhook stored, order skipped with its reason) and
+    # not bought; the catch-up and the stock sync leave it alone (`bridge shops disable`). Since
+    # when: the orders skipped from then on are the ones `bridge shops enable` has read again.
+    enabled: bool = True
+    disabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

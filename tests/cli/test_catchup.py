@@ -37,7 +37,12 @@ def test_shops_list_says_until_when_each_shop_is_caught_up(
     database: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     for shop in ("4", "5"):
-        assert main(["shops", "add", shop, "--api-key", "k", "--webhook-secret", "w" * 20]) == 0
+        assert (
+            main(
+                ["shops", "add", shop, "--api-key", "k", "--offline", "--webhook-secret", "w" * 20]
+            )
+            == 0
+        )
     capsys.readouterr()
     [four, five] = json.loads(shops(capsys, "--json"))
     assert (four["caught_up_until"], four["catchup_error"]) == (None, None), "not run yet"
@@ -52,7 +57,7 @@ def test_shops_list_says_until_when_each_shop_is_caught_up(
     [header, row4, row5] = shops(capsys).strip().splitlines()
     assert "caught up until" in header
     assert "2026-12-01T08:30:00+00:00" in row4
-    assert row5.split()[:3] == ["5", "-", "1,2,3,8,9,12,13,16"]
+    assert row5.split()[:5] == ["5", "yes", "0", "-", "1,2,3,8,9,12,13,16"]
     # Read by the header's columns: other columns stand between.
     assert row5[header.index("caught up until") :].split()[0] == "-"
     assert row5.endswith("GET /shops/5/orders answered 401")

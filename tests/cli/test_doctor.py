@@ -87,7 +87,18 @@ def test_the_default_database_lives_in_the_user_data_directory_not_the_working_o
     assert (data_home / "bridge.db").is_file()
     assert list(Path.cwd().iterdir()) == [], "nothing lands in the working directory"
     assert (
-        run(capsys, "shops", "add", "4", "--api-key", "pk-1", "--webhook-secret", "w" * 24)[0] == 0
+        run(
+            capsys,
+            "shops",
+            "add",
+            "4",
+            "--api-key",
+            "pk-1",
+            "--offline",
+            "--webhook-secret",
+            "w" * 24,
+        )[0]
+        == 0
     )
 
     os.chdir(data_home.parent.parent)  # another directory: the same database
@@ -105,7 +116,7 @@ def test_doctor_reports_a_sound_installation_and_counts_shops_and_suppliers(
     assert not checks(report)["database"][0]
     assert not (data_home / "bridge.db").exists(), "the doctor creates nothing"
 
-    run(capsys, "shops", "add", "4", "--api-key", "pk-1", "--webhook-secret", "w" * 24)
+    run(capsys, "shops", "add", "4", "--api-key", "pk-1", "--offline", "--webhook-secret", "w" * 24)
     code, report = doctor(capsys)
     assert code == 0, report
     assert report["database"] == str(data_home / "bridge.db")
@@ -137,7 +148,7 @@ def test_doctor_reports_a_sound_installation_and_counts_shops_and_suppliers(
 def test_doctor_names_each_problem_and_exits_non_zero(
     data_home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    run(capsys, "shops", "add", "4", "--api-key", "pk-1", "--webhook-secret", "w" * 24)
+    run(capsys, "shops", "add", "4", "--api-key", "pk-1", "--offline", "--webhook-secret", "w" * 24)
     from bridge.runtime.wiring import Runtime
     from bridge.settings import Settings
 

@@ -52,6 +52,7 @@ def test_configure_a_shop_a_supplier_and_mappings(
             "4",
             "--api-key",
             "pk-123",
+            "--offline",
             "--webhook-secret",
             "w" * 20,
             "--trigger-status",
@@ -146,9 +147,12 @@ def test_configure_a_shop_a_supplier_and_mappings(
             ],
             "base URL",
         ),
-        (["shops", "add", "4", "--api-key", "k", "--webhook-secret", "short"], "at least 16"),
         (
-            ["shops", "add", "4", "--api-key", "k", "--webhook-secret", "w" * 20]
+            ["shops", "add", "4", "--api-key", "k", "--offline", "--webhook-secret", "short"],
+            "at least 16",
+        ),
+        (
+            ["shops", "add", "4", "--api-key", "k", "--offline", "--webhook-secret", "w" * 20]
             + ["--trigger-status", "1,6"],
             "the sale is off",
         ),
@@ -163,7 +167,7 @@ def test_bad_configuration_is_refused_with_a_reason(
 
 
 def test_bad_fields_json_is_refused(cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    run(capsys, "shops", "add", "4", "--api-key", "k", "--webhook-secret", "w" * 20)
+    run(capsys, "shops", "add", "4", "--api-key", "k", "--offline", "--webhook-secret", "w" * 20)
     run(
         capsys,
         "suppliers",
@@ -207,7 +211,7 @@ def test_commands_that_touch_secrets_require_a_real_secret_key(
             monkeypatch.setenv("BRIDGE_SECRET_KEY", value)
         get_settings.cache_clear()
         code, _, err = run(
-            capsys, "shops", "add", "4", "--api-key", "k", "--webhook-secret", "w" * 20
+            capsys, "shops", "add", "4", "--api-key", "k", "--offline", "--webhook-secret", "w" * 20
         )
         assert code == 2
         assert "BRIDGE_SECRET_KEY" in err
@@ -374,7 +378,12 @@ def test_retry_and_resend_are_safe_to_run_twice(
 
 
 def configure_one_of_each(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(capsys, "shops", "add", "4", "--api-key", "k", "--webhook-secret", "w" * 20)[0] == 0
+    assert (
+        run(
+            capsys, "shops", "add", "4", "--api-key", "k", "--offline", "--webhook-secret", "w" * 20
+        )[0]
+        == 0
+    )
     assert (
         run(
             capsys,
@@ -495,7 +504,9 @@ def test_option_values_may_start_with_a_dash(
     from bridge.secrets import SecretBox
 
     secret = "-abcdefghijklmnopqrst"
-    code, out, err = run(capsys, "shops", "add", "4", "--api-key", "k", "--webhook-secret", secret)
+    code, out, err = run(
+        capsys, "shops", "add", "4", "--api-key", "k", "--offline", "--webhook-secret", secret
+    )
     assert (code, err) == (0, "")
     assert "shop 4 saved" in out
     engine = make_engine(f"sqlite:///{cli_env}")
@@ -512,7 +523,17 @@ def test_option_values_may_start_with_a_dash(
 def test_trigger_statuses_repeat_or_take_commas(
     cli_env: Path, capsys: pytest.CaptureFixture[str], statuses: list[str]
 ) -> None:
-    argv = ["shops", "add", "4", "--api-key", "k", "--webhook-secret", "w" * 20, *statuses]
+    argv = [
+        "shops",
+        "add",
+        "4",
+        "--api-key",
+        "k",
+        "--offline",
+        "--webhook-secret",
+        "w" * 20,
+        *statuses,
+    ]
     assert run(capsys, *argv)[0] == 0
     [shop] = run_json(capsys, "shops", "list")
     assert shop["trigger_statuses"] == [1, 20]

@@ -59,20 +59,24 @@ def test_add_checks_the_plan_against_the_catalogue_unless_offline(
 ) -> None:
     before = choices(sandbox)
 
-    code, out, err = add(capsys, "v-new", 9999)
+    code, out, err = add(capsys, UNMAPPED, 9999)
     assert (code, out) == (2, "")
     assert "plan 9999 is not in caoshop-sim's catalogue" in err
     assert "--offline" in err
-    code, _, err = add(capsys, "v-new", 320)  # ChatGPT: requires the customer's email
+    code, _, err = add(capsys, UNMAPPED, 320)  # ChatGPT: requires the customer's email
     assert code == 2
     assert "requires the fields email (Email)" in err
+    email = '{"email": "{order.bill_email}"}'
+    code, _, err = add(capsys, UNMAPPED, 320, "--fields", email)  # 450,000 for a 100,000 item
+    assert code == 2
+    assert "this choice loses 350,000 on every sale" in err
     assert choices(sandbox) == before, "nothing is saved"
-    assert catalogue_reads(sandbox, CAOSHOP) == 2, "each add read the catalogue"
+    assert catalogue_reads(sandbox, CAOSHOP) == 3, "each add read the catalogue"
 
-    code, out, err = add(capsys, "v-new", 320, "--fields", '{"email": "{order.bill_email}"}')
+    code, out, err = add(capsys, UNMAPPED, 320, "--fields", email, "--allow-loss")
     assert (code, err) == (0, "")
     assert out.strip() == (
-        "choice 5 added: shop 4 variation v-new -> caoshop-sim plan 320 "
+        f"choice 5 added: shop 4 variation {UNMAPPED} -> caoshop-sim plan 320 "
         "(checked: ChatGPT Plus 1 tháng, 450,000)"
     )
     code, out, _ = add(capsys, "v-other", 9999, "--offline")
@@ -81,9 +85,9 @@ def test_add_checks_the_plan_against_the_catalogue_unless_offline(
         "choice 6 added: shop 4 variation v-other -> caoshop-sim plan 9999 "
         "(not checked: --offline)",
     )
-    assert catalogue_reads(sandbox, CAOSHOP) == 3, "--offline reads nothing"
+    assert catalogue_reads(sandbox, CAOSHOP) == 4, "--offline reads nothing"
     assert [(c.variation_id, c.plan_id) for c in choices(sandbox)[4:]] == [
-        ("v-new", 320),
+        (UNMAPPED, 320),
         ("v-other", 9999),
     ]
 
@@ -156,9 +160,15 @@ def test_edit_enable_disable_remove_and_the_audit_trail(
     sandbox: Sandbox,  # noqa: F811
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code, out, err = run(capsys, "mappings", "edit", "--choice", "2", "--units", "3")
+    code, _, err = run(capsys, "mappings", "edit", "--choice", "2", "--units", "3")
+    assert code == 2
+    assert "this choice loses 80,000 on every sale" in err  # 3 x 60,000 for 100,000
+    argv = ["mappings", "edit", "--choice", "2", "--units", "3", "--allow-loss"]
+    code, out, err = run(capsys, *argv)
     assert (code, err) == (0, "")
-    assert out.strip() == "choice 2 changed: units: 2 -> 3"
+    assert out.strip() == (
+        "choice 2 changed: units: 2 -> 3 (checked: Spotify Family 3 tháng, 60,000)"
+    )
     code, _, err = run(capsys, "mappings", "edit", "--choice", "2", "--plan", "9999")
     assert code == 2
     assert "plan 9999 is not in caoshop-sim's catalogue" in err

@@ -126,3 +126,35 @@ def test_an_unreadable_supplier_fails_the_check(
         line for line in out.splitlines() if " 77 " in line
     )
     assert run_json(capsys, "mappings", "list", "--supplier", SHOPKEY)[0]["enabled"] is True
+
+
+def test_a_variation_pancake_never_had_and_a_misspelt_placeholder_are_named(
+    sandbox: Sandbox,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from mappings.models import MappingChoice
+
+    profitable(sandbox)
+    assert add(capsys, "var-canva-typo", 319, "--offline")[0] == 0  # choice 5, never in Pancake
+    with session_scope(sandbox.runtime.engine) as session:  # saved before typing was checked
+        chatgpt = session.get(MappingChoice, 3)
+        assert chatgpt is not None
+        chatgpt.fields_template = {"email": "{order.bill_emial}"}
+        session.add(chatgpt)
+
+    code, out, _ = run(capsys, "mappings", "check")
+
+    assert code == 1
+    typo = next(line for line in out.splitlines() if "var-canva-typo" in line)
+    assert typo.endswith("Pancake has no such variation")
+    assert "no longer" not in out
+    placeholder = next(line for line in out.splitlines() if CHATGPT in line)
+    assert placeholder.endswith(
+        "email: {order.bill_emial}: an order has no field bill_emial "
+        "(did you mean {order.bill_email}?)"
+    )
+    assert (
+        out.strip()
+        .splitlines()[-1]
+        .startswith("5 choice(s) checked: 1 missing variation, 1 bad placeholder;")
+    )

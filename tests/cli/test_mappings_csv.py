@@ -16,7 +16,7 @@ from tests.cli.test_mappings import (  # noqa: F401  (pancake_url and sandbox ar
     trail,
 )
 from tests.cli.test_orders import run, sandbox  # noqa: F401  (sandbox is a fixture)
-from tests.e2e.world import NETFLIX, SPOTIFY
+from tests.e2e.world import NETFLIX, SPOTIFY, UNMAPPED
 
 NAME = "Netflix Premium 1 tháng – gói gia đình"
 
@@ -73,9 +73,14 @@ def test_export_then_import_is_exact_and_a_spreadsheet_file_is_read(
     assert len(trail(sandbox)) == changes, "an exported file changes nothing"
     assert exported(capsys, tmp_path / "again.csv") == first, "export again: the same bytes"
 
-    netflix["units"] = "2"
+    netflix["units"] = "2"  # 2 x 75,000 for a 100,000 item: a loss, taken on purpose
     (tmp_path / "excel.csv").write_bytes(as_spreadsheet(rows))
     code, out, err = run(capsys, "mappings", "import", str(tmp_path / "excel.csv"))
+    assert (code, out) == (2, "")
+    assert "line 2: this choice loses 50,000 on every sale" in err
+    assert len(trail(sandbox)) == changes
+    argv = ["mappings", "import", str(tmp_path / "excel.csv"), "--allow-loss"]
+    code, out, err = run(capsys, *argv)
     assert (code, err) == (0, "")
     assert "1 edit (changed)" in out
     assert [c.units for c in choices(sandbox) if c.variation_id == NETFLIX] == [2]
@@ -93,16 +98,20 @@ def test_a_file_with_bad_rows_changes_nothing_and_names_every_bad_line(
     changes = len(trail(sandbox))
     text = before.decode()
     lines = text.splitlines()
-    lines[1] = lines[1].replace(",1,0,", ",3,0,", 1)  # a good edit: units 1 -> 3
+    lines[1] = lines[1].replace(",1,0,", ",1,3,", 1)  # a good edit: priority 0 -> 3
+    lines[4] = lines[4].replace(",77,1,0,", ",77,2,0,", 1)  # 5: Canva x 2, a loss
+    typo = '"{""email"": ""{order.bill_emial}""}"'
     lines += [
-        f"{SHOP},v-new,,yes,caoshop-sim,331,1,0,,yes,yes,,",  # a good new choice (line 6)
+        f"{SHOP},{UNMAPPED},,yes,caoshop-sim,331,1,0,,yes,yes,,",  # a good new choice (line 6)
         f"{SHOP},v-x,,yes,nobody,331,1,0,,yes,yes,,",  # 7: unknown supplier
         f"{SHOP},v-y,,yes,caoshop-sim,abc,1,0,,yes,yes,,",  # 8: plan not a number
         lines[2],  # 9: repeats line 3
         f'{SHOP},v-z,,yes,caoshop-sim,319,1,0,"{{not json",yes,yes,,',  # 10: bad fields
         f"{SHOP},v-w,,yes,caoshop-sim",  # 11: too few cells
         f"{SHOP},v-v,,maybe,caoshop-sim,319,1,0,,yes,yes,,",  # 12: not yes or no
-        f"{SHOP},v-u,,yes,caoshop-sim,9999,1,0,,yes,yes,,",  # 13: not in the catalogue
+        f"{SHOP},{UNMAPPED},,yes,caoshop-sim,9999,1,0,,yes,yes,,",  # 13: not in the catalogue
+        f"{SHOP},var-canva-typo,,yes,caoshop-sim,319,1,0,,yes,yes,,",  # 14: not in Pancake
+        f"{SHOP},{UNMAPPED},,yes,caoshop-sim,320,1,0,{typo},yes,yes,,",  # 15: misspelt
     ]
     (tmp_path / "bad.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -111,6 +120,7 @@ def test_a_file_with_bad_rows_changes_nothing_and_names_every_bad_line(
     assert (code, out) == (2, "")
     errors = err.splitlines()
     assert [line.split(":")[0:2] for line in errors[:-1]] == [
+        ["error", " line 5"],
         ["error", " line 7"],
         ["error", " line 8"],
         ["error", " line 9"],
@@ -118,15 +128,21 @@ def test_a_file_with_bad_rows_changes_nothing_and_names_every_bad_line(
         ["error", " line 11"],
         ["error", " line 12"],
         ["error", " line 13"],
+        ["error", " line 14"],
+        ["error", " line 15"],
     ]
-    assert "unknown supplier nobody" in errors[0]
-    assert "plan_id 'abc' is not a whole number" in errors[1]
-    assert "repeats line 3" in errors[2]
-    assert "fields is not valid JSON" in errors[3]
-    assert "5 cells, the header has 13" in errors[4]
-    assert "mapping_enabled must be yes or no" in errors[5]
-    assert "plan 9999 is not in caoshop-sim's catalogue" in errors[6]
-    assert errors[-1] == "error: 7 bad row(s) in the file: nothing was imported"
+    assert "this choice loses 140,000 on every sale" in errors[0]
+    assert "unknown supplier nobody" in errors[1]
+    assert "plan_id 'abc' is not a whole number" in errors[2]
+    assert "repeats line 3" in errors[3]
+    assert "fields is not valid JSON" in errors[4]
+    assert "5 cells, the header has 13" in errors[5]
+    assert "mapping_enabled must be yes or no" in errors[6]
+    assert "plan 9999 is not in caoshop-sim's catalogue" in errors[7]
+    assert f"Pancake has no variation var-canva-typo in shop {SHOP}" in errors[8]
+    assert "{order.bill_emial}: an order has no field bill_emial" in errors[9]
+    assert "did you mean {order.bill_email}?" in errors[9]
+    assert errors[-1] == "error: 10 bad row(s) in the file: nothing was imported"
     assert exported(capsys, tmp_path / "after.csv") == before, "nothing was applied"
     assert len(trail(sandbox)) == changes
 

@@ -34,6 +34,8 @@ def sandbox(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandb
     ).start(workers=False)
     world.pancake.send_webhooks = False
     monkeypatch.setenv("BRIDGE_DATABASE_URL", backend.database_url)
+    # The command line reaches the world's Pancake: `shops add` and `mappings add` read it.
+    monkeypatch.setenv("BRIDGE_PANCAKE_BASE_URL", world.runtime.settings.pancake_base_url)
     monkeypatch.setenv("BRIDGE_SECRET_KEY", key)
     monkeypatch.delenv("BRIDGE_REDIS_URL", raising=False)
     get_settings.cache_clear()

@@ -183,6 +183,7 @@ def test_missing_secrets_are_asked_for_without_echo_on_a_terminal(cli_env: Path)
         " os.execv(sys.executable, [sys.executable, '-m', 'bridge.cli', *sys.argv[2:]])"
     )
     argv = [sys.executable, "-c", on_terminal, os.ttyname(child), "shops", "add", "9"]
+    argv.append("--offline")  # no Pancake here: the prompts are what is tested
     process = subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True, close_fds=True)
     seen: list[str] = []
     try:
@@ -225,13 +226,13 @@ def test_shops_add_changes_only_what_it_is_told(
     stdin(monkeypatch, "pk-first", secret)
     argv = ["--warehouse-id", "W-2", "--trigger-status", "1,20"]
     code, _, err = run(
-        capsys, "shops", "add", "4", "--api-key", "-", "--webhook-secret", "-", *argv
+        capsys, "shops", "add", "4", "--api-key", "-", "--offline", "--webhook-secret", "-", *argv
     )
     assert (code, err) == (0, "")
 
     # Rotating the Pancake key, as the README's safe form does it.
     stdin(monkeypatch, "pk-rotated")
-    assert run(capsys, "shops", "add", "4", "--api-key", "-")[0] == 0
+    assert run(capsys, "shops", "add", "4", "--api-key", "-", "--offline")[0] == 0
 
     assert (shop(capsys, "4")["warehouse_id"], shop(capsys, "4")["trigger_statuses"]) == (
         "W-2",
@@ -254,7 +255,7 @@ def test_a_new_shop_needs_both_secrets(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     stdin(monkeypatch)
-    code, _, err = run(capsys, "shops", "add", "5", "--api-key", "pk-5")
+    code, _, err = run(capsys, "shops", "add", "5", "--api-key", "pk-5", "--offline")
 
     assert code == 2
     assert "--webhook-secret" in err

@@ -12,7 +12,7 @@ from tests.cli.test_main import cli_env, run
 __all__ = ["cli_env"]  # the fixture
 
 ADD = ("shops", "add", "4")
-SECRETS = ("--api-key", "k", "--webhook-secret", "w" * 20)
+SECRETS = ("--api-key", "k", "--offline", "--webhook-secret", "w" * 20)
 
 
 def delivers_to(capsys: pytest.CaptureFixture[str]) -> str:
@@ -36,7 +36,7 @@ def test_a_new_shop_writes_the_internal_note_until_told_otherwise(
     assert delivers_to(capsys) == "note_print"
 
     # Rotating a key keeps the choice; --deliver-to both changes it.
-    assert run(capsys, *ADD, "--api-key", "k2")[0] == 0
+    assert run(capsys, *ADD, "--api-key", "k2", "--offline")[0] == 0
     assert delivers_to(capsys) == "note_print"
     assert run(capsys, *ADD, "--deliver-to", "both")[0] == 0
     assert delivers_to(capsys) == "both"

@@ -53,8 +53,13 @@ def due_catchups(ctx: Context) -> list[Send]:
             )
         ).all()
         insert_ignore_many(conn, table, [{"shop_id": shop} for shop in new_shops], ["shop_id"])
+        # A disabled shop is not read (its key may be the mistake): its cursor stays where it
+        # was, so once enabled the catch-up reads what changed meanwhile (within the lookback).
+        enabled = select(PancakeShop.shop_id).where(col(PancakeShop.enabled).is_(True))
         due = session.exec(
-            select(ShopCatchUp.id).where(free_or_expired(col(ShopCatchUp.requested_at), due_before))
+            select(ShopCatchUp.id)
+            .where(free_or_expired(col(ShopCatchUp.requested_at), due_before))
+            .where(col(ShopCatchUp.shop_id).in_(enabled))
         ).all()
         for catchup_id in due:
             assert catchup_id is not None
@@ -89,7 +94,7 @@ def catch_up(ctx: Context, catchup_id: int) -> list[Send]:
     with session_scope(ctx.engine) as session:
         row = session.get(ShopCatchUp, catchup_id)
         shop = session.get(PancakeShop, row.shop_id) if row is not None else None
-        if row is None or shop is None:
+        if row is None or shop is None or not shop.enabled:
             return []
         started = ctx.clock()
         # A shop told to fulfil orders from before it was added (`shops add --since`) has

@@ -49,6 +49,8 @@ from workers.queue.dispatch import INTAKE, Send
 KEY_STATUSES = frozenset({401, 403})
 # The reason an order created before its shop fulfils from is skipped (`bridge orders` shows it).
 BEFORE_THE_SHOP = "skipped: before the shop was connected"
+# The reason an order that came while its shop was disabled is skipped.
+SHOP_DISABLED = "skipped: the shop is disabled, nothing bought"
 
 
 def intake(ctx: Context, order_pk: int) -> list[Send]:
@@ -74,6 +76,12 @@ def _intake(ctx: Context, order_pk: int) -> list[Send]:
                 OrderState.FAILED,
                 f"shop {order.shop_id} was removed from the bridge",
                 OrderFailure.SHOP_REMOVED,
+            )
+        if not shop.enabled:
+            # Recorded, not bought, and Pancake not called (a disabled shop's key may be wrong):
+            # `bridge shops enable` has intake read it again (``redrive.reread_held``).
+            return _conclude(
+                session, order_pk, generation, OrderState.SKIPPED, shop_disabled(shop.shop_id)
             )
         shop_id, order_id, triggers = shop.shop_id, order.order_id, set(shop.trigger_statuses)
         fulfil_from, asked = shop.fulfil_from, order.fulfil_asked_at is not None
@@ -133,6 +141,11 @@ def _intake(ctx: Context, order_pk: int) -> list[Send]:
         session.flush()
         # A partial return keeps the sale: the units not returned are still bought.
         return sends + _conclude(session, order_pk, generation, OrderState.SYNCED, None)
+
+
+def shop_disabled(shop_id: str) -> str:
+    """Why an order of a disabled shop was not bought, and what buys it."""
+    return f"{SHOP_DISABLED} (`bridge shops enable {shop_id}` reads it again)"
 
 
 def before_the_shop(remote: PancakeOrder, shop_id: str, fulfil_from: datetime) -> str | None:

@@ -191,6 +191,26 @@ def reread_window(
     return ids
 
 
+def reread_held(session: Session, shop_id: str, since: datetime, now: datetime) -> list[int]:
+    """The shop is enabled again: its orders skipped since it was disabled (``since``) are read
+    again, inside the caller's transaction, and bought if Pancake still shows them in a trigger
+    status. Returns their ids."""
+    ids = [
+        order_pk
+        for order_pk in session.exec(
+            select(Order.id).where(
+                Order.shop_id == shop_id,
+                Order.state == OrderState.SKIPPED,
+                col(Order.predates_shop).is_(False),
+                col(Order.updated_at) >= since,
+            )
+        )
+        if order_pk is not None
+    ]
+    _reopen(session, ids, now, OrderState.SKIPPED)
+    return ids
+
+
 def _reopen(session: Session, order_pks: list[int], now: datetime, state: OrderState) -> None:
     """Those of ``order_pks`` still in ``state`` back to ``pending`` with an expired lease (the
     next sweep sends their intake) and a new generation (an intake under way reads again)."""

@@ -189,7 +189,11 @@ def _load(ctx: Context, now: datetime) -> _World:
         ).all()
         # A mapping disabled as a whole is neither bought nor synced: staff keep its stock.
         disabled = disabled_variations(session)
-        shops = {shop.shop_id: shop for shop in session.exec(select(PancakeShop))}
+        # A disabled shop is left to its staff: nothing is pushed to it.
+        shops = {
+            shop.shop_id: shop
+            for shop in session.exec(select(PancakeShop).where(col(PancakeShop.enabled).is_(True)))
+        }
         suppliers = {supplier.name: supplier for supplier in session.exec(select(Supplier))}
         levels = {
             (level.shop_id, level.variation_id, level.warehouse_id): level
@@ -200,7 +204,7 @@ def _load(ctx: Context, now: datetime) -> _World:
     grouped: dict[tuple[str, str], list[MappingChoice]] = defaultdict(list)
     for mapping in mappings:
         key = (mapping.shop_id, mapping.variation_id)
-        # A removed shop cannot be pushed to.
+        # A removed (or disabled) shop is not pushed to.
         if mapping.shop_id in shops and key not in disabled:
             grouped[key].append(mapping)
     variations: dict[tuple[str, str], list[Choice]] = {}

@@ -27,6 +27,7 @@ STATUSES: tuple[tuple[type[BridgeError], int], ...] = (
 # The command line's words in the shared messages, and what the form calls the same thing.
 FORM_WORDS = {
     "save it unchecked with --offline": "tick “Save without checking the catalogue”",
+    "save it anyway with --allow-loss": "tick “Save even at a loss”",
     "with --fields": "in the plan's fields",
     "--units": "Units",
     "--plan": "The plan",

@@ -19,6 +19,7 @@ from bridge.supplier.catalogue import Catalogues
 from mappings import commands, repository
 from mappings.commands import Added, Changed
 from mappings.models import MappingChoice
+from mappings.verify import ShopVariations
 
 SOURCE = "console"
 FIELD_PREFIX = "field."
@@ -51,6 +52,8 @@ class ChoiceForm:
     # Empty: the Pancake retail price of the item.
     max_cost: str = ""
     unchecked: bool = False
+    # Save a choice that sells at a loss (`bridge mappings add --allow-loss`).
+    allow_loss: bool = False
 
     @classmethod
     def read(cls, values: Fields[str, Any], *, posted: bool) -> ChoiceForm:
@@ -81,6 +84,7 @@ class ChoiceForm:
             manual_stock=text("manual_stock"),
             max_cost=text("max_cost"),
             unchecked="unchecked" in values,
+            allow_loss="allow_loss" in values,
         )
 
     @classmethod
@@ -110,9 +114,16 @@ class ChoiceForm:
     def _numbers(self) -> tuple[int, int]:
         return _whole(self.units, "Units", least=1), _whole(self.priority, "Priority", least=0)
 
-    def add(self, engine: Engine, catalogues: Catalogues | None, actor: str) -> Added:
-        """Save as a new choice (the first one makes the mapping). ``catalogues`` None: the
-        operator asked to save without checking."""
+    def add(
+        self,
+        engine: Engine,
+        catalogues: Catalogues | None,
+        actor: str,
+        variations: ShopVariations | None = None,
+    ) -> Added:
+        """Save as a new choice (the first one makes the mapping), checked as `bridge mappings
+        add` checks it. ``catalogues`` and ``variations`` None: the operator asked to save
+        without checking."""
         plan_id = self._plan()
         units, priority = self._numbers()
         max_cost = repository.parse_amount(self.max_cost, "The max cost")
@@ -130,11 +141,18 @@ class ChoiceForm:
                 name=self.name or None,
                 max_cost=max_cost,
                 catalogues=catalogues,
+                variations=variations,
+                allow_loss=self.allow_loss,
                 source=SOURCE,
             )
 
     def edit(
-        self, engine: Engine, choice_id: int, catalogues: Catalogues | None, actor: str
+        self,
+        engine: Engine,
+        choice_id: int,
+        catalogues: Catalogues | None,
+        actor: str,
+        variations: ShopVariations | None = None,
     ) -> Changed:
         """Save over choice ``choice_id``; only what differs from it is a change (so an edit of
         the units alone needs no catalogue)."""
@@ -164,5 +182,7 @@ class ChoiceForm:
                 max_cost=max_cost,
                 clear_max_cost=max_cost is None and current.max_cost is not None,
                 catalogues=catalogues,
+                variations=variations,
+                allow_loss=self.allow_loss,
                 source=SOURCE,
             )
