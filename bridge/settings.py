@@ -6,9 +6,10 @@ import math
 from functools import lru_cache
 from pathlib import Path
 from string import ascii_lowercase, ascii_uppercase, digits
+from typing import Annotated
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bridge.errors import SettingsError
 from bridge.logs import LogFormat
@@ -216,6 +217,22 @@ class Settings(BaseSettings):
     http_max_header_bytes: int = Field(default=16 * 1024, ge=1024)
     http_max_path_bytes: int = Field(default=2048, ge=64)
     http_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Open connections the web serves at once; past it, a new connection's request is answered
+    # 503 with Retry-After as soon as its head is in, its body unread (bridge/web/limits.py).
+    # The process's open-file limit is raised to fit it when the system allows.
+    http_max_connections: int = Field(default=1000, ge=1)
+    # Request-body bytes held in memory at once across the process: a body is reserved (its
+    # declared length, or chunk by chunk) when a route starts reading it, after the route has
+    # checked the URL and credentials, and released when the request ends. A body that does not
+    # fit is answered 503 with Retry-After, unread; bodies over 64 KiB may fill only 7/8 of it,
+    # so ordinary webhooks still get in while large ones hold the rest.
+    http_max_buffered_bytes: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024)
+    # The proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: addresses or networks
+    # (127.0.0.1, 10.0.0.0/8, ::1), separated by commas or spaces. None by default: a request's
+    # address is the peer's, even on loopback, so a proxy in front must be named here for the
+    # console's throttle and audit to see the staff member's address (the audit then says which
+    # proxy passed it on). A peer not named here cannot change its address with a header.
+    trusted_proxies: Annotated[tuple[IPvAnyNetwork, ...], NoDecode] = ()
     # Intake refuses an order with a line of more units than this (a corrupt or hostile order:
     # 10**20 would otherwise fail to store on every try, and nobody sells that many keys at once).
     intake_max_quantity: int = Field(default=10_000, ge=1)
@@ -236,6 +253,11 @@ class Settings(BaseSettings):
     metrics_dir: Path | None = None
     # When set, /metrics answers only `Authorization: Bearer <token>` (else 401).
     metrics_token: SecretStr | None = None
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        return value.replace(",", " ").split() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _lease_outlasts_a_purchase(self) -> Settings:

@@ -3,14 +3,17 @@ mount point.
 
 The endpoint verifies, records and enqueues; it never calls Pancake or a supplier, so it answers
 in milliseconds. Bad input is refused with a one-line reason and stores nothing; reasons never
-quote the request. The body arrives already read: size and deadline are the guard's
+quote the request. The body's size, deadline and share of the process's budget are the guard's
 (bridge/web/guard.py), which every server puts in front of this app.
 
 A webhook proves its sender by the secret header or by the token in its URL, whichever Pancake
-sends (bridge/pancake/webhook_tokens.py). Pancake's ``{"test": true}`` ping, sent when the URL is
-saved, is answered 200 with or without either and never recorded: Pancake may send it without the
-header, and before ``connect --new-secret`` has stored the new token; answered from memory, it
-gives whoever sends it nothing but the 200 (no row, no message, no shop's data).
+sends (bridge/pancake/webhook_tokens.py), and it does so before a byte of its body is read: a
+sender who cannot prove itself costs a shop lookup, not a body. Pancake's ``{"test": true}`` ping,
+sent when the URL is saved, is answered 200 with or without either and never recorded: Pancake may
+send it without the header, and before ``connect --new-secret`` has stored the new token; answered
+from memory, it gives whoever sends it nothing but the 200 (no row, no message, no shop's data).
+So an unproven request may still be the ping: of it, at most ``PING_MAX_BYTES`` are read (a
+declared length over that is refused unread); anything longer is refused 401.
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from bridge import metrics
@@ -36,6 +39,7 @@ from bridge.pancake.webhook_tokens import authenticated
 from bridge.pancake.webhooks import (
     ORDER_TYPE,
     PING_KIND,
+    PING_MAX_BYTES,
     STOCK_TYPE,
     WebhookRejected,
     id_problem,
@@ -127,6 +131,31 @@ def _error(status: int, reason: str, outcome: str, kind: str = metrics.UNPARSED)
     return error_response(status, reason)
 
 
+def _ping() -> Response:
+    metrics.webhook(PING_KIND, Outcome.PING)
+    return JSONResponse({"ok": True, "outcome": Outcome.PING.value})
+
+
+async def _unproven(request: Request) -> Response:
+    """A request without the shop's credentials: Pancake's ping, or refused. Of its body, at most
+    ``PING_MAX_BYTES`` (and one chunk) are read."""
+    refused = _error(
+        401, f"missing or wrong {SECRET_HEADER} header or {WEBHOOK_TOKEN_PARAM}", "rejected:secret"
+    )
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > PING_MAX_BYTES):
+        return refused
+    body = b""
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > PING_MAX_BYTES:
+                return refused
+    except ClientDisconnect:
+        return refused  # nobody hears it (or the guard has answered)
+    return _ping() if is_ping(body) else refused
+
+
 def create_app(
     engine: Engine,
     box: SecretBox,
@@ -158,12 +187,10 @@ def create_app(
         shop = await shops.get(shop_id)
         if shop is None:
             return _error(404, "unknown shop", "rejected:unknown_shop")
-        body = await request.body()
-        if is_ping(body):
-            metrics.webhook(PING_KIND, Outcome.PING)
-            return JSONResponse({"ok": True, "outcome": Outcome.PING.value})
         header = request.headers.get(SECRET_HEADER)
         token = request.query_params.get(WEBHOOK_TOKEN_PARAM)
+        if header is None and token is None:
+            return await _unproven(request)
         if not _proves(shop, header, token):
             # Checked again as stored, not as cached: a credential changed a moment ago works.
             try:
@@ -171,11 +198,13 @@ def create_app(
             except Exception:  # noqa: BLE001 - the database is away: neither yes nor no
                 return _error(503, "could not check the credentials; please retry", "failed:auth")
             if shop is None or not _proves(shop, header, token):
-                return _error(
-                    401,
-                    f"missing or wrong {SECRET_HEADER} header or {WEBHOOK_TOKEN_PARAM}",
-                    "rejected:secret",
-                )
+                return await _unproven(request)
+        try:
+            body = await request.body()
+        except ClientDisconnect:
+            return Response(status_code=400)  # nobody hears it (or the guard has answered)
+        if is_ping(body):
+            return _ping()
         try:
             webhook = parse_webhook(body)
         except WebhookRejected as exc:
@@ -200,9 +229,14 @@ def create_app(
         recorder.start()
         yield
 
+    async def home(request: Request) -> Response:
+        # Someone who opens the bridge's address wants the console.
+        return RedirectResponse(request.url_for("admin:index").path, status_code=303)
+
     observe = observe or Observe(engine)
     app = Starlette(
         routes=[
+            *([Route("/", home, methods=["GET"])] if console is not None else []),
             Route(WEBHOOK_PATH, pancake_webhook, methods=["POST"]),
             Route("/healthz", health, methods=["GET"]),
             Route("/readyz", observe.ready, methods=["GET"]),

@@ -6,6 +6,7 @@ configured by ``server_config``, so the limits on slow and oversized clients hol
 
 from __future__ import annotations
 
+import resource
 import socket
 import threading
 import time
@@ -14,8 +15,9 @@ from types import TracebackType
 import uvicorn
 from starlette.types import ASGIApp
 
-from bridge.web.guard import RequestGuard
-from bridge.web.limits import HttpLimits, head_deadline_protocol
+from bridge.web.guard import RequestGuard, refuse_busy
+from bridge.web.limits import HttpLimits, bridge_protocol
+from bridge.web.proxies import ForwardedFor
 from bridge.web.request_ids import RequestIds
 
 
@@ -24,6 +26,21 @@ def free_port(host: str = "127.0.0.1") -> int:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+# File descriptors a process needs besides its HTTP connections: the database pool, Redis, the
+# workers' supplier and Pancake clients, logs, the metrics folder.
+SPARE_FILES = 256
+
+
+def fit_open_files(connections: int) -> None:
+    """Raise the soft limit on open files to hold ``connections`` (up to the hard limit): past
+    it, accept() fails and new connections wait unanswered instead of getting the 503."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = connections + SPARE_FILES
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        limit = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
 
 
 def server_config(
@@ -35,15 +52,20 @@ def server_config(
     log_level: str = "warning",
     access_log: bool = False,
 ) -> uvicorn.Config:
+    fit_open_files(limits.max_connections)
     return uvicorn.Config(
-        RequestGuard(RequestIds(app), limits),
+        RequestGuard(ForwardedFor(RequestIds(app), limits.trusted_proxies), limits),
         host=host,
         port=port,
         log_level=log_level,
         access_log=access_log,
         lifespan="on",
-        # h11, with a deadline for the request head (bridge/web/limits.py).
-        http=head_deadline_protocol(limits.header_timeout_seconds),
+        # h11, with a deadline for the request head and the cap on connections
+        # (bridge/web/limits.py).
+        http=bridge_protocol(limits, refuse_busy),
+        # The client's address is ForwardedFor's to find, from the proxies the settings name:
+        # uvicorn's would trust X-Forwarded-For from loopback (or FORWARDED_ALLOW_IPS).
+        proxy_headers=False,
         timeout_keep_alive=limits.keep_alive_seconds,
         # The request line and headers together: a longer head is answered 400 and closed.
         h11_max_incomplete_event_size=limits.max_header_bytes,

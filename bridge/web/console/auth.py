@@ -42,8 +42,19 @@ SESSION_KEY = "sid"  # the session id's key in the signed cookie
 
 
 def client_address(request: Request) -> str:
-    # uvicorn puts X-Forwarded-For's address here for a proxy on loopback (nginx in deploy/).
+    """The client's address: the peer's, or the one a proxy named in BRIDGE_TRUSTED_PROXIES
+    forwarded (bridge/web/proxies.py); what the throttle counts by."""
     return request.client.host if request.client else "unknown"
+
+
+def client_address_for_audit(request: Request) -> str:
+    """The client's address and, when a trusted proxy named it, that proxy: what the audit of
+    a console action records (``203.0.113.7 via 127.0.0.1``)."""
+    from bridge.web.proxies import forwarded_by  # here: this file's imports are another change's
+
+    proxy = forwarded_by(request)
+    address = client_address(request)
+    return f"{address} via {proxy}" if proxy is not None else address
 
 
 def console_user(request: Request) -> str:

@@ -33,7 +33,7 @@ from bridge.supplier.catalogue import Catalogue, PlanInfo
 from bridge.supplier.models import PlanShelf, Supplier
 from bridge.supplier.shelf import shelves
 from bridge.web.console.audit import AuditAction
-from bridge.web.console.auth import client_address, console_user
+from bridge.web.console.auth import client_address_for_audit, console_user
 from bridge.web.console.catalogues import LiveCatalogues
 from bridge.web.console.errors import back_with_error, error_text
 from bridge.web.console.lines import redrive
@@ -279,7 +279,7 @@ class MappingsPage(Page):
                     AuditAction.RETRY,
                     line_id,
                     console_user(request),
-                    client_address(request),
+                    client_address_for_audit(request),
                     utcnow(),
                 )
                 moved += outcome.changed

@@ -21,7 +21,7 @@ from bridge.errors import BridgeError, NotFound
 from bridge.logs import event
 from bridge.secrets import SecretBox
 from bridge.web.console.audit import AuditAction, audit_of
-from bridge.web.console.auth import client_address, console_user
+from bridge.web.console.auth import client_address_for_audit, console_user
 from bridge.web.console.dashboard import (
     GROUPS,
     Balances,
@@ -81,7 +81,7 @@ class LinePage(Page):
                 self._box,
                 fulfilment_id,
                 console_user(request),
-                client_address(request),
+                client_address_for_audit(request),
                 utcnow(),
             )
         except NotFound:
@@ -106,7 +106,7 @@ class LinePage(Page):
                 action,
                 fulfilment_id,
                 console_user(request),
-                client_address(request),
+                client_address_for_audit(request),
                 utcnow(),
             )
         except BridgeError as exc:

@@ -25,7 +25,7 @@ from bridge.logs import event
 from bridge.models import Fulfilment, Order
 from bridge.supplier.models import Supplier
 from bridge.web.console.audit import AuditAction
-from bridge.web.console.auth import client_address, console_user
+from bridge.web.console.auth import client_address_for_audit, console_user
 from bridge.web.console.errors import error_text
 from bridge.web.console.lines import fulfil, redrive
 from bridge.web.console.models import ConsoleAudit
@@ -126,7 +126,7 @@ class FulfilmentView(ReadOnlyView):
                 action,
                 int(pk),
                 console_user(request),
-                client_address(request),
+                client_address_for_audit(request),
                 utcnow(),
             )
         except BridgeError as exc:
@@ -167,7 +167,7 @@ class OrderView(ReadOnlyView):
                 self._engine,
                 int(pk),
                 console_user(request),
-                client_address(request),
+                client_address_for_audit(request),
                 utcnow(),
             )
         except BridgeError as exc:
