@@ -149,11 +149,15 @@ class Settings(BaseSettings):
     breaker_threshold: int = 5
     breaker_pause_seconds: float = 30.0
     breaker_max_pause_seconds: float = 900.0
-    # An unknown purchase is settled against orders/list only this long after it started, so an
-    # order the supplier commits late is still found; orders up to settle_margin_seconds older than
-    # the attempt count too (the supplier's clock and 1-second timestamps).
+    # An unknown purchase is bought again only when orders/list has not shown it this long after
+    # it was sent, so an order the supplier commits or lists late is still found; orders up to
+    # settle_margin_seconds older than the attempt count too (the supplier's clock and 1-second
+    # timestamps).
     settle_delay_seconds: float = 60.0
     settle_margin_seconds: float = 5.0
+    # Before that, orders/list is looked at this long after the send, then at twice as long each
+    # time (2, 4, 8, 16, 32 s), and an order found is adopted at once; 0: no early looks.
+    settle_first_look_seconds: float = Field(default=2.0, ge=0)
     # A supplier may not know an order it just created (a replica behind): a refusal of
     # orders/status this soon after the purchase is retried with backoff, not handed to a person.
     # As long, an answer that may yet clear up is given: a status the bridge does not know, or

@@ -9,7 +9,8 @@ run), when the line outlived its lease, the line is taken back:
   again at once. The conditional update races the owner's own mark: if the owner was alive
   after all, exactly one of the two wins, and the loser sends nothing;
 - marked sent: the outcome is unknown. The line is parked and settled from the supplier's order
-  list once ``settle_delay_seconds`` have passed since the request was sent.
+  list, looked at from a few seconds after the request was sent (``workers.fulfilment.looks``);
+  it is bought again only once ``settle_delay_seconds`` have passed without the order found.
 """
 
 from __future__ import annotations

@@ -32,10 +32,11 @@ def set_state(
 def park_unknown(ctx: Context, session: Session, line: Fulfilment, reason: str) -> Send:
     """An attempt whose outcome is unknown: visible, never bought again until it is settled.
 
-    Settling waits ``settle_delay_seconds``, so an order the supplier commits late is found.
+    Settling is asked at once: it keeps the schedule of its looks from the send
+    (``workers.fulfilment.looks``), which may have been long ago (a dead worker's, a timeout),
+    and buys again only once ``settle_delay_seconds`` have passed without finding the order.
     """
     assert line.id is not None
-    delay = ctx.settings.settle_delay_seconds
-    line.lease_until = ctx.lease_until(ctx.clock(), delay)
+    line.lease_until = ctx.lease_until(ctx.clock())
     set_state(session, line, FulfilmentState.PURCHASE_UNKNOWN, reason)
-    return Send(SETTLE, line.id, delay)
+    return Send(SETTLE, line.id)

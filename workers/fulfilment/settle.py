@@ -1,18 +1,24 @@
 """fulfilment.settle: decide an unknown purchase from the supplier's own order list.
 
 An attempt whose answer was lost may or may not have bought something. The supplier has no
-idempotency key, so the only proof is its order list, read back to the moment the attempt was
-sent by the supplier's time (``bridge.supplier.clock``: the clock from the answers' ``timestamp``,
-the zone set or learned, every plausible zone until then). The orders that could be the purchase
-(its plan, at most its quantity, in that window, not cancelled or refunded, held by no other
-attempt) are then proven ours where the list does not say: ``orders/status`` shows who placed
-each and how. ``bridge.supplier.adoption`` decides:
+idempotency key, so the only proof is its order list, looked at a few seconds after the send and
+then less often until a window has passed (``workers.fulfilment.looks``). Each look reads it back
+to the moment the attempt was sent by the supplier's time (``bridge.supplier.clock``: the clock
+from the answers' ``timestamp``, the zone set or learned, every plausible zone until then). The
+orders that could be the purchase (its plan, at most its quantity, created since then, not
+cancelled or refunded, held by no other attempt) are then proven ours where the list does not
+say: ``orders/status`` shows who placed each and how. ``bridge.supplier.adoption`` decides:
 
 - adopt: one order, or the parts of a quantity split (the unique (supplier, trans_id) constraint
   makes a double claim impossible; a race lost is settled again);
 - nothing bought: the line may be bought again;
 - undecided (two candidates, one that cannot be proven ours): the line needs a person. Never a
   re-buy, never a guess.
+
+Before the window has passed only an adoption is acted on: an order not listed yet proves
+nothing, and a reading that is undecided may clear up once every order is listed. Nor does an
+early look adopt while purchases of other quantities of the plan lost their answers alongside:
+the parts of a quantity split listed one by one could pass for one of them meanwhile.
 
 Purchases that lost their answers together (a worker killed mid-call, an outage) see each
 other's orders: alike ones pair with as many orders by rank, and a reading that other purchases
@@ -58,6 +64,7 @@ from bridge.supplier.errors import SupplierError, SupplierRefused, SupplierTrans
 from bridge.supplier.models import Supplier
 from bridge.supplier.schemas import ListedOrder, OrderPage
 from bridge.supplier.vocabulary import SupplierStatus
+from workers.fulfilment import looks
 from workers.fulfilment.held import Part, hold_parts
 from workers.fulfilment.lines import load_line, set_state
 from workers.fulfilment.ours import (
@@ -117,9 +124,10 @@ def settle(ctx: Context, fulfilment_id: int) -> list[Send]:
             return []
         # From the moment it was sent (after any wait for budget), if it got that far.
         sent = attempt.sent_at or attempt.started_at
-        due = sent + timedelta(seconds=ctx.settings.settle_delay_seconds)
-        if now < due:
-            return _later(ctx, session, line, (due - now).total_seconds())
+        elapsed = (now - sent).total_seconds()
+        first = looks.first_look(ctx.settings)
+        if elapsed < first:
+            return _later(ctx, session, line, first - elapsed)
         if _other_in_flight(session, attempt):
             return _later(ctx, session, line, IN_FLIGHT_RETRY_SECONDS)
         supplier = session.get(Supplier, attempt.supplier_name)
@@ -132,7 +140,7 @@ def settle(ctx: Context, fulfilment_id: int) -> list[Send]:
             attempt.id, attempt.plan_id, attempt.quantity, sent, fields, _named(session, attempt)
         )
     try:
-        decision, contested = _decide(ctx, supplier, lost)
+        reading = _decide(ctx, supplier, lost)
     except (SupplierTransient, BudgetExhausted) as exc:
         if isinstance(exc, SupplierTransient):
             breaker.record_failure(ctx.engine, ctx.settings, supplier.name, str(exc), now)
@@ -147,14 +155,19 @@ def settle(ctx: Context, fulfilment_id: int) -> list[Send]:
             reason = f"cannot read the supplier's orders to settle an unknown purchase: {exc}"
             set_state(session, line, FulfilmentState.NEEDS_ATTENTION, reason[:500])
             return []
+    decision = reading.decision
+    found = isinstance(decision, Adopt) and not reading.mixed
+    if not found and not looks.final(ctx.settings, elapsed):
+        # An early look proves only what it finds: look again, and conclude at the window.
+        delay = looks.next_look(ctx.settings, elapsed)
+        event(
+            "fulfilment.settle.look_again", id=fulfilment_id, attempt=lost.attempt_id, after=delay
+        )
+        return _look_again(ctx, fulfilment_id, delay)
     patience = timedelta(seconds=ctx.settings.settle_delay_seconds + SETTLE_PATIENCE_SECONDS)
-    if isinstance(decision, Undecided) and contested and now < lost.sent + patience:
+    if isinstance(decision, Undecided) and reading.contested and now < lost.sent + patience:
         # Other purchases lost alongside may yet settle and hold their orders: look again.
-        with session_scope(ctx.engine) as session:
-            line = load_line(session, fulfilment_id)
-            if line.state != FulfilmentState.PURCHASE_UNKNOWN:
-                return []
-            return _later(ctx, session, line, IN_FLIGHT_RETRY_SECONDS)
+        return _look_again(ctx, fulfilment_id, IN_FLIGHT_RETRY_SECONDS)
     return _conclude(ctx, fulfilment_id, lost, supplier.name, decision)
 
 
@@ -194,15 +207,27 @@ def _other_in_flight(session: Session, attempt: PurchaseAttempt) -> bool:
     return other is not None
 
 
-def _decide(ctx: Context, supplier: Supplier, lost: Lost) -> tuple[Decision, bool]:
-    """What the supplier's orders prove, and whether other purchases lost alongside this one
-    are still open (an undecided reading may then clear up)."""
+@dataclass(frozen=True)
+class Reading:
+    """What one look at the supplier's orders proves, and who else could be in the reading."""
+
+    decision: Decision
+    # Other purchases lost alongside this one are still open: an undecided reading may clear up
+    # once they settle.
+    contested: bool = False
+    # Some of those bought other quantities of the plan: until every order is surely listed,
+    # the parts of a split listed one by one could pass for another purchase's order.
+    mixed: bool = False
+
+
+def _decide(ctx: Context, supplier: Supplier, lost: Lost) -> Reading:
+    """What the supplier's orders prove, and about the purchases lost alongside this one."""
     client = ctx.supplier(supplier)
     window, listed = _read_window(ctx, client, supplier.name, lost)
     if lost.named:
         found = [order for order in listed if order.trans_id in lost.named]
         missing = [t for t in lost.named if t not in {o.trans_id for o in found}]
-        return decide_named(found, missing, lost.plan_id, lost.quantity), False
+        return Reading(decide_named(found, missing, lost.plan_id, lost.quantity))
     pool = [
         order
         for order in listed
@@ -214,14 +239,15 @@ def _decide(ctx: Context, supplier: Supplier, lost: Lost) -> tuple[Decision, boo
     ]
     pool, alongside = _held_and_alongside(ctx, supplier.name, lost, pool)
     if len(pool) > MAX_CANDIDATES:
-        return Undecided(f"{len(pool)} orders of the plan could be this purchase"), alongside.others
+        reason = f"{len(pool)} orders of the plan could be this purchase"
+        return Reading(Undecided(reason), alongside.contested, alongside.mixed)
     candidates = [_whose(client, order) for order in pool]
     own_user = _stored_user(ctx, supplier.name)
     if own_user is None and any(c.owner(None) == Owner.UNPROVEN for c in candidates):
         own_user = _learn_own_user(ctx, client, supplier.name)
     siblings = siblings_of(alongside.siblings, lost.attempt_id, lost.fields, candidates)
     decision = decide(candidates, own_user, lost.quantity, siblings, lost.fields)
-    return decision, alongside.others
+    return Reading(decision, alongside.contested, alongside.mixed)
 
 
 def _read_window(
@@ -271,10 +297,16 @@ def _listed_since(client: SupplierClient, since: datetime, first: OrderPage) -> 
 @dataclass(frozen=True)
 class Alongside:
     """The purchases of ours (this one included) that lost their answers close to this one, of
-    its plan: those of its quantity (``siblings``), and whether others are still open."""
+    its plan and still open: those of its quantity (``siblings``), and whether there are any of
+    other quantities (``mixed``)."""
 
     siblings: list[Sibling]
-    others: bool
+    mixed: bool
+
+    @property
+    def contested(self) -> bool:
+        """Are other purchases than this one open?"""
+        return self.mixed or len(self.siblings) > 1
 
 
 def _held_and_alongside(
@@ -313,9 +345,9 @@ def _held_and_alongside(
         for attempt, when, fields in lost_near
         if attempt.id is not None and attempt.quantity == lost.quantity
     ]
-    others = any(attempt.quantity != lost.quantity for attempt, _, _ in lost_near)
+    mixed = any(attempt.quantity != lost.quantity for attempt, _, _ in lost_near)
     unheld = [order for order in pool if order.trans_id not in held]
-    return unheld, Alongside(siblings, others or len(siblings) > 1)
+    return unheld, Alongside(siblings, mixed)
 
 
 def _whose(client: SupplierClient, order: ListedOrder) -> Candidate:
@@ -372,11 +404,7 @@ def _conclude(
                 return _adopt(ctx, session, fulfilment_id, lost, decision.orders, now)
         except IntegrityError:
             # Another settlement took one of these orders a moment ago: look again.
-            with session_scope(ctx.engine) as session:
-                line = load_line(session, fulfilment_id)
-                if line.state != FulfilmentState.PURCHASE_UNKNOWN:
-                    return []
-                return _later(ctx, session, line, IN_FLIGHT_RETRY_SECONDS)
+            return _look_again(ctx, fulfilment_id, IN_FLIGHT_RETRY_SECONDS)
     with session_scope(ctx.engine) as session:
         line = load_line(session, fulfilment_id)
         settlement = (
@@ -478,6 +506,15 @@ def _rebuy(ctx: Context, session: Session, line: Fulfilment, now: datetime) -> l
     line.lease_until = ctx.lease_until(now)
     set_state(session, line, FulfilmentState.PENDING, None)
     return [Send(PURCHASE, line.id)]
+
+
+def _look_again(ctx: Context, fulfilment_id: int, delay: float) -> list[Send]:
+    """Settle the line again in ``delay`` seconds, unless it was settled meanwhile."""
+    with session_scope(ctx.engine) as session:
+        line = load_line(session, fulfilment_id)
+        if line.state != FulfilmentState.PURCHASE_UNKNOWN:
+            return []
+        return _later(ctx, session, line, delay)
 
 
 def _later(ctx: Context, session: Session, line: Fulfilment, delay: float) -> list[Send]:

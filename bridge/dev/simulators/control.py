@@ -121,7 +121,8 @@ SUPPLIER_ROUTES: dict[str, str] = {
     "POST /_control/switches": (
         'what the docs leave open and the key\'s limits: {"list_order": "oldest_first"}, '
         '"paging", "multi_item", "created_at_precision", "status_lag_seconds", '
-        '"serves_account_info", "rate_limit_per_minute", "daily_limit", "used_today", '
+        '"list_lag_seconds" (1e9: a bought order never listed), "serves_account_info", '
+        '"rate_limit_per_minute", "daily_limit", "used_today", '
         '"permissions", "redirect_to"; what the real server does: "real_server", '
         '"enforced_rate_limit_per_minute" (below what account/info says), '
         '"created_at_zone_hours", "clock_skew_seconds", "quantity_split" ([1]: N orders of 1), '
@@ -402,6 +403,7 @@ SUPPLIER_SWITCHES: Switches = {
     "multi_item": _one_of(get_args(MultiItem)),
     "created_at_precision": _one_of(get_args(Precision)),
     "status_lag_seconds": lambda v: _number(v) and v >= 0,
+    "list_lag_seconds": lambda v: _number(v) and v >= 0,
     "serves_account_info": lambda v: isinstance(v, bool),
     "rate_limit_per_minute": lambda v: v is None or (_whole(v) and v > 0),
     "daily_limit": lambda v: _whole(v) and v > 0,

@@ -133,7 +133,7 @@ def test_a_lost_answer_parks_the_line_and_it_is_never_bought_blindly(desk: Desk)
 
     # The supplier committed the order; the bridge cannot know it: it settles later.
     assert len(desk.caoshop.ledger) == 1
-    assert follow_up == [Send(SETTLE, line_id, desk.ctx.settings.settle_delay_seconds)]
+    assert follow_up == [Send(SETTLE, line_id)]
     line = desk.line(line_id)
     assert (line.state, line.trans_id) == (FulfilmentState.PURCHASE_UNKNOWN, None)
     [attempt] = desk.attempts(line_id)

@@ -79,7 +79,7 @@ def test_a_worker_that_died_mid_purchase_is_settled_not_blindly_rebought(
         assert sweep(ctx) == [], "the lease has not expired yet: nothing to do"
         real_clock = ctx.clock
         ctx.clock = lambda: real_clock() + timedelta(seconds=6)
-        assert sweep(ctx) == [Send(SETTLE, line_id, settings.settle_delay_seconds)]
+        assert sweep(ctx) == [Send(SETTLE, line_id)]
         [row] = sandbox.fulfilments()
         assert row.state == FulfilmentState.PURCHASE_UNKNOWN
         # A stray duplicate of the purchase message buys nothing while the line is parked.
@@ -126,7 +126,7 @@ def test_two_copies_of_one_settle_buy_the_line_once(tmp_path: Path) -> None:
         assert mark_sent(ctx, decided.claim)  # claimed and sent; the request never arrived
         real_clock = ctx.clock
         ctx.clock = lambda: real_clock() + timedelta(seconds=9)
-        assert sweep(ctx) == [Send(SETTLE, line_id, settings.settle_delay_seconds)]
+        assert sweep(ctx) == [Send(SETTLE, line_id)]
 
         supplier.list_latency_seconds = 0.6  # each copy spends over a second reading the list
         supplier.create_latency_seconds = 1.0  # the re-purchase is in flight meanwhile
@@ -251,7 +251,7 @@ def test_a_dead_workers_purchase_is_taken_back_without_waiting_for_its_lease(
             outcome = attempt.outcome
             gone = session.get(WorkerProcess, ctx.worker_id)
         if sent:
-            assert follow_up == [Send(SETTLE, line_id, settings.settle_delay_seconds)]
+            assert follow_up == [Send(SETTLE, line_id)]
             assert (line.state, outcome) == (FulfilmentState.PURCHASE_UNKNOWN, "unknown")
         else:
             assert follow_up == [Send(PURCHASE, line_id)]

@@ -12,6 +12,7 @@ from workers.fulfilment.annotate import annotate
 from workers.fulfilment.deliver import deliver
 from workers.fulfilment.intake import intake
 from workers.fulfilment.purchase import Purchase, _decide, purchase
+from workers.fulfilment.settle import settle
 from workers.fulfilment.sweep import resend_lost_queue, sweep
 from workers.queue.dispatch import ANNOTATE, DELIVER, INTAKE, PURCHASE, SETTLE, Send
 
@@ -101,7 +102,8 @@ def test_a_lost_embedded_queue_sends_every_step_again_when_it_is_due(desk: Desk)
     desk.caoshop.inject("5xx_after_commit")
     [line_id] = desk.take_in(NETFLIX_LINE).line_ids
     settle_delay = desk.ctx.settings.settle_delay_seconds  # 0.5
-    assert purchase(desk.ctx, line_id) == [Send(SETTLE, line_id, settle_delay)]
+    assert purchase(desk.ctx, line_id) == [Send(SETTLE, line_id)]
+    assert settle(desk.ctx, line_id) == [Send(SETTLE, line_id, settle_delay)]  # its first look
     desk.clock.advance(0.2)
 
     settle_send, intake_send = sorted(resend_lost_queue(desk.ctx), key=lambda s: s.actor)
