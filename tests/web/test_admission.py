@@ -14,6 +14,7 @@ import socket
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
+from select import select as wait_readable
 
 import httpx
 import pytest
@@ -34,6 +35,7 @@ BIG = 600_000  # one big body fits; two do not
 ATTACKER = "127.0.0.1"
 PROXY = "127.0.0.2"
 MAX_FAILURES = 3
+BODY_SECONDS = 2
 # Answered "at once": well under any deadline the server could be waiting on.
 AT_ONCE = 1.0
 
@@ -46,6 +48,7 @@ def bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[live.LiveBridge
         BRIDGE_HTTP_MAX_BUFFERED_BYTES=str(MAX_BUFFERED),
         BRIDGE_TRUSTED_PROXIES=PROXY,
         BRIDGE_CONSOLE_MAX_FAILURES_PER_USER=str(MAX_FAILURES),
+        BRIDGE_HTTP_BODY_TIMEOUT_SECONDS=str(BODY_SECONDS),
     )
     try:
         yield running
@@ -149,14 +152,15 @@ def test_the_ping_without_credentials_and_a_secret_stored_a_moment_ago_are_accep
 def test_past_the_buffered_bytes_a_body_is_answered_503_at_once_and_small_ones_still_pass(
     bridge: live.LiveBridge,
 ) -> None:
-    big = head(bridge, secret(bridge), f"Content-Length: {BIG}")
-    holder = connect(bridge, big + b"{")  # its route reads, slowly: BIG bytes are reserved
+    big = head(bridge, secret(bridge), f"Content-Length: {BIG}") + b"{"
+    # Two big bodies, both proven, both read slowly: whichever route reads first holds its
+    # bytes, the other is refused at once.
+    pair = [connect(bridge, big), connect(bridge, big)]
+    readable, _, _ = wait_readable(pair, [], [], AT_ONCE)
+    assert len(readable) == 1, "exactly one of the two is answered at once"
+    [holder] = [sock for sock in pair if sock not in readable]
     try:
-        deadline = time.monotonic() + 10
-        while True:  # until the holder's reservation is in place
-            status, fields, body = answer(connect(bridge, big))
-            if status == 503 or time.monotonic() > deadline:
-                break
+        status, fields, body = answer(readable[0])
         assert status == 503
         assert int(fields["retry-after"]) > 0
         assert fields["connection"] == "close"
@@ -167,9 +171,27 @@ def test_past_the_buffered_bytes_a_body_is_answered_503_at_once_and_small_ones_s
     finally:
         holder.close()
 
-    # The holder's bytes are given back when its request ends: a big body fits again.
+    # The holder's bytes are given back when its client goes away: a big body fits again.
+    assert_big_body_fits(bridge, order("7102", BIG - 100))
+
+
+def test_a_body_that_stops_arriving_is_answered_408_and_gives_its_bytes_back(
+    bridge: live.LiveBridge,
+) -> None:
+    stalled = connect(bridge, head(bridge, secret(bridge), f"Content-Length: {BIG}") + b"{")
+    status, _, body = answer(stalled, within=BODY_SECONDS + 3)
+    assert (status, json.loads(body)["error"]) == (
+        408,
+        f"the request body did not arrive within {BODY_SECONDS} s",
+    )
+    assert_big_body_fits(bridge, order("7103", BIG - 100))
+
+
+def assert_big_body_fits(bridge: live.LiveBridge, body: bytes) -> None:
+    """A big body is accepted again (the request that held the budget may take a moment to end
+    after its client saw its answer or went away)."""
     deadline = time.monotonic() + 10
-    while (status := post_order(bridge, order("7102", BIG - 100)).status_code) == 503:
+    while (status := post_order(bridge, body).status_code) == 503:
         assert time.monotonic() < deadline, "the reservation was never released"
     assert status == 200
 
