@@ -25,7 +25,9 @@ from bridge.web.console.auth import ConsoleAuth
 from bridge.web.console.catalogues import CATALOGUE_REFRESH_SECONDS, LiveCatalogues
 from bridge.web.console.dashboard import Balances
 from bridge.web.console.errors import answer
+from bridge.web.console.i18n import ConsoleLocale, i18n_config, install, timezone_config
 from bridge.web.console.keys import Purpose, derive
+from bridge.web.console.labels import TEMPLATE_HELPERS
 from bridge.web.console.mapping_pages import MappingsPage, UnmappedPage
 from bridge.web.console.pages import DashboardPage, LinePage, SuppliersPage
 from bridge.web.console.readings import SupplierReadings
@@ -39,6 +41,7 @@ from workers.queue.dispatch import Send as QueueSend
 BASE_URL = "/admin"
 SESSION_COOKIE = "bridge_console"
 TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
 SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"x-content-type-options", b"nosniff"),
@@ -70,15 +73,19 @@ class Console:
             self.engine, self.dispatch, refresh_seconds=CATALOGUE_REFRESH_SECONDS
         )
         throttle = Throttle(self.engine, derive(self.secret_key, Purpose.THROTTLE), self.settings)
+        install()
         admin = Admin(
             read_only(self.engine),
             title="pancake-bridge",
             base_url=BASE_URL,
             route_name="admin",
             templates_dir=str(TEMPLATES),
-            index_view=DashboardPage(self.engine, balances),
+            static_dir=str(STATIC),
+            index_view=DashboardPage(self.engine, balances, self.settings.timezone),
             auth_provider=ConsoleAuth(self.engine, throttle, self.settings),
             secret_key=derive(self.secret_key, Purpose.ADMIN).hex(),
+            i18n_config=i18n_config(),
+            timezone_config=timezone_config(self.settings.timezone.key),
             middlewares=[
                 Middleware(
                     SessionMiddleware,
@@ -88,9 +95,12 @@ class Console:
                     path=BASE_URL,
                     same_site="strict",
                     https_only=not self.settings.insecure_cookies,
-                )
+                ),
+                Middleware(ConsoleLocale),
             ],
         )
+        # The words and times every template may show (labels.TEMPLATE_HELPERS).
+        admin.templates.env.globals.update(TEMPLATE_HELPERS)
         fulfilments, *others = model_views(self.engine)
         mapping_pages = [
             MappingsPage(self.engine, LiveCatalogues(self.engine, ctx, catalogues)),

@@ -1,6 +1,7 @@
 """What the dashboard and the Suppliers page show, as plain data (the templates format it).
 
-Days and hours are the shops' local time (UTC+7, as Pancake and the suppliers print theirs).
+Days and hours are the shop's zone (the console's ``timezone`` setting), as every time the
+console shows.
 A supplier's balance is the one the workers last read (``bridge.web.console.readings``), with
 its age: a page view never calls a supplier.
 """
@@ -11,10 +12,12 @@ import statistics
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
+from enum import StrEnum
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
+from starlette_admin.i18n import gettext as _
 
 from bridge.models import Fulfilment, Order, PurchaseAttempt
 from bridge.states import RETRYABLE, FulfilmentState
@@ -22,7 +25,6 @@ from bridge.supplier.breaker import is_paused
 from bridge.supplier.budget import KeyBudget
 from bridge.supplier.clock import stored_clock
 from bridge.supplier.models import Supplier
-from bridge.supplier.schemas import VN_TZ
 from bridge.web.console.readings import Shown, SupplierReadings, ago
 from workers.stock.models import StockSyncRun
 from workers.stock.report import latest_runs
@@ -33,32 +35,49 @@ CHART_HOURS = 24
 ATTENTION_SHOWN = 10
 # A supplier's runway is its balance over its daily spending across this many days.
 RUNWAY_DAYS = 7
-# The chart's colours, one per state group (what an operator cares to tell apart).
-GROUPS: dict[str, tuple[frozenset[FulfilmentState], str]] = {
-    "done": (frozenset({FulfilmentState.ANNOTATED}), "#2fb344"),
-    "in progress": (
+
+
+class Group(StrEnum):
+    """What an operator cares to tell apart among lines (the chart's colours)."""
+
+    DONE = "done"
+    IN_PROGRESS = "in_progress"
+    ATTENTION = "needs_attention"
+    CANCELLED = "cancelled"
+
+
+class Health(StrEnum):
+    OK = "ok"
+    FAILING = "failing"
+    PAUSED = "paused"  # the circuit breaker is open
+    DISABLED = "disabled"
+
+
+GROUPS: dict[Group, tuple[frozenset[FulfilmentState], str]] = {
+    Group.DONE: (frozenset({FulfilmentState.ANNOTATED}), "#2fb344"),
+    Group.IN_PROGRESS: (
         frozenset(FulfilmentState)
         - {FulfilmentState.ANNOTATED, FulfilmentState.CANCELLED}
         - RETRYABLE,
         "#4299e1",
     ),
-    "needs attention": (RETRYABLE, "#d63939"),
-    "cancelled": (frozenset({FulfilmentState.CANCELLED}), "#9ba9be"),
+    Group.ATTENTION: (RETRYABLE, "#d63939"),
+    Group.CANCELLED: (frozenset({FulfilmentState.CANCELLED}), "#9ba9be"),
 }
 
 
-def local_day_start(now: datetime) -> datetime:
-    return now.astimezone(VN_TZ).replace(hour=0, minute=0, second=0, microsecond=0)
+def local_day_start(now: datetime, zone: tzinfo) -> datetime:
+    return now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def group_of(state: str) -> str:
+def group_of(state: str) -> Group:
     return next(name for name, (states, _) in GROUPS.items() if state in states)
 
 
 @dataclass(frozen=True)
 class HourBar:
-    hour: str  # "14h"
-    counts: dict[str, int]  # by group
+    hour: str  # "14h", in the shop's zone
+    counts: dict[Group, int]
 
 
 @dataclass(frozen=True)
@@ -84,8 +103,9 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[rank - 1]
 
 
-def dashboard(session: Session, now: datetime) -> Dashboard:
-    day = local_day_start(now)
+def dashboard(session: Session, now: datetime, zone: tzinfo) -> Dashboard:
+    """Today (in ``zone``) and the last ``CHART_HOURS`` hours, by the hour of ``zone``."""
+    day = local_day_start(now, zone)
     since = min(day, now - timedelta(hours=CHART_HOURS))
     rows = session.exec(
         select(Fulfilment, Order.created_at)
@@ -110,17 +130,17 @@ def dashboard(session: Session, now: datetime) -> Dashboard:
         p95_seconds=percentile(took, 0.95) if took else None,
         attention=list(attention_rows[:ATTENTION_SHOWN]),
         attention_total=len(attention_rows),
-        hours=_hours([line for line, _ in rows], now),
+        hours=_hours([line for line, _ in rows], now, zone),
         last_sync=next(iter(latest_runs(session, 1)), None),
     )
 
 
-def _hours(lines: list[Fulfilment], now: datetime) -> list[HourBar]:
-    top = now.astimezone(VN_TZ).replace(minute=0, second=0, microsecond=0)
+def _hours(lines: list[Fulfilment], now: datetime, zone: tzinfo) -> list[HourBar]:
+    top = now.astimezone(zone).replace(minute=0, second=0, microsecond=0)
     starts = [top - timedelta(hours=n) for n in range(CHART_HOURS - 1, -1, -1)]
-    counts: dict[datetime, Counter[str]] = {start: Counter() for start in starts}
+    counts: dict[datetime, Counter[Group]] = {start: Counter() for start in starts}
     for line in lines:
-        hour = line.created_at.astimezone(VN_TZ).replace(minute=0, second=0, microsecond=0)
+        hour = line.created_at.astimezone(zone).replace(minute=0, second=0, microsecond=0)
         if hour in counts:
             counts[hour][group_of(line.state)] += 1
     return [HourBar(f"{start:%H}h", {g: counts[start][g] for g in GROUPS}) for start in starts]
@@ -149,12 +169,12 @@ class SupplierState:
     balance_age: str | None = None  # "4 min": how long ago the balance shown was read
 
     @property
-    def health(self) -> str:
+    def health(self) -> Health:
         if not self.enabled:
-            return "disabled"
+            return Health.DISABLED
         if self.paused_until is not None:
-            return "paused"
-        return "failing" if self.failure_streak else "ok"
+            return Health.PAUSED
+        return Health.FAILING if self.failure_streak else Health.OK
 
     @property
     def runway_days(self) -> float | None:
@@ -170,8 +190,8 @@ class SupplierState:
         if self.runway_days is not None:
             return None
         if self.spent_7_days <= 0:
-            return f"no purchase cost in {RUNWAY_DAYS} days"
-        return "balance not read"
+            return _("no purchase cost in %(days)s days") % {"days": RUNWAY_DAYS}
+        return _("balance not read")
 
 
 def spent_since(session: Session, since: datetime) -> dict[str, float]:
@@ -236,7 +256,7 @@ def supplier_states(
     shown = balances.shown(session, suppliers, now) if balances else {}
     for supplier in suppliers:
         clock = stored_clock(supplier)
-        found = shown.get(supplier.name) or Shown(None, None, "not read")
+        found = shown.get(supplier.name) or Shown(None, None, _("not read"))
         used, day_limit = balances.budget_today(supplier) if balances else (None, None)
         states.append(
             SupplierState(

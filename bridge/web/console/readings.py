@@ -20,6 +20,7 @@ from typing import Generic, TypeVar
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
+from starlette_admin.i18n import gettext as _
 
 from bridge.db import session_scope
 from bridge.logs import event
@@ -52,12 +53,12 @@ class Shown(Generic[Value]):
 
 
 def ago(seconds: float) -> str:
-    """``75`` as ``"1 min"``: an age as a person reads it."""
+    """``75`` as ``"1 min"``: an age as a person reads it (in the request's language)."""
     seconds = max(0.0, seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+    for unit, size in ((_("%(n)s d"), 86400), (_("%(n)s h"), 3600), (_("%(n)s min"), 60)):
         if seconds >= size:
-            return f"{int(seconds // size)} {unit}"
-    return f"{int(seconds)} s"
+            return unit % {"n": int(seconds // size)}
+    return _("%(n)s s") % {"n": int(seconds)}
 
 
 class SupplierReadings:
@@ -128,17 +129,23 @@ def _shown(
         row = SupplierReading(supplier_name="", kind="")
     failure = None
     if row.error_at is not None and (row.read_at is None or row.error_at > row.read_at):
-        failure = f"{ago((now - row.error_at).total_seconds())} ago: {row.error}"
+        failure = _("%(age)s ago: %(error)s") % {
+            "age": ago((now - row.error_at).total_seconds()),
+            "error": row.error,
+        }
     if value is not None:
-        return Shown(value, row.read_at, f"the last read failed {failure}" if failure else None)
+        failed = _("the last read failed %(failure)s") % {"failure": failure} if failure else None
+        return Shown(value, row.read_at, failed)
     answered = [m for m in (row.read_at, row.error_at) if m is not None]
     reading = row.taken_at is not None and (not answered or row.taken_at > max(answered))
     if asked or row.wanted_at is not None or reading:
         since = now if asked else (row.wanted_at or row.taken_at or now)
-        note = f"not read yet: the workers were asked {ago((now - since).total_seconds())} ago"
+        note = _("not read yet: the workers were asked %(age)s ago") % {
+            "age": ago((now - since).total_seconds())
+        }
         if failure:
-            note += f" (the last read failed {failure})"
+            note += " (" + _("the last read failed %(failure)s") % {"failure": failure} + ")"
         return Shown(None, None, note, pending=True)
     if failure:
-        return Shown(None, None, f"could not be read {failure}")
-    return Shown(None, None, "not read yet")
+        return Shown(None, None, _("could not be read %(failure)s") % {"failure": failure})
+    return Shown(None, None, _("not read yet"))
