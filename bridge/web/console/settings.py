@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -14,8 +12,6 @@ class ConsoleSettings(BaseSettings):
     # Session cookies are Secure (sent over https only). A developer on plain http elsewhere than
     # localhost (browsers accept Secure cookies from http://localhost) sets this to true.
     insecure_cookies: bool = False
-    # The shop's time zone: every time the console shows (lists, line page, dashboard) is in it.
-    timezone: ZoneInfo = ZoneInfo("Asia/Ho_Chi_Minh")
     # A session ends this long after its login, however active it is.
     session_hours: float = Field(default=12.0, gt=0)
     # A session also ends after this many minutes without a request.
@@ -29,4 +25,4 @@ class ConsoleSettings(BaseSettings):
     # Passwords checked at once (argon2id takes 64 MiB and ~0.2 s of a core each); further logins
     # wait their turn, and are answered 429 after waiting this many seconds.
     max_concurrent_logins: int = Field(default=2, ge=1)
-    login_queue_seconds: float = Field(default=5.0, gt=0)
+    login_queue_seconds: float = Field(default=10.0, gt=0)
