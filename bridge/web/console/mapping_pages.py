@@ -22,6 +22,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette_admin.flash import flash
+from starlette_admin.i18n import gettext as _
+from starlette_admin.i18n import lazy_gettext, ngettext
 from starlette_admin.routing import route
 
 from bridge.db import session_scope, utcnow
@@ -96,7 +98,7 @@ class MappingsPage(Page):
 
     def __init__(self, engine: Engine, live: LiveCatalogues) -> None:
         super().__init__(
-            menu_label="Mappings",
+            menu_label=lazy_gettext("Mappings"),
             icon="fa fa-diagram-project",
             path="/mappings",
             route_name="mappings",
@@ -134,7 +136,7 @@ class MappingsPage(Page):
             request,
             "console/mappings.html",
             {
-                "title": "Mappings",
+                "title": _("Mappings"),
                 "mappings": shown,
                 "labels": labels,
                 "total": len(found),
@@ -172,7 +174,10 @@ class MappingsPage(Page):
             mapping, waiting, trail, paid, shelf = await run_in_threadpool(load)
         except NotFound:
             return self.render(
-                request, "console/missing.html", {"what": f"a mapping of {variation_id}"}, 404
+                request,
+                "console/missing.html",
+                {"what": _("There is no mapping of %(id)s.") % {"id": variation_id}},
+                404,
             )
         listed, plans, unreadable = await run_in_threadpool(self._live_view, mapping)
         choices = [
@@ -237,18 +242,18 @@ class MappingsPage(Page):
                 done = commands.set_mapping_enabled(
                     session, shop_id, variation_id, action == "enable", actor=actor, source=SOURCE
                 )
-                return (
-                    f"The mapping is {action}d." if done.changed else f"It was {action}d already."
-                )
+                if action == "enable":
+                    return _("The mapping is on.") if done.changed else _("It was on already.")
+                return _("The mapping is off.") if done.changed else _("It was off already.")
             if action == "rename":
                 name = str(form.get("name", ""))
                 commands.edit_mapping(
                     session, shop_id, variation_id, actor=actor, name=name, source=SOURCE
                 )
-                return "Renamed." if name.strip() else "The name is removed."
+                return _("Renamed.") if name.strip() else _("The name is removed.")
             if action == "remove":
                 commands.remove_mapping(session, shop_id, variation_id, actor=actor, source=SOURCE)
-                return "The mapping is removed; its audit trail is kept."
+                return _("The mapping is removed; its audit trail is kept.")
             raise NotFound(f"no action {action!r}")
 
         if action == "retry":
@@ -287,7 +292,16 @@ class MappingsPage(Page):
 
         moved = await run_in_threadpool(retry)
         event("console.retry_waiting", logging.INFO, shop_id=shop_id, lines=moved)
-        flash(request, f"{moved} waiting line(s) will be bought with this mapping.", "success")
+        flash(
+            request,
+            ngettext(
+                "%(num)d waiting line will be bought with this mapping.",
+                "%(num)d waiting lines will be bought with this mapping.",
+                moved,
+            )
+            % {"num": moved},
+            "success",
+        )
         return RedirectResponse(back, status_code=303)
 
     def _write(self, change: Callable[[Session], Done]) -> Done:
@@ -310,14 +324,17 @@ class MappingsPage(Page):
                 done = commands.set_choice_enabled(
                     session, choice_id, action == "enable", actor=actor, source=SOURCE
                 )
-                said = f"Choice {choice_id} is {action}d."
-                return (
-                    *where,
-                    said if done.changed else f"Choice {choice_id} was {action}d already.",
-                )
+                words = {
+                    (True, True): _("Choice %(id)s is on."),
+                    (True, False): _("Choice %(id)s was on already."),
+                    (False, True): _("Choice %(id)s is off."),
+                    (False, False): _("Choice %(id)s was off already."),
+                }
+                return *where, words[action == "enable", done.changed] % {"id": choice_id}
             if action == "remove":
                 commands.remove_choice(session, choice_id, actor=actor, source=SOURCE)
-                return *where, f"Choice {choice_id} is removed; its audit trail is kept."
+                said = _("Choice %(id)s is removed; its audit trail is kept.")
+                return *where, said % {"id": choice_id}
             raise NotFound(f"no action {action!r}")
 
         try:
@@ -357,7 +374,10 @@ class MappingsPage(Page):
             stored = await run_in_threadpool(load)
         except NotFound:
             return self.render(
-                request, "console/missing.html", {"what": f"choice {choice_id}"}, 404
+                request,
+                "console/missing.html",
+                {"what": _("There is no choice %(id)s.") % {"id": choice_id}},
+                404,
             )
         if request.method == "GET":
             return await self._editor(request, stored, choice_id=choice_id)
@@ -378,7 +398,9 @@ class MappingsPage(Page):
         event("console.choice", logging.INFO, action="edit", id=choice_id, changed=done.changed)
         flash(
             request,
-            f"Choice {choice_id} is saved." if done.changed else "Nothing changed.",
+            _("Choice %(id)s is saved.") % {"id": choice_id}
+            if done.changed
+            else _("Nothing changed."),
             "success",
         )
         back = request.url_for(
@@ -407,10 +429,12 @@ class MappingsPage(Page):
         choice = added.choice
         event("console.choice", logging.INFO, action="add", id=choice.id, created=added.created)
         said = (
-            f"Choice {choice.id} is saved." if added.created else "That choice was there already."
+            _("Choice %(id)s is saved.") % {"id": choice.id}
+            if added.created
+            else _("That choice was there already.")
         )
         if added.mapping_disabled:
-            said += " The mapping is disabled: enable it to use the choice."
+            said += " " + _("The mapping is off: turn it on to use the choice.")
         flash(request, said, "success")
         back = request.url_for(
             "admin:mapping", shop_id=choice.shop_id, variation_id=choice.variation_id
@@ -434,7 +458,9 @@ class MappingsPage(Page):
             request,
             "console/mapping_form.html",
             {
-                "title": f"Edit choice {choice_id}" if choice_id else "New mapping",
+                "title": _("Edit choice %(id)s") % {"id": choice_id}
+                if choice_id
+                else _("New mapping"),
                 "form": form,
                 "choice_id": choice_id,
                 "shops": shops,
@@ -506,7 +532,7 @@ class UnmappedPage(Page):
 
     def __init__(self, engine: Engine) -> None:
         super().__init__(
-            menu_label="Unmapped",
+            menu_label=lazy_gettext("Unmapped"),
             icon="fa fa-circle-question",
             path="/unmapped",
             route_name="unmapped",
@@ -525,7 +551,7 @@ class UnmappedPage(Page):
             request,
             "console/unmapped.html",
             {
-                "title": "Unmapped variations",
+                "title": _("Unmapped variations"),
                 "rows": rows,
                 "map_url": lambda row: (
                     new

@@ -7,21 +7,25 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette_admin.flash import flash
+from starlette_admin.i18n import gettext as _
+from starlette_admin.i18n import lazy_gettext
 from starlette_admin.routing import route
 from starlette_admin.views import CustomView
 
 from bridge.db import utcnow
 from bridge.errors import BridgeError, NotFound
 from bridge.logs import event
+from bridge.models import Fulfilment
 from bridge.secrets import SecretBox
 from bridge.web.console.audit import AuditAction, audit_of
-from bridge.web.console.auth import client_address_for_audit, console_user
+from bridge.web.console.auth import client_address, console_user
 from bridge.web.console.dashboard import (
     GROUPS,
     Balances,
@@ -59,7 +63,9 @@ class LinePage(Page):
     add_to_menu = False
 
     def __init__(self, engine: Engine, box: SecretBox) -> None:
-        super().__init__(menu_label="Line", path=self.path, route_name="lines", add_to_menu=False)
+        super().__init__(
+            menu_label=lazy_gettext("Line"), path=self.path, route_name="lines", add_to_menu=False
+        )
         self._engine = engine
         self._box = box
 
@@ -81,7 +87,7 @@ class LinePage(Page):
                 self._box,
                 fulfilment_id,
                 console_user(request),
-                client_address_for_audit(request),
+                client_address(request),
                 utcnow(),
             )
         except NotFound:
@@ -106,7 +112,7 @@ class LinePage(Page):
                 action,
                 fulfilment_id,
                 console_user(request),
-                client_address_for_audit(request),
+                client_address(request),
                 utcnow(),
             )
         except BridgeError as exc:
@@ -118,24 +124,32 @@ class LinePage(Page):
     async def _show(self, request: Request, credentials: list[str] | None) -> Response:
         fulfilment_id: int = request.path_params["fulfilment_id"]
 
-        def load() -> tuple[Any, Any]:
+        def load() -> tuple[Any, Any, bool]:
             with reading(self._engine) as session:
-                return fulfilment_detail(session, fulfilment_id), audit_of(session, fulfilment_id)
+                detail = fulfilment_detail(session, fulfilment_id)
+                line = session.get(Fulfilment, fulfilment_id)
+                revealable = line is not None and bool(line.credentials_enc)
+                return detail, audit_of(session, fulfilment_id), revealable
 
         try:
-            detail, audit = await run_in_threadpool(load)
+            detail, audit, revealable = await run_in_threadpool(load)
         except NotFound:
             return self.render(
-                request, "console/missing.html", {"what": f"line {fulfilment_id}"}, 404
+                request,
+                "console/missing.html",
+                {"what": _("There is no line %(id)s.") % {"id": fulfilment_id}},
+                404,
             )
         return self.render(
             request,
             "console/line.html",
             {
-                "title": f"Line {fulfilment_id}",
+                "title": _("Line %(id)s") % {"id": fulfilment_id},
                 "detail": detail,
                 "audit": audit,
                 "credentials": credentials,
+                # Reveal is offered only when there is something to reveal.
+                "revealable": revealable,
             },
         )
 
@@ -144,24 +158,27 @@ class DashboardPage(Page):
     """``/admin/``: today's lines by state, webhook-to-note times, lines needing attention,
     suppliers, the last stock sync, and lines per hour by state."""
 
-    def __init__(self, engine: Engine, balances: Balances | None) -> None:
-        super().__init__(menu_label="Dashboard", icon="fa fa-gauge", path="/", route_name="index")
+    def __init__(self, engine: Engine, balances: Balances | None, zone: ZoneInfo) -> None:
+        super().__init__(
+            menu_label=lazy_gettext("Dashboard"), icon="fa fa-gauge", path="/", route_name="index"
+        )
         self._engine = engine
         self._balances = balances
+        self._zone = zone
 
     @route("")
     async def index(self, request: Request) -> Response:
         def load() -> Dashboard:
             now = utcnow()
             with reading(self._engine) as session:
-                found = dashboard(session, now)
+                found = dashboard(session, now, self._zone)
                 return replace(found, suppliers=supplier_states(session, self._balances, now))
 
         board = await run_in_threadpool(load)
         return self.render(
             request,
             "console/dashboard.html",
-            {"title": "Dashboard", "board": board, "groups": GROUPS},
+            {"title": _("Dashboard"), "board": board, "groups": GROUPS},
         )
 
 
@@ -171,7 +188,10 @@ class SuppliersPage(Page):
 
     def __init__(self, engine: Engine, balances: Balances | None) -> None:
         super().__init__(
-            menu_label="Suppliers", icon="fa fa-truck", path="/suppliers", route_name="suppliers"
+            menu_label=lazy_gettext("Suppliers"),
+            icon="fa fa-truck",
+            path="/suppliers",
+            route_name="suppliers",
         )
         self._engine = engine
         self._balances = balances
@@ -184,5 +204,5 @@ class SuppliersPage(Page):
 
         states = await run_in_threadpool(load)
         return self.render(
-            request, "console/suppliers.html", {"title": "Suppliers", "suppliers": states}
+            request, "console/suppliers.html", {"title": _("Suppliers"), "suppliers": states}
         )
