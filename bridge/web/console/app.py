@@ -26,9 +26,7 @@ from bridge.web.console.catalogues import CATALOGUE_REFRESH_SECONDS, LiveCatalog
 from bridge.web.console.dashboard import Balances
 from bridge.web.console.errors import answer
 from bridge.web.console.i18n import ConsoleLocale, i18n_config, install, timezone_config
-from bridge.web.console.i18n import ConsoleLocale, i18n_config, install, timezone_config
 from bridge.web.console.keys import Purpose, derive
-from bridge.web.console.labels import TEMPLATE_HELPERS
 from bridge.web.console.labels import TEMPLATE_HELPERS
 from bridge.web.console.mapping_pages import MappingsPage, UnmappedPage
 from bridge.web.console.pages import DashboardPage, LinePage, SuppliersPage
@@ -43,7 +41,6 @@ from workers.queue.dispatch import Send as QueueSend
 BASE_URL = "/admin"
 SESSION_COOKIE = "bridge_console"
 TEMPLATES = Path(__file__).parent / "templates"
-STATIC = Path(__file__).parent / "static"
 STATIC = Path(__file__).parent / "static"
 SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),
@@ -84,12 +81,9 @@ class Console:
             route_name="admin",
             templates_dir=str(TEMPLATES),
             static_dir=str(STATIC),
-            static_dir=str(STATIC),
             index_view=DashboardPage(self.engine, balances, self.settings.timezone),
             auth_provider=ConsoleAuth(self.engine, throttle, self.settings),
             secret_key=derive(self.secret_key, Purpose.ADMIN).hex(),
-            i18n_config=i18n_config(),
-            timezone_config=timezone_config(self.settings.timezone.key),
             i18n_config=i18n_config(),
             timezone_config=timezone_config(self.settings.timezone.key),
             middlewares=[
@@ -105,8 +99,6 @@ class Console:
                 Middleware(ConsoleLocale),
             ],
         )
-        # The words and times every template may show (labels.TEMPLATE_HELPERS).
-        admin.templates.env.globals.update(TEMPLATE_HELPERS)
         # The words and times every template may show (labels.TEMPLATE_HELPERS).
         admin.templates.env.globals.update(TEMPLATE_HELPERS)
         fulfilments, *others = model_views(self.engine)

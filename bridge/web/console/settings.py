@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from zoneinfo import ZoneInfo
-
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -16,8 +14,6 @@ class ConsoleSettings(BaseSettings):
     # Session cookies are Secure (sent over https only). A developer on plain http elsewhere than
     # localhost (browsers accept Secure cookies from http://localhost) sets this to true.
     insecure_cookies: bool = False
-    # The shop's time zone: every time the console shows (lists, line page, dashboard) is in it.
-    timezone: ZoneInfo = ZoneInfo("Asia/Ho_Chi_Minh")
     # The shop's time zone: every time the console shows (lists, line page, dashboard) is in it.
     timezone: ZoneInfo = ZoneInfo("Asia/Ho_Chi_Minh")
     # A session ends this long after its login, however active it is.
