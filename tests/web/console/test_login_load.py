@@ -214,6 +214,7 @@ def test_no_name_password_cookie_or_token_reaches_the_logs(bridge: Bridge) -> No
             UNKNOWN_NAME,
             cookie,
             cookie.split(".")[0],  # the signed payload alone
+            csrf,  # a form field like the others
             bridge.token,
             bridge.sandbox.webhook_secret,
         )
