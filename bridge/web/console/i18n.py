@@ -131,6 +131,12 @@ class ConsoleLocale:
         await self._app(scope, receive, send)
 
 
+def language_name(locale: str) -> str:
+    """A language as its speakers write it ("Tiếng Việt", "English"): the library's switcher
+    capitalises only the first letter ("Tiếng việt")."""
+    return Locale.parse(locale).display_name or locale
+
+
 def moment(value: datetime | None, zone: tzinfo | None = None) -> str:
     """``value`` in the shop's zone to the minute, zone shown; "" for none. ``zone`` defaults
     to the request's (the library's TimezoneMiddleware set it from the console's setting)."""

@@ -16,9 +16,10 @@ from typing import Any
 from starlette_admin.i18n import gettext
 
 from bridge.states import AttemptOutcome, FulfilmentState, OrderState
+from bridge.supplier.vocabulary import SupplierStatus
 from bridge.web.console.audit import AuditAction
 from bridge.web.console.dashboard import Group, Health
-from bridge.web.console.i18n import moment, zone_label
+from bridge.web.console.i18n import language_name, moment, zone_label
 from mappings.audit import Action as MappingAction
 from mappings.repository import amount_text
 from workers.fulfilment.failures import OrderFailure
@@ -63,6 +64,14 @@ VOCABULARIES: dict[type[StrEnum], dict[str, str]] = {
         AttemptOutcome.REFUSED: N_("Refused by the supplier"),
         AttemptOutcome.NOT_SENT: N_("Not sent"),
         AttemptOutcome.UNKNOWN: N_("Unknown: being checked"),
+    },
+    SupplierStatus: {
+        SupplierStatus.PENDING: N_("Not started (delivered by hand)"),
+        SupplierStatus.PROCESSING: N_("Being prepared"),
+        SupplierStatus.COMPLETED: N_("Completed"),
+        SupplierStatus.CANCELLED: N_("Cancelled by the supplier"),
+        SupplierStatus.CANCELLED_NO_REFUND: N_("Cancelled, money not refunded"),
+        SupplierStatus.REFUNDED: N_("Refunded to the balance"),
     },
     AuditAction: {
         AuditAction.REVEAL: N_("Revealed the codes"),
@@ -207,11 +216,13 @@ TEMPLATE_HELPERS: dict[str, Any] = {
     "field_label": field_label,
     "shown": shown,
     "alert_kind": alert_kind,
+    "get_locale_display_name": language_name,  # the library's switcher's names, replaced
     "V": SimpleNamespace(
         fulfilment=FulfilmentState,
         order=OrderState,
         failure=OrderFailure,
         attempt=AttemptOutcome,
+        supplier_status=SupplierStatus,
         audit=AuditAction,
         mapping=MappingAction,
         health=Health,

@@ -297,5 +297,30 @@ def test_every_page_speaks_plainly_in_both_languages_on_a_phone_and_a_desk(
             row = page.locator(f"[data-testid=unmapped] tr[data-variation='{STRAY}']")
             for cell in ("[data-action=map]", "[data-testid=waiting]"):
                 on_screen(page, row.locator(cell), cell)
+
+            # An order's page (the library's detail page) speaks the same way.
+            page.goto(world.bridge_url + "/admin/order/list")
+            page.locator("[data-sa-name=view]").first.click()
+            expect(page).to_have_url(re.compile("/admin/order/detail"))
+            plain(page, f"an order's page ({language}, {width} px)")
         finally:
             page.context.close()
+
+
+def test_the_switch_changes_the_language_and_keeps_it(
+    world: Sandbox, browser: playwright_api.Browser
+) -> None:
+    """A browser asking for Vietnamese gets it; the switch turns the console to English, and
+    the next pages stay so."""
+    page = open_page(browser, world, "vi", DESK)
+    try:
+        switch = page.locator("button.dropdown-toggle", has_text="Tiếng Việt")
+        expect(switch).to_be_visible()
+        switch.click()
+        page.locator("[data-sa-hook=language-switcher-item][data-sa-lang=en]:visible").click()
+        expect(page.locator("aside")).to_contain_text(MENU_WORD["en"])
+        page.goto(world.bridge_url + "/admin/suppliers")
+        expect(page.get_by_role("heading", name="Suppliers")).to_be_visible()
+        expect(page.locator("button.dropdown-toggle", has_text="English")).to_be_visible()
+    finally:
+        page.context.close()
