@@ -37,6 +37,7 @@ from bridge.states import FulfilmentState, OrderState
 from bridge.web.console.audit import AuditAction
 from bridge.web.console.auth import client_address, console_user
 from bridge.web.console.errors import error_text
+from bridge.web.console.exports import ListGuards
 from bridge.web.console.i18n import MOMENT
 from bridge.web.console.labels import FIELDS, choices, label
 from bridge.web.console.lines import fulfil
@@ -65,7 +66,7 @@ def _words(vocabulary: type[StrEnum], request: Request) -> list[tuple[str, str]]
     return choices(vocabulary)
 
 
-class ReadOnlyView(ModelView):
+class ReadOnlyView(ListGuards, ModelView):
     importers: list[str] = []
     page_size = 25
     row_actions: list[str] | None = ["view"]
