@@ -87,6 +87,7 @@ def prepare(env: dict[str, str]) -> None:
     """Migrate the database once and give it a shop, so `shops list` has a row to print."""
     setup = [sys.executable, "-m", "bridge.cli", "shops", "add", "4"]
     setup += ["--api-key", "bench-key", "--webhook-secret", "bench-webhook-secret-0123"]
+    setup += ["--offline"]  # no Pancake here to read the shop from
     timed(setup, env)
 
 

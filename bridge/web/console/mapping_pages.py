@@ -46,6 +46,7 @@ from bridge.web.console.store import reading
 from mappings import audit, commands, repository
 from mappings.models import MappingChange, MappingChoice
 from mappings.resolve import too_dear
+from mappings.verify import ShopVariations, margin
 
 Done = TypeVar("Done")
 PAGE_SIZE = 25
@@ -75,8 +76,11 @@ class LiveChoice:
 
     @property
     def margin(self) -> float | None:
-        cost = self.cost
-        return None if cost is None or self.retail_price is None else self.retail_price - cost
+        return margin(
+            self.retail_price,
+            None if self.plan is None else self.plan.final_price,
+            self.choice.units,
+        )
 
 
 def _options(engine: Engine) -> tuple[list[str], list[str]]:
@@ -227,6 +231,14 @@ class MappingsPage(Page):
             elif not plans[name].complete:
                 unreadable.append(f"{name}'s catalogue, in part: {plans[name].describe()}")
         return (variations.value or {}).get(mapping.variation_id), plans, unreadable
+
+    def _typed_variations(self, typed: ChoiceForm) -> ShopVariations | None:
+        """The shop's variations a typed choice is checked against (as `bridge mappings add`
+        checks it); None when the operator asked to save without checking."""
+        if typed.unchecked:
+            return None
+        found = self._live.variations(typed.shop_id)
+        return ShopVariations(typed.shop_id, found.value, found.error)
 
     @route("/variation/{shop_id}/{variation_id}/{action}", methods=["POST"], name="mapping_action")
     async def mapping_action(self, request: Request) -> Response:
@@ -391,7 +403,12 @@ class MappingsPage(Page):
         )
         try:
             done = await run_in_threadpool(
-                typed.edit, self._engine, choice_id, catalogues, console_user(request)
+                typed.edit,
+                self._engine,
+                choice_id,
+                catalogues,
+                console_user(request),
+                await run_in_threadpool(self._typed_variations, typed),
             )
         except BridgeError as exc:
             return await self._editor(request, typed, choice_id=choice_id, error=str(exc))
@@ -422,7 +439,11 @@ class MappingsPage(Page):
         )
         try:
             added = await run_in_threadpool(
-                typed.add, self._engine, catalogues, console_user(request)
+                typed.add,
+                self._engine,
+                catalogues,
+                console_user(request),
+                await run_in_threadpool(self._typed_variations, typed),
             )
         except BridgeError as exc:
             return await self._editor(request, typed, error=str(exc))

@@ -136,7 +136,11 @@ def test_a_refused_form_says_why_keeps_what_was_typed_and_saves_nothing(
     with Session(console_world.runtime.engine) as session:
         assert repository.list_choices(session, variation_id=UNMAPPED) == []
 
-    covered = save_new(logged_in, **typed, plan_id="320", **{"field.email": "{order.bill_email}"})
+    email = {"field.email": "{order.bill_email}"}
+    loss = save_new(logged_in, **typed, plan_id="320", **email)
+    assert loss.status_code == 422
+    assert "this choice loses 350,000 on every sale" in page_text(loss)
+    covered = save_new(logged_in, **typed, plan_id="320", **email, allow_loss="on")
     assert covered.status_code == 303, page_text(covered)
     with Session(console_world.runtime.engine) as session:
         (view,) = repository.list_choices(session, variation_id=UNMAPPED)
@@ -183,6 +187,7 @@ def test_edit_disable_enable_and_remove_leave_a_trail(
     form = logged_in.get(edit)
     assert 'value="319"' in form.text
     token = csrf_token(logged_in, edit)
+    picker_plans(logged_in, CAOSHOP)  # new units are checked against the catalogue, as shown
     edited = logged_in.post(
         edit,
         data={
@@ -192,6 +197,7 @@ def test_edit_disable_enable_and_remove_leave_a_trail(
             "units": "2",
             "priority": "0",
             "stock_sync": "on",
+            "allow_loss": "on",  # 2 x 75,000 for a 100,000 item
         },
     )
     assert edited.status_code == 303, page_text(edited)
