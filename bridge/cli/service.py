@@ -7,45 +7,110 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from bridge.cli import app
+from bridge.cli.invocation import program
 from bridge.cli.output import note, say
 from bridge.cli.support import settings
 
 if TYPE_CHECKING:
+    from bridge.runtime.startup import DatabaseLock
     from bridge.runtime.wiring import Runtime
+    from bridge.settings import Settings
+
+# The console user `bridge run` suggests making first (the walk-through's, bridge/cli/sim.py).
+CONSOLE_USER = "admin"
 
 
-def _started(runtime: Runtime, what: str) -> None:
-    """Say where the data is, so a process on the wrong database is seen at once."""
+def _start(what: str, *, web: bool) -> tuple[Runtime, DatabaseLock | None]:
+    """The runtime of ``what``, once everything a person can get wrong has been checked.
+
+    In this order, each failure one sentence and exit 2 (``bridge.runtime.startup``), before any
+    worker or server starts: the settings and the secret key, the database URL, the SQLite file
+    not in use by another process (its lock is held until the process ends), the port free
+    (``web``), the database reachable, migrated and opened by the key.
+    """
+    from bridge.runtime.startup import check_port, hold_database
+
+    current = settings()
+    current.require_secret_key()  # judged before the database is touched, the lock's file too
+    lock = hold_database(current.database_url, what)
+    runtime: Runtime | None = None
+    try:
+        if web:
+            check_port(current.host, current.port, setting="BRIDGE_PORT")
+        # Imported once the cheap checks have passed: it brings in the web app and the workers.
+        from bridge.runtime.wiring import Runtime
+
+        runtime = Runtime(current)
+        _started(runtime, what, web=web)
+        return runtime, lock
+    except BaseException:
+        if runtime is not None:
+            runtime.stop()
+        if lock is not None:
+            lock.release()
+        raise
+
+
+def _started(runtime: Runtime, what: str, *, web: bool) -> None:
+    """Say where the data is, so a process on the wrong database is seen at once, and where the
+    console is (with the command that makes its first user, when it has none)."""
     from bridge.db import describe_database
     from bridge.secrets import KeyProof
 
-    note(f"{what}: database {describe_database(runtime.settings.database_url)}")
+    current = runtime.settings
+    note(f"{what}: database {describe_database(current.database_url)}")
     if runtime.key_proof is KeyProof.PREVIOUS:
         note(
             "the stored secrets are still under BRIDGE_SECRET_KEY_PREVIOUS: run "
-            "`bridge secrets rotate` to move them to BRIDGE_SECRET_KEY"
+            f"`{program()} secrets rotate` to move them to BRIDGE_SECRET_KEY"
         )
+    if web:
+        note(f"console: {console_url(current)}")
+        if not _has_console_user(runtime):
+            note(
+                "no console user yet: make one (it asks for the password) with "
+                f"`{program()} admin add-user {CONSOLE_USER}`"
+            )
+
+
+def console_url(current: Settings) -> str:
+    """Where a person opens the console: below BRIDGE_PUBLIC_URL when it is set, else the
+    address the server listens on (this machine's loopback when it listens on every one)."""
+    if current.public_url:
+        return current.public_url.rstrip("/") + "/admin/"
+    host = "127.0.0.1" if current.host in ("0.0.0.0", "::", "") else current.host
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{current.port}/admin/"
+
+
+def _has_console_user(runtime: Runtime) -> bool:
+    from sqlmodel import Session
+
+    from bridge.web.console.users import list_users
+
+    with Session(runtime.engine) as session:
+        return bool(list_users(session))
 
 
 @app.command()
 def run() -> None:
     """Run web, workers and scheduler in one process.
 
-    The web server listens on BRIDGE_HOST:BRIDGE_PORT; Ctrl-C stops everything.
+    The web server listens on BRIDGE_HOST:BRIDGE_PORT; Ctrl-C stops everything. On SQLite, one
+    process at a time: a second one on the same file is refused.
 
     \b
     Example:
       pancake-bridge run
     """
-    from bridge.runtime.wiring import Runtime
-
-    runtime = Runtime(settings())
-    _started(runtime, "bridge run")
-    runtime.start_workers()
+    runtime, lock = _start("bridge run", web=True)
     try:
+        runtime.start_workers()
         runtime.serve_forever()
     finally:
         runtime.stop()
+        if lock is not None:
+            lock.release()
 
 
 @app.command()
@@ -58,14 +123,13 @@ def serve() -> None:
     Example:
       BRIDGE_REDIS_URL=redis://localhost:6379/0 pancake-bridge serve
     """
-    from bridge.runtime.wiring import Runtime
-
-    runtime = Runtime(settings())
-    _started(runtime, "bridge serve")
+    runtime, lock = _start("bridge serve", web=True)
     try:
         runtime.serve_forever()
     finally:
         runtime.stop()
+        if lock is not None:
+            lock.release()
 
 
 @app.command()
@@ -81,10 +145,7 @@ def worker() -> None:
     import signal
     import threading
 
-    from bridge.runtime.wiring import Runtime
-
-    runtime = Runtime(settings())
-    _started(runtime, "bridge worker")
+    runtime, lock = _start("bridge worker", web=False)
     runtime.start_workers()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -92,6 +153,8 @@ def worker() -> None:
     note("bridge worker running; Ctrl-C to stop")
     stop.wait()
     runtime.stop()
+    if lock is not None:
+        lock.release()
 
 
 @app.command()
@@ -136,8 +199,11 @@ def db_upgrade() -> None:
     """
     from bridge.db import describe_database, prepare_location
     from bridge.migrate import upgrade
+    from bridge.runtime.startup import check_database_url, reporting_database_errors
 
     url = settings().database_url
+    check_database_url(url)
     prepare_location(url)
-    upgrade(url)
+    with reporting_database_errors(url):
+        upgrade(url)
     say(f"database {describe_database(url)} is at the newest schema")

@@ -13,13 +13,14 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bridge.cli import PROG_NAMES, app
+from bridge.cli import app
+from bridge.cli.invocation import program
 from bridge.cli.output import say
+from bridge.cli.service import CONSOLE_USER
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
@@ -49,6 +50,110 @@ class Dialect(StrEnum):
 
 SIM_PANCAKE_KEY = "sim-pancake-api-key"  # the simulator's own, not a secret
 DEFAULT_BRIDGE_URL = "http://127.0.0.1:8080"  # `bridge run` with BRIDGE_HOST/BRIDGE_PORT unset
+
+
+# The lines that open and close each block to paste (shell comments: copied with the block, they
+# do nothing).
+PANCAKE_BLOCK_START = "# ---- 1 of 2, from the Pancake simulator: the settings and the shop ----"
+PANCAKE_BLOCK_END = "# ---- now paste the supplier simulator's block (2 of 2) ----"
+SUPPLIER_BLOCK_START = (
+    "# ---- 2 of 2, from the supplier simulator: the supplier, its mappings, a console login, "
+    "the bridge ----"
+)
+SUPPLIER_BLOCK_END = "# ---- the bridge runs until Ctrl-C ----"
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+# A fresh random value, made by the shell that pastes the block (never printed by this process).
+RANDOM = "\"$(python3 -c 'import secrets; print(secrets.token_urlsafe({}))')\""
+
+
+def pancake_block(url: str, bridge_url: str, shop_id: str, cli: str) -> list[str]:
+    """The settings a `bridge run` against this simulator needs, and the shop's commands.
+
+    Everything is set here, nothing assumed from the environment: a new secret key and a new
+    database in a new private folder (the simulators forget everything when stopped, so a run
+    against them starts afresh), the address the bridge listens on as --bridge-url says.
+    """
+    return [
+        PANCAKE_BLOCK_START,
+        f"export BRIDGE_SECRET_KEY={RANDOM.format(32)}",
+        'export BRIDGE_DATABASE_URL="sqlite:///$(mktemp -d)/bridge.db"',
+        *_listen_settings(bridge_url),
+        f"export BRIDGE_PUBLIC_URL={bridge_url}",
+        f"export BRIDGE_PANCAKE_BASE_URL={url}/api/v1",
+        f"export BRIDGE_PANCAKE_API_KEY={SIM_PANCAKE_KEY}",
+        f"export BRIDGE_WEBHOOK_SECRET={RANDOM.format(24)}",
+        f"{cli} shops add {shop_id}",
+        f"{cli} shops connect {shop_id}",
+        PANCAKE_BLOCK_END,
+    ]
+
+
+def _listen_settings(bridge_url: str) -> list[str]:
+    """BRIDGE_HOST and BRIDGE_PORT for a bridge Pancake reaches at ``bridge_url``."""
+    from urllib.parse import urlsplit
+
+    from bridge.errors import ConfigError
+
+    parts = urlsplit(bridge_url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+        parts = parts._replace(scheme="")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"--bridge-url {bridge_url} is not a URL the bridge can listen at: give "
+            "http://HOST:PORT (or the https:// address of a proxy in front of it)"
+        )
+    if parts.scheme == "https":
+        # TLS ends at a proxy or a tunnel, which forwards to the bridge on this machine.
+        return ["export BRIDGE_HOST=127.0.0.1 BRIDGE_PORT=8080  # where your https proxy forwards"]
+    loopback = parts.hostname in LOOPBACK_NAMES
+    listen = [
+        f"export BRIDGE_HOST={'127.0.0.1' if loopback else '0.0.0.0'} BRIDGE_PORT={port or 80}"
+    ]
+    if not loopback:
+        # Browsers send the console's Secure cookie over plain http to localhost only.
+        listen.append(
+            "export BRIDGE_CONSOLE_INSECURE_COOKIES=true  # plain http: for this try, never in "
+            "production"
+        )
+    return listen
+
+
+def supplier_block(
+    url: str,
+    name: str,
+    shop_id: str,
+    cli: str,
+    *,
+    key: tuple[str, str],
+    plans: dict[str, int],
+    fields: dict[str, dict[str, str]],
+) -> list[str]:
+    """The supplier's commands, its mappings, a console user, and the bridge started.
+
+    The console password is made by the pasting shell and shown there once; it goes to
+    `admin add-user` on standard input, so it is neither prompted for (a prompt in a pasted
+    block would swallow the lines after it) nor on a command line.
+    """
+    mapping = f"{cli} mappings add --shop {shop_id} --supplier {name}"
+    return [
+        SUPPLIER_BLOCK_START,
+        f"printf '%s\\n%s\\n' {key[0]} {key[1]} | {cli} suppliers add {name} "
+        f"--base-url {url}/api/v1 --api-key - --api-secret -",
+        *(
+            f"{mapping} --variation {variation} --plan {plan}"
+            + (f" --fields '{_json(fields[variation])}'" if variation in fields else "")
+            for variation, plan in plans.items()
+        ),
+        f"{cli} suppliers check {name}",
+        f"CONSOLE_PASSWORD={RANDOM.format(12)}",
+        f"printf '%s\\n' \"$CONSOLE_PASSWORD\" | {cli} admin add-user {CONSOLE_USER} --password -",
+        f'echo "console login: {CONSOLE_USER} / $CONSOLE_PASSWORD"',
+        f"{cli} run",
+        SUPPLIER_BLOCK_END,
+    ]
 
 
 @sim.command("pancake")
@@ -96,6 +201,7 @@ def pancake(
     from bridge.dev.simulators.control import pancake_app
     from bridge.dev.simulators.pancake import PancakeSimulator
 
+    _listen_settings(bridge_url)  # a --bridge-url it cannot use is refused before serving
     simulator = PancakeSimulator()
     simulator.add_shop(shop_id, api_key=SIM_PANCAKE_KEY, name="Shop thử nghiệm")
     variations = {NETFLIX: "Netflix Premium 1 tháng", CHATGPT: "ChatGPT Plus 1 tháng"}
@@ -105,7 +211,6 @@ def pancake(
         )
     try:
         with _served(pancake_app(simulator), host, port) as url:
-            cli = _prog()
             control = f"{url}/_control"
             order = {
                 "items": [{"variation_id": NETFLIX, "quantity": 1}],
@@ -117,20 +222,17 @@ def pancake(
                 f"  shop {shop_id} (API key {SIM_PANCAKE_KEY}), variations "
                 + ", ".join(variations),
                 "",
-                "Point a bridge at it (in another terminal, with BRIDGE_SECRET_KEY and a",
-                "throw-away BRIDGE_DATABASE_URL set):",
-                f"  export BRIDGE_PANCAKE_BASE_URL={url}/api/v1",
-                f"  export BRIDGE_PUBLIC_URL={bridge_url}",
-                f"  export BRIDGE_PANCAKE_API_KEY={SIM_PANCAKE_KEY}",
-                "  export BRIDGE_WEBHOOK_SECRET=\"$(python3 -c 'import secrets; "
-                "print(secrets.token_urlsafe(24))')\"",
-                f"  {cli} shops add {shop_id}",
-                f"  {cli} shops connect {shop_id}",
-                f"  {cli} run",
+                "In a third terminal, in the pancake-bridge folder, paste this block, then the "
+                "supplier simulator's:",
                 "",
-                f"Control API (JSON; GET {control} lists every route):",
+                *pancake_block(url, bridge_url, shop_id, program()),
+                "",
+                "Then place an order as a customer would (in a fourth terminal), and read its "
+                "note:",
                 f"  curl -s -X POST {control}/shops/{shop_id}/orders -d '{_json(order)}'",
                 f"  curl -s {control}/shops/{shop_id}/orders/1",
+                "",
+                f"Control API (JSON; GET {control} lists every route):",
                 f"  curl -s {control}/deliveries",
                 f"  curl -s -X PUT {control}/shops/{shop_id}/webhook "
                 '-d \'{"url": "https://other.example/hook"}\'',
@@ -212,22 +314,25 @@ def supplier(
         )
     )
     with _served(supplier_app(simulator), host, port) as url:
-        cli = _prog()
         control = f"{url}/_control"
         fault = {"error_code": "INSUFFICIENT_BALANCE", "path_contains": "orders/create"}
-        mapping = f"{cli} mappings add --shop {shop_id} --supplier {name}"
         _banner(
             f"Supplier simulator (Shop API v1, {dialect.value} dialect): {url}/api/v1",
             f"  plans {INSTANT_PLAN} (instant, {INSTANT_STOCK} in stock) and {MANUAL_PLAN} "
             f"(manual, needs an e-mail); balance {balance:,.0f}",
             "",
-            "Add it to the bridge (the simulator's keys are fake ones):",
-            f"  printf '%s\\n%s\\n' {DEMO_API_KEY} {DEMO_API_SECRET} | {cli} suppliers add "
-            f"{name} --base-url {url}/api/v1 --api-key - --api-secret -",
-            f"  {mapping} --variation {NETFLIX} --plan {INSTANT_PLAN}",
-            f"  {mapping} --variation {CHATGPT} --plan {MANUAL_PLAN} "
-            '--fields \'{"email": "{order.bill_email}"}\'',
-            f"  {cli} suppliers check {name}",
+            "Paste this block after the Pancake simulator's, in the same terminal (the "
+            "simulator's keys are fake ones):",
+            "",
+            *supplier_block(
+                url,
+                name,
+                shop_id,
+                program(),
+                key=(DEMO_API_KEY, DEMO_API_SECRET),
+                plans={NETFLIX: INSTANT_PLAN, CHATGPT: MANUAL_PLAN},
+                fields={CHATGPT: {"email": "{order.bill_email}"}},
+            ),
             "",
             f"Control API (JSON; GET {control} lists every route):",
             f"  curl -s {control}/ledger",
@@ -244,22 +349,6 @@ def _json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _prog() -> str:
-    """How to run this program again, for the commands it prints: its name when the shell finds
-    this very program by it, else its path (``uv run`` does not put it on the PATH), else the
-    interpreter with ``-m`` (``python -m bridge.cli``)."""
-    import shlex
-    import shutil
-
-    started = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
-    if started is not None and started.name in PROG_NAMES and started.is_file():
-        found = shutil.which(started.name)
-        if found is not None and Path(found).resolve() == started.resolve():
-            return started.name
-        return shlex.quote(str(started.resolve()))
-    return f"{shlex.quote(sys.executable)} -m bridge.cli"
-
-
 def _banner(*lines: str) -> None:
     for line in lines:
         say(line)
@@ -270,19 +359,11 @@ def _banner(*lines: str) -> None:
 @contextmanager
 def _served(asgi: ASGIApp, host: str, port: int) -> Iterator[str]:
     """The app served on host:port for the length of the block; the URL to reach it by."""
-    import socket
-
-    from bridge.errors import ConfigError
+    from bridge.runtime.startup import check_port
     from bridge.web.server import ServerThread, free_port
 
     # Refused here, in one sentence, rather than as uvicorn's traceback of a failed bind.
-    try:
-        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-            probe.bind((host, port))
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot listen on {host}:{port} ({exc.strerror}): choose another --port"
-        ) from None
+    check_port(host, port, setting="--port")
     server = ServerThread(asgi, host=host, port=port or free_port(host)).start()
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     try:

@@ -64,14 +64,11 @@ def secret_box(settings: Settings) -> SecretBox:
 
 
 def open_engine(settings: Settings) -> Engine:
-    """An engine on the database, migrated first when ``auto_migrate`` is on (and needed)."""
-    from bridge.db import make_engine
-    from bridge.migrate import ensure_current
+    """An engine on the database, migrated first when ``auto_migrate`` is on (and needed); a
+    database that cannot be opened is one sentence (``bridge.runtime.startup``)."""
+    from bridge.runtime.startup import open_database
 
-    engine = make_engine(settings.database_url)
-    if settings.auto_migrate:
-        ensure_current(settings.database_url, engine=engine)
-    return engine
+    return open_database(settings)
 
 
 @contextmanager

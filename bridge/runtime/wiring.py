@@ -14,9 +14,8 @@ from dramatiq.brokers.stub import StubBroker
 from starlette.applications import Starlette
 
 from bridge import metrics
-from bridge.db import make_engine
 from bridge.logs import protect_library_loggers
-from bridge.migrate import ensure_current
+from bridge.runtime.startup import open_database
 from bridge.secrets import SecretBox, prove_key
 from bridge.settings import Settings
 from bridge.supplier.budget import Budgets
@@ -99,10 +98,10 @@ class Runtime:
         # The key is judged before the database is touched, and proved against the database
         # before anything reads a stored secret: a wrong key stops here, with one sentence.
         self.box = SecretBox.for_settings(settings, secret_key=secret_key)
-        self.engine = make_engine(settings.database_url)
+        # Connected (and migrated when auto_migrate is on) here: a database that cannot be
+        # opened is one sentence (bridge/runtime/startup.py), not a failure at the first query.
+        self.engine = open_database(settings)
         try:
-            if settings.auto_migrate:
-                ensure_current(settings.database_url, engine=self.engine)
             self.key_proof = prove_key(self.engine, self.box)
         except BaseException:
             self.engine.dispose()

@@ -1,19 +1,17 @@
-"""`bridge sim pancake|supplier`: the simulators as real processes, driven over their control API,
-with a real `bridge run` configured by pasting the commands they print."""
+"""`bridge sim pancake|supplier`: the simulators as real processes, driven over their control API
+(tests/cli/test_walkthrough.py pastes what they print into a shell and runs a real `bridge run`)."""
 
 from __future__ import annotations
 
 import queue
 import re
-import secrets
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import httpx
 import pytest
@@ -21,12 +19,13 @@ import pytest
 from bridge.dev.simulators.control import PANCAKE_ROUTES, SUPPLIER_ROUTES
 from bridge.web.server import free_port
 from tests.cli.test_main import cli_env, run  # noqa: F401  (cli_env is a fixture)
+from tests.cli.test_walkthrough import block
 from tests.conftest import bridge_cli, clean_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 BANNER_END = "Ctrl-C stops it."
 SIM_PANCAKE_KEY = "sim-pancake-api-key"
-NETFLIX, CHATGPT = "var-netflix-1m", "var-chatgpt-1m"
+NETFLIX = "var-netflix-1m"
 
 
 class Process:
@@ -95,135 +94,6 @@ def processes() -> Iterator[Callable[..., Process]]:
         process.stop()
 
 
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = condition()
-        except httpx.TransportError:
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
-
-
-# `python -m bridge.cli` is how the tests start the program, and so how it says to run it again.
-PROG = f"{sys.executable} -m bridge.cli"
-
-
-def pasted(banner: list[str]) -> list[str]:
-    """The commands a banner says to paste, as a person would copy them."""
-    starts = ("  export ", "  printf ", f"  {PROG} ")
-    return [line.strip() for line in banner if line.startswith(starts)]
-
-
-def test_a_real_bridge_run_against_both_simulators_configured_from_what_they_print(
-    processes: Callable[..., Process], tmp_path: Path
-) -> None:
-    pancake_port, supplier_port, bridge_port = free_port(), free_port(), free_port()
-    bridge_url = f"http://127.0.0.1:{bridge_port}"
-    pancake = processes("sim", "pancake", "--port", str(pancake_port), "--bridge-url", bridge_url)
-    supplier = processes("sim", "supplier", "--port", str(supplier_port), "--name", "caoshop-sim")
-    pancake_banner, supplier_banner = pancake.banner(), supplier.banner()
-    pancake_url, supplier_url = (
-        f"http://127.0.0.1:{pancake_port}",
-        f"http://127.0.0.1:{supplier_port}",
-    )
-    assert pancake_banner[0] == f"Pancake POS simulator: {pancake_url}/api/v1"
-    assert (
-        supplier_banner[0]
-        == f"Supplier simulator (Shop API v1, full dialect): {supplier_url}/api/v1"
-    )
-
-    # Paste what they print into a shell, as the owner would (`bridge run` last, on its own).
-    commands = pasted(pancake_banner) + pasted(supplier_banner)
-    commands.remove(f"{PROG} run")
-    assert len(commands) == 10, commands
-    env = clean_environment() | {
-        "BRIDGE_SECRET_KEY": secrets.token_urlsafe(32),
-        "BRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'bridge.db'}",
-    }
-    script = tmp_path / "paste.sh"
-    script.write_text("set -eu\n" + "\n".join(commands) + "\nenv | grep '^BRIDGE_' > bridge.env\n")
-    shell = subprocess.run(
-        ["bash", str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
-    )
-    assert shell.returncode == 0, shell.stdout + shell.stderr
-    assert (
-        f"shop 4: Pancake sends orders, variations_warehouses webhooks to {bridge_url}"
-        in shell.stdout
-    )
-    # `suppliers check` passed (set -e), and saw the simulated catalogue.
-    assert "2 plans (1 instant) in 2 products" in shell.stdout
-
-    exported = dict(
-        line.split("=", 1) for line in (tmp_path / "bridge.env").read_text().splitlines()
-    )
-    bridge = processes(
-        "run",
-        env=env
-        | exported
-        | {
-            "BRIDGE_PORT": str(bridge_port),
-            "BRIDGE_POLL_INITIAL_SECONDS": "0.3",
-            "BRIDGE_POLL_MAX_SECONDS": "1",
-            "BRIDGE_SWEEP_INTERVAL_SECONDS": "1",
-        },
-    )
-    wait_for(lambda: httpx.get(f"{bridge_url}/healthz").is_success, "bridge run to listen")
-
-    with httpx.Client(timeout=10) as http:
-        placed = http.post(
-            f"{pancake_url}/_control/shops/4/orders",
-            json={
-                "items": [
-                    {"variation_id": NETFLIX, "quantity": 2},
-                    {"variation_id": CHATGPT, "quantity": 1},
-                ],
-                "bill_email": "khach@example.com",
-                "note": "Khách cần gấp",
-                "confirm": True,
-            },
-        )
-        assert placed.status_code == 200, placed.text
-        order = placed.json()
-        assert (order["status"], order["status_name"]) == (1, "submitted")
-
-        def ledger() -> list[dict[str, Any]]:
-            purchases: list[dict[str, Any]] = http.get(f"{supplier_url}/_control/ledger").json()[
-                "purchases"
-            ]
-            return purchases
-
-        bought = wait_for(lambda: len(ledger()) == 2 and ledger(), "both lines to be bought")
-        manual = next(p for p in bought if p["plan_id"] == 320)
-        assert manual["status"] == "pending"
-        assert manual["fields"] == {"email": "khach@example.com"}
-        completed = http.post(
-            f"{supplier_url}/_control/complete", json={"trans_id": manual["trans_id"]}
-        )
-        assert completed.json() == {"completed": 1}
-
-        def note() -> str:
-            shown = http.get(f"{pancake_url}/_control/shops/4/orders/{order['order_id']}")
-            return str(shown.json()["note"])
-
-        wait_for(
-            lambda: all(p["trans_id"] in note() for p in bought), "both deliveries in the note"
-        )
-        assert note().startswith("Khách cần gấp")
-        assert sorted((p["plan_id"], p["quantity"]) for p in ledger()) == [(319, 2), (320, 1)]
-        deliveries = http.get(f"{pancake_url}/_control/deliveries").json()
-        assert deliveries, "Pancake sent its webhooks to the bridge"
-        assert {d["result"] for d in deliveries} == {200}
-
-    assert bridge.stop() in (0, 130)
-    assert pancake.stop() == 0
-    assert supplier.stop() == 0
-
-
 @pytest.mark.parametrize("dialect", ["full", "short"])
 def test_faults_injected_through_the_supplier_control_api_are_what_the_check_then_names(
     processes: Callable[..., Process],
@@ -236,7 +106,7 @@ def test_faults_injected_through_the_supplier_control_api_are_what_the_check_the
     banner = supplier.banner()
     assert banner[0].startswith(f"Supplier simulator (Shop API v1, {dialect} dialect)")
     url = f"http://127.0.0.1:{port}"
-    [add] = [line for line in pasted(banner) if "suppliers add" in line]
+    [add] = [line for line in block(banner) if "suppliers add" in line]
     key, secret = add.split()[2:4]  # printf '%s\n%s\n' KEY SECRET | ...
     argv = ["suppliers", "add", "sim", "--base-url", f"{url}/api/v1", "--api-key", key]
     assert run(capsys, *argv, "--api-secret", secret)[0] == 0
