@@ -14,6 +14,7 @@ from bridge.states import FulfilmentState
 from mappings.models import MappingChange, MappingChoice
 from tests.cli.test_orders import reported_and_read, run, run_json, sandbox  # noqa: F401
 from tests.e2e.world import CAOSHOP, CHATGPT, NETFLIX, SHOPKEY, SPOTIFY, UNMAPPED
+from tests.unchanged import every_row
 
 SHOP = "4"
 
@@ -58,6 +59,7 @@ def test_add_checks_the_plan_against_the_catalogue_unless_offline(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     before = choices(sandbox)
+    everything = every_row(sandbox.runtime.engine)
 
     code, out, err = add(capsys, UNMAPPED, 9999)
     assert (code, out) == (2, "")
@@ -70,8 +72,17 @@ def test_add_checks_the_plan_against_the_catalogue_unless_offline(
     code, _, err = add(capsys, UNMAPPED, 320, "--fields", email)  # 450,000 for a 100,000 item
     assert code == 2
     assert "this choice loses 350,000 on every sale" in err
+    code, _, err = add(capsys, "var-canva-typo", 319)
+    assert code == 2
+    assert err.startswith("error: Pancake has no variation var-canva-typo in shop 4")
+    typo = '{"email": "{order.bill_emial}"}'
+    code, _, err = add(capsys, UNMAPPED, 320, "--fields", typo, "--offline")  # read nothing
+    assert code == 2
+    assert "email: {order.bill_emial}: an order has no field bill_emial" in err
+    assert "(did you mean {order.bill_email}?)" in err
     assert choices(sandbox) == before, "nothing is saved"
-    assert catalogue_reads(sandbox, CAOSHOP) == 3, "each add read the catalogue"
+    assert every_row(sandbox.runtime.engine) == everything
+    assert catalogue_reads(sandbox, CAOSHOP) == 4, "each add read the catalogue"
 
     code, out, err = add(capsys, UNMAPPED, 320, "--fields", email, "--allow-loss")
     assert (code, err) == (0, "")
@@ -85,7 +96,7 @@ def test_add_checks_the_plan_against_the_catalogue_unless_offline(
         "choice 6 added: shop 4 variation v-other -> caoshop-sim plan 9999 "
         "(not checked: --offline)",
     )
-    assert catalogue_reads(sandbox, CAOSHOP) == 4, "--offline reads nothing"
+    assert catalogue_reads(sandbox, CAOSHOP) == 5, "--offline reads nothing"
     assert [(c.variation_id, c.plan_id) for c in choices(sandbox)[4:]] == [
         (UNMAPPED, 320),
         ("v-other", 9999),
@@ -172,6 +183,10 @@ def test_edit_enable_disable_remove_and_the_audit_trail(
     code, _, err = run(capsys, "mappings", "edit", "--choice", "2", "--plan", "9999")
     assert code == 2
     assert "plan 9999 is not in caoshop-sim's catalogue" in err
+    argv = ["mappings", "edit", "--choice", "3", "--fields", '{"email": "{order.bill_emial}"}']
+    code, _, err = run(capsys, *argv, "--offline")
+    assert code == 2
+    assert "did you mean {order.bill_email}?" in err
     code, _, err = run(capsys, "mappings", "edit", "--choice", "3", "--no-fields")
     assert code == 2
     assert "requires the fields email" in err, "the template must keep covering the plan"
