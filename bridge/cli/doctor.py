@@ -160,8 +160,10 @@ def _reachable_database(current: Settings, found: Diagnosis) -> Engine | None:
 
     from bridge.db import make_engine, sqlite_path
     from bridge.errors import SettingsError
+    from bridge.runtime.startup import check_database_url
 
     try:
+        check_database_url(current.database_url)  # a URL that names no usable database
         path = sqlite_path(current.database_url)
         if path is not None and not path.is_file():
             found.add("database", False, "no database file yet: `bridge db upgrade` creates it")
