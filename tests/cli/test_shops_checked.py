@@ -4,6 +4,7 @@ enabled again), and a shop with lines in flight is not removed. Against the simu
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -187,8 +188,6 @@ def reported_and_read_again(world: Sandbox, order_id: str) -> int:
 
 
 def json_run(capsys: pytest.CaptureFixture[str], *argv: str) -> list[dict[str, object]]:
-    import json
-
     code, out, err = run(capsys, *argv, "--json")
     assert (code, err) == (0, "")
     found: list[dict[str, object]] = json.loads(out)
@@ -268,6 +267,9 @@ def test_a_disabled_shop_records_its_orders_buys_nothing_and_buys_them_once_enab
     assert catch_up(world.runtime.ctx, catchup_id) == []
     assert world.pancake.count_calls("GET", f"/shops/{shop}/orders") == listed_before
     assert synced_shops(world) == set()
+    code, out, _ = run(capsys, "doctor", "--json")
+    [check] = [c for c in json.loads(out)["checks"] if c["check"] == f"shop {shop} key"]
+    assert (check["unknown"], check["detail"].split(":")[0]) == (True, "disabled")
 
     # A line in flight keeps the shop; the manual plan's credentials still reach its order.
     code, _, err = run(capsys, "shops", "remove", shop)
