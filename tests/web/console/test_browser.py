@@ -18,7 +18,7 @@ from bridge.dev.sandbox import Sandbox
 from bridge.states import FulfilmentState
 from bridge.web.console.labels import ALERT_KINDS, FIELDS, VOCABULARIES
 from bridge.web.console.models import ConsoleAudit
-from tests.e2e.world import CAOSHOP, NETFLIX, UNMAPPED, purchases_per_plan
+from tests.e2e.world import CAOSHOP, CHATGPT, NETFLIX, UNMAPPED, purchases_per_plan
 from tests.web.console.conftest import PASSWORD, USER, start_world
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -269,6 +269,7 @@ def test_every_page_speaks_plainly_in_both_languages_on_a_phone_and_a_desk(
                 f"{world.bridge_url}/admin/lines/{annotated}",
                 f"{world.bridge_url}/admin/lines/{parked}",
                 f"{world.bridge_url}/admin/mappings/variation/{world.shop_id}/{NETFLIX}",
+                f"{world.bridge_url}/admin/mappings/variation/{world.shop_id}/{CHATGPT}",
             ]
             for url in pages:
                 page.goto(url)
@@ -281,6 +282,16 @@ def test_every_page_speaks_plainly_in_both_languages_on_a_phone_and_a_desk(
                 page.screenshot(
                     path=str(SCREENSHOTS / f"{language}-{width}-{name[:60]}.png"), full_page=True
                 )
+
+            # The mapping's trail shows values as `bridge mappings history` prints them.
+            trail = page.locator("[data-testid=trail]")  # the last page: ChatGPT's mapping
+            expect(trail.locator("[data-field=fields_template]").first).to_contain_text(
+                '{"email": "{order.bill_email}"}'
+            )
+            expect(trail.locator("[data-field=enabled]").first).to_contain_text(
+                {"vi": "có", "en": "yes"}[language]
+            )
+            expect(trail).not_to_contain_text("{'email'")
 
             page.goto(world.bridge_url + "/admin/fulfilment/list")
             row = page.locator(f"tr[data-sa-pk='{parked}']")

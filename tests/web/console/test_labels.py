@@ -7,16 +7,32 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from babel.messages.extract import extract_from_dir
 from starlette_admin import i18n as library
 
+import bridge.web.console
 from bridge.web.console.i18n import compiled, install, moment, negotiated, zone_label
 from bridge.web.console.labels import FIELDS, VOCABULARIES, field_label, label, shown
-from bridge.web.console.messages import console_messages
 
 SHOP = ZoneInfo("Asia/Ho_Chi_Minh")
+CONSOLE = Path(bridge.web.console.__file__).parent
+# Babel's extractors: jinja2's for the templates (``_()``, ``gettext``, ``ngettext``), Python's
+# for the modules, with the marker and the lazy form the console uses.
+METHODS = [("templates/**.html", "jinja2.ext:babel_extract"), ("*.py", "python")]
+OPTIONS = {"templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "N_": None}
+
+
+def console_messages() -> set[str | tuple[str, str]]:
+    """Each message id the console's templates and modules show (a plural: both forms)."""
+    found: set[str | tuple[str, str]] = set()
+    for _, _, message, _, _ in extract_from_dir(str(CONSOLE), METHODS, OPTIONS, KEYWORDS):
+        found.add(message if isinstance(message, str) else (message[0], message[1]))
+    return found
 
 
 @pytest.fixture
