@@ -197,16 +197,11 @@ def print_fields(pairs: Sequence[tuple[str, object]]) -> None:
 
 
 def command_line(*words: str) -> str:
-    """The command a person pastes to run ``bridge <words>`` the way they ran this one: with
-    the name they typed (``bridge`` or ``pancake-bridge``), under ``uv run`` when it set ``UV``."""
-    import os
+    """The shell line a person pastes to run ``bridge <words>`` (never the bare ``bridge``,
+    which on Debian is iproute2's: see ``bridge.cli.invocation``)."""
+    from bridge.cli.invocation import program
 
-    import click
-
-    context = click.get_current_context(silent=True)
-    name = context.find_root().info_name if context else None
-    prefix = "uv run " if os.environ.get("UV") else ""
-    return f"{prefix}{name or 'bridge'} {' '.join(words)}"
+    return " ".join([program(), *words])
 
 
 class SyncProgress:

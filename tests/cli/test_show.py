@@ -16,6 +16,7 @@ import pytest
 from sqlmodel import select
 
 from bridge.cli import main
+from bridge.cli.invocation import program
 from bridge.cli.output import local_time
 from bridge.db import session_scope
 from bridge.dev.sandbox import Sandbox
@@ -149,8 +150,8 @@ def test_a_delivered_line_says_what_was_bought_for_whom_and_that_nothing_is_left
     assert got["Codes"] == "1 received, 1 in the note"
     assert LOCAL_TIME.fullmatch(got["Received"]), got["Received"]
     assert got["Next"].startswith("nothing.")
-    assert got["Next"].endswith(f"bridge fulfilments resend {shown.delivered}")
-    assert f"bridge orders show {shown.order_pk}" in got["Order"]
+    assert got["Next"].endswith(f"{program()} fulfilments resend {shown.delivered}")
+    assert f"{program()} orders show {shown.order_pk}" in got["Order"]
     header = out.split("Purchase attempts:\n")[1].splitlines()[0]
     assert re.split(r" {2,}", header)[:3] == ["Attempt", "Supplier", "Plan"]
     assert "Bought" in out
@@ -164,7 +165,7 @@ def test_a_line_that_needs_a_person_says_why_and_the_command_to_run(
     got = fields(out)
     assert got["State"] == "Needs a person"
     assert "unmapped" in got["Why"]
-    assert got["Next"].endswith(f"bridge fulfilments retry {shown.unmapped}")
+    assert got["Next"].endswith(f"{program()} fulfilments retry {shown.unmapped}")
     assert "Supplier" not in got, "no supplier was chosen: the line is left out, not `None`"
     assert got["Codes"] == "none yet"
     assert out.rstrip().endswith("Purchase attempts: none")
@@ -188,9 +189,8 @@ def test_fulfilments_show_json_is_the_whole_record(
 
 
 def test_an_order_says_whose_it_is_its_lines_and_which_needs_a_person(
-    shown: Shown, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    shown: Shown, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("UV", "/usr/bin/uv")  # under `uv run`: the command says so
     out = show(capsys, "orders", "show", str(shown.order_pk))
     assert_for_people(out, shown.world)
     assert out.startswith(f"Order {shown.order_id} in shop {shown.world.shop_id} ")
@@ -201,7 +201,7 @@ def test_an_order_says_whose_it_is_its_lines_and_which_needs_a_person(
     assert got["Lines"] == "2: 1 Done: codes in the note, 1 Needs a person"
     assert LOCAL_TIME.fullmatch(got["Placed"]), got["Placed"]
     assert got["Next"] == (
-        f"line(s) {shown.unmapped} need a person: uv run bridge fulfilments show {shown.unmapped}"
+        f"line(s) {shown.unmapped} need a person: {program()} fulfilments show {shown.unmapped}"
     )
     table = out.split("Lines:\n")[1]
     assert re.split(r" {2,}", table.splitlines()[0])[:2] == ["Line", "Item"]
@@ -209,9 +209,8 @@ def test_an_order_says_whose_it_is_its_lines_and_which_needs_a_person(
 
 
 def test_a_failed_order_says_why_and_the_retry(
-    shown: Shown, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    shown: Shown, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.delenv("UV", raising=False)  # not under `uv run`: the command as typed
     out = show(capsys, "orders", "show", str(shown.failed_pk))
     assert_for_people(out, shown.world)
     got = fields(out)
@@ -220,7 +219,8 @@ def test_a_failed_order_says_why_and_the_retry(
     assert "Lines:\n" not in out
     assert "404" in got["Why"]
     assert (
-        got["Next"] == f"fix the cause in Pancake, then run: bridge orders retry {shown.failed_pk}"
+        got["Next"]
+        == f"fix the cause in Pancake, then run: {program()} orders retry {shown.failed_pk}"
     )
     record = json.loads(show(capsys, "orders", "show", str(shown.failed_pk), "--json"))
     assert (record["state"], record["failure_kind"]) == ("failed", "pancake_refused")
