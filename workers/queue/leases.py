@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, update
+from sqlalchemy import ColumnElement, delete, or_, update
 from sqlmodel import col
 
 from bridge.db import insert_ignore, session_scope
@@ -51,3 +51,13 @@ def take_named(ctx: Context, name: str, holder: str, ttl_seconds: float) -> bool
             .values(holder=holder, expires_at=expires)
         )
         return result.rowcount == 1
+
+
+def release_named(ctx: Context, name: str, holder: str) -> None:
+    """Give the named lease up if ``holder`` holds it: the next taker need not wait it out."""
+    with session_scope(ctx.engine) as session:
+        session.connection().execute(
+            delete(SchedulerLease)
+            .where(col(SchedulerLease.name) == name)
+            .where(col(SchedulerLease.holder) == holder)
+        )

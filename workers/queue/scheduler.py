@@ -5,6 +5,11 @@ function of the context that returns the messages to send. It ticks every ``hear
 (or every sweep interval, if shorter), holding its lease for ``heartbeat_timeout_seconds``: a dead
 holder is replaced as fast as any dead worker. Each tick runs the watch jobs (what dead workers
 left behind must not wait for the sweep); the periodic jobs run every ``sweep_interval_seconds``.
+
+The lease is renewed before each job, and a holder that finds it gone stops the tick there: a job
+slower than the lease (a stalled host, a slow database) never runs on beside its successor's. A
+clean stop gives the lease up, so a restart hands over at the next tick, not after the timeout.
+Taking and losing it are logged (``scheduler.lease.taken`` / ``.lost``), naming the holder.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from bridge.logs import event
 from workers.queue.context import Context
 from workers.queue.dispatch import Send
 from workers.queue.heartbeat import new_worker_id
-from workers.queue.leases import take_named
+from workers.queue.leases import release_named, take_named
 
 LEASE_NAME = "scheduler"
 
@@ -44,6 +49,7 @@ class Scheduler:
         self._watch = tuple(watch)
         self._holder = holder or new_worker_id()
         self._periodic_due = 0.0  # monotonic; at once when this process takes the lease
+        self._holding = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
 
@@ -54,21 +60,40 @@ class Scheduler:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=10)
+        if self._holding:
+            try:
+                release_named(self._ctx, LEASE_NAME, self._holder)
+                self._set_holding(False)
+            except Exception as exc:  # noqa: BLE001 - it runs out on its timeout instead
+                event("scheduler.release.failed", logging.WARNING, error=type(exc).__name__)
 
     def tick(self) -> bool:
-        """One tick: False when another process holds the lease."""
-        settings = self._ctx.settings
-        ttl = max(settings.heartbeat_timeout_seconds, 2 * self._period())
-        if not take_named(self._ctx, LEASE_NAME, self._holder, ttl_seconds=ttl):
-            self._periodic_due = 0.0
+        """One tick: False when another process holds the lease (or took it mid-tick)."""
+        if not self._renew():
             return False
         for job in self._watch:
             self._dispatch(job(self._ctx))
         if time.monotonic() >= self._periodic_due:
-            self._periodic_due = time.monotonic() + settings.sweep_interval_seconds
+            self._periodic_due = time.monotonic() + self._ctx.settings.sweep_interval_seconds
             for job in self._jobs:
+                if not self._renew():
+                    return False
                 self._dispatch(job(self._ctx))
         return True
+
+    def _renew(self) -> bool:
+        """Take or renew the lease; whether this process holds it now."""
+        ttl = max(self._ctx.settings.heartbeat_timeout_seconds, 2 * self._period())
+        held = take_named(self._ctx, LEASE_NAME, self._holder, ttl_seconds=ttl)
+        if not held:
+            self._periodic_due = 0.0
+        self._set_holding(held)
+        return held
+
+    def _set_holding(self, held: bool) -> None:
+        if held != self._holding:
+            self._holding = held
+            event("scheduler.lease.taken" if held else "scheduler.lease.lost", holder=self._holder)
 
     def _period(self) -> float:
         settings = self._ctx.settings
