@@ -121,32 +121,25 @@ def _listen_settings(bridge_url: str) -> list[str]:
     return listen
 
 
-def supplier_block(
-    url: str,
-    name: str,
-    shop_id: str,
-    cli: str,
-    *,
-    key: tuple[str, str],
-    plans: dict[str, int],
-    fields: dict[str, dict[str, str]],
-) -> list[str]:
-    """The supplier's commands, its mappings, a console user, and the bridge started.
+def supplier_block(url: str, name: str, shop_id: str, cli: str) -> list[str]:
+    """The supplier's commands (its fake keys), the sample plans' mappings, a console user, and
+    the bridge started.
 
     The console password is made by the pasting shell and shown there once; it goes to
     `admin add-user` on standard input, so it is neither prompted for (a prompt in a pasted
     block would swallow the lines after it) nor on a command line.
     """
+    from bridge.dev.demo import CHATGPT, INSTANT_PLAN, MANUAL_PLAN, NETFLIX
+    from bridge.dev.simulators.supplier import DEMO_API_KEY, DEMO_API_SECRET
+
     mapping = f"{cli} mappings add --shop {shop_id} --supplier {name}"
+    email = _json({"email": "{order.bill_email}"})  # the manual plan's required field
     return [
         SUPPLIER_BLOCK_START,
-        f"printf '%s\\n%s\\n' {key[0]} {key[1]} | {cli} suppliers add {name} "
+        f"printf '%s\\n%s\\n' {DEMO_API_KEY} {DEMO_API_SECRET} | {cli} suppliers add {name} "
         f"--base-url {url}/api/v1 --api-key - --api-secret -",
-        *(
-            f"{mapping} --variation {variation} --plan {plan}"
-            + (f" --fields '{_json(fields[variation])}'" if variation in fields else "")
-            for variation, plan in plans.items()
-        ),
+        f"{mapping} --variation {NETFLIX} --plan {INSTANT_PLAN}",
+        f"{mapping} --variation {CHATGPT} --plan {MANUAL_PLAN} --fields '{email}'",
         f"{cli} suppliers check {name}",
         f"CONSOLE_PASSWORD={RANDOM.format(12)}",
         f"printf '%s\\n' \"$CONSOLE_PASSWORD\" | {cli} admin add-user {CONSOLE_USER} --password -",
@@ -154,6 +147,19 @@ def supplier_block(
         f"{cli} run",
         SUPPLIER_BLOCK_END,
     ]
+
+
+def order_lines(url: str, shop_id: str) -> list[str]:
+    """How a customer's order is placed (and confirmed) in the simulator, and its note read."""
+    from bridge.dev.demo import NETFLIX
+
+    control = f"{url}/_control/shops/{shop_id}/orders"
+    order = {
+        "items": [{"variation_id": NETFLIX, "quantity": 1}],
+        "bill_email": "khach@example.com",
+        "confirm": True,
+    }
+    return [f"curl -s -X POST {control} -d '{_json(order)}'", f"curl -s {control}/1"]
 
 
 @sim.command("pancake")
@@ -212,11 +218,6 @@ def pancake(
     try:
         with _served(pancake_app(simulator), host, port) as url:
             control = f"{url}/_control"
-            order = {
-                "items": [{"variation_id": NETFLIX, "quantity": 1}],
-                "bill_email": "khach@example.com",
-                "confirm": True,
-            }
             _banner(
                 f"Pancake POS simulator: {url}/api/v1",
                 f"  shop {shop_id} (API key {SIM_PANCAKE_KEY}), variations "
@@ -229,8 +230,7 @@ def pancake(
                 "",
                 "Then place an order as a customer would (in a fourth terminal), and read its "
                 "note:",
-                f"  curl -s -X POST {control}/shops/{shop_id}/orders -d '{_json(order)}'",
-                f"  curl -s {control}/shops/{shop_id}/orders/1",
+                *(f"  {line}" for line in order_lines(url, shop_id)),
                 "",
                 f"Control API (JSON; GET {control} lists every route):",
                 f"  curl -s {control}/deliveries",
@@ -295,15 +295,13 @@ def supplier(
       pancake-bridge sim supplier --port 8082 --dialect short
     """
     from bridge.dev.demo import (
-        CHATGPT,
         INSTANT_PLAN,
         INSTANT_STOCK,
         MANUAL_PLAN,
-        NETFLIX,
         add_sample_plans,
     )
     from bridge.dev.simulators.control import supplier_app
-    from bridge.dev.simulators.supplier import DEMO_API_KEY, DEMO_API_SECRET, SupplierSimulator
+    from bridge.dev.simulators.supplier import SupplierSimulator
 
     simulator = add_sample_plans(
         SupplierSimulator(
@@ -324,15 +322,7 @@ def supplier(
             "Paste this block after the Pancake simulator's, in the same terminal (the "
             "simulator's keys are fake ones):",
             "",
-            *supplier_block(
-                url,
-                name,
-                shop_id,
-                program(),
-                key=(DEMO_API_KEY, DEMO_API_SECRET),
-                plans={NETFLIX: INSTANT_PLAN, CHATGPT: MANUAL_PLAN},
-                fields={CHATGPT: {"email": "{order.bill_email}"}},
-            ),
+            *supplier_block(url, name, shop_id, program()),
             "",
             f"Control API (JSON; GET {control} lists every route):",
             f"  curl -s {control}/ledger",

@@ -220,3 +220,22 @@ def test_pasting_what_the_simulators_print_delivers_an_order_and_opens_the_conso
     assert terminal.stop() in (0, 130)
     assert pancake.stop() in (0, 130)
     assert supplier.stop() in (0, 130)
+
+
+def test_the_readme_walkthrough_pastes_what_the_simulators_print() -> None:
+    """The README's walk-through shows the very lines the simulators print at their default
+    ports (what the paste test above runs), so following the README alone works."""
+    from bridge.cli.sim import DEFAULT_BRIDGE_URL, order_lines, pancake_block, supplier_block
+
+    # Compared line by line without the indentation that keeps a block inside its list item.
+    readme = [line.strip() for line in README.read_text(encoding="utf-8").splitlines()]
+    cli = "uv run bridge"
+    assert any(line.startswith(f"{cli} sim pancake") for line in readme)
+    assert any(line.startswith(f"{cli} sim supplier") for line in readme)
+    for shown in (
+        pancake_block("http://127.0.0.1:8081", DEFAULT_BRIDGE_URL, "4", cli),
+        supplier_block("http://127.0.0.1:8082", "sim", "4", cli),
+        order_lines("http://127.0.0.1:8081", "4"),
+    ):
+        starts = [i for i, line in enumerate(readme) if line == shown[0]]
+        assert any(readme[i : i + len(shown)] == shown for i in starts), "\n".join(shown)
