@@ -53,6 +53,9 @@ class HostsWorld(FaultWorld):
         self.lan = lan
         self._forwarder = Forwarder(lan.gateway)
 
+    def __enter__(self) -> HostsWorld:
+        return self.start()
+
     def _on_lan(self, url: str) -> str:
         return url.replace(f"//{LOOPBACK}:", f"//{self.lan.gateway}:").replace(
             f"@{LOOPBACK}:", f"@{self.lan.gateway}:"
