@@ -1,7 +1,9 @@
 """The one place that turns an error into what the operator sees and the exit status.
 
 * ``OperatorError`` (``ConfigError``, ``SettingsError``, ``Refused``): ``error: <message>`` on
-  stderr, exit 2 (fix the input and run again);
+  stderr, exit 2 (fix the input and run again); every start-up failure a person can cause (a
+  database URL, a database down, a port in use, a SQLite file another process holds) is one,
+  made a sentence by ``bridge/runtime/startup.py``;
 * a usage error (unknown option, a value that is not one of the choices): Typer's usage and
   ``Error: <message>`` on stderr, exit 2;
 * ``NotFound`` and any other ``LookupError``: ``error: <message>``, exit 1;

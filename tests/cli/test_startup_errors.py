@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bridge.cli.invocation import program
 from bridge.runtime.startup import hold_database
 from bridge.settings import get_settings
 from bridge.web.server import free_port
@@ -223,14 +224,16 @@ def test_a_second_bridge_run_on_the_same_sqlite_file_is_refused_while_the_first_
     tmp_path: Path,
 ) -> None:
     first_port, second_port = free_port(), free_port()
-    first = subprocess.Popen(
-        bridge_cli("run"),
-        cwd=ROOT,
-        env=real_env(tmp_path, first_port),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    first_said = tmp_path / "first.err"
+    with first_said.open("w") as stderr:
+        first = subprocess.Popen(
+            bridge_cli("run"),
+            cwd=ROOT,
+            env=real_env(tmp_path, first_port),
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,
+        )
     try:
         health = f"http://127.0.0.1:{first_port}/healthz"
         deadline = time.monotonic() + 60
@@ -238,6 +241,13 @@ def test_a_second_bridge_run_on_the_same_sqlite_file_is_refused_while_the_first_
             assert first.poll() is None, "the first bridge run exited"
             assert time.monotonic() < deadline, "the first bridge run did not start"
             time.sleep(0.2)
+        # Where the console is, and, with no user yet, the command that makes one.
+        said = first_said.read_text().splitlines()
+        assert said[1:3] == [
+            f"console: http://127.0.0.1:{first_port}/admin/",
+            "no console user yet: make one (it asks for the password) with "
+            f"`{program(ROOT)} admin add-user admin`",
+        ], said
 
         second = subprocess.run(
             bridge_cli("run"),
