@@ -38,6 +38,8 @@ RAW = sorted(
 )
 RAW_WORD = re.compile(r"\b(" + "|".join(RAW) + r")\b")
 SECONDS = re.compile(r"\b\d{1,2}:\d{2}:\d{2}")  # a time to the second, or with microseconds
+# How long an expectation waits for its state: the machine running the tests may be busy.
+WAIT_MS = 15_000
 ACTIONS = "a.btn, button:not(.navbar-toggler):not([data-bs-toggle]), [data-sa-is-row-action]"
 
 
@@ -57,6 +59,7 @@ def browser() -> Iterator[playwright_api.Browser]:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     if not CHROMIUM.exists():
         pytest.fail("Debian's chromium is missing: apt-get install -y chromium (.ci/run does)")
+    expect.set_options(timeout=WAIT_MS)
     with playwright_api.sync_playwright() as driver:
         chromium = driver.chromium.launch(executable_path=str(CHROMIUM), headless=True)
         try:
@@ -325,6 +328,8 @@ def test_the_switch_changes_the_language_and_keeps_it(
     the next pages stay so."""
     page = open_page(browser, world, "vi", DESK)
     try:
+        # The switch's handler is bound once the page has loaded: a click before that is lost.
+        page.wait_for_load_state("load")
         switch = page.locator("button.dropdown-toggle", has_text="Tiếng Việt")
         expect(switch).to_be_visible()
         switch.click()
