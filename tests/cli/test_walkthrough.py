@@ -239,3 +239,48 @@ def test_the_readme_walkthrough_pastes_what_the_simulators_print() -> None:
     ):
         starts = [i for i, line in enumerate(readme) if line == shown[0]]
         assert any(readme[i : i + len(shown)] == shown for i in starts), "\n".join(shown)
+
+
+@pytest.mark.parametrize(
+    ("bridge_url", "listen"),
+    [
+        ("http://127.0.0.1:27080", ["export BRIDGE_HOST=127.0.0.1 BRIDGE_PORT=27080"]),
+        ("http://localhost", ["export BRIDGE_HOST=127.0.0.1 BRIDGE_PORT=80"]),
+        # Another machine reaches it by name: every interface, and the console's cookie over
+        # plain http (a browser sends a Secure cookie over http to localhost only).
+        (
+            "http://bridge-vm.test:9000",
+            [
+                "export BRIDGE_HOST=0.0.0.0 BRIDGE_PORT=9000",
+                "export BRIDGE_CONSOLE_INSECURE_COOKIES=true  # plain http: for this try, never "
+                "in production",
+            ],
+        ),
+        # TLS ends at a proxy or tunnel in front, which forwards to this machine.
+        (
+            "https://abc.trycloudflare.com",
+            ["export BRIDGE_HOST=127.0.0.1 BRIDGE_PORT=8080  # where your https proxy forwards"],
+        ),
+    ],
+)
+def test_the_pancake_block_listens_where_the_bridge_url_says(
+    bridge_url: str, listen: list[str]
+) -> None:
+    from bridge.cli.sim import pancake_block
+
+    lines = pancake_block("http://127.0.0.1:8081", bridge_url, "4", "uv run bridge")
+    assert lines[3 : 3 + len(listen)] == listen
+    assert f"export BRIDGE_PUBLIC_URL={bridge_url}" in lines
+
+
+def test_a_bridge_url_it_cannot_listen_at_is_refused_before_serving(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tests.cli.test_main import run
+
+    code, out, err = run(capsys, "sim", "pancake", "--port", "0", "--bridge-url", "bridge:8080")
+    assert (code, out) == (2, "")
+    assert err == (
+        "error: --bridge-url bridge:8080 is not a URL the bridge can listen at: give "
+        "http://HOST:PORT (or the https:// address of a proxy in front of it)\n"
+    )
