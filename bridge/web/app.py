@@ -48,7 +48,7 @@ from bridge.pancake.webhooks import (
 )
 from bridge.routes import WEBHOOK_PATH, WEBHOOK_SECRET_HEADER, WEBHOOK_TOKEN_PARAM
 from bridge.secrets import SecretBox
-from bridge.web.guard import error_response
+from bridge.web.guard import ReadFirst, error_response
 from bridge.web.ingest import EventRecorder, Incoming, Outcome, UnstorableWebhook
 from bridge.web.observe import Observe
 
@@ -139,21 +139,21 @@ def _ping() -> Response:
 async def _unproven(request: Request) -> Response:
     """A request without the shop's credentials: Pancake's ping, or refused. Of its body, at most
     ``PING_MAX_BYTES`` (and one chunk) are read."""
-    refused = _error(
+    declared = request.headers.get("content-length")
+    if declared is None or (declared.isdigit() and int(declared) <= PING_MAX_BYTES):
+        body = b""
+        try:
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > PING_MAX_BYTES:
+                    break
+        except ClientDisconnect:
+            return Response(status_code=400)  # nobody hears it (or the guard has answered)
+        if is_ping(body):
+            return _ping()
+    return _error(
         401, f"missing or wrong {SECRET_HEADER} header or {WEBHOOK_TOKEN_PARAM}", "rejected:secret"
     )
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > PING_MAX_BYTES):
-        return refused
-    body = b""
-    try:
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > PING_MAX_BYTES:
-                return refused
-    except ClientDisconnect:
-        return refused  # nobody hears it (or the guard has answered)
-    return _ping() if is_ping(body) else refused
 
 
 def create_app(
@@ -233,11 +233,12 @@ def create_app(
         # Someone who opens the bridge's address wants the console.
         return RedirectResponse(request.url_for("admin:index").path, status_code=303)
 
+    webhook = Route(WEBHOOK_PATH, pancake_webhook, methods=["POST"])
     observe = observe or Observe(engine)
     app = Starlette(
         routes=[
             *([Route("/", home, methods=["GET"])] if console is not None else []),
-            Route(WEBHOOK_PATH, pancake_webhook, methods=["POST"]),
+            webhook,
             Route("/healthz", health, methods=["GET"]),
             Route("/readyz", observe.ready, methods=["GET"]),
             Route("/metrics", observe.scrape, methods=["GET"]),
@@ -246,4 +247,7 @@ def create_app(
     )
     if console is not None:
         console(app)
+    # Every route but the webhook's gets its body whole, read through the guard (its cap,
+    # deadline and budget): the webhook's reads it only once the sender has proven itself.
+    app.add_middleware(ReadFirst, streamed=[webhook])
     return app

@@ -15,14 +15,20 @@ however it ends, so neither a disconnect nor a timeout can leak budget. When the
 it answers for the app and tells the app the client is gone; whatever the app then sends is
 dropped. A response sent before its request's body was read closes the connection, so the rest
 of that body is never waited for. Refusals quote nothing of the request.
+
+A route that is not written to stop on a body cut short (the console's library logs every
+exception of a request with its traceback) is put behind ``ReadFirst``: it gets its body whole,
+read through the guard all the same, or is never called.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bridge.web.limits import HttpLimits
@@ -214,6 +220,47 @@ class _Exchange:
                 # for, which only closing the connection achieves.
                 message["headers"] = [*headers, (b"connection", b"close")]
         await self._send(message)
+
+
+class ReadFirst:
+    """Reads a request's body whole (through the guard's receive) before the app sees it, for
+    every route but the ``streamed`` ones, which read it themselves. A body that did not arrive
+    (refused by the guard, or its client gone) never reaches the app."""
+
+    def __init__(self, app: ASGIApp, streamed: Sequence[BaseRoute]) -> None:
+        self._app = app
+        self._streamed = tuple(streamed)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self._is_streamed(scope):
+            await self._app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # nobody to answer, or the guard has answered
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        await self._app(scope, _replay(b"".join(chunks), receive), send)
+
+    def _is_streamed(self, scope: Scope) -> bool:
+        return any(route.matches(scope)[0] is not Match.NONE for route in self._streamed)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """The body read first, then the connection's own messages (a disconnect)."""
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
 
 
 async def _answer(refused: _Refused, scope: Scope, receive: Receive, send: Send) -> None:
