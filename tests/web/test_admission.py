@@ -213,6 +213,25 @@ def test_past_the_connection_cap_a_request_is_answered_503_at_once(
     assert status == 200
 
 
+def test_a_console_form_that_does_not_fit_is_refused_as_it_is_read_without_a_traceback(
+    bridge: live.LiveBridge,
+) -> None:
+    """The budget holds for every route: the console's form reader gets the body through the
+    guard too (chunk by chunk, no length declared), and the guard's refusal ends the request
+    quietly."""
+    chunk = b"a" * 65536
+    body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(15)) + b"0\r\n\r\n"
+    request = (
+        b"POST /admin/login HTTP/1.1\r\nHost: bridge\r\nTransfer-Encoding: chunked\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\n\r\n"
+    )
+    status, fields, answered = answer(connect(bridge, request + body), within=5)
+    assert (status, fields["retry-after"]) == (503, "5")
+    assert json.loads(answered)["error"] == "the bridge is busy; please retry later"
+    assert httpx.get(bridge.url + "/healthz").status_code == 200
+    assert "Traceback" not in bridge.log.read_text()
+
+
 def test_the_root_leads_to_the_console(bridge: live.LiveBridge) -> None:
     answered = httpx.get(bridge.url + "/")
     assert answered.status_code in (302, 303, 307)
