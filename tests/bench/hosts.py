@@ -16,7 +16,11 @@ order needs at least 2 supplier calls (orders/create, one orders/status read), s
 measured between the first purchase and the last note; the strict figure charges the burst an
 unused budget allows when the run starts (one window per key) as budget spent. Also printed: each
 host's share of the purchases, the 429s the suppliers answered and the double purchases (both
-must be 0).
+must be 0). Then the host running the scheduler is SIGKILLed while it holds purchases the
+suppliers committed but have not answered yet: the seconds until the other host holds the
+scheduler's lease and until it took those purchases back, at the default heartbeat (a silent
+host is dead after ``BRIDGE_HEARTBEAT_TIMEOUT_SECONDS``, noticed within one
+``BRIDGE_HEARTBEAT_SECONDS`` tick); every order still gets its note, bought once.
 """
 
 from __future__ import annotations
@@ -27,18 +31,26 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
+from sqlmodel import select
 
+from bridge.db import session_scope
+from bridge.settings import Settings
 from bridge.states import AttemptOutcome, FulfilmentState
 from tests.conftest import PG_ADMIN_URL
+from tests.faults.waiting import wait_until
 from tests.faults.world import CANVA, CAOSHOP, NETFLIX, SHOPKEY
 from tests.hosts.network import Lan, namespaces_possible
 from tests.hosts.world import HostsWorld
+from workers.queue.models import SchedulerLease
 
 CALLS_PER_ORDER_FLOOR = 2
+TAKEOVER_ROUNDS = 5
 SECOND_KEY = "sk_live_e5f6a7b8" + "1" * 24
 
 
@@ -55,6 +67,75 @@ def fresh_database() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@dataclass(frozen=True)
+class Takeover:
+    heartbeat: float
+    timeout: float
+    scheduler: float  # kill -> the survivor logs scheduler.lease.taken
+    lines: int  # purchases in flight on the killed host
+    lines_after: float  # kill -> none of them still held by it
+
+
+def takeover(world: HostsWorld) -> Takeover:
+    """Kill the scheduler's host while it holds committed purchases whose answers are held back;
+    time the survivor's takeover of the lease and of the lines, then let every order finish."""
+    settings = Settings()  # the workers run the default heartbeat
+    with session_scope(world.sandbox.runtime.engine) as session:
+        [lease] = session.exec(select(SchedulerLease)).all()
+    [victim] = [w for w in world.workers if lease.holder.split(":")[1] == str(w.pid)]
+    survivor = 1 - victim.index
+
+    def held() -> list[int]:
+        return [
+            a.fulfilment_id
+            for a in world.attempts()
+            if a.outcome == AttemptOutcome.IN_FLIGHT
+            and a.sent_at is not None
+            and (a.worker_id or "::").split(":")[1] == str(victim.pid)
+        ]
+
+    def bought() -> int:
+        return sum(len(sim.ledger) for sim in world.suppliers.values())
+
+    def bought_at_least(count: int) -> Callable[[], bool]:
+        return lambda: bought() >= count
+
+    for _ in range(TAKEOVER_ROUNDS):
+        # Long enough to kill the host after the last commit, short enough for a round to end
+        # soon when the other host claimed them all (each host's queue consumer takes a batch).
+        for sim in world.suppliers.values():
+            sim.create_latency_seconds = 8.0
+        target = bought() + 8
+        orders = [world.place_order([(product, 1)]) for product in (NETFLIX, CANVA) * 4]
+        wait_until(bought_at_least(target), 60, "the orders committed")
+        lines = held()
+        if lines:
+            break
+        world.wait_all_settled(orders, timeout=120, states=frozenset({FulfilmentState.ANNOTATED}))
+    else:
+        print(f"(the scheduler's host claimed no held purchase in {TAKEOVER_ROUNDS} rounds)")
+    before = len(world.events(survivor, "scheduler.lease.taken"))
+    killed_at = time.time()
+    world.kill_worker(victim.index)
+    for sim in world.suppliers.values():
+        sim.create_latency_seconds = 0.0
+    wait_until(lambda: not set(held()) & set(lines), 60, "the killed host's purchases")
+    lines_after = time.time() - killed_at
+    wait_until(
+        lambda: len(world.events(survivor, "scheduler.lease.taken")) > before, 60, "the lease"
+    )
+    taken = world.events(survivor, "scheduler.lease.taken")[-1]
+    scheduler = datetime.fromisoformat(str(taken["ts"])).timestamp() - killed_at
+    world.wait_all_settled(orders, timeout=120, states=frozenset({FulfilmentState.ANNOTATED}))
+    return Takeover(
+        settings.heartbeat_seconds,
+        settings.heartbeat_timeout_seconds,
+        scheduler,
+        len(lines),
+        lines_after,
+    )
 
 
 def main() -> int:
@@ -91,6 +172,7 @@ def main() -> int:
                 "BRIDGE_STOCK_SYNC_ENABLED": "false",
                 "BRIDGE_CATCHUP_INTERVAL_SECONDS": str(minute),
                 "BRIDGE_CATCHUP_OVERLAP_SECONDS": str(minute),
+                "BRIDGE_LOG_LEVEL": "INFO",  # the scheduler's lease.taken lines
             },
         ) as world,
     ):
@@ -116,6 +198,7 @@ def main() -> int:
         )
         per_key = {name: len(sim.ledger) for name, sim in world.suppliers.items()}
         calls = sum(len(sim.calls) for sim in world.suppliers.values())
+        taken = takeover(world)
         count_429 = world.count_429()
         doubles = world.double_purchases()
 
@@ -132,6 +215,11 @@ def main() -> int:
     print(f"supplier calls per order:    {calls / fulfilled:.2f}")
     print(f"429s seen:                   {count_429}")
     print(f"double purchases:            {doubles}")
+    print(
+        f"host killed (heartbeat {taken.heartbeat:g} s, timeout {taken.timeout:g} s): "
+        f"scheduler taken over after {taken.scheduler:.1f} s, its {taken.lines} purchase(s) "
+        f"after {taken.lines_after:.1f} s (bound {taken.timeout + taken.heartbeat:g} s)"
+    )
     print(f"strict ratio (start-up burst charged): {strict / ceiling:.2f}")
     print(f"hosts_throughput_ratio={per_minute / ceiling:.2f}")
     return 0 if count_429 == 0 and doubles == 0 else 1
