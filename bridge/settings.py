@@ -136,11 +136,11 @@ class Settings(BaseSettings):
     # Transient failures (Pancake 5xx, supplier reads) are retried this many times before `failed`.
     max_step_failures: int = 12
     # The API budget per supplier key (Shop API v1: 60 a minute, 10,000 a day). The margin keeps
-    # a couple of requests in hand for clock and ordering differences between hosts.
+    # that many requests a window in hand (the limiter needs none: bridge.supplier.budget).
     supplier_rate_limit: int = 60
     supplier_rate_window_seconds: float = 60.0
     supplier_daily_limit: int = 10_000
-    supplier_rate_margin: int = 1
+    supplier_rate_margin: int = 0
     # account/info is read this often per supplier (the key's own limits, permissions, expiry and
     # today's usage); a newly added supplier at once.
     supplier_account_check_seconds: float = Field(default=3600.0, gt=0)

@@ -9,9 +9,29 @@ that dies mid-request frees its slot eventually), and when the answer comes back
 with that moment. The supplier counted the request at or before its answer, so an
 entry never leaves our window before it leaves the supplier's, however late it was delivered. On
 top of that the window is 2% longer than the supplier's (at least 0.1 s: a supplier that stamps
-whole seconds) and ``margin`` fewer requests are admitted per window. With Redis the log lives in
-a sorted set updated atomically by Lua scripts on Redis' own clock (one clock for every host);
-without Redis it lives in this process.
+whole seconds, or counts a second more than its window). With Redis the log lives in a sorted set
+updated atomically by Lua scripts on Redis' own clock (one clock for every host); without Redis it
+lives in this process.
+
+That is enough for the supplier never to count more than ``limit``, however requests overtake
+one another between hosts, so no request is kept in hand (``margin`` 0; a positive ``margin``
+admits that many fewer per window, for a supplier that counts something else too). Take any
+moment the supplier receives a request and the requests it then counts (received less than a
+window earlier), and the last of them all to be admitted, at ``t``. Each of the others was
+admitted before ``t``, and its entry lasts from its admission until a guarded window after its
+answer, past ``t`` since its reception, which the supplier still counts, is no earlier than ``t``.
+So at ``t`` the log held all the others, fewer than ``limit``: the supplier counts at most
+``limit``. (Before the two stamps a request overtaken on its way could be counted late: the
+margin of one request was for that.)
+
+Catalogue reads share the key with purchases as *background* requests (``acquire(...,
+background=True)``, the client's ``BACKGROUND_PATHS``): one is admitted only while the window
+holds fewer than ``limit - BACKGROUND_RESERVE`` requests, and one call's ``spacing`` (the guarded
+window / the limit) after the last background request of any process (a key in the same log
+holds when). A full read therefore never fills the window: a purchase finds the reserved slot
+free, and a second purchase right after it waits for the next slot to free, at most about one
+call's spacing later since background requests were admitted that far apart; when both wait for
+it, only the purchase may take it. A read alone runs at the key's full rate, evenly spread.
 
 A rate-limit refusal that still happens (``penalize``) blocks the key and lowers the limit for a
 while. With a Retry-After (the docs' 429, a proxy in front) the block lasts what it announces.
@@ -67,6 +87,10 @@ SLOWDOWN_WINDOWS = 5
 # answered at any moment, which frees its slot one window later.
 IN_FLIGHT_POLL_SECONDS = 0.1
 
+# Background requests (catalogue reads) leave this many slots of the window to the others, and
+# are admitted at most one per ``BudgetRule.spacing``: see the module's docstring.
+BACKGROUND_RESERVE = 1
+
 Ticket = NewType("Ticket", str)
 """One admitted request's entry in the log, handed back to ``Budget.answered``."""
 
@@ -84,7 +108,9 @@ class BudgetRule:
     limit: int = 60
     window_seconds: float = 60.0
     daily_limit: int = 10_000
-    margin: int = 1
+    # Requests kept in hand per window. 0 is safe: see the module's docstring (why the log never
+    # holds fewer requests than the supplier counts).
+    margin: int = 0
     # Longer than a request's whole timeout (45 s): an entry never answered (a timeout, a process
     # that died mid-request) is treated as answered then.
     in_flight_seconds: float = 60.0
@@ -101,10 +127,23 @@ class BudgetRule:
         base = max(1, self.limit - self.margin)
         return max(1, int(base * SLOWDOWN_FACTOR)) if slowed else base
 
+    @property
+    def spacing(self) -> float:
+        """One call's spacing at the key's full rate: background requests come no closer."""
+        return self.guarded_window / self.effective(False)
+
+
+def background_limit(limit: int) -> int:
+    """The requests a window may hold for a background request to be admitted (a key of one
+    request a window has nothing to reserve)."""
+    return max(1, limit - BACKGROUND_RESERVE)
+
 
 class Budget(Protocol):
-    def acquire(self, max_wait: float) -> Ticket:
-        """Wait for a slot (at most ``max_wait`` seconds) or raise ``BudgetExhausted``."""
+    def acquire(self, max_wait: float, *, background: bool = False) -> Ticket:
+        """Wait for a slot (at most ``max_wait`` seconds) or raise ``BudgetExhausted``.
+        ``background``: a request nobody waits for (a catalogue page), admitted only when it
+        leaves a slot for the others and one call's spacing after the last such request."""
 
     def answered(self, ticket: Ticket) -> None:
         """The supplier answered the request admitted with ``ticket``, now."""
@@ -174,16 +213,18 @@ class LocalBudget:
         # The limit learned from the last refusals without Retry-After, and until when it holds.
         self._learned = 0
         self._learned_until = 0.0
+        # No background request before this (one call's spacing after the last one).
+        self._background_next = 0.0
 
-    def acquire(self, max_wait: float) -> Ticket:
+    def acquire(self, max_wait: float, *, background: bool = False) -> Ticket:
         deadline = time.monotonic() + max_wait
         while True:
-            ticket, wait, reason = self._try()
+            ticket, wait, reason = self._try(background)
             if ticket is not None:
                 return ticket
             _wait_or_raise(wait, max_wait, deadline, reason)
 
-    def _try(self) -> tuple[Ticket | None, float, str]:
+    def _try(self, background: bool) -> tuple[Ticket | None, float, str]:
         with self._lock:
             now = self._clock()
             if now < self._blocked_until:
@@ -194,12 +235,18 @@ class LocalBudget:
             limit = self.rule.effective(now < self._slow_until)
             if now < self._learned_until:
                 limit = min(limit, self._learned)
+            if background:
+                limit = background_limit(limit)
             if len(self._sent) >= limit:
                 oldest = min(self._sent.values())
                 return None, _slot_wait(oldest, window, now), "per-minute limit reached"
+            if background and now < self._background_next:
+                return None, self._background_next - now, "background requests spaced out"
             day = _day(now)
             if self._days.get(day, 0) >= self.rule.daily_limit:
                 return None, _seconds_to_next_day(now), "daily limit reached"
+            if background:
+                self._background_next = now + self.rule.spacing
             ticket = Ticket(uuid.uuid4().hex)
             self._sent[ticket] = now + self.rule.in_flight_seconds
             self._days = {day: self._days.get(day, 0) + 1}
@@ -299,27 +346,36 @@ def _recovering(first_arg: int, body: str) -> str:
     )
 
 
-# KEYS: log zset, day counter, slowed flag, epoch, blocked-until, learned limit. ARGV: the
-# recovery block, then limit, slowed limit, daily limit, member, in-flight ms, in-flight poll ms.
-# Returns {ms to wait (0 = admitted, -1 = the day's budget is spent), epoch, day count, 1 when
-# the wait is a block}. Unanswered entries are scored in the future (see the docstring).
+# KEYS: log zset, day counter, slowed flag, epoch, blocked-until, learned limit, next background
+# admission. ARGV: limit, slowed limit, daily limit, member, in-flight ms, in-flight poll ms,
+# background reserve (0: not a background request), spacing ms, then the recovery block.
+# Returns {ms to wait (0 = admitted, -1 = the day's budget is spent), epoch, day count, why (see
+# ``_WAIT_REASONS``)}. Unanswered entries are scored in the future (see the docstring).
 _ACQUIRE = _recovering(
-    7,
+    9,
     """
 local blocked = tonumber(redis.call('GET', KEYS[5]) or '0')
 if blocked > now then return {blocked - now, epoch, day, 1} end
-local window = tonumber(ARGV[7])
+local window = tonumber(ARGV[9])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local limit = tonumber(ARGV[1])
 if redis.call('EXISTS', KEYS[3]) == 1 then limit = tonumber(ARGV[2]) end
 local learned = tonumber(redis.call('GET', KEYS[6]) or '0')
 if learned > 0 and learned < limit then limit = learned end
+local reserve = tonumber(ARGV[7])
+if reserve > 0 then limit = math.max(1, limit - reserve) end
 if redis.call('ZCARD', KEYS[1]) >= limit then
   local oldest = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2])
   if oldest > now then return {tonumber(ARGV[6]), epoch, day, 0} end
   return {math.max(1, oldest + window - now), epoch, day, 0}
 end
+local spacing = tonumber(ARGV[8])
+if reserve > 0 then
+  local next_at = tonumber(redis.call('GET', KEYS[7]) or '0')
+  if next_at > now then return {next_at - now, epoch, day, 2} end
+end
 if day >= tonumber(ARGV[3]) then return {-1, epoch, day, 0} end
+if reserve > 0 then redis.call('SET', KEYS[7], now + spacing, 'PX', spacing + 1000) end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[5]), ARGV[4])
 redis.call('PEXPIRE', KEYS[1], window + tonumber(ARGV[5]))
 day = redis.call('INCR', KEYS[2])
@@ -383,6 +439,14 @@ return {epoch, day}
 )
 
 
+# Why ``_ACQUIRE`` says to wait, by the number it returns with the wait.
+_WAIT_REASONS = (
+    "per-minute limit reached",
+    "the key is blocked after a refusal",
+    "background requests spaced out",
+)
+
+
 class RedisBudget:
     """The limiter shared by every process that talks to the same Redis.
 
@@ -409,7 +473,15 @@ class RedisBudget:
     def _keys(self) -> list[str]:
         p = self._prefix
         day = f"{p}:day:{_day(time.time())}"
-        return [f"{p}:log", day, f"{p}:slowed", f"{p}:epoch", f"{p}:blocked", f"{p}:learned"]
+        return [
+            f"{p}:log",
+            day,
+            f"{p}:slowed",
+            f"{p}:epoch",
+            f"{p}:blocked",
+            f"{p}:learned",
+            f"{p}:background",
+        ]
 
     def _recovery_args(self) -> list[str | int]:
         """The store's epoch this process saw last, and what to put back if it is gone."""
@@ -433,7 +505,7 @@ class RedisBudget:
             self._epoch = epoch.decode()
             self._day_seen = (_day(time.time()), int(day_count))
 
-    def acquire(self, max_wait: float) -> Ticket:
+    def acquire(self, max_wait: float, *, background: bool = False) -> Ticket:
         deadline = time.monotonic() + max_wait
         rule = self.rule
         while True:
@@ -447,6 +519,8 @@ class RedisBudget:
                     ticket,
                     int(rule.in_flight_seconds * 1000),
                     int(IN_FLIGHT_POLL_SECONDS * 1000),
+                    BACKGROUND_RESERVE if background else 0,
+                    max(1, int(rule.spacing * 1000)),
                     *self._recovery_args(),
                 ],
             )
@@ -457,8 +531,7 @@ class RedisBudget:
                 return ticket
             if waited < 0:
                 raise BudgetExhausted(_seconds_to_next_day(time.time()), "daily limit reached")
-            reason = "the key is blocked after a refusal" if blocked else "per-minute limit reached"
-            _wait_or_raise(waited / 1000, max_wait, deadline, reason)
+            _wait_or_raise(waited / 1000, max_wait, deadline, _WAIT_REASONS[int(blocked)])
 
     def answered(self, ticket: Ticket) -> None:
         with self._lock:
@@ -471,7 +544,7 @@ class RedisBudget:
             event("budget.answered.unrecorded", logging.WARNING, error=type(exc).__name__)
 
     def penalize(self, retry_after: float | None) -> float:
-        log, _, slowed, _, blocked, learned = self._keys()
+        log, _, slowed, _, blocked, learned, _ = self._keys()
         window = self.rule.guarded_window
         block = window if retry_after is None else retry_after
         try:

@@ -66,6 +66,9 @@ READ_RETRY_BASE = 0.5
 READ_RETRY_CAP = 10.0
 # The largest answer read, decompressed: a catalogue page of 100 products is a few hundred KB.
 MAX_ANSWER_BYTES = 2 * 2**20
+# Catalogue reads: nobody waits on one, and a full read takes hundreds. They take the budget as
+# background requests (``Budget.acquire``), so a purchase never queues behind a catalogue.
+BACKGROUND_PATHS = frozenset({"products/list", "categories/list"})
 # Timeouts that mean the call used up its deadline after the request may have left.
 _DEADLINE_SPENT = (httpx.ReadTimeout, httpx.WriteTimeout)
 
@@ -316,7 +319,8 @@ class SupplierClient:
     ) -> tuple[httpx.Response, dict[str, Any]]:
         """``_send`` within the supplier's share of threads."""
         if ticket is None and self._budget is not None:
-            ticket = self._budget.acquire(self._budget_wait)  # raises BudgetExhausted: nothing sent
+            # raises BudgetExhausted: nothing sent
+            ticket = self._budget.acquire(self._budget_wait, background=path in BACKGROUND_PATHS)
         self.calls += 1
         try:
             answer = self._exchange(request, path, ticket)

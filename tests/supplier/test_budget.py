@@ -326,3 +326,31 @@ def test_a_pause_blocks_the_key_and_never_shortens_a_longer_block(
     with pytest.raises(BudgetExhausted, match="blocked") as caught:
         budget.acquire(max_wait=0)
     assert caught.value.retry_after > 3500
+
+
+@pytest.mark.parametrize("store", ["local", "redis"])
+def test_background_requests_leave_a_slot_and_come_one_spacing_apart(
+    store: str, request: pytest.FixtureRequest
+) -> None:
+    """Two "processes" on Redis: the spacing and the reserve hold across them."""
+    reader: Budget
+    buyer: Budget
+    if store == "local":
+        reader = buyer = LocalBudget(RULE)
+    else:
+        budgets, namespace = request.getfixturevalue("redis_budgets")
+        other = Budgets(RULE, REDIS_URL, namespace)
+        request.addfinalizer(other.close)
+        reader, buyer = budgets.for_key("sk_live_shared"), other.for_key("sk_live_shared")
+    reader.answered(reader.acquire(max_wait=0, background=True))
+    with pytest.raises(BudgetExhausted, match="spaced") as caught:
+        reader.acquire(max_wait=0, background=True)
+    assert 0 < caught.value.retry_after <= RULE.spacing
+    started = time.monotonic()
+    for _ in range(RULE.limit - 2):
+        reader.answered(reader.acquire(max_wait=1.0, background=True))
+    # One spacing between each; the window now holds limit - 1: no more background.
+    assert time.monotonic() - started >= (RULE.limit - 2) * RULE.spacing * 0.9
+    with pytest.raises(BudgetExhausted, match="per-minute"):
+        reader.acquire(max_wait=0, background=True)
+    send(buyer)  # the slot left for a purchase, at once

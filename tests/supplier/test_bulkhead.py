@@ -77,7 +77,7 @@ class RecordingBudget:
         self.taken: list[Ticket] = []
         self.answered_tickets: list[Ticket] = []
 
-    def acquire(self, max_wait: float) -> Ticket:
+    def acquire(self, max_wait: float, *, background: bool = False) -> Ticket:
         ticket = Ticket(f"t{len(self.taken)}")
         self.taken.append(ticket)
         return ticket

@@ -317,7 +317,7 @@ class RecordingBudget:
         self.penalties: list[float | None] = []
         self.pauses: list[float] = []
 
-    def acquire(self, max_wait: float) -> Ticket:
+    def acquire(self, max_wait: float, *, background: bool = False) -> Ticket:
         self.admitted.append(Ticket(f"t{len(self.admitted)}"))
         return self.admitted[-1]
 
