@@ -109,8 +109,9 @@ def reporting_database_errors(url: str) -> Iterator[None]:
 
     try:
         yield
-    except (OperationalError, DatabaseError) as exc:
-        sentence = database_problem(url, exc.orig if exc.orig is not None else exc)
+    except DatabaseError as exc:
+        cause = exc.orig if exc.orig is not None else exc
+        sentence = database_problem(url, cause, operational=isinstance(exc, OperationalError))
         if sentence is None:
             raise
         raise SettingsError(sentence) from None
@@ -124,9 +125,11 @@ def reporting_database_errors(url: str) -> Iterator[None]:
         ) from None
 
 
-def database_problem(url: str, cause: BaseException) -> str | None:
+def database_problem(url: str, cause: BaseException, *, operational: bool) -> str | None:
     """What a driver's error on opening the database means and what to do; None when it is not
-    one a setting or a stopped server explains (a bug keeps its traceback)."""
+    one a setting or a stopped server explains (a bug, a migration's own error, keeps its
+    traceback). ``operational``: the driver's OperationalError (the connection, the server),
+    as opposed to an error in what was asked of it."""
     from sqlalchemy.engine import make_url
 
     from bridge.db import sqlite_path
@@ -146,19 +149,26 @@ def database_problem(url: str, cause: BaseException) -> str | None:
             )
         return None
     parsed = make_url(url)
-    where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
-    if "does not exist" in reason and "database" in reason:
+    host, port = parsed.host or "localhost", parsed.port or 5432
+    where, user = f"{host}:{port}", parsed.username or "postgres"
+    if operational and reason.startswith("database ") and "does not exist" in reason:
         name = parsed.database or ""
         return (
             f'the PostgreSQL database "{name}" does not exist on {where}: create it '
-            f"(createdb -h {parsed.host or 'localhost'} -p {parsed.port or 5432} "
-            f"-U {parsed.username or 'postgres'} {name}) or correct the database name in "
+            f"(createdb -h {host} -p {port} -U {user} {name}) or correct the database name in "
             f"{URL_SETTING}."
         )
-    if any(
-        phrase in reason
-        for phrase in ("role", "password", "authentication", "pg_hba", "permission denied")
-    ):
+    if "permission denied" in reason:
+        # The login worked; the user may not create the bridge's tables (the migrations).
+        return (
+            f"the PostgreSQL user {user} may not create the bridge's tables in "
+            f'"{parsed.database}" ({reason}): make it the database\'s owner '
+            f'(ALTER DATABASE "{parsed.database}" OWNER TO {user}) or use the owner in '
+            f"{URL_SETTING}."
+        )
+    if not operational:
+        return None
+    if any(phrase in reason for phrase in ("role", "password", "authentication", "pg_hba")):
         return (
             f"PostgreSQL at {where} refused the login ({reason}): correct the user and password "
             f"in {URL_SETTING}, or give that user access."

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, text
 
 from bridge.cli.invocation import program
 from bridge.runtime.startup import hold_database
@@ -158,6 +159,47 @@ def test_a_database_that_cannot_be_used_is_one_line_and_exit_2(
     assert not caplog.records, "nothing logged: nothing started"
     assert set(threading.enumerate()) <= threads, "no thread left behind"
     assert port_is_free(bridge_env), "the port is not held"
+
+
+@pytest.fixture
+def powerless_user() -> Iterator[str]:
+    """A PostgreSQL database and a user that may log in to it but create nothing there (as
+    PostgreSQL 15 and later make any user but the owner), dropped afterwards."""
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    name = f"bridge_powerless_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE ROLE "{name}" LOGIN'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    # What PostgreSQL 15 does by default, done here for older servers too.
+    owner = create_engine(f"{PG_SERVER}/{name}", isolation_level="AUTOCOMMIT")
+    with owner.connect() as conn:
+        conn.execute(text("REVOKE CREATE ON SCHEMA public FROM PUBLIC"))
+    owner.dispose()
+    try:
+        yield f"{PG_SERVER.replace('postgres@', f'{name}@')}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'DROP ROLE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+def test_a_user_that_may_not_create_the_tables_is_one_line(
+    bridge_env: int,
+    powerless_user: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("BRIDGE_DATABASE_URL", powerless_user)
+    name = powerless_user.rsplit("/", 1)[1]
+    code, out, err = run(capsys, "run")
+    assert (code, out) == (2, "")
+    assert err == (
+        f'error: the PostgreSQL user {name} may not create the bridge\'s tables in "{name}" '
+        f"(permission denied for schema public): make it the database's owner (ALTER DATABASE "
+        f'"{name}" OWNER TO {name}) or use the owner in BRIDGE_DATABASE_URL.\n'
+    )
 
 
 def test_a_sqlite_file_that_is_not_a_database_is_one_line(
