@@ -241,8 +241,10 @@ class FaultWorld:
             "BRIDGE_LEASE_SECONDS": str(s.lease_seconds),
             "BRIDGE_SUPPLIER_TIMEOUT_SECONDS": str(s.supplier_timeout_seconds),
             "BRIDGE_WORKER_THREADS": str(s.worker_threads),
-            # Settle an unknown purchase soon, but only once its call has surely timed out.
+            # Settle an unknown purchase soon, but only once its call has surely timed out; look
+            # early first, as production does (there at 2 s of a 60 s window).
             "BRIDGE_SETTLE_DELAY_SECONDS": str(2 * s.supplier_timeout_seconds),
+            "BRIDGE_SETTLE_FIRST_LOOK_SECONDS": str(s.supplier_timeout_seconds / 10),
             "BRIDGE_BREAKER_PAUSE_SECONDS": "1",
             "BRIDGE_BREAKER_MAX_PAUSE_SECONDS": "4",
             # The simulators enforce no rate limit unless a test asks for one (and then sets the
