@@ -29,7 +29,7 @@ HEARTBEAT = 0.5
 HEARTBEAT_TIMEOUT = 2.0
 # The bound: dead after the timeout, noticed within one tick; plus the tick's own queries on a
 # loaded two-core machine.
-TAKEOVER_BOUND = HEARTBEAT_TIMEOUT + HEARTBEAT + 1.5
+TAKEOVER_BOUND = HEARTBEAT_TIMEOUT + HEARTBEAT + 2.0
 
 
 def _wait(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
