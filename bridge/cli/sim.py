@@ -61,7 +61,6 @@ SUPPLIER_BLOCK_START = (
     "the bridge ----"
 )
 SUPPLIER_BLOCK_END = "# ---- the bridge runs until Ctrl-C ----"
-LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 # A fresh random value, made by the shell that pastes the block (never printed by this process).
 RANDOM = "\"$(python3 -c 'import secrets; print(secrets.token_urlsafe({}))')\""
 
@@ -89,36 +88,20 @@ def pancake_block(url: str, bridge_url: str, shop_id: str, cli: str) -> list[str
 
 
 def _listen_settings(bridge_url: str) -> list[str]:
-    """BRIDGE_HOST and BRIDGE_PORT for a bridge Pancake reaches at ``bridge_url``."""
+    """BRIDGE_HOST and BRIDGE_PORT for a bridge Pancake reaches at ``bridge_url``, refused here,
+    before anything is served, when `shops connect` would refuse it (the same rule)."""
     from urllib.parse import urlsplit
 
-    from bridge.errors import ConfigError
+    from bridge.pancake.connect import public_url
 
-    parts = urlsplit(bridge_url)
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-        parts = parts._replace(scheme="")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(
-            f"--bridge-url {bridge_url} is not a URL the bridge can listen at: give "
-            "http://HOST:PORT (or the https:// address of a proxy in front of it)"
-        )
+    parts = urlsplit(public_url(bridge_url))
     if parts.scheme == "https":
         # TLS ends at a proxy or a tunnel, which forwards to the bridge on this machine.
         return ["export BRIDGE_HOST=127.0.0.1 BRIDGE_PORT=8080  # where your https proxy forwards"]
-    loopback = parts.hostname in LOOPBACK_NAMES
-    listen = [
-        f"export BRIDGE_HOST={'127.0.0.1' if loopback else '0.0.0.0'} BRIDGE_PORT={port or 80}"
-    ]
-    if not loopback:
-        # Browsers send the console's Secure cookie over plain http to localhost only.
-        listen.append(
-            "export BRIDGE_CONSOLE_INSECURE_COOKIES=true  # plain http: for this try, never in "
-            "production"
-        )
-    return listen
+    # Plain http is for this machine only, where browsers also send the console's Secure
+    # cookie: BRIDGE_CONSOLE_INSECURE_COOKIES is never needed.
+    host = "127.0.0.1" if parts.hostname in (None, "localhost") else parts.hostname
+    return [f"export BRIDGE_HOST={host} BRIDGE_PORT={parts.port or 80}"]
 
 
 def supplier_block(url: str, name: str, shop_id: str, cli: str) -> list[str]:

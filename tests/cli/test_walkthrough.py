@@ -246,16 +246,7 @@ def test_the_readme_walkthrough_pastes_what_the_simulators_print() -> None:
     [
         ("http://127.0.0.1:27080", ["export BRIDGE_HOST=127.0.0.1 BRIDGE_PORT=27080"]),
         ("http://localhost", ["export BRIDGE_HOST=127.0.0.1 BRIDGE_PORT=80"]),
-        # Another machine reaches it by name: every interface, and the console's cookie over
-        # plain http (a browser sends a Secure cookie over http to localhost only).
-        (
-            "http://bridge-vm.test:9000",
-            [
-                "export BRIDGE_HOST=0.0.0.0 BRIDGE_PORT=9000",
-                "export BRIDGE_CONSOLE_INSECURE_COOKIES=true  # plain http: for this try, never "
-                "in production",
-            ],
-        ),
+        ("http://[::1]:27080", ["export BRIDGE_HOST=::1 BRIDGE_PORT=27080"]),
         # TLS ends at a proxy or tunnel in front, which forwards to this machine.
         (
             "https://abc.trycloudflare.com",
@@ -273,14 +264,27 @@ def test_the_pancake_block_listens_where_the_bridge_url_says(
     assert f"export BRIDGE_PUBLIC_URL={bridge_url}" in lines
 
 
-def test_a_bridge_url_it_cannot_listen_at_is_refused_before_serving(
-    capsys: pytest.CaptureFixture[str],
+@pytest.mark.parametrize(
+    ("bridge_url", "said"),
+    [
+        (
+            "bridge:8080",
+            "error: the public URL bridge:8080 must be an absolute http(s) URL, e.g. "
+            "https://bridge.example.com\n",
+        ),
+        # What `shops connect` would refuse, refused before anything is pasted.
+        (
+            "http://bridge-vm.test:9000",
+            "error: the public URL http://bridge-vm.test:9000 is http://: Pancake would send the "
+            "webhook secret unencrypted; use https:// (http:// is for this machine only, e.g. "
+            "the simulators)\n",
+        ),
+    ],
+)
+def test_a_bridge_url_shops_connect_would_refuse_is_refused_before_serving(
+    capsys: pytest.CaptureFixture[str], bridge_url: str, said: str
 ) -> None:
     from tests.cli.test_main import run
 
-    code, out, err = run(capsys, "sim", "pancake", "--port", "0", "--bridge-url", "bridge:8080")
-    assert (code, out) == (2, "")
-    assert err == (
-        "error: --bridge-url bridge:8080 is not a URL the bridge can listen at: give "
-        "http://HOST:PORT (or the https:// address of a proxy in front of it)\n"
-    )
+    code, out, err = run(capsys, "sim", "pancake", "--port", "0", "--bridge-url", bridge_url)
+    assert (code, out, err) == (2, "", said)
