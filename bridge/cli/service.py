@@ -9,7 +9,7 @@ import typer
 from bridge.cli import app
 from bridge.cli.invocation import program
 from bridge.cli.output import note, say
-from bridge.cli.support import settings
+from bridge.cli.support import settings, stop_signals_held, wait_for_stop
 
 if TYPE_CHECKING:
     from bridge.runtime.startup import DatabaseLock
@@ -142,19 +142,16 @@ def worker() -> None:
     Example:
       BRIDGE_REDIS_URL=redis://localhost:6379/0 pancake-bridge worker
     """
-    import signal
-    import threading
-
-    runtime, lock = _start("bridge worker", web=False)
-    runtime.start_workers()
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    note("bridge worker running; Ctrl-C to stop")
-    stop.wait()
-    runtime.stop()
-    if lock is not None:
-        lock.release()
+    with stop_signals_held():
+        runtime, lock = _start("bridge worker", web=False)
+        try:
+            runtime.start_workers()
+            note("bridge worker running; Ctrl-C to stop")
+            wait_for_stop()
+        finally:
+            runtime.stop()
+            if lock is not None:
+                lock.release()
 
 
 @app.command()

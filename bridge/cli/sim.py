@@ -21,6 +21,7 @@ from bridge.cli import app
 from bridge.cli.invocation import program
 from bridge.cli.output import say
 from bridge.cli.service import CONSOLE_USER
+from bridge.cli.support import stop_signals_held, wait_for_stop
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
@@ -191,39 +192,41 @@ def pancake(
     from bridge.dev.simulators.pancake import PancakeSimulator
 
     _listen_settings(bridge_url)  # a --bridge-url it cannot use is refused before serving
-    simulator = PancakeSimulator()
-    simulator.add_shop(shop_id, api_key=SIM_PANCAKE_KEY, name="Shop thử nghiệm")
-    variations = {NETFLIX: "Netflix Premium 1 tháng", CHATGPT: "ChatGPT Plus 1 tháng"}
-    for variation_id, name in variations.items():
-        simulator.add_variation(
-            shop_id, variation_id, name=name, retail_price=RETAIL_PRICES[variation_id]
-        )
-    try:
-        with _served(pancake_app(simulator), host, port) as url:
-            control = f"{url}/_control"
-            _banner(
-                f"Pancake POS simulator: {url}/api/v1",
-                f"  shop {shop_id} (API key {SIM_PANCAKE_KEY}), variations "
-                + ", ".join(variations),
-                "",
-                "In a third terminal, in the pancake-bridge folder, paste this block, then the "
-                "supplier simulator's:",
-                "",
-                *pancake_block(url, bridge_url, shop_id, program()),
-                "",
-                "Then place an order as a customer would (in a fourth terminal), and read its "
-                "note:",
-                *(f"  {line}" for line in order_lines(url, shop_id)),
-                "",
-                f"Control API (JSON; GET {control} lists every route):",
-                f"  curl -s {control}/deliveries",
-                f"  curl -s -X PUT {control}/shops/{shop_id}/webhook "
-                '-d \'{"url": "https://other.example/hook"}\'',
-                f"  curl -s -X POST {control}/switches -d '{{\"shops_list_webhook\": false}}'",
+    # Held before the simulator starts its threads (they inherit the mask).
+    with stop_signals_held():
+        simulator = PancakeSimulator()
+        simulator.add_shop(shop_id, api_key=SIM_PANCAKE_KEY, name="Shop thử nghiệm")
+        variations = {NETFLIX: "Netflix Premium 1 tháng", CHATGPT: "ChatGPT Plus 1 tháng"}
+        for variation_id, name in variations.items():
+            simulator.add_variation(
+                shop_id, variation_id, name=name, retail_price=RETAIL_PRICES[variation_id]
             )
-            _wait()
-    finally:
-        simulator.close()
+        try:
+            with _served(pancake_app(simulator), host, port) as url:
+                control = f"{url}/_control"
+                _banner(
+                    f"Pancake POS simulator: {url}/api/v1",
+                    f"  shop {shop_id} (API key {SIM_PANCAKE_KEY}), variations "
+                    + ", ".join(variations),
+                    "",
+                    "In a third terminal, in the pancake-bridge folder, paste this block, then the "
+                    "supplier simulator's:",
+                    "",
+                    *pancake_block(url, bridge_url, shop_id, program()),
+                    "",
+                    "Then place an order as a customer would (in a fourth terminal), and read its "
+                    "note:",
+                    *(f"  {line}" for line in order_lines(url, shop_id)),
+                    "",
+                    f"Control API (JSON; GET {control} lists every route):",
+                    f"  curl -s {control}/deliveries",
+                    f"  curl -s -X PUT {control}/shops/{shop_id}/webhook "
+                    '-d \'{"url": "https://other.example/hook"}\'',
+                    f"  curl -s -X POST {control}/switches -d '{{\"shops_list_webhook\": false}}'",
+                )
+                wait_for_stop()
+        finally:
+            simulator.close()
 
 
 @sim.command("supplier")
@@ -286,34 +289,36 @@ def supplier(
     from bridge.dev.simulators.control import supplier_app
     from bridge.dev.simulators.supplier import SupplierSimulator
 
-    simulator = add_sample_plans(
-        SupplierSimulator(
-            dialect="short" if dialect is Dialect.SHORT else "full",
-            name=name,
-            balance=balance,
-            rate_limit_per_minute=rate_limit,
+    # Held before the simulator starts its threads (they inherit the mask).
+    with stop_signals_held():
+        simulator = add_sample_plans(
+            SupplierSimulator(
+                dialect="short" if dialect is Dialect.SHORT else "full",
+                name=name,
+                balance=balance,
+                rate_limit_per_minute=rate_limit,
+            )
         )
-    )
-    with _served(supplier_app(simulator), host, port) as url:
-        control = f"{url}/_control"
-        fault = {"error_code": "INSUFFICIENT_BALANCE", "path_contains": "orders/create"}
-        _banner(
-            f"Supplier simulator (Shop API v1, {dialect.value} dialect): {url}/api/v1",
-            f"  plans {INSTANT_PLAN} (instant, {INSTANT_STOCK} in stock) and {MANUAL_PLAN} "
-            f"(manual, needs an e-mail); balance {balance:,.0f}",
-            "",
-            "Paste this block after the Pancake simulator's, in the same terminal (the "
-            "simulator's keys are fake ones):",
-            "",
-            *supplier_block(url, name, shop_id, program()),
-            "",
-            f"Control API (JSON; GET {control} lists every route):",
-            f"  curl -s {control}/ledger",
-            f"  curl -s -X POST {control}/complete -d '{{}}'",
-            f"  curl -s -X POST {control}/faults -d '{_json(fault)}'",
-            f'  curl -s -X POST {control}/faults -d \'{{"fault": "5xx_after_commit"}}\'',
-        )
-        _wait()
+        with _served(supplier_app(simulator), host, port) as url:
+            control = f"{url}/_control"
+            fault = {"error_code": "INSUFFICIENT_BALANCE", "path_contains": "orders/create"}
+            _banner(
+                f"Supplier simulator (Shop API v1, {dialect.value} dialect): {url}/api/v1",
+                f"  plans {INSTANT_PLAN} (instant, {INSTANT_STOCK} in stock) and {MANUAL_PLAN} "
+                f"(manual, needs an e-mail); balance {balance:,.0f}",
+                "",
+                "Paste this block after the Pancake simulator's, in the same terminal (the "
+                "simulator's keys are fake ones):",
+                "",
+                *supplier_block(url, name, shop_id, program()),
+                "",
+                f"Control API (JSON; GET {control} lists every route):",
+                f"  curl -s {control}/ledger",
+                f"  curl -s -X POST {control}/complete -d '{{}}'",
+                f"  curl -s -X POST {control}/faults -d '{_json(fault)}'",
+                f'  curl -s -X POST {control}/faults -d \'{{"fault": "5xx_after_commit"}}\'',
+            )
+            wait_for_stop()
 
 
 def _json(value: object) -> str:
@@ -343,14 +348,3 @@ def _served(asgi: ASGIApp, host: str, port: int) -> Iterator[str]:
         yield f"http://{shown}:{server.port}"
     finally:
         server.stop()
-
-
-def _wait() -> None:
-    """Until Ctrl-C or SIGTERM."""
-    import signal
-    import threading
-
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    stop.wait()

@@ -6,6 +6,7 @@ so that importing a command module, and ``bridge --help``, stays fast.
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,8 @@ from bridge.cli.output import is_terminal
 
 # The value of a secret option that means "read it from standard input".
 STDIN = "-"
+# What stops a long-running command: Ctrl-C, and a service manager's (or `kill`'s) SIGTERM.
+STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -157,3 +160,32 @@ def secret_value(
         f"missing: give {flag} - with the value on standard input, or set {envvar}",
         param_hint=f"'{flag}'",
     )
+
+
+@contextmanager
+def stop_signals_held() -> Iterator[None]:
+    """Keep Ctrl-C and SIGTERM for ``wait_for_stop`` for the length of the block; enter it
+    before any thread starts.
+
+    Blocked in this thread, and so in every thread started inside (they inherit the mask): no
+    handler runs in the middle of whatever a thread is doing, and a signal sent while the
+    command starts is kept until the wait takes it. (A handler that sets an Event can deadlock:
+    a second signal arriving while the first handler holds the Event's lock waits on it forever.)
+    The mask is as it was once the block ends, however it ends.
+    """
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
+def wait_for_stop() -> signal.Signals:
+    """Until Ctrl-C or SIGTERM (inside ``stop_signals_held``); which one it was.
+
+    Taken with ``sigwait``, so no handler runs at all. Once taken, the signals are let through
+    again in this thread: a second Ctrl-C during a slow shutdown stops the process at once.
+    """
+    received = signal.Signals(signal.sigwait(STOP_SIGNALS))
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+    return received
