@@ -6,9 +6,11 @@ function of the context that returns the messages to send. It ticks every ``hear
 holder is replaced as fast as any dead worker. Each tick runs the watch jobs (what dead workers
 left behind must not wait for the sweep); the periodic jobs run every ``sweep_interval_seconds``.
 
-The lease is renewed before each job, and a holder that finds it gone stops the tick there: a job
-slower than the lease (a stalled host, a slow database) never runs on beside its successor's. A
-clean stop gives the lease up, so a restart hands over at the next tick, not after the timeout.
+The lease is renewed before each periodic job, and a holder that finds it gone ends its pass
+there: after a job slower than the lease (a stalled host, a slow database) the old holder starts
+none of the rest beside its successor's pass. (The slow job itself may still be finishing; each job
+guards its own work with a lease of its own, e.g. one stock sync at a time.) A clean stop gives the
+lease up, so a restart hands over at the next tick, not after the timeout.
 Taking and losing it are logged (``scheduler.lease.taken`` / ``.lost``), naming the holder.
 """
 
