@@ -11,7 +11,8 @@ there: after a job slower than the lease (a stalled host, a slow database) the o
 none of the rest beside its successor's pass. (The slow job itself may still be finishing; each job
 guards its own work with a lease of its own, e.g. one stock sync at a time.) A clean stop gives the
 lease up, so a restart hands over at the next tick, not after the timeout.
-Taking and losing it are logged (``scheduler.lease.taken`` / ``.lost``), naming the holder.
+Taking, losing and giving it up are logged (``scheduler.lease.taken`` / ``.lost`` / ``.released``),
+naming the holder.
 """
 
 from __future__ import annotations
@@ -65,7 +66,8 @@ class Scheduler:
         if self._holding:
             try:
                 release_named(self._ctx, LEASE_NAME, self._holder)
-                self._set_holding(False)
+                self._holding = False
+                event("scheduler.lease.released", holder=self._holder)
             except Exception as exc:  # noqa: BLE001 - it runs out on its timeout instead
                 event("scheduler.release.failed", logging.WARNING, error=type(exc).__name__)
 
