@@ -21,23 +21,45 @@ per budget-minute (its overlap one budget-minute too); once the run is over and 
 passed, the Pancake calls of a few quiet intervals are counted:
 
     quiet_interval_pancake_calls_per_shop = calls / intervals (1 is the floor: one list read)
+
+``--explain`` splits the budget left unused into its causes (the window's guard, the time a
+request holds its slot from admission to answer, freed slots nobody took at once, the first
+window's burst not used while the backlog is ingested). The time scale weighs on the last three:
+they are fixed delays of the host (tens to hundreds of ms on a loaded one), ten times heavier
+against a "minute" of 6 s than against a real one; ``--time-scale 2`` shows them closer to what a
+real key sees. ``--margin 1`` runs the limiter as it was before 2026-12-07 (one request a window
+kept in hand).
+
+``--with-sync PLANS`` gives the simulator a catalogue of PLANS plans and has the stock sync's
+catalogue read (the bridge's own, on the same client and budget) read it over and over while the
+orders are served: purchases keep their rate (catalogue pages are background requests that take
+only what purchases leave), and the catalogue pages read per budget-minute are printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from bridge.db import session_scope
 from bridge.dev.sandbox import Sandbox
 from bridge.dev.simulators.supplier import SupplierSimulator
 from bridge.settings import Settings
 from bridge.states import FulfilmentState
+from bridge.supplier import budget as budget_module
+from bridge.supplier.catalogue import read_catalogue
+from bridge.supplier.models import Supplier
 
 PLAN = 319
 VARIATION = "bench-netflix"
 CALLS_PER_ORDER_FLOOR = 2
+CATALOGUE_PATHS = ("products/list", "categories/list")
 
 
 def main() -> int:
@@ -45,6 +67,25 @@ def main() -> int:
     parser.add_argument("--orders", type=int, default=400)
     parser.add_argument("--time-scale", type=float, default=10.0)
     parser.add_argument("--rate-limit", type=int, default=60)
+    parser.add_argument(
+        "--margin",
+        type=int,
+        default=Settings.model_fields["supplier_rate_margin"].default,
+        help="requests kept in hand per window (the setting's default unless given)",
+    )
+    parser.add_argument(
+        "--no-quiet", action="store_true", help="skip the quiet-interval count after the run"
+    )
+    parser.add_argument(
+        "--with-sync",
+        type=int,
+        default=0,
+        metavar="PLANS",
+        help="read a catalogue of PLANS plans over and over on the same key meanwhile",
+    )
+    parser.add_argument(
+        "--explain", action="store_true", help="print where the budget unused goes (timings)"
+    )
     args = parser.parse_args()
     minute = 60.0 / args.time_scale
 
@@ -53,6 +94,7 @@ def main() -> int:
         database_url=f"sqlite:///{workdir / 'bridge.db'}",
         redis_url=None,
         supplier_rate_limit=args.rate_limit,
+        supplier_rate_margin=args.margin,
         supplier_rate_window_seconds=minute,
         supplier_budget_wait_seconds=minute * 2,
         poll_initial_seconds=0.5,
@@ -73,11 +115,17 @@ def main() -> int:
         balance=args.orders * 1_000_000,
     )
     supplier.add_plan(PLAN, name="Netflix Premium 1 tháng", stock=args.orders * 2)
+    for plan in range(PLAN + 1, PLAN + args.with_sync):
+        supplier.add_plan(plan, name=f"Plan {plan}", stock=10)
+    supplier.calls = calls = _TimedCalls()
     sandbox = Sandbox(settings)
     try:
         sandbox.add_supplier("bench", supplier)
         sandbox.map(VARIATION, supplier="bench", plan_id=PLAN, name="Netflix")
         sandbox.start()
+        reads = _CatalogueReads(sandbox) if args.with_sync else None
+        recording = _recorded() if args.explain else None
+        budget_log = recording.__enter__() if recording is not None else None
         order_ids = [
             sandbox.place_order([{"variation_id": VARIATION, "quantity": 1}])
             for _ in range(args.orders)
@@ -94,13 +142,19 @@ def main() -> int:
         done_at = sorted(
             (f.updated_at - first_purchase).total_seconds() for f in sandbox.fulfilments()
         )
+        last_note = max(f.updated_at for f in sandbox.fulfilments()).timestamp()
         pancake_calls = len(sandbox.pancake.calls) - pancake_calls_before
-        quiet = _quiet_interval_calls(sandbox, minute)
+        if recording is not None:
+            recording.__exit__(None, None, None)
+        if reads is not None:
+            reads.stop()
+        quiet = None if args.no_quiet else _quiet_interval_calls(sandbox, minute)
     finally:
         sandbox.stop()
 
     fulfilled = len(order_ids)
-    supplier_calls = len(supplier.calls)
+    # The orders' calls: catalogue pages (``--with-sync``) are counted apart.
+    supplier_calls = sum(1 for _, path in calls if not path.endswith(CATALOGUE_PATHS))
     window = done_at[-1]
     per_minute = fulfilled / (window / minute)
     # A sliding window admits up to limit x (elapsed / window + 1) requests in `elapsed`: the
@@ -114,12 +168,138 @@ def main() -> int:
     print(f"orders per budget-minute:    {per_minute:.2f} (ceiling {ceiling:.0f})")
     print(f"supplier calls per order:    {supplier_calls / fulfilled:.2f}")
     print(f"pancake calls per order:     {pancake_calls / fulfilled:.2f}")
+    if reads is not None:
+        pages = sum(1 for _, path in calls if path.endswith(CATALOGUE_PATHS))
+        print(f"catalogue of {args.with_sync} plans:  {reads.done} read whole, {pages} pages")
+        print(f"catalogue pages per minute:  {pages / (window / minute):.1f}")
     print(f"429s seen:                   {supplier.count_429}")
     print(f"double purchases:            {len(supplier.ledger) - fulfilled}")
     print(f"strict efficiency (start-up burst charged): {strict / ceiling:.2f}")
+    # After the first budget-minute (the backlog's ingest and the unused budget's burst behind):
+    # the orders' calls per minute against the key's limit.
+    steady_from = min(calls.times) + minute
+    steady = [
+        at
+        for at, (_, path) in zip(calls.times, calls, strict=True)
+        if at >= steady_from and not path.endswith(CATALOGUE_PATHS)
+    ]
+    if len(steady) > 1:
+        rate = len(steady) / ((steady[-1] - steady_from) / minute)
+        print(f"steady efficiency (after the first minute): {rate / args.rate_limit:.2f}")
     print(f"budget_efficiency={per_minute / ceiling:.2f}")
-    print(f"quiet_interval_pancake_calls_per_shop={quiet:.2f}")
+    if quiet is not None:
+        print(f"quiet_interval_pancake_calls_per_shop={quiet:.2f}")
+    if budget_log is not None:
+        _explain(budget_log, calls, settings, window, last_note=last_note)
     return 0 if supplier.count_429 == 0 and len(supplier.ledger) == fulfilled else 1
+
+
+class _CatalogueReads:
+    """The stock sync's catalogue read (the bridge's own, on its own client and budget), over
+    and over in a thread while the orders are served."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        with session_scope(sandbox.runtime.engine) as session:
+            row = session.get(Supplier, "bench")
+            assert row is not None
+            session.expunge(row)
+        self._client = sandbox.runtime.ctx.supplier(row)
+        self._stopping = threading.Event()
+        self.done = 0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                catalogue = read_catalogue(self._client, name="bench")
+            except budget_module.BudgetExhausted:
+                continue  # purchases kept the window full for the whole wait: read again
+            self.done += catalogue.complete
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=60)
+
+
+class _TimedCalls(list[tuple[str, str]]):
+    """The simulator's call log, with when each call reached it (wall clock)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.times: list[float] = []
+
+    def append(self, call: tuple[str, str]) -> None:
+        self.times.append(time.time())
+        super().append(call)
+
+
+class _BudgetLog:
+    def __init__(self) -> None:
+        self.admitted: dict[str, float] = {}
+        self.answered: dict[str, float] = {}
+        self.lock = threading.Lock()
+
+
+@contextmanager
+def _recorded() -> Iterator[_BudgetLog]:
+    """Record when the in-process budget admits each request and hears its answer."""
+    log = _BudgetLog()
+    local = budget_module.LocalBudget
+    acquire, answered = local.acquire, local.answered
+
+    def timed_acquire(
+        self: budget_module.LocalBudget, max_wait: float, *, background: bool = False
+    ) -> budget_module.Ticket:
+        ticket = acquire(self, max_wait, background=background)
+        with log.lock:
+            log.admitted[ticket] = time.monotonic()
+        return ticket
+
+    def timed_answered(self: budget_module.LocalBudget, ticket: budget_module.Ticket) -> None:
+        answered(self, ticket)
+        with log.lock:
+            log.answered.setdefault(ticket, time.monotonic())
+
+    local.acquire, local.answered = timed_acquire, timed_answered  # type: ignore[method-assign]
+    try:
+        yield log
+    finally:
+        local.acquire, local.answered = acquire, answered  # type: ignore[method-assign]
+
+
+def _explain(
+    log: _BudgetLog, calls: _TimedCalls, settings: Settings, window: float, last_note: float
+) -> None:
+    """Split the budget left unused into its causes. A slot is reused one guarded window after
+    its request's answer: each admission comes ``W' + held + idle`` after the one ``limit``
+    admissions earlier, where ``held`` is admission to answer and ``idle`` the time no request
+    was ready or awake to take the freed slot."""
+    rule = budget_module.BudgetRule(
+        limit=settings.supplier_rate_limit,
+        window_seconds=settings.supplier_rate_window_seconds,
+        margin=settings.supplier_rate_margin,
+    )
+    admits = sorted(log.admitted.values())
+    n = rule.effective(False)
+    cycles = [b - a for a, b in zip(admits, admits[n:], strict=False)]
+    held = [log.answered[t] - at for t, at in log.admitted.items() if t in log.answered]
+    w, wg = rule.window_seconds, rule.guarded_window
+    cycle = statistics.mean(cycles) if cycles else wg
+    held_mean = statistics.mean(held) if held else 0.0
+    idle = max(0.0, cycle - wg - held_mean)
+    tail = max(0.0, last_note - max(calls.times, default=last_note))
+    span = max(calls.times) - min(calls.times)
+    print(f"first call to last call:     {span:.1f} s ({len(calls.times)} calls)")
+    print(f"first to last admission:     {admits[-1] - admits[0]:.1f} s, mean cycle {cycle:.3f} s")
+    ramp = admits[n - 1] - admits[0] if len(admits) >= n else 0.0
+    print(f"first {n} admissions took:    {ramp:.1f} s (a window's burst: 0 s)")
+    print("where the budget goes (share of the key's ceiling):")
+    print(f"  margin ({rule.margin} per window):       {rule.margin / rule.limit:.3f}")
+    print(f"  window guard ({wg - w:.3f} s):          {1 - w / wg:.3f}")
+    print(f"  admission to answer ({held_mean * 1000:.0f} ms):  {held_mean / cycle:.3f}")
+    print(f"  slot free, none taken ({idle * 1000:.0f} ms): {idle / cycle:.3f}")
+    print(f"  after the last call ({tail:.2f} s):     {tail / window:.3f}")
 
 
 QUIET_INTERVALS = 4
