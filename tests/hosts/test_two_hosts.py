@@ -58,7 +58,9 @@ def test_one_scheduler_and_a_dead_hosts_work_taken_over_in_time(
         tmp_path,
         lan,
         lease_seconds=600.0,  # only heartbeats can recover in time
-        supplier_timeout_seconds=10.0,
+        # Host 0's calls outlast host 1's start on a loaded machine: its purchases are still held
+        # when it is killed (the settle window is twice this, early looks adopt sooner).
+        supplier_timeout_seconds=20.0,
         worker_threads=4,
         worker_env={
             "BRIDGE_HEARTBEAT_SECONDS": str(HEARTBEAT),
@@ -98,6 +100,7 @@ def test_one_scheduler_and_a_dead_hosts_work_taken_over_in_time(
         # stood by, never taking the lease.
         assert world.events(1, "scheduler.lease.taken") == [], world.worker_report()
         held = held_by_host_0()
+        assert len(held) == len(orders), "host 0's purchases answered before the kill"
 
         killed_at = time.time()
         world.kill_worker(0)
