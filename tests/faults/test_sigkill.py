@@ -8,7 +8,7 @@ import time
 
 from bridge.states import FulfilmentState
 from tests.faults.conftest import MakeWorld
-from tests.faults.world import CHATGPT, DONE, INSTANT, YOUTUBE, Product
+from tests.faults.world import CHATGPT, DONE, INSTANT, YOUTUBE, FaultWorld, Product
 
 ORDERS = 70
 MANUAL_ORDERS = 6
@@ -19,6 +19,30 @@ def _random_order(rng: random.Random, manual: Product | None) -> list[tuple[Prod
     if manual is not None:
         lines[-1] = (manual, rng.randint(1, 2))  # two units are handed over in two parts
     return lines
+
+
+def _committed(world: FaultWorld) -> int:
+    return sum(len(simulator.ledger) for simulator in world.suppliers.values())
+
+
+def _kill_all_between_commit_and_answer(world: FaultWorld) -> str:
+    """One more order, and every worker killed the moment the supplier commits its purchase,
+    before the answer leaves: the random kills hit that moment only by chance, and a run in
+    which none did would prove nothing about settlement."""
+    for simulator in world.suppliers.values():
+        # The answer waits (within the world's 1 s request timeout); the kill does not.
+        simulator.create_latency_seconds = 0.6
+    before = _committed(world)
+    order_id = world.place_order([(INSTANT[0], 1)], note=f"Ghi chú của shop #{ORDERS}")
+    deadline = time.monotonic() + 60
+    while _committed(world) == before:
+        assert time.monotonic() < deadline, "the last order was never bought"
+        time.sleep(0.01)
+    for index in range(len(world.workers)):
+        world.restart_worker(index)  # SIGKILL, then a new process
+    for simulator in world.suppliers.values():
+        simulator.create_latency_seconds = 0.3
+    return order_id
 
 
 def test_sigkilled_workers_buy_every_line_exactly_once(make_world: MakeWorld) -> None:
@@ -40,6 +64,10 @@ def test_sigkilled_workers_buy_every_line_exactly_once(make_world: MakeWorld) ->
                 time.sleep(rng.uniform(0.05, 0.25))
             time.sleep(5)  # keep killing while the last orders are in flight
         kills = len(killer.events)
+        # The random phase's lines first, so the next purchase the supplier commits is the
+        # last order's.
+        world.wait_all_settled(timeout=90, states=DONE | {FulfilmentState.NEEDS_ATTENTION})
+        last_order = _kill_all_between_commit_and_answer(world)
 
         # The workers stay alive from here: every line must reach the note, or a person when a
         # kill lost several purchases of the same plan at once and settlement cannot prove which
@@ -49,7 +77,10 @@ def test_sigkilled_workers_buy_every_line_exactly_once(make_world: MakeWorld) ->
     assert kills >= 10, f"only {kills} workers were killed"
     interrupted = world.settlements()
     assert interrupted["adopted"] + interrupted["not_found"] >= 1, "no kill hit a purchase"
-    assert len(rows) >= ORDERS
+    (last_line,) = [row for row in rows if row.order_id == last_order]
+    # Its answer was lost with every worker: settlement found the committed order and kept it.
+    assert "adopted" in [a.settlement for a in world.attempts(last_line.id)]
+    assert len(rows) >= ORDERS + 1
     assert world.double_purchases() == 0, world.ledger_check().problems()
     assert world.lost_lines() == []
     assert world.note_problems() == []
