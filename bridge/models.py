@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Text, UniqueConstraint
+from sqlalchemy import Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from bridge.db import created_timestamp, optional_timestamp
@@ -22,7 +22,12 @@ class Order(SQLModel, table=True):
     """A Pancake order the bridge works on; the per-order lock serialises note updates."""
 
     __tablename__ = "orders"
-    __table_args__ = (UniqueConstraint("shop_id", "order_id", name="uq_orders_shop_order"),)
+    __table_args__ = (
+        UniqueConstraint("shop_id", "order_id", name="uq_orders_shop_order"),
+        # `orders list` and the console's orders: the last updated first, read from the index's
+        # end instead of sorting a year of orders.
+        Index("ix_orders_updated", "updated_at", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     shop_id: str
@@ -67,6 +72,15 @@ class Fulfilment(SQLModel, table=True):
     __tablename__ = "fulfilments"
     __table_args__ = (
         UniqueConstraint("shop_id", "order_id", "line_key", name="uq_fulfilments_line"),
+        # A shop's lines in flight (`shops list`, `shops remove`): SQLite keeps no histogram
+        # and, given the shop and the states, would read every line of the shop through
+        # uq_fulfilments_line; ix_fulfilments_state stays for a state's lines newest first.
+        Index("ix_fulfilments_shop_state", "shop_id", "state"),
+        # The dashboard reads the last day's lines, not a year of them.
+        Index("ix_fulfilments_created_at", "created_at"),
+        # The unmapped variations: each distinct variation found by a walk of this index
+        # (mappings.repository.unmapped), not a scan of every line.
+        Index("ix_fulfilments_variation", "shop_id", "variation_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
