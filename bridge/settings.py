@@ -211,6 +211,9 @@ class Settings(BaseSettings):
     # Webhook events (hashes and ids, never bodies) are kept this long: a body replayed within
     # the window is recognised as a duplicate. Older rows are pruned by the scheduler.
     webhook_retention_days: float = Field(default=30.0, gt=0)
+    # Stock sync runs (the history `bridge stock status` shows) are kept this long; orders, their
+    # lines and every purchase attempt are kept forever (workers/fulfilment/retention.py).
+    stock_run_retention_days: float = Field(default=90.0, gt=0)
     # Slow and oversized HTTP clients are cut off (bridge/web/limits.py, bridge/web/guard.py):
     # the request head (line and headers) must arrive within the header timeout and fit the
     # header bytes, the body within the body timeout and the body bytes; an idle keep-alive

@@ -33,7 +33,7 @@ from workers.fulfilment.claims import recover_dead_workers
 from workers.fulfilment.deliver import deliver
 from workers.fulfilment.intake import intake
 from workers.fulfilment.purchase import purchase
-from workers.fulfilment.retention import prune_webhook_events
+from workers.fulfilment.retention import prune_old_rows
 from workers.fulfilment.settle import settle
 from workers.fulfilment.sweep import resend_lost_queue, sweep
 from workers.queue.actors import Step, declare_actors
@@ -76,7 +76,7 @@ PERIODIC: tuple[Job, ...] = (
     periodic_stock_sync,
     due_catchups,
     due_account_checks,
-    prune_webhook_events,
+    prune_old_rows,
     # After every job that may raise or resolve an alert, so this sweep's changes go out now.
     watch_conditions,
     due_notifications,

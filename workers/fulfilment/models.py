@@ -16,7 +16,7 @@ class WebhookEvent(SQLModel, table=True):
 
     The body itself is never kept (Pancake's echo of a note carries the delivered credentials),
     only its hash for deduplication and the ids and status it named. Rows older than
-    BRIDGE_WEBHOOK_RETENTION_DAYS are pruned (workers/retention.py).
+    BRIDGE_WEBHOOK_RETENTION_DAYS are pruned (workers/fulfilment/retention.py).
     """
 
     __tablename__ = "webhook_events"

@@ -1,4 +1,5 @@
-"""Webhook events are pruned after BRIDGE_WEBHOOK_RETENTION_DAYS by the scheduler's tick."""
+"""Webhook events and stock sync runs are pruned after their windows by the scheduler's tick;
+orders, lines and purchase attempts are kept forever."""
 
 from __future__ import annotations
 
@@ -10,12 +11,20 @@ import httpx
 import pytest
 from sqlalchemy import insert, select, update
 
-from bridge.db import utcnow
+from bridge.db import session_scope, utcnow
 from bridge.dev.sandbox import Sandbox
+from bridge.models import Fulfilment, Order, PurchaseAttempt
+from bridge.states import AttemptOutcome, FulfilmentState
 from tests.conftest import Backend
 from workers.fulfilment.models import WebhookEvent
+from workers.fulfilment.queries import attempts_of, order_detail
+from workers.stock.models import StockSyncRun
 
 TABLE = WebhookEvent.__table__  # type: ignore[attr-defined]
+ORDERS = Order.__table__  # type: ignore[attr-defined]
+LINES = Fulfilment.__table__  # type: ignore[attr-defined]
+ATTEMPTS = PurchaseAttempt.__table__  # type: ignore[attr-defined]
+RUNS = StockSyncRun.__table__  # type: ignore[attr-defined]
 
 
 @pytest.fixture
@@ -90,3 +99,56 @@ def test_a_backlog_larger_than_a_batch_is_pruned_and_a_newer_row_is_kept(
         hashes = set(conn.execute(select(TABLE.c.body_hash)).scalars())
     assert "h1200" in hashes
     assert not {f"h{n}" for n in range(1200)} & hashes
+
+
+def test_old_events_and_stock_runs_go_and_every_purchase_stays(bridge: Sandbox) -> None:
+    """A year-old sale keeps its order, line and purchase attempt; its webhook event and a stock
+    run past BRIDGE_STOCK_RUN_RETENTION_DAYS (90 by default) go, a recent run stays."""
+    year_ago = utcnow() - timedelta(days=365)
+    assert post(bridge, "77") == "queued"
+    age(bridge, "77", 365)
+    with bridge.runtime.engine.begin() as conn:
+        order_pk = conn.execute(select(ORDERS.c.id).where(ORDERS.c.order_id == "77")).scalar_one()
+        line_id: int = conn.execute(
+            insert(LINES)
+            .returning(LINES.c.id)
+            .values(
+                order_pk=order_pk,
+                shop_id=bridge.shop_id,
+                order_id="77",
+                line_key="a",
+                quantity=1,
+                state=FulfilmentState.ANNOTATED,
+                trans_id="T77",
+                created_at=year_ago,
+                updated_at=year_ago,
+            )
+        ).scalar_one()
+        conn.execute(
+            insert(ATTEMPTS).values(
+                fulfilment_id=line_id,
+                supplier_name="alpha",
+                plan_id=1,
+                quantity=1,
+                outcome=AttemptOutcome.BOUGHT,
+                trans_id="T77",
+                started_at=year_ago,
+            )
+        )
+        conn.execute(
+            insert(RUNS),
+            [
+                {"trigger": "old", "started_at": utcnow() - timedelta(days=91)},
+                {"trigger": "recent", "started_at": utcnow() - timedelta(days=1)},
+            ],
+        )
+
+    assert bridge.runtime.scheduler.tick()
+
+    assert kept(bridge) == []
+    with bridge.runtime.engine.connect() as conn:
+        assert list(conn.execute(select(RUNS.c.trigger)).scalars()) == ["recent"]
+    with session_scope(bridge.runtime.engine) as session:
+        detail = order_detail(session, order_pk)
+        assert [line.trans_id for line in detail.lines] == ["T77"]
+        assert [a.trans_id for a in attempts_of(session, line_id)] == ["T77"]
