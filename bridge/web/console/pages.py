@@ -25,7 +25,7 @@ from bridge.logs import event
 from bridge.models import Fulfilment
 from bridge.secrets import SecretBox
 from bridge.web.console.audit import AuditAction, audit_of
-from bridge.web.console.auth import client_address, console_user
+from bridge.web.console.auth import client_address_for_audit, console_user
 from bridge.web.console.dashboard import (
     GROUPS,
     Balances,
@@ -87,7 +87,7 @@ class LinePage(Page):
                 self._box,
                 fulfilment_id,
                 console_user(request),
-                client_address(request),
+                client_address_for_audit(request),
                 utcnow(),
             )
         except NotFound:
@@ -112,7 +112,7 @@ class LinePage(Page):
                 action,
                 fulfilment_id,
                 console_user(request),
-                client_address(request),
+                client_address_for_audit(request),
                 utcnow(),
             )
         except BridgeError as exc:

@@ -35,7 +35,7 @@ from bridge.logs import event
 from bridge.models import Fulfilment, Order
 from bridge.states import FulfilmentState, OrderState
 from bridge.web.console.audit import AuditAction
-from bridge.web.console.auth import client_address, console_user
+from bridge.web.console.auth import client_address_for_audit, console_user
 from bridge.web.console.errors import error_text
 from bridge.web.console.exports import ListGuards
 from bridge.web.console.i18n import MOMENT
@@ -209,7 +209,7 @@ class OrderView(ReadOnlyView):
                 self._engine,
                 int(pk),
                 console_user(request),
-                client_address(request),
+                client_address_for_audit(request),
                 utcnow(),
             )
         except BridgeError as exc:
