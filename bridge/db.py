@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Column, ColumnDefault, Dialect, Table, event
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, create_engine, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -191,6 +190,9 @@ def insert_ignore_many(
     """Insert many rows at once, skipping those that violate the unique key ``conflict``."""
     if not rows:
         return
+    # Imported here: a sizeable import that a command on SQLite (most CLI runs) never needs.
+    from sqlalchemy.dialects import postgresql, sqlite
+
     dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     conn.execute(dialect_insert(table).on_conflict_do_nothing(index_elements=conflict), rows)
 

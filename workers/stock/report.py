@@ -5,13 +5,18 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from bridge.db import session_scope
-from workers.queue.context import Context
 from workers.stock.models import CONTROL_ID, StockSyncControl, StockSyncRun
+
+if TYPE_CHECKING:
+    # Annotations only: the worker's context imports the HTTP clients and Redis, which
+    # `bridge stock status` never needs.
+    from workers.queue.context import Context
 
 
 @dataclass

@@ -1,0 +1,89 @@
+"""The list and show commands import only what reading the database needs.
+
+Ops run these all day, and an import is paid by every run (issue 22: `shops list` spent half its
+0.9 s importing the supplier client, Redis and the budget it never used). Timing is left to
+`tests/bench/cli_startup.py`; this guard checks the import graph, which does not depend on how
+loaded the machine is: each command runs in one fresh process on a migrated SQLite database
+with a row of each kind, and none of them brings in a module below.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.bench import cli_startup
+from tests.conftest import clean_environment
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# What a read of the database on SQLite never needs: the HTTP clients, Redis and the queue,
+# the web stack, alembic (the database is at HEAD: the schema check is one read), the supplier
+# client and budget, and the PostgreSQL dialect.
+HEAVY = (
+    "httpx",
+    "redis",
+    "dramatiq",
+    "starlette",
+    "uvicorn",
+    "alembic",
+    "bridge.supplier.client",
+    "bridge.supplier.budget",
+    "sqlalchemy.dialects.postgresql",
+)
+
+# Each command and a text its output must show, so the guard sees the command really read.
+READS = (
+    (("shops", "list"), "1,2,3,8"),  # shop 4's default trigger statuses
+    (("suppliers", "list"), "caoshop"),
+    (("mappings", "list"), "v-1"),
+    (("fulfilments", "list"), "pending"),
+    (("fulfilments", "show", "1"), "Netflix 1 month"),
+    (("orders", "list"), "1001"),
+    (("orders", "show", "1"), "1001"),
+    (("alerts", "list"), "(none)"),
+    (("stock", "status"), "automatic stock sync"),
+)
+
+# Runs the commands one after another in this one process (sys.modules only grows, so a module
+# absent after the last one was imported by none) and reports after each.
+PROBE = """
+import json, sys
+from bridge.cli import main
+heavy, reads = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+for args in reads:
+    print(f"=== {' '.join(args)}", flush=True)
+    code = main(args)
+    found = [m for m in heavy if m in sys.modules]
+    print(f"=== {json.dumps({'code': code, 'heavy': found})}", flush=True)
+"""
+
+
+def test_list_and_show_commands_import_nothing_heavy(tmp_path: Path) -> None:
+    env = clean_environment()
+    env["BRIDGE_DATABASE_URL"] = f"sqlite:///{tmp_path / 'bridge.db'}"
+    env["BRIDGE_SECRET_KEY"] = cli_startup.SECRET_KEY
+    cli_startup.prepare(env)  # migrates, then a shop, a supplier, a mapping, an order's line
+    # One process for all of them keeps the test cheap: a command run on its own imports the
+    # same modules or fewer.
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(HEAVY), json.dumps([r[0] for r in READS])],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    sections = result.stdout.split("=== ")[1:]
+    assert len(sections) == 2 * len(READS), result.stdout + result.stderr
+    for index, (args, shown) in enumerate(READS):
+        command = " ".join(args)
+        title, _, printed = sections[2 * index].partition("\n")
+        report = json.loads(sections[2 * index + 1])
+        assert title == command
+        assert report["code"] == 0, f"{command}: exit {report['code']}\n{result.stderr}"
+        assert shown in printed, f"{command} printed:\n{printed}"
+        assert report["heavy"] == [], f"{command} imported {report['heavy']}"
