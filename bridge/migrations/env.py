@@ -31,15 +31,18 @@ def run_migrations_offline() -> None:
 
 def run_migrations_online() -> None:
     engine = make_engine(url)
-    with engine.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=SQLModel.metadata,
-            render_as_batch=True,  # SQLite alters tables by copying them
-        )
-        with context.begin_transaction():
-            context.run_migrations()
-    engine.dispose()
+    try:
+        with engine.connect() as connection:
+            context.configure(
+                connection=connection,
+                target_metadata=SQLModel.metadata,
+                render_as_batch=True,  # SQLite alters tables by copying them
+            )
+            with context.begin_transaction():
+                context.run_migrations()
+    finally:
+        # A migration refused (a user that may not create tables) leaves no pooled connection.
+        engine.dispose()
 
 
 if context.is_offline_mode():
