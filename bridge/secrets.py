@@ -22,8 +22,8 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import Column, MetaData, Table, inspect, select, update
 from sqlalchemy.engine import Connection, Engine
 
@@ -31,6 +31,9 @@ from bridge.db import insert_ignore, utcnow
 from bridge.errors import SecretKeyMismatch, SettingsError
 from bridge.models import SecretKeyCheck
 from bridge.settings import Settings
+
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet, MultiFernet
 
 # What the stored check decrypts to; changing it would refuse every existing database.
 CHECK_MARKER = "pancake-bridge secret key check v1"
@@ -52,9 +55,15 @@ class SecretBox:
     """Encrypts with ``secret_key``; decrypts and matches with it, then each of ``previous``."""
 
     def __init__(self, secret_key: str, *previous: str) -> None:
+        # Imported with the first box, not with the module: the list commands import this
+        # module (through the shop and supplier queries) and never open a secret.
+        from cryptography.fernet import Fernet, MultiFernet
+
         keys = (secret_key, *previous)
-        self._fernets = [Fernet(base64.urlsafe_b64encode(_derive(b"fernet", k))) for k in keys]
-        self._multi = MultiFernet(self._fernets)
+        self._fernets: list[Fernet] = [
+            Fernet(base64.urlsafe_b64encode(_derive(b"fernet", k))) for k in keys
+        ]
+        self._multi: MultiFernet = MultiFernet(self._fernets)
         self._hmac_keys = [_derive(b"hmac", k) for k in keys]
 
     @classmethod
@@ -70,6 +79,8 @@ class SecretBox:
         return self._multi.encrypt(plaintext.encode()).decode()
 
     def decrypt(self, token: str) -> str:
+        from cryptography.fernet import InvalidToken
+
         try:
             return self._multi.decrypt(token.encode()).decode()
         except InvalidToken:
@@ -78,6 +89,8 @@ class SecretBox:
 
     def opened_by(self, token: str) -> int | None:
         """Which key opens ``token``: 0 the current one, 1.. a previous one, None none of them."""
+        from cryptography.fernet import InvalidToken
+
         for index, fernet in enumerate(self._fernets):
             try:
                 fernet.decrypt(token.encode())
@@ -88,6 +101,8 @@ class SecretBox:
 
     def rotate(self, token: str) -> str:
         """``token`` re-encrypted under the current key (its original timestamp kept)."""
+        from cryptography.fernet import InvalidToken
+
         try:
             return self._multi.rotate(token.encode()).decode()
         except InvalidToken:
