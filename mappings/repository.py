@@ -5,7 +5,6 @@ nothing maps. Changes are in ``mappings.commands``; every function here only rea
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -300,35 +299,18 @@ class Unmapped:
     last_seen: datetime
 
 
-def _line_variations(session: Session, shop_id: str | None) -> Iterator[tuple[str, str]]:
-    """Each distinct (shop, variation) that lines name, in order, by a walk of
-    ix_fulfilments_variation: one index search per variation (a loose index scan, which neither
-    SQLite nor PostgreSQL does by itself for a DISTINCT), so a year of lines over a few hundred
-    variations costs a few hundred searches instead of a read of every line."""
-    shop_col, variation_col = col(Fulfilment.shop_id), col(Fulfilment.variation_id)
-    found = session.exec(
-        select(shop_col, variation_col)
-        .where(variation_col.is_not(None), *([shop_col == shop_id] if shop_id is not None else []))
-        .order_by(shop_col, variation_col)
-        .limit(1)
-    ).first()
-    while found is not None:
-        shop, variation = found
-        assert variation is not None
-        yield shop, variation
-        found = session.exec(  # the shop's next variation, else the next shop's first
-            select(shop_col, variation_col)
-            .where(shop_col == shop, variation_col > variation)
-            .order_by(variation_col)
-            .limit(1)
-        ).first()
-        if found is None and shop_id is None:
-            found = session.exec(
-                select(shop_col, variation_col)
-                .where(shop_col > shop, variation_col.is_not(None))
-                .order_by(shop_col, variation_col)
-                .limit(1)
-            ).first()
+def _walk(session: Session, column: Any, *where: Any) -> list[str]:
+    """The distinct values of ``column`` among the lines matching ``where``, in one statement
+    that seeks ix_fulfilments_variation once per value (a recursive ``min(x) WHERE x > last``: a
+    loose index scan, which neither SQLite nor PostgreSQL does by itself for a DISTINCT), so a
+    year of lines over a few hundred variations costs a few hundred seeks, not a read of every
+    line."""
+    first = core_select(func.min(column).label("value")).where(column.is_not(None), *where)
+    walk = first.cte("walk", recursive=True)
+    following = core_select(func.min(column)).where(column > walk.c.value, *where)
+    walk = walk.union_all(core_select(following.scalar_subquery()).where(walk.c.value.is_not(None)))
+    found = session.connection().execute(core_select(walk.c.value).where(walk.c.value.is_not(None)))
+    return [value for (value,) in found]
 
 
 def unmapped(session: Session, shop_id: str | None = None) -> list[Unmapped]:
@@ -337,6 +319,7 @@ def unmapped(session: Session, shop_id: str | None = None) -> list[Unmapped]:
     Order lines are the record: intake makes one per line, mapped or not (an unmapped one waits
     in ``needs_attention``). A line without a variation id cannot be mapped and is left out.
     """
+    shop_col, variation_col = col(Fulfilment.shop_id), col(Fulfilment.variation_id)
     mapped = {
         (choice_shop, variation)
         for choice_shop, variation in session.exec(
@@ -344,24 +327,32 @@ def unmapped(session: Session, shop_id: str | None = None) -> list[Unmapped]:
         )
     }
     waiting = func.sum(case((col(Fulfilment.state) == FulfilmentState.NEEDS_ATTENTION, 1), else_=0))
+    shops = [shop_id] if shop_id is not None else _walk(session, shop_col)
     found = []
-    # Only the lines of unmapped variations are read, each variation's along the index.
-    for shop, variation in _line_variations(session, shop_id):
-        if (shop, variation) in mapped:
+    for shop in shops:
+        # The shop's variations (a walk of the index), then only the unmapped ones' lines.
+        variations = [
+            variation
+            for variation in _walk(session, variation_col, shop_col == shop)
+            if (shop, variation) not in mapped
+        ]
+        if not variations:
             continue
-        # Five columns: more than sqlmodel's typed select() spells, so SQLAlchemy's own.
-        name, orders, lines, parked, last = (
-            session.connection()
-            .execute(
-                core_select(
-                    func.max(col(Fulfilment.item_name)),
-                    func.count(func.distinct(col(Fulfilment.order_id))),
-                    func.count(),
-                    waiting,
-                    func.max(col(Fulfilment.created_at)),
-                ).where(col(Fulfilment.shop_id) == shop, col(Fulfilment.variation_id) == variation)
+        # Seven columns: more than sqlmodel's typed select() spells, so SQLAlchemy's own.
+        rows = session.connection().execute(
+            core_select(
+                variation_col,
+                func.max(col(Fulfilment.item_name)),
+                func.count(func.distinct(col(Fulfilment.order_id))),
+                func.count(),
+                waiting,
+                func.max(col(Fulfilment.created_at)),
             )
-            .one()
+            .where(shop_col == shop, variation_col.in_(variations))
+            .group_by(variation_col)
         )
-        found.append(Unmapped(shop, variation, name, orders, lines, int(parked or 0), last))
+        found += [
+            Unmapped(shop, variation, name, orders, lines, int(parked or 0), last)
+            for variation, name, orders, lines, parked, last in rows
+        ]
     return sorted(found, key=lambda row: (row.last_seen, row.shop_id), reverse=True)
