@@ -72,10 +72,10 @@ def sqlite_path(url: str) -> Path | None:
 
 def describe_database(url: str) -> str:
     """Where the database is, for a person: a SQLite file's path, or the URL without password."""
-    path = sqlite_path(url)
-    if path is not None:
-        return str(path)
     try:
+        path = sqlite_path(url)
+        if path is not None:
+            return str(path)
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
         return "(an unreadable BRIDGE_DATABASE_URL)"

@@ -267,3 +267,17 @@ def test_the_worker_prints_where_its_database_is_and_never_a_password(
     assert first == f"bridge worker: database {shown}\n"
     assert "hunter2" not in first + rest
     assert worker.returncode == 0
+
+
+def test_an_unparseable_database_url_is_a_finding_not_a_traceback(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BRIDGE_DATABASE_URL", "not a url")
+    monkeypatch.setenv("BRIDGE_SECRET_KEY", SECRET_KEY)
+    monkeypatch.delenv("BRIDGE_REDIS_URL", raising=False)
+    code, report = doctor(capsys)
+    assert code == 1
+    assert report["database"] == "(an unreadable BRIDGE_DATABASE_URL)"
+    ok, detail = checks(report)["database"]
+    assert not ok
+    assert detail.startswith("BRIDGE_DATABASE_URL is not a database URL")
