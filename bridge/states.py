@@ -72,3 +72,36 @@ class DelayNotice(StrEnum):
 
     PENDING = "pending"  # to be written into the note
     WRITTEN = "written"
+
+
+# The values above in the words a person uses (English). The console shows them translated (its
+# catalogue has the Vietnamese: bridge/web/console/labels.py), the CLI's show commands as they
+# are; both read them from here.
+LINE_STATE_WORDS: dict[str, str] = {
+    FulfilmentState.PENDING: "Waiting to buy",
+    FulfilmentState.PURCHASING: "Buying",
+    FulfilmentState.PURCHASE_UNKNOWN: "Bought? Checking with the supplier",
+    FulfilmentState.PURCHASED: "Bought, waiting for the codes",
+    FulfilmentState.PARTIAL: "Some codes received",
+    FulfilmentState.DELIVERED: "Codes received, writing the note",
+    FulfilmentState.ANNOTATED: "Done: codes in the note",
+    FulfilmentState.NEEDS_ATTENTION: "Needs a person",
+    FulfilmentState.FAILED: "Failed: gave up",
+    FulfilmentState.CANCELLED: "Cancelled",
+}
+
+ORDER_STATE_WORDS: dict[str, str] = {
+    OrderState.PENDING: "Received, not read yet",
+    OrderState.SYNCED: "Read from Pancake",
+    OrderState.SKIPPED: "Not to fulfil (Pancake status)",
+    OrderState.CANCELLED: "Cancelled",
+    OrderState.FAILED: "Failed",
+}
+
+OUTCOME_WORDS: dict[str, str] = {
+    AttemptOutcome.IN_FLIGHT: "Under way",
+    AttemptOutcome.BOUGHT: "Bought",
+    AttemptOutcome.REFUSED: "Refused by the supplier",
+    AttemptOutcome.NOT_SENT: "Not sent",
+    AttemptOutcome.UNKNOWN: "Unknown: being checked",
+}

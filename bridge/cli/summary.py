@@ -1,50 +1,25 @@
 """What `fulfilments show` and `orders show` share: states in the words a person uses, and
 the customer's name.
 
-The English words are the web console's (``bridge/web/console/labels.py``, which also carries
-their Vietnamese); the command line keeps its own copy rather than import the console, whose
-labels are looked up in a web request's language.
+The words of the states are ``bridge.states``' (the console shows the same words, translated).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bridge.states import AttemptOutcome, FulfilmentState, OrderState, Settlement
+from bridge.states import (
+    LINE_STATE_WORDS,
+    ORDER_STATE_WORDS,
+    OUTCOME_WORDS,
+    FulfilmentState,
+    Settlement,
+)
 
 if TYPE_CHECKING:
     from sqlmodel import Session
 
     from bridge.settings import Settings
-
-LINE_STATES: dict[str, str] = {
-    FulfilmentState.PENDING: "Waiting to buy",
-    FulfilmentState.PURCHASING: "Buying",
-    FulfilmentState.PURCHASE_UNKNOWN: "Bought? Checking with the supplier",
-    FulfilmentState.PURCHASED: "Bought, waiting for the codes",
-    FulfilmentState.PARTIAL: "Some codes received",
-    FulfilmentState.DELIVERED: "Codes received, writing the note",
-    FulfilmentState.ANNOTATED: "Done: codes in the note",
-    FulfilmentState.NEEDS_ATTENTION: "Needs a person",
-    FulfilmentState.FAILED: "Failed: gave up",
-    FulfilmentState.CANCELLED: "Cancelled",
-}
-
-ORDER_STATES: dict[str, str] = {
-    OrderState.PENDING: "Received, not read yet",
-    OrderState.SYNCED: "Read from Pancake",
-    OrderState.SKIPPED: "Not to fulfil (Pancake status)",
-    OrderState.CANCELLED: "Cancelled",
-    OrderState.FAILED: "Failed",
-}
-
-OUTCOMES: dict[str, str] = {
-    AttemptOutcome.IN_FLIGHT: "Under way",
-    AttemptOutcome.BOUGHT: "Bought",
-    AttemptOutcome.REFUSED: "Refused by the supplier",
-    AttemptOutcome.NOT_SENT: "Not sent",
-    AttemptOutcome.UNKNOWN: "Unknown: being checked",
-}
 
 SETTLEMENTS: dict[str, str] = {
     Settlement.ADOPTED: "found in the supplier's orders",
@@ -72,15 +47,15 @@ LINE_GOES_ON: dict[str, str] = {
 
 
 def line_state(state: str) -> str:
-    return LINE_STATES.get(state, state)
+    return LINE_STATE_WORDS.get(state, state)
 
 
 def order_state(state: str) -> str:
-    return ORDER_STATES.get(state, state)
+    return ORDER_STATE_WORDS.get(state, state)
 
 
 def outcome(attempt_outcome: str, settlement: str | None) -> str:
-    words = OUTCOMES.get(attempt_outcome, attempt_outcome)
+    words = OUTCOME_WORDS.get(attempt_outcome, attempt_outcome)
     return f"{words}, {SETTLEMENTS.get(settlement, settlement)}" if settlement else words
 
 

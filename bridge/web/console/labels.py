@@ -15,7 +15,14 @@ from typing import Any
 
 from starlette_admin.i18n import gettext
 
-from bridge.states import AttemptOutcome, FulfilmentState, OrderState
+from bridge.states import (
+    LINE_STATE_WORDS,
+    ORDER_STATE_WORDS,
+    OUTCOME_WORDS,
+    AttemptOutcome,
+    FulfilmentState,
+    OrderState,
+)
 from bridge.supplier.vocabulary import SupplierStatus
 from bridge.web.console.audit import AuditAction
 from bridge.web.console.dashboard import Group, Health
@@ -31,25 +38,8 @@ def N_(message: str) -> str:
 
 
 VOCABULARIES: dict[type[StrEnum], dict[str, str]] = {
-    FulfilmentState: {
-        FulfilmentState.PENDING: N_("Waiting to buy"),
-        FulfilmentState.PURCHASING: N_("Buying"),
-        FulfilmentState.PURCHASE_UNKNOWN: N_("Bought? Checking with the supplier"),
-        FulfilmentState.PURCHASED: N_("Bought, waiting for the codes"),
-        FulfilmentState.PARTIAL: N_("Some codes received"),
-        FulfilmentState.DELIVERED: N_("Codes received, writing the note"),
-        FulfilmentState.ANNOTATED: N_("Done: codes in the note"),
-        FulfilmentState.NEEDS_ATTENTION: N_("Needs a person"),
-        FulfilmentState.FAILED: N_("Failed: gave up"),
-        FulfilmentState.CANCELLED: N_("Cancelled"),
-    },
-    OrderState: {
-        OrderState.PENDING: N_("Received, not read yet"),
-        OrderState.SYNCED: N_("Read from Pancake"),
-        OrderState.SKIPPED: N_("Not to fulfil (Pancake status)"),
-        OrderState.CANCELLED: N_("Cancelled"),
-        OrderState.FAILED: N_("Failed"),
-    },
+    FulfilmentState: LINE_STATE_WORDS,
+    OrderState: ORDER_STATE_WORDS,
     OrderFailure: {
         OrderFailure.PANCAKE_KEY: N_("Pancake refused the shop's key"),
         OrderFailure.PANCAKE_REFUSED: N_("Pancake refused the order"),
@@ -58,13 +48,7 @@ VOCABULARIES: dict[type[StrEnum], dict[str, str]] = {
         OrderFailure.UNEXPECTED: N_("Unexpected error"),
         OrderFailure.SHOP_REMOVED: N_("Shop removed"),
     },
-    AttemptOutcome: {
-        AttemptOutcome.IN_FLIGHT: N_("Under way"),
-        AttemptOutcome.BOUGHT: N_("Bought"),
-        AttemptOutcome.REFUSED: N_("Refused by the supplier"),
-        AttemptOutcome.NOT_SENT: N_("Not sent"),
-        AttemptOutcome.UNKNOWN: N_("Unknown: being checked"),
-    },
+    AttemptOutcome: OUTCOME_WORDS,
     SupplierStatus: {
         SupplierStatus.PENDING: N_("Not started (delivered by hand)"),
         SupplierStatus.PROCESSING: N_("Being prepared"),
