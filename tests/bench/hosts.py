@@ -29,20 +29,18 @@ import argparse
 import contextlib
 import tempfile
 import time
-import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
 from sqlmodel import select
 
 from bridge.db import session_scope
 from bridge.settings import Settings
 from bridge.states import AttemptOutcome, FulfilmentState
-from tests.conftest import PG_ADMIN_URL
+from tests.conftest import postgres_database
 from tests.faults.waiting import wait_until
 from tests.faults.world import CANVA, CAOSHOP, NETFLIX, SHOPKEY
 from tests.hosts.network import Lan, namespaces_possible
@@ -54,19 +52,9 @@ TAKEOVER_ROUNDS = 5
 SECOND_KEY = "sk_live_e5f6a7b8" + "1" * 24
 
 
-@contextlib.contextmanager
-def fresh_database() -> Iterator[str]:
+def fresh_database() -> contextlib.AbstractContextManager[str]:
     """A new PostgreSQL database for the run, dropped afterwards."""
-    name = f"bridge_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    return postgres_database("bridge_bench")
 
 
 @dataclass(frozen=True)

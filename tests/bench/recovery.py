@@ -28,16 +28,13 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from functools import partial
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-
 from bridge.states import AttemptOutcome, FulfilmentState
-from tests.conftest import PG_ADMIN_URL
+from tests.conftest import postgres_database
 from tests.faults.world import CANVA, CHATGPT, NETFLIX, FaultWorld
 
 PRODUCTION_ENV = {
@@ -191,19 +188,9 @@ def run(
     return results
 
 
-@contextmanager
-def bench_database() -> Iterator[str]:
+def bench_database() -> AbstractContextManager[str]:
     """A PostgreSQL database of its own for one world, dropped afterwards."""
-    name = f"bridge_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    return postgres_database("bridge_bench")
 
 
 CASES = ("committed", "listed_late", "polling", "not_sent")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,7 +15,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
 from starlette.routing import Mount, Route
 
 from bridge.csv_cells import restore
@@ -25,7 +23,7 @@ from bridge.dev.sandbox import Sandbox
 from bridge.models import Fulfilment, Order
 from bridge.states import FulfilmentState
 from bridge.web.console.users import set_user
-from tests.conftest import PG_ADMIN_URL, fast_settings, require_service
+from tests.conftest import fast_settings, postgres_database, require_service
 from tests.e2e.world import build_world
 from tests.web.console.conftest import PASSWORD, USER, csrf_token, log_in
 
@@ -105,16 +103,8 @@ def database(backend: str, folder: Path) -> Iterator[str]:
         yield f"sqlite:///{folder / 'bridge.db'}"
         return
     require_service("PostgreSQL", "127.0.0.1", 5432)
-    name = f"bridge_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with postgres_database() as url:
+        yield url
 
 
 def seed_lines(world: Sandbox) -> None:
