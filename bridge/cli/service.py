@@ -9,7 +9,12 @@ import typer
 from bridge.cli import app
 from bridge.cli.invocation import program
 from bridge.cli.output import note, say
-from bridge.cli.support import settings, stop_signals_held, wait_for_stop
+from bridge.cli.support import (
+    check_console_settings,
+    settings,
+    stop_signals_held,
+    wait_for_stop,
+)
 
 if TYPE_CHECKING:
     from bridge.runtime.startup import DatabaseLock
@@ -36,6 +41,7 @@ def _start(what: str, *, web: bool) -> tuple[Runtime, DatabaseLock | None]:
     runtime: Runtime | None = None
     try:
         if web:
+            check_console_settings()
             check_port(current.host, current.port, setting="BRIDGE_PORT")
         # Imported once the cheap checks have passed: it brings in the web app and the workers.
         from bridge.runtime.wiring import Runtime

@@ -22,9 +22,11 @@ STDIN = "-"
 STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
 
 if TYPE_CHECKING:
+    from pydantic import ValidationError
     from sqlalchemy.engine import Engine
     from sqlmodel import Session
 
+    from bridge.errors import SettingsError
     from bridge.secrets import SecretBox
     from bridge.settings import Settings
     from bridge.supplier.budget import Budgets
@@ -37,21 +39,39 @@ def settings() -> Settings:
     """
     from pydantic import ValidationError
 
-    from bridge.errors import SettingsError
     from bridge.logs import configure
     from bridge.settings import get_settings
 
     try:
         current = get_settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            (f"BRIDGE_{str(problem['loc'][0]).upper()}: " if problem["loc"] else "")
-            + problem["msg"]
-            for problem in exc.errors(include_url=False, include_input=False)
-        )
-        raise SettingsError(f"the BRIDGE_* settings are not usable: {problems}") from None
+        raise _unusable(exc, "BRIDGE_") from None
     configure(current.log_level, current.log_format)
     return current
+
+
+def check_console_settings() -> None:
+    """The console's settings (``BRIDGE_CONSOLE_*``), judged before a web server starts: a bad
+    value is one sentence naming the variable, not a traceback from inside the runtime."""
+    from pydantic import ValidationError
+
+    from bridge.web.console.settings import ConsoleSettings
+
+    try:
+        ConsoleSettings()
+    except ValidationError as exc:
+        raise _unusable(exc, "BRIDGE_CONSOLE_") from None
+
+
+def _unusable(exc: ValidationError, prefix: str) -> SettingsError:
+    """The variables a settings object refused and why (never their values)."""
+    from bridge.errors import SettingsError
+
+    problems = "; ".join(
+        (f"{prefix}{str(problem['loc'][0]).upper()}: " if problem["loc"] else "") + problem["msg"]
+        for problem in exc.errors(include_url=False, include_input=False)
+    )
+    return SettingsError(f"the {prefix}* settings are not usable: {problems}")
 
 
 def secret_box(settings: Settings) -> SecretBox:

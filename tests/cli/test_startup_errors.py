@@ -233,6 +233,31 @@ def test_an_address_that_is_not_this_machines_is_one_line(
     )
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("BRIDGE_CONSOLE_TIMEZONE", "Mars/Olympus", "invalid timezone"),
+        ("BRIDGE_CONSOLE_SESSION_HOURS", "-1", "greater than 0"),
+    ],
+)
+def test_a_bad_console_setting_is_one_line_before_anything_starts(
+    variable: str,
+    value: str,
+    said: str,
+    bridge_env: int,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv(variable, value)
+    threads = set(threading.enumerate())
+    code, out, err = run(capsys, "run")
+    assert (code, out) == (2, "")
+    assert err.startswith(f"error: the BRIDGE_CONSOLE_* settings are not usable: {variable}: ")
+    assert said in err
+    assert err.count("\n") == 1, err
+    assert set(threading.enumerate()) <= threads, "no thread left behind"
+
+
 def real_env(tmp_path: Path, port: int) -> dict[str, str]:
     return clean_environment() | {
         "BRIDGE_SECRET_KEY": SECRET_KEY,
