@@ -73,7 +73,8 @@ def shown(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shown]:
                 bill_full_name=CUSTOMER,
                 bill_email="hoa@example.com",
             )
-            delivered, unmapped = world.wait_settled(order_id, lines=2)
+            # Deadlines, not waits: generous for a machine shared by many test runs.
+            delivered, unmapped = world.wait_settled(order_id, lines=2, timeout=120)
             assert (delivered.state, unmapped.state) == (
                 FulfilmentState.ANNOTATED,
                 FulfilmentState.NEEDS_ATTENTION,
@@ -81,7 +82,7 @@ def shown(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shown]:
             refused = world.pancake.create_order(world.shop_id, items=[], status=0)
             world.pancake.inject(404, path_contains=f"/orders/{refused}")
             world.pancake.set_status(world.shop_id, refused, 1)
-            world.wait_for(lambda: order_state(world, refused) == OrderState.FAILED)
+            world.wait_for(lambda: order_state(world, refused) == OrderState.FAILED, timeout=120)
             assert delivered.id
             assert unmapped.id
             yield Shown(
