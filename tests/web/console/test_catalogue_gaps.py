@@ -25,7 +25,9 @@ def test_a_plan_past_what_could_be_read_is_said_unread_on_its_mapping(
     caoshop.switch(paging="first_ten", categories_list_empty=True)
     page = f"/admin/mappings/variation/{console_world.shop_id}/{NETFLIX}"
 
-    deadline = time.monotonic() + 20
+    # Catalogue reads are background requests: paced one call's spacing apart (about 1 s
+    # under the world's 60 a minute), so the read's 30 calls take about half a minute.
+    deadline = time.monotonic() + 90
     text = page_text(logged_in.get(page))  # the first view asks the workers for the catalogue
     while "could be read" not in text and time.monotonic() < deadline:
         time.sleep(0.2)
