@@ -29,7 +29,7 @@ NEW = "/admin/mappings/new"
 def picker_plans(client: httpx.Client, supplier: str) -> dict[str, Any]:
     """The plans picker's answer once the workers have read the supplier's catalogue (the
     first view asks them to, as the editor's picker does)."""
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60  # catalogue pages are paced (background reads)
     while True:
         body: dict[str, Any] = client.get(
             "/admin/mappings/catalogue/plans", params={"supplier_name": supplier}
