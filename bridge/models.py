@@ -127,6 +127,9 @@ class PurchaseAttempt(SQLModel, table=True):
     # A supplier order belongs to at most one attempt: adoption can never claim it twice.
     __table_args__ = (
         UniqueConstraint("supplier_name", "trans_id", name="uq_purchase_attempts_trans"),
+        # What each supplier was paid over the last days (the console's runway): the week's
+        # attempts, not every purchase ever made.
+        Index("ix_purchase_attempts_started_at", "started_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -1,5 +1,5 @@
 """indexes for a year of orders: the dashboard's day, the orders list's order, the unmapped
-variations, a shop's lines in flight
+variations, a shop's lines in flight, the week's purchases
 
 Revision ID: 0030
 Revises: 0029
@@ -23,9 +23,13 @@ def upgrade() -> None:
         "ix_fulfilments_variation", "fulfilments", ["shop_id", "variation_id"], unique=False
     )
     op.create_index("ix_fulfilments_shop_state", "fulfilments", ["shop_id", "state"], unique=False)
+    op.create_index(
+        "ix_purchase_attempts_started_at", "purchase_attempts", ["started_at"], unique=False
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_purchase_attempts_started_at", table_name="purchase_attempts")
     op.drop_index("ix_fulfilments_shop_state", table_name="fulfilments")
     op.drop_index("ix_fulfilments_variation", table_name="fulfilments")
     op.drop_index("ix_fulfilments_created_at", table_name="fulfilments")

@@ -227,16 +227,21 @@ class SupplierState:
 def spent_since(session: Session, since: datetime) -> dict[str, float]:
     """What each supplier was paid for attempts started at or after ``since`` (bought ones: a
     trans_id; an attempt whose cost the supplier did not say adds nothing)."""
+    # Summed here, not grouped in SQL: SQLite would read every attempt ever made along
+    # uq_purchase_attempts_trans (already in supplier order) rather than the days' few along
+    # ix_purchase_attempts_started_at.
     rows = session.exec(
-        select(PurchaseAttempt.supplier_name, func.sum(PurchaseAttempt.amount))
-        .where(
+        select(PurchaseAttempt.supplier_name, PurchaseAttempt.amount).where(
             col(PurchaseAttempt.trans_id).is_not(None),
             col(PurchaseAttempt.amount).is_not(None),
             col(PurchaseAttempt.started_at) >= since,
         )
-        .group_by(col(PurchaseAttempt.supplier_name))
     ).all()
-    return {name: float(total) for name, total in rows if total is not None}
+    totals: dict[str, float] = {}
+    for name, amount in rows:
+        if amount is not None:
+            totals[name] = totals.get(name, 0.0) + float(amount)
+    return totals
 
 
 class Balances:
