@@ -26,6 +26,7 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp
 from starlette_admin.auth import AdminUser, AuthProvider
 from starlette_admin.exceptions import LoginFailed
+from starlette_admin.i18n import gettext
 
 from bridge.db import utcnow
 from bridge.logs import event
@@ -79,18 +80,16 @@ class ConsoleAuth(AuthProvider):
         wait = await run_in_threadpool(self._throttle.attempt, subjects, utcnow())
         if wait is not None:
             event("console.login.throttled", logging.WARNING)
-            return _refused(
-                request, templates, f"Too many wrong passwords: try again in {wait:.0f} s.", wait
-            )
+            error = gettext("Too many wrong passwords: try again in %(seconds)s s.")
+            return _refused(request, templates, error % {"seconds": f"{wait:.0f}"}, wait)
         async with self._queue.turn() as admitted:
             if admitted:
                 request.state.console_subjects = subjects
                 return await super().render_login(request, templates)
         await run_in_threadpool(self._throttle.unchecked, subjects)
         event("console.login.busy", logging.WARNING)
-        return _refused(
-            request, templates, "Too many logins at once: try again shortly.", self._queue.wait
-        )
+        error = gettext("Too many logins at once: try again shortly.")
+        return _refused(request, templates, error, self._queue.wait)
 
     async def login(
         self, username: str, password: str, remember_me: bool, request: Request
@@ -99,7 +98,7 @@ class ConsoleAuth(AuthProvider):
         user = await self._queue.check(partial(verify, self._engine, username, password, utcnow()))
         if user is None or user.id is None:
             event("console.login.failed", logging.WARNING)
-            raise LoginFailed(WRONG)
+            raise LoginFailed(gettext(WRONG))
         await run_in_threadpool(self._throttle.succeeded, subjects)
         session_id = await run_in_threadpool(
             open_session, self._engine, user.id, self._lifetime, utcnow()

@@ -130,6 +130,18 @@ def test_wrong_passwords_are_limited_per_user(console_world: Sandbox, client: ht
     assert log_in(client, "bob", "bob's long password").status_code == 303
 
 
+def test_a_vietnamese_browser_is_refused_in_vietnamese(client: httpx.Client) -> None:
+    client.headers["Accept-Language"] = "vi-VN,vi;q=0.9"
+    for _ in range(5):
+        wrong = log_in(client, password="wrong password!")
+        assert wrong.status_code == 400
+        assert "Sai tên đăng nhập hoặc mật khẩu." in wrong.text
+    refused = log_in(client)
+    assert refused.status_code == 429
+    seconds = refused.headers["retry-after"]
+    assert f"Sai mật khẩu quá nhiều lần: hãy thử lại sau {seconds} giây." in refused.text
+
+
 def test_concurrent_guesses_check_at_most_the_limit(
     console_world: Sandbox, client: httpx.Client
 ) -> None:
