@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlmodel import col, select
@@ -298,7 +298,10 @@ def test_a_spent_day_pauses_the_supplier_with_one_alert_and_lines_fall_back(
     assert caoshop.count_429 == 1
     row = supplier_row(real_world)
     assert row.paused_until is not None
-    assert row.paused_until > datetime.now(UTC) + timedelta(minutes=50)
+    # Until the supplier's next day (Vietnam, UTC+7): at most a day away, and its midnight.
+    assert datetime.now(UTC) < row.paused_until <= datetime.now(UTC) + timedelta(days=1)
+    local = row.paused_until.astimezone(timezone(timedelta(hours=7)))
+    assert (local.hour, local.minute) == (0, 0), local
     [alert] = alerts(real_world)
     assert (alert.kind, alert.subject, alert.count) == ("supplier_paused", CAOSHOP, 1)
     assert alert.message.startswith(f"supplier {CAOSHOP} is paused until ")
