@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -266,7 +266,10 @@ def test_a_spent_day_pauses_the_supplier_until_its_next_day_with_one_alert(
 
     row = supplier_row(bridge)
     assert row.paused_until is not None
-    assert row.paused_until > datetime.now(UTC) + timedelta(minutes=50)
+    # Until the supplier's next day (Vietnam, UTC+7): at most a day away, and its midnight.
+    assert datetime.now(UTC) < row.paused_until <= datetime.now(UTC) + timedelta(days=1)
+    local = row.paused_until.astimezone(timezone(timedelta(hours=7)))
+    assert (local.hour, local.minute) == (0, 0), local
     assert "DAILY_LIMIT_EXCEEDED" in (row.last_failure or "")
     raised = alerts(bridge)
     assert list(raised) == ["supplier_paused"], "the paused supplier's one alert, saying why"
