@@ -138,8 +138,8 @@ def test_a_vietnamese_browser_is_refused_in_vietnamese(client: httpx.Client) -> 
         assert "Sai tên đăng nhập hoặc mật khẩu." in wrong.text
     refused = log_in(client)
     assert refused.status_code == 429
-    seconds = refused.headers["retry-after"]
-    assert f"Sai mật khẩu quá nhiều lần: hãy thử lại sau {seconds} giây." in refused.text
+    assert int(refused.headers["retry-after"]) > 0
+    assert re.search(r"Sai mật khẩu quá nhiều lần: hãy thử lại sau \d+ giây\.", refused.text)
 
 
 def test_concurrent_guesses_check_at_most_the_limit(
