@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
 
 from bridge.db import session_scope
 from bridge.dev.sandbox import Sandbox
@@ -92,3 +93,20 @@ def lose_next_answer(simulator: SupplierSimulator, fault: str = "drop_after_comm
     timeout of the e2e worlds, or never."""
     simulator.hang_seconds = 3.0
     simulator.inject(fault)
+
+
+SUPPLIER_DAY = timezone(timedelta(hours=7))  # the platform's zone: its day ends at 17:00 UTC
+
+
+def assert_paused_for_the_day(paused_until: datetime | None, since: datetime) -> None:
+    """A key refused DAILY_LIMIT_EXCEEDED between ``since`` and now waits until the supplier's
+    next midnight; in the first 4 hours of the supplier's day (a clock that may lag the
+    supplier's) it waits an hour and asks again."""
+    now = datetime.now(UTC)
+    assert paused_until is not None
+    local = since.astimezone(SUPPLIER_DAY)
+    if local.hour < 4 or now.astimezone(SUPPLIER_DAY).hour < 4:
+        assert since + timedelta(minutes=59) <= paused_until <= now + timedelta(hours=24), local
+        return
+    end = paused_until.astimezone(SUPPLIER_DAY)
+    assert (end.hour, end.minute, end.date()) == (0, 0, local.date() + timedelta(days=1)), end

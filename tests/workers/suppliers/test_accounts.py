@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,7 @@ from bridge.supplier.key_alerts import account_alerts
 from bridge.supplier.models import Supplier
 from bridge.supplier.schemas import AccountInfo
 from tests.conftest import fast_settings
+from tests.e2e.world import assert_paused_for_the_day
 from workers.alerts.models import Alert
 from workers.queue.dispatch import ACCOUNT_CHECK, Send
 from workers.suppliers.accounts import check_accounts, due_account_checks
@@ -262,14 +263,11 @@ def test_a_spent_day_pauses_the_supplier_until_its_next_day_with_one_alert(
 ) -> None:
     sim = bridge.add_supplier(NAME, SupplierSimulator(real_server=True))
     sim.switch(daily_limit=100, used_today=100)
+    since = datetime.now(UTC)
     run_check(bridge)
 
     row = supplier_row(bridge)
-    assert row.paused_until is not None
-    # Until the supplier's next day (Vietnam, UTC+7): at most a day away, and its midnight.
-    assert datetime.now(UTC) < row.paused_until <= datetime.now(UTC) + timedelta(days=1)
-    local = row.paused_until.astimezone(timezone(timedelta(hours=7)))
-    assert (local.hour, local.minute) == (0, 0), local
+    assert_paused_for_the_day(row.paused_until, since)
     assert "DAILY_LIMIT_EXCEEDED" in (row.last_failure or "")
     raised = alerts(bridge)
     assert list(raised) == ["supplier_paused"], "the paused supplier's one alert, saying why"
