@@ -7,6 +7,7 @@ import random
 import time
 
 from bridge.states import FulfilmentState
+from tests.faults import waiting
 from tests.faults.conftest import MakeWorld
 from tests.faults.world import CHATGPT, DONE, INSTANT, YOUTUBE, FaultWorld, Product
 
@@ -34,10 +35,8 @@ def _kill_all_between_commit_and_answer(world: FaultWorld) -> str:
         simulator.create_latency_seconds = 0.6
     before = _committed(world)
     order_id = world.place_order([(INSTANT[0], 1)], note=f"Ghi chú của shop #{ORDERS}")
-    deadline = time.monotonic() + 60
-    while _committed(world) == before:
-        assert time.monotonic() < deadline, "the last order was never bought"
-        time.sleep(0.01)
+    poll = 0.01  # the kill must land within the 0.6 s the answer waits
+    assert waiting.poll(lambda: _committed(world) > before, 60, poll), "the last order not bought"
     for index in range(len(world.workers)):
         world.restart_worker(index)  # SIGKILL, then a new process
     for simulator in world.suppliers.values():

@@ -20,6 +20,7 @@ from sqlmodel import select
 
 from bridge.db import session_scope
 from bridge.states import AttemptOutcome, FulfilmentState
+from tests.faults.waiting import wait_until
 from tests.faults.world import INSTANT
 from tests.hosts.network import Lan
 from tests.hosts.world import HostsWorld
@@ -32,11 +33,8 @@ HEARTBEAT_TIMEOUT = 2.0
 TAKEOVER_BOUND = HEARTBEAT_TIMEOUT + HEARTBEAT + 2.0
 
 
-def _wait(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f} s"
-        time.sleep(0.05)
+def _wait(condition: Callable[[], bool], what: str) -> None:
+    wait_until(condition, 30.0, what)
 
 
 def _ts(record: dict[str, object]) -> float:

@@ -31,6 +31,7 @@ from bridge.routes import WEBHOOK_PATH, WEBHOOK_SECRET_HEADER, WEBHOOK_TOKEN_PAR
 from bridge.web.console.users import set_user
 from bridge.web.server import free_port
 from tests.conftest import bridge_cli, clean_environment, fast_settings
+from tests.faults import waiting
 from tests.web.console.conftest import csrf_token, log_in
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -57,12 +58,8 @@ class Bridge:
         return self.log.read_text(errors="replace")
 
 
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+def wait_until(condition: Callable[[], bool], what: str) -> None:
+    waiting.wait_until(condition, 60.0, what)
 
 
 @pytest.fixture(scope="module")
