@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import ColumnElement, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -175,34 +175,33 @@ def reread_window(
 ) -> list[int]:
     """The shop now fulfils orders created from ``fulfil_from``: the orders skipped as older, that
     are not, are read again, inside the caller's transaction. Returns their ids."""
-    ids = [
-        order_pk
-        for order_pk in session.exec(
-            select(Order.id).where(
-                Order.shop_id == shop_id,
-                Order.state == OrderState.SKIPPED,
-                col(Order.predates_shop).is_(True),
-                or_(col(Order.placed_at).is_(None), col(Order.placed_at) >= fulfil_from),
-            )
-        )
-        if order_pk is not None
-    ]
-    _reopen(session, ids, now, OrderState.SKIPPED)
-    return ids
+    return _reopen_skipped(
+        session,
+        shop_id,
+        now,
+        col(Order.predates_shop).is_(True),
+        or_(col(Order.placed_at).is_(None), col(Order.placed_at) >= fulfil_from),
+    )
 
 
 def reread_held(session: Session, shop_id: str, since: datetime, now: datetime) -> list[int]:
     """The shop is enabled again: its orders skipped since it was disabled (``since``) are read
     again, inside the caller's transaction, and bought if Pancake still shows them in a trigger
     status. Returns their ids."""
+    return _reopen_skipped(
+        session, shop_id, now, col(Order.predates_shop).is_(False), col(Order.updated_at) >= since
+    )
+
+
+def _reopen_skipped(
+    session: Session, shop_id: str, now: datetime, *which: ColumnElement[bool]
+) -> list[int]:
+    """The shop's skipped orders that match ``which``, read again; their ids."""
     ids = [
         order_pk
         for order_pk in session.exec(
             select(Order.id).where(
-                Order.shop_id == shop_id,
-                Order.state == OrderState.SKIPPED,
-                col(Order.predates_shop).is_(False),
-                col(Order.updated_at) >= since,
+                Order.shop_id == shop_id, Order.state == OrderState.SKIPPED, *which
             )
         )
         if order_pk is not None
