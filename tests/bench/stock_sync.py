@@ -9,9 +9,11 @@ Run it from the repository root::
 The world: three supplier simulators (Shop API v1, each its own API key) holding 10,000 instant
 plans between them, one product per plan, random stock 0-100 and a balance that pays for all of
 it; a Pancake simulator with 10,000 variations in one warehouse (configured on the shop, so no
-warehouse lookup is needed); one mapping per variation. Everything is served over real HTTP on
-loopback by uvicorn threads with no added latency; the bridge's database is a fresh SQLite file
-(WAL, ``synchronous=FULL``, as in production) unless ``--database-url`` says otherwise.
+warehouse lookup is needed); one mapping per variation. The simulators run in a child process of
+their own (``multiprocessing``, spawned), served over real HTTP on loopback by uvicorn threads
+with no added latency, and driven over a pipe (call counts, stock changes, memory); this process
+is the bridge alone. The bridge's database is a fresh SQLite file (WAL, ``synchronous=FULL``, as
+in production) unless ``--database-url`` says otherwise.
 
 Three syncs run through ``workers.stock.run_exclusive`` (what the worker and `bridge stock sync`
 run), each timed on the wall clock:
@@ -29,15 +31,16 @@ much of a real minute's budget one sync spends. It exits 1 when a target is miss
 
 A catalogue larger than ``--anchor`` (10,000) is measured after a world of ``--anchor``
 variations, in the same run: the full sync's ratio to the anchor's says whether the sync scales
-linearly (target ≤ 1.1 × the size ratio). Memory: the peak resident size of this process during
-the big world's syncs (Linux's VmHWM, reset after the world is built), which also holds the
-simulators' catalogues, so the bridge's own share is at most that (target ≤ 500 MB).
+linearly (target ≤ 1.1 × the size ratio). Memory: the peak resident size of this process, the
+bridge's alone, during the big world's syncs (Linux's VmHWM, reset after the world is built;
+target ≤ 500 MB); the simulators' process is printed beside it.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing
 import random
 import re
 import secrets
@@ -45,20 +48,19 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import insert
 
 from bridge.db import make_engine, session_scope
-from bridge.dev.simulators.pancake import PancakeSimulator
-from bridge.dev.simulators.supplier import DEMO_API_SECRET, SupplierSimulator
 from bridge.migrate import upgrade
 from bridge.pancake.shops import add_shop
 from bridge.secrets import SecretBox
 from bridge.settings import Settings
 from bridge.supplier.budget import BudgetRule, Budgets
 from bridge.supplier.suppliers import add_supplier
-from bridge.web.server import ServerThread
 from mappings.models import MappingChoice
 from workers.queue.context import Context
 from workers.stock.report import SyncReport
@@ -66,102 +68,182 @@ from workers.stock.sync import run_exclusive
 from workers.stock.sync_lease import budget_spacing
 
 SHOP_ID = "bench-shop"
+PANCAKE_KEY = "bench-pancake-key"
 SUPPLIERS = ("alpha", "bravo", "charlie")
 PAGE = 100
 REAL_BUDGET_PER_MINUTE = 60 - 2  # the limiter keeps a margin of 2
+PUSH_PATH = "/variations/update_quantity"
+
+
+def _supplier_of(index: int) -> str:
+    return SUPPLIERS[index % len(SUPPLIERS)]
+
+
+def _plan_of(index: int) -> int:
+    return 10_000 + index
+
+
+@dataclass(frozen=True)
+class Served:
+    """Where the simulators' child serves them, as the bridge is told."""
+
+    pancake_url: str
+    warehouse_id: str
+    # name -> (API root, API key), in the order the suppliers were first used
+    suppliers: dict[str, tuple[str, str]]
+    api_secret: str  # every supplier's
+
+
+@dataclass(frozen=True)
+class Counts:
+    """What the simulators received so far."""
+
+    supplier_calls: dict[str, int]
+    pushes: int
+    pancake_calls: int
 
 
 @dataclass
 class Measured:
     name: str
     seconds: float
-    reading_seconds: float  # until the last catalogue page arrived (simulators share this CPU)
+    reading_seconds: float  # until the last catalogue page arrived
     supplier_calls: dict[str, int]
     pancake_pushes: int
     pancake_other: int
     report: SyncReport
 
 
+def _simulators(conn: Connection, variations: int, seed: int) -> None:
+    """The child process: builds the simulators, serves them, then answers the pipe until told
+    to close. Imported here, so the bridge's process never holds a simulator."""
+    from bridge.dev.simulators.pancake import PancakeSimulator
+    from bridge.dev.simulators.supplier import DEMO_API_SECRET, SupplierSimulator
+    from bridge.web.server import ServerThread
+
+    rng = random.Random(seed)
+    pancake = PancakeSimulator()
+    pancake.add_shop(SHOP_ID, api_key=PANCAKE_KEY)
+    servers = [ServerThread(pancake.app).start()]
+    suppliers: dict[str, SupplierSimulator] = {}
+    plans: dict[str, list[int]] = {}
+    served: dict[str, tuple[str, str]] = {}
+    for index in range(variations):
+        name = _supplier_of(index)
+        if name not in suppliers:
+            api_key = "sk_live_" + secrets.token_hex(16)
+            suppliers[name] = SupplierSimulator(name=name, api_key=api_key, balance=10**12)
+            servers.append(ServerThread(suppliers[name].app).start())
+            served[name] = (servers[-1].url + "/api/v1", api_key)
+            plans[name] = []
+        plan_id = _plan_of(index)
+        suppliers[name].add_plan(plan_id, name=f"Plan {plan_id}", stock=rng.randint(0, 100))
+        plans[name].append(plan_id)
+        pancake.add_variation(SHOP_ID, f"var-{index:05d}", name=f"Variation {index}")
+    warehouse = pancake.warehouses(SHOP_ID)[0]["id"]
+    conn.send(Served(servers[0].url + "/api/v1", warehouse, served, DEMO_API_SECRET))
+    _reset_peak()
+    try:
+        while True:
+            command, argument = conn.recv()
+            if command == "counts":
+                conn.send(
+                    Counts(
+                        {name: len(sim.calls) for name, sim in suppliers.items()},
+                        pancake.count_calls("POST", PUSH_PATH),
+                        len(pancake.calls),
+                    )
+                )
+            elif command == "change":
+                every = [(name, plan) for name, ids in plans.items() for plan in ids]
+                for name, plan_id in rng.sample(every, argument):
+                    suppliers[name].set_stock(plan_id, 101 + rng.randint(0, 50))
+                conn.send(None)
+            elif command == "memory":
+                conn.send((_memory_mb("VmRSS"), _memory_mb("VmHWM")))
+            else:  # "close"
+                break
+    finally:
+        pancake.close()
+        for server in servers:
+            server.stop()
+        conn.send(None)
+
+
 class World:
     def __init__(self, variations: int, database_url: str | None, seed: int) -> None:
-        rng = random.Random(seed)
-        self.pancake = PancakeSimulator()
-        self.pancake.add_shop(SHOP_ID, api_key="bench-pancake-key")
-        self.servers = [ServerThread(self.pancake.app).start()]
-        self.suppliers: dict[str, SupplierSimulator] = {}
-        self.plans: dict[str, list[int]] = {}
+        # Spawned, not forked: the child starts clean (no copy of this process's memory or
+        # threads) and this process never imports the simulators.
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self._child = context.Process(
+            target=_simulators, args=(child, variations, seed), name="simulators", daemon=True
+        )
+        self._child.start()
+        child.close()
+        served: Served = self._conn.recv()
+        self.plans: dict[str, list[int]] = {name: [] for name in served.suppliers}
+        for index in range(variations):
+            self.plans[_supplier_of(index)].append(_plan_of(index))
         workdir = Path(tempfile.mkdtemp(prefix="bridge-bench-stock-"))
         url = database_url or f"sqlite:///{workdir / 'bridge.db'}"
         self.settings = Settings(
             database_url=url,
-            pancake_base_url=self.servers[0].url + "/api/v1",
+            pancake_base_url=served.pancake_url,
             stock_push_batch_size=PAGE,
             log_level="WARNING",
         )
         upgrade(url)
         self.engine = make_engine(url)
         self.box = SecretBox(secrets.token_urlsafe(32))
-        warehouse = self.pancake.warehouses(SHOP_ID)[0]["id"]
         with session_scope(self.engine) as session:
             add_shop(
                 session,
                 self.box,
                 SHOP_ID,
-                api_key="bench-pancake-key",
+                api_key=PANCAKE_KEY,
                 webhook_secret=secrets.token_urlsafe(24),
-                warehouse_id=warehouse,
+                warehouse_id=served.warehouse_id,
             )
-        rows: list[dict[str, object]] = []
-        for index in range(variations):
-            name = SUPPLIERS[index % len(SUPPLIERS)]
-            simulator = self._supplier(name)
-            plan_id = 10_000 + index
-            simulator.add_plan(plan_id, name=f"Plan {plan_id}", stock=rng.randint(0, 100))
-            self.plans[name].append(plan_id)
-            variation_id = f"var-{index:05d}"
-            self.pancake.add_variation(SHOP_ID, variation_id, name=f"Variation {index}")
-            rows.append(
-                {
-                    "shop_id": SHOP_ID,
-                    "variation_id": variation_id,
-                    "supplier_name": name,
-                    "plan_id": plan_id,
-                    "units": 1,
-                    "priority": 0,
-                    "enabled": True,
-                    "stock_sync": True,
-                }
-            )
-        with session_scope(self.engine) as session:
-            session.connection().execute(insert(MappingChoice.__table__), rows)  # type: ignore[attr-defined]
-        # Raised: the sync itself is measured here, not the supplier's rate limit.
-        budgets = Budgets(BudgetRule(limit=100_000, daily_limit=10_000_000), None, "bench")
-        self.ctx = Context(self.settings, self.engine, self.box, budgets)
-        self.rng = rng
-
-    def _supplier(self, name: str) -> SupplierSimulator:
-        if name not in self.suppliers:
-            api_key = "sk_live_" + secrets.token_hex(16)
-            simulator = SupplierSimulator(name=name, api_key=api_key, balance=10**12)
-            server = ServerThread(simulator.app).start()
-            self.servers.append(server)
-            self.suppliers[name] = simulator
-            self.plans[name] = []
-            with session_scope(self.engine) as session:
+            for name, (base_url, api_key) in served.suppliers.items():
                 add_supplier(
                     session,
                     self.box,
                     name,
-                    base_url=server.url + "/api/v1",
+                    base_url=base_url,
                     api_key=api_key,
-                    api_secret=DEMO_API_SECRET,
+                    api_secret=served.api_secret,
                 )
-        return self.suppliers[name]
+        rows = [
+            {
+                "shop_id": SHOP_ID,
+                "variation_id": f"var-{index:05d}",
+                "supplier_name": _supplier_of(index),
+                "plan_id": _plan_of(index),
+                "units": 1,
+                "priority": 0,
+                "enabled": True,
+                "stock_sync": True,
+            }
+            for index in range(variations)
+        ]
+        with session_scope(self.engine) as session:
+            session.connection().execute(insert(MappingChoice.__table__), rows)  # type: ignore[attr-defined]
+        del rows
+        # Raised: the sync itself is measured here, not the supplier's rate limit.
+        budgets = Budgets(BudgetRule(limit=100_000, daily_limit=10_000_000), None, "bench")
+        self.ctx = Context(self.settings, self.engine, self.box, budgets)
+
+    def _ask(self, command: str, argument: Any = None) -> Any:
+        self._conn.send((command, argument))
+        return self._conn.recv()
+
+    def counts(self) -> Counts:
+        counts: Counts = self._ask("counts")
+        return counts
 
     def measure(self, name: str) -> Measured:
-        supplier_before = {n: len(s.calls) for n, s in self.suppliers.items()}
-        pushes_before = self.pancake.count_calls("POST", "/variations/update_quantity")
-        calls_before = len(self.pancake.calls)
+        before = self.counts()
         started = time.perf_counter()
         last_read = [started]
 
@@ -171,28 +253,31 @@ class World:
 
         report = run_exclusive(self.ctx, trigger="bench", progress=progress)
         seconds = time.perf_counter() - started
-        pushes = self.pancake.count_calls("POST", "/variations/update_quantity") - pushes_before
+        after = self.counts()
+        pushes = after.pushes - before.pushes
         return Measured(
             name,
             seconds,
             last_read[0] - started,
-            {n: len(s.calls) - supplier_before[n] for n, s in self.suppliers.items()},
+            {n: calls - before.supplier_calls[n] for n, calls in after.supplier_calls.items()},
             pushes,
-            len(self.pancake.calls) - calls_before - pushes,
+            after.pancake_calls - before.pancake_calls - pushes,
             report,
         )
 
     def change_stock(self, count: int) -> None:
-        every = [(name, plan) for name, plans in self.plans.items() for plan in plans]
-        for name, plan_id in self.rng.sample(every, count):
-            self.suppliers[name].set_stock(plan_id, 101 + self.rng.randint(0, 50))
+        self._ask("change", count)
+
+    def simulators_memory(self) -> tuple[float, float]:
+        """The simulators' process: resident size now, and its peak since they were built."""
+        memory: tuple[float, float] = self._ask("memory")
+        return memory
 
     def close(self) -> None:
         self.ctx.close()
-        self.pancake.close()
-        for server in self.servers:
-            server.stop()
         self.engine.dispose()
+        self._ask("close")
+        self._child.join(timeout=30)
 
 
 def _memory_mb(field: str) -> float:
@@ -238,7 +323,7 @@ def main() -> int:
     rss_before = _memory_mb("VmRSS")
     _reset_peak()
     print(
-        f"world: {args.variations} variations, {len(world.suppliers)} suppliers "
+        f"world: {args.variations} variations, {len(world.plans)} suppliers "
         f"({', '.join(f'{n}: {len(p)} plans' for n, p in world.plans.items())}), "
         f"database {world.settings.database_url.split(':', 1)[0]}; "
         f"built in {time.perf_counter() - setup:.1f}s"
@@ -248,6 +333,7 @@ def main() -> int:
         world.change_stock(args.changes)
         results.append(world.measure(f"{args.changes} changed"))
         peak = _memory_mb("VmHWM")
+        simulators_now, simulators_peak = world.simulators_memory()
     finally:
         world.close()
 
@@ -284,8 +370,10 @@ def main() -> int:
     if partial.report.changed != args.changes:
         failures.append(f"partial sync changed {partial.report.changed}, not {args.changes}")
     print(
-        f"\nmemory: {rss_before:.0f} MB with the world built; peak {peak:.0f} MB during the syncs"
-        f" (+{peak - rss_before:.0f} MB; simulators included)"
+        f"\nmemory of the bridge's process: {rss_before:.0f} MB with the world built; peak "
+        f"{peak:.0f} MB during the syncs (+{peak - rss_before:.0f} MB)"
+        f"\nmemory of the simulators' process (not the bridge's): {simulators_now:.0f} MB, "
+        f"peak {simulators_peak:.0f} MB during the syncs"
     )
     if peak > 500:
         failures.append(f"peak memory {peak:.0f} MB (target ≤ 500 MB)")
