@@ -397,7 +397,9 @@ def _sync_shop(
     if report.dry_run:
         return
     # Pancake's own reservations brought these where they belong: recorded, no call.
-    mark_pushed(ctx, LevelKeys(shop_id), [row for row in rows if row.confirm], world.read_at)
+    with session_scope(ctx.engine) as session:
+        confirmed = [row for row in rows if row.confirm]
+        mark_pushed(session.connection(), LevelKeys(shop_id), confirmed, ctx.clock(), world.read_at)
     changes = [row for row in rows if row.push]
     if changes:
         push(ctx, shop, changes, report, progress, world.read_at)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import Connection, update
 from sqlalchemy import select as sa_select
-from sqlalchemy import update
 from sqlmodel import Session, col
 
 from bridge.db import insert_ignore, session_scope
@@ -73,14 +73,19 @@ def claim(ctx: Context, *, require_request: bool, spaced: bool) -> str | None:
         return str(row.trigger or "manual")
 
 
-def renew(ctx: Context) -> None:
-    lease = ctx.lease_until(ctx.clock())
+def renew(ctx: Context, conn: Connection | None = None) -> None:
+    """Hold the lease for another ``lease_seconds``; on ``conn`` (a transaction the caller
+    commits anyway, such as a push's) or in a transaction of its own."""
+    statement = (
+        update(StockSyncControl)
+        .where(col(StockSyncControl.id) == CONTROL_ID)
+        .values(running_until=ctx.lease_until(ctx.clock()))
+    )
+    if conn is not None:
+        conn.execute(statement)
+        return
     with session_scope(ctx.engine) as session:
-        session.connection().execute(
-            update(StockSyncControl)
-            .where(col(StockSyncControl.id) == CONTROL_ID)
-            .values(running_until=lease)
-        )
+        session.connection().execute(statement)
 
 
 def release(ctx: Context, report: SyncReport | None, *, retry: bool) -> list[Send]:
