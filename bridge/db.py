@@ -15,17 +15,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, ColumnDefault, Dialect, Table, event
 from sqlalchemy.engine import Connection, Engine, create_engine, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import DateTime, TypeDecorator
-from sqlmodel import Field, Session
 
 from bridge.errors import SettingsError
-from bridge.settings import default_database_path
+
+# sqlmodel (with pydantic's model machinery) and the settings are imported where they are used:
+# the CLI's list and show commands read through this module's engine and UTCDateTime in plain
+# SQLAlchemy Core, and each run would pay for them (bridge/cli/reads.py).
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 
 def utcnow() -> datetime:
@@ -54,11 +58,15 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def optional_timestamp(*, index: bool = False) -> Any:
     """A model field for a moment that may be unset (a lease, a lock, a finish time)."""
+    from sqlmodel import Field
+
     return Field(default=None, sa_type=UTCDateTime, nullable=True, index=index)
 
 
 def created_timestamp() -> Any:
     """A model field set to the moment the row is made."""
+    from sqlmodel import Field
+
     return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
@@ -104,6 +112,8 @@ def prepare_location(url: str) -> None:
     if path is None:
         return
     if not path.parent.is_dir():
+        from bridge.settings import default_database_path
+
         if path != default_database_path().absolute():
             raise SettingsError(
                 f"the folder of the SQLite database {path} does not exist: create {path.parent} "
@@ -151,6 +161,8 @@ def _sqlite_begin_immediate(connection: Connection) -> None:
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     """A session whose transaction commits on success and rolls back on error."""
+    from sqlmodel import Session
+
     with Session(engine, expire_on_commit=False) as session:
         try:
             yield session

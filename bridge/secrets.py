@@ -29,11 +29,11 @@ from sqlalchemy.engine import Connection, Engine
 
 from bridge.db import insert_ignore, utcnow
 from bridge.errors import SecretKeyMismatch, SettingsError
-from bridge.models import SecretKeyCheck
-from bridge.settings import Settings
 
 if TYPE_CHECKING:
     from cryptography.fernet import Fernet, MultiFernet
+
+    from bridge.settings import Settings
 
 # What the stored check decrypts to; changing it would refuse every existing database.
 CHECK_MARKER = "pancake-bridge secret key check v1"
@@ -139,6 +139,10 @@ class KeyCheck:
 
 
 def _check_table() -> Table:
+    # Imported here: `orders show` and `fulfilments show` open a box to read the customer's
+    # name without the models (bridge/cli/reads.py).
+    from bridge.models import SecretKeyCheck
+
     table = SecretKeyCheck.__table__  # type: ignore[attr-defined]
     assert isinstance(table, Table)
     return table

@@ -8,7 +8,7 @@ import typer
 
 from bridge.cli import app
 from bridge.cli.output import JsonOption, dash, print_json, print_table, say, when
-from bridge.cli.support import reading, secret_option, secret_value, settings, writing
+from bridge.cli.support import read_connection, secret_option, secret_value, settings, writing
 
 admin = typer.Typer(
     help=(
@@ -78,14 +78,12 @@ def list_users(as_json: JsonOption = False) -> None:
     Example:
       pancake-bridge admin list-users --json
     """
-    from dataclasses import asdict
+    from bridge.cli import reads
 
-    from bridge.web.console.users import list_users as users_of
-
-    with reading(settings()) as session:
-        users = users_of(session)
+    with read_connection(settings()) as conn:
+        users = reads.console_users(conn)
     if as_json:
-        print_json([asdict(user) for user in users])
+        print_json([reads.record(user) for user in users])
         return
     print_table(
         ["id", "user", "created", "password set", "last login"],
@@ -112,12 +110,12 @@ def audit(
     Example:
       pancake-bridge admin audit --line 42
     """
-    from bridge.web.console.audit import audit_of
+    from bridge.cli import reads
 
-    with reading(settings()) as session:
-        rows = audit_of(session, line, limit)
+    with read_connection(settings()) as conn:
+        rows = reads.console_audit(conn, line, limit)
     if as_json:
-        print_json([row.model_dump() for row in rows])
+        print_json([reads.record(row) for row in rows])
         return
     print_table(
         ["id", "when", "user", "action", "line", "from"],

@@ -8,7 +8,7 @@ import typer
 
 from bridge.cli import app
 from bridge.cli.output import JsonOption, print_json, print_table, say, when
-from bridge.cli.support import reading, settings, writing
+from bridge.cli.support import read_connection, settings, writing
 from bridge.errors import Failed
 
 if TYPE_CHECKING:
@@ -36,12 +36,12 @@ def list_(as_json: JsonOption = False) -> None:
     Example:
       pancake-bridge alerts list --json
     """
-    from workers.alerts.queries import list_alerts
+    from bridge.cli import reads
 
-    with reading(settings()) as session:
-        records = list_alerts(session)
+    with read_connection(settings()) as conn:
+        records = reads.alerts(conn)
     if as_json:
-        print_json([alert.model_dump() for alert in records])
+        print_json([reads.record(alert) for alert in records])
         return
     print_table(
         ["kind", "subject", "id", "count", "state", "last seen", "sent", "message"],

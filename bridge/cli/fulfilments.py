@@ -18,11 +18,11 @@ from bridge.cli.output import (
     say,
 )
 from bridge.cli.summary import LINE_GOES_ON, customer, line_state, outcome
-from bridge.cli.support import database, reading, settings
+from bridge.cli.support import database, read_connection, settings
 from bridge.states import RETRYABLE, FulfilmentState
 
 if TYPE_CHECKING:
-    from workers.fulfilment.queries import FulfilmentDetail
+    from bridge.cli.reads import LineDetail
     from workers.fulfilment.redrive import Redrive
 
 fulfilments = typer.Typer(
@@ -59,12 +59,12 @@ def list_(
     Example:
       pancake-bridge fulfilments list --state needs_attention
     """
-    from workers.fulfilment.queries import SECRET_COLUMNS, list_fulfilments
+    from bridge.cli import reads
 
-    with reading(settings()) as session:
-        lines = list_fulfilments(session, state=state, limit=limit)
+    with read_connection(settings()) as conn:
+        lines = reads.fulfilments(conn, state=state, limit=limit)
     if as_json:
-        print_json([line.model_dump(exclude=set(SECRET_COLUMNS)) for line in lines])
+        print_json([reads.record(line) for line in lines])
         return
     print_table(
         ["id", "shop", "order", "variation", "supplier", "plan", "qty", "state", "trans_id"]
@@ -99,14 +99,14 @@ def show(fulfilment_id: LineId, as_json: JsonOption = False) -> None:
     Example:
       pancake-bridge fulfilments show 42
     """
-    from workers.fulfilment.queries import fulfilment_detail
+    from bridge.cli import reads
 
     current = settings()
-    with reading(current) as session:
-        detail = fulfilment_detail(session, fulfilment_id)
-        name = customer(session, current, detail.line["order_pk"])
+    with read_connection(current) as conn:
+        detail = reads.fulfilment(conn, fulfilment_id)
+        name = customer(conn, current, detail.line["order_pk"])
     if as_json:
-        attempts = [attempt.model_dump() for attempt in detail.attempts]
+        attempts = [reads.record(attempt) for attempt in detail.attempts]
         print_json(
             {
                 **detail.line,
@@ -119,7 +119,7 @@ def show(fulfilment_id: LineId, as_json: JsonOption = False) -> None:
     summarise(detail, name)
 
 
-def summarise(detail: FulfilmentDetail, name: str) -> None:
+def summarise(detail: LineDetail, name: str) -> None:
     line = detail.line
     what = line["item_name"] or line["variation_id"] or "an item the order did not name"
     order_command = command_line("orders", "show", str(line["order_pk"]))

@@ -26,11 +26,19 @@ from bridge.cli.output import (
     say,
     when,
 )
-from bridge.cli.support import open_engine, reading, secret_box, settings, writing
+from bridge.cli.support import (
+    open_engine,
+    read_connection,
+    reading,
+    secret_box,
+    settings,
+    writing,
+)
 
 if TYPE_CHECKING:
     from sqlmodel import Session
 
+    from bridge.cli.reads import AnyRow, ChoiceRead
     from bridge.settings import Settings
     from bridge.supplier.catalogue import Catalogues
     from mappings.models import MappingChange, MappingChoice
@@ -264,7 +272,7 @@ def add(
         )
 
 
-def _enabled(view: ChoiceView) -> str:
+def _enabled(view: ChoiceView | ChoiceRead) -> str:
     if view.active:
         return "yes"
     both = not view.choice.enabled and not view.mapping_enabled
@@ -275,8 +283,9 @@ def _fields(template: dict[str, Any] | None) -> str:
     return json.dumps(template, ensure_ascii=False) if template else "-"
 
 
-def _choice_record(view: ChoiceView) -> dict[str, Any]:
-    return view.choice.model_dump() | {
+def _choice_record(view: ChoiceView | ChoiceRead, fields: dict[str, Any]) -> dict[str, Any]:
+    """A choice's ``fields`` (its columns) with what its mapping says, for ``--json``."""
+    return fields | {
         "name": view.name,
         "mapping_enabled": view.mapping_enabled,
         "active": view.active,
@@ -313,7 +322,7 @@ def list_(
     Example:
       pancake-bridge mappings list --shop 4 --disabled
     """
-    from mappings import repository
+    from bridge.cli import reads
 
     if unmapped_:
         if supplier is not None or disabled:
@@ -323,18 +332,16 @@ def list_(
             )
         _print_unmapped(shop, as_json)
         return
-    with reading(settings()) as session:
-        views = repository.list_choices(
-            session, shop_id=shop, supplier_name=supplier, disabled=disabled
-        )
-        records = [_choice_record(view) for view in views]
+    with read_connection(settings()) as conn:
+        views = reads.choices(conn, shop_id=shop, supplier_name=supplier, disabled=disabled)
+        records = [_choice_record(view, reads.record(view.choice)) for view in views]
     if as_json:
         print_json(records)
         return
     _print_choices(views)
 
 
-def _print_choices(views: Sequence[ChoiceView]) -> None:
+def _print_choices(views: Sequence[ChoiceView] | Sequence[ChoiceRead]) -> None:
     print_table(
         ["id", "shop", "variation", "supplier", "plan", "units", "priority", "fields"]
         + ["enabled", "stock sync", "name", "max cost"],
@@ -364,7 +371,7 @@ def _amount(value: float | None) -> str:
     return "-" if value is None else money(value)
 
 
-def _max_cost(choice: MappingChoice) -> str:
+def _max_cost(choice: MappingChoice | AnyRow) -> str:
     return "retail price" if choice.max_cost is None else _amount(choice.max_cost)
 
 
@@ -395,7 +402,7 @@ def _print_prices(views: Sequence[ChoiceView], paid: dict[tuple[str, int], Paid]
     )
 
 
-def _stock_policy(choice: MappingChoice) -> str:
+def _stock_policy(choice: MappingChoice | AnyRow) -> str:
     if not choice.stock_sync:
         return "off"
     return "on" if choice.manual_stock is None else f"on, manual {choice.manual_stock}"
@@ -464,7 +471,7 @@ def _mapping_record(
         "name": mapping.name,
         "enabled": mapping.enabled,
         "choices": [
-            _choice_record(v)
+            _choice_record(v, v.choice.model_dump())
             | {
                 "last_paid": _paid_record(paid.get((v.choice.supplier_name, v.choice.plan_id))),
                 "history": [h for h in history if h["choice_id"] == v.choice.id],

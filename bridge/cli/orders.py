@@ -21,12 +21,11 @@ from bridge.cli.output import (
     when,
 )
 from bridge.cli.summary import customer, line_state, order_state
-from bridge.cli.support import database, reading, settings
+from bridge.cli.support import database, read_connection, settings
 from bridge.states import RETRYABLE, TERMINAL, OrderState
 
 if TYPE_CHECKING:
-    from bridge.models import Fulfilment
-    from workers.fulfilment.queries import OrderDetail
+    from bridge.cli.reads import AnyRow, OrderRead
 
 orders = typer.Typer(
     help=(
@@ -68,12 +67,12 @@ def list_(
     Example:
       pancake-bridge orders list --state failed --shop 4
     """
-    from workers.fulfilment.queries import ORDER_HIDDEN_COLUMNS, list_orders
+    from bridge.cli import reads
 
-    with reading(settings()) as session:
-        rows = list_orders(session, state=state, shop_id=shop, limit=limit)
+    with read_connection(settings()) as conn:
+        rows = reads.orders(conn, state=state, shop_id=shop, limit=limit)
     if as_json:
-        print_json([row.model_dump(exclude=set(ORDER_HIDDEN_COLUMNS)) for row in rows])
+        print_json([reads.record(row) for row in rows])
         return
     print_table(
         ["id", "shop", "order", "state", "lines", "failures", "when", "reason"],
@@ -106,20 +105,20 @@ def show(order_pk: OrderId, as_json: JsonOption = False) -> None:
     Example:
       pancake-bridge orders show 7
     """
-    from workers.fulfilment.queries import SECRET_COLUMNS, order_detail
+    from bridge.cli import reads
 
     current = settings()
-    with reading(current) as session:
-        detail = order_detail(session, order_pk)
-        name = customer(session, current, order_pk)
+    with read_connection(current) as conn:
+        detail = reads.order(conn, order_pk)
+        name = customer(conn, current, order_pk)
     if as_json:
-        lines = [line.model_dump(exclude=set(SECRET_COLUMNS)) for line in detail.lines]
+        lines = [reads.record(line) for line in detail.lines]
         print_json({**detail.order, "customer": name, "lines": lines})
         return
     summarise(detail, name)
 
 
-def summarise(detail: OrderDetail, name: str) -> None:
+def summarise(detail: OrderRead, name: str) -> None:
     order = detail.order
     say(f"Order {order['order_id']} in shop {order['shop_id']} (the bridge's order {order['id']})")
     asked = order["fulfil_asked_by"]
@@ -157,7 +156,7 @@ def summarise(detail: OrderDetail, name: str) -> None:
     )
 
 
-def tally(lines: list[Fulfilment]) -> str:
+def tally(lines: list[AnyRow]) -> str:
     """``3: 2 Done: codes in the note, 1 Needs a person``."""
     counts = Counter(line_state(line.state) for line in lines)
     return f"{len(lines)}" + (
@@ -165,7 +164,7 @@ def tally(lines: list[Fulfilment]) -> str:
     )
 
 
-def next_step(detail: OrderDetail) -> str:
+def next_step(detail: OrderRead) -> str:
     """What a person does about the order, with the command to paste where there is one."""
     order = detail.order
     state = order["state"]

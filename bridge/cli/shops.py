@@ -13,6 +13,7 @@ import typer
 from bridge.cli import app
 from bridge.cli.output import JsonOption, dash, is_terminal, print_json, print_table, say, when
 from bridge.cli.support import (
+    read_connection,
     reading,
     secret_box,
     secret_option,
@@ -40,9 +41,6 @@ shops = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(shops, name="shops")
-
-# Columns of a shop that are never printed.
-SECRET_COLUMNS = {"api_key_enc", "webhook_secret_digest"}
 
 
 def parse_statuses(values: list[str] | None) -> list[int] | None:
@@ -260,20 +258,19 @@ def list_(as_json: JsonOption = False) -> None:
     Example:
       pancake-bridge shops list --json
     """
-    from bridge.pancake.shops import lines_in_flight, list_shops
-    from workers.fulfilment.queries import catchup_states
+    from bridge.cli import reads
 
-    with reading(settings()) as session:
-        catchups = catchup_states(session)
+    with read_connection(settings()) as conn:
+        catchups = reads.catchups(conn)
         records = []
-        for shop in list_shops(session):
+        for shop in reads.shops(conn):
             catchup = catchups.get(shop.shop_id)
             records.append(
-                shop.model_dump(exclude=SECRET_COLUMNS)
+                reads.record(shop)
                 | {
                     "caught_up_until": catchup.caught_up_until if catchup else None,
                     "catchup_error": catchup.last_error if catchup else None,
-                    "in_flight": lines_in_flight(session, shop.shop_id),
+                    "in_flight": reads.lines_in_flight(conn, shop.shop_id),
                 }
             )
     if as_json:

@@ -23,7 +23,7 @@ from bridge.cli.output import (
     say,
     when,
 )
-from bridge.cli.support import open_engine, reading, secret_box, settings, writing
+from bridge.cli.support import open_engine, read_connection, secret_box, settings, writing
 from bridge.errors import Failed
 
 if TYPE_CHECKING:
@@ -159,19 +159,19 @@ def status(as_json: JsonOption = False) -> None:
     Example:
       pancake-bridge stock status
     """
-    from workers.stock.report import sync_status
+    from bridge.cli import reads
 
     current = settings()
-    with reading(current) as session:
-        state = sync_status(session)
+    with read_connection(current) as conn:
+        state = reads.stock_status(conn)
     control, runs = state.control, state.runs
     if as_json:
         print_json(
             {
                 "automatic": current.stock_sync_enabled,
                 "interval_seconds": current.stock_sync_interval_seconds,
-                "control": control.model_dump() if control is not None else None,
-                "runs": [run.model_dump() for run in runs],
+                "control": reads.record(control) if control is not None else None,
+                "runs": [reads.record(run) for run in runs],
             }
         )
         return

@@ -17,7 +17,7 @@ from bridge.states import (
 )
 
 if TYPE_CHECKING:
-    from sqlmodel import Session
+    from sqlalchemy.engine import Connection
 
     from bridge.settings import Settings
 
@@ -59,19 +59,20 @@ def outcome(attempt_outcome: str, settlement: str | None) -> str:
     return f"{words}, {SETTLEMENTS.get(settlement, settlement)}" if settlement else words
 
 
-def customer(session: Session, current: Settings, order_pk: int) -> str:
+def customer(conn: Connection, current: Settings, order_pk: int) -> str:
     """The customer's name on the order, why it is not shown (it is kept encrypted), or ""
     when the order names nobody or was never read."""
+    from bridge.cli.reads import order_copy
     from bridge.errors import SecretKeyMismatch, SettingsError
     from bridge.secrets import SecretBox
-    from workers.fulfilment.customers import customer_name
+    from workers.fulfilment.customers import name_in
 
     try:
         box = SecretBox.for_settings(current)
     except SettingsError:
         return "not shown: BRIDGE_SECRET_KEY opens it"
     try:
-        name = customer_name(session, order_pk, box)
+        name = name_in(order_copy(conn, order_pk), box)
     except SecretKeyMismatch:
         return "not shown: BRIDGE_SECRET_KEY does not open it"
     return name or ""

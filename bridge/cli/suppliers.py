@@ -10,6 +10,7 @@ from bridge.cli import app, exits
 from bridge.cli.output import JsonOption, print_json, print_table, say
 from bridge.cli.support import (
     key_budgets,
+    read_connection,
     reading,
     secret_box,
     secret_option,
@@ -28,8 +29,6 @@ suppliers = typer.Typer(
 )
 app.add_typer(suppliers, name="suppliers")
 
-# Columns of a supplier that are never printed.
-SECRET_COLUMNS = {"api_key_enc", "api_secret_enc"}
 API_KEY_ENV = "BRIDGE_SUPPLIER_API_KEY"
 API_SECRET_ENV = "BRIDGE_SUPPLIER_API_SECRET"
 
@@ -145,13 +144,13 @@ def list_(as_json: JsonOption = False) -> None:
     Example:
       pancake-bridge suppliers list --json
     """
+    from bridge.cli import reads
     from bridge.supplier.clock import describe_zone, stored_clock
-    from bridge.supplier.suppliers import list_suppliers
 
     current = settings()
-    with reading(current) as session:
-        listed = list_suppliers(session)
-        records = [supplier.model_dump(exclude=SECRET_COLUMNS) for supplier in listed]
+    with read_connection(current) as conn:
+        listed = reads.suppliers(conn)
+        records = [reads.record(supplier) for supplier in listed]
         clocks = [stored_clock(supplier) for supplier in listed]
         zones = [describe_zone(supplier) for supplier in listed]
     if as_json:

@@ -1,7 +1,8 @@
 """What every command shares: the settings, the secret box, the database, and secret options.
 
 Everything heavy (pydantic settings, SQLAlchemy, the models) is imported inside these functions,
-so that importing a command module, and ``bridge --help``, stays fast.
+so that importing a command module, and ``bridge --help``, stays fast. The list and show
+commands read with ``read_connection`` (SQLAlchemy Core, no models); the others with sessions.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
-    from sqlalchemy.engine import Engine
+    from sqlalchemy.engine import Connection, Engine
     from sqlmodel import Session
 
     from bridge.errors import SettingsError
@@ -123,6 +124,17 @@ def reading(settings: Settings) -> Iterator[Session]:
     with database(settings) as engine, Session(engine) as session:
         session.connection(execution_options={READ_ONLY: True})
         yield session
+
+
+@contextmanager
+def read_connection(settings: Settings) -> Iterator[Connection]:
+    """A read-only connection for the list and show commands' Core reads (``bridge.cli.reads``):
+    one transaction, so what they print is one moment's; on SQLite it never waits for (or
+    blocks) a writer."""
+    from bridge.db import READ_ONLY
+
+    with database(settings) as engine, engine.connect() as conn:
+        yield conn.execution_options(**{READ_ONLY: True})
 
 
 @contextmanager

@@ -28,11 +28,30 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
 
-from sqlmodel import Session
-
-from bridge.supplier.models import Supplier
 from bridge.supplier.schemas import VN_TZ
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from bridge.supplier.models import Supplier
+
+
+class StoredClock(Protocol):
+    """A supplier's stored clock and zone: its model, or a row `bridge suppliers list` read
+    without the models (bridge/cli/reads.py)."""
+
+    @property
+    def clock_low_seconds(self) -> float | None: ...
+    @property
+    def clock_high_seconds(self) -> float | None: ...
+    @property
+    def clock_measured_at(self) -> datetime | None: ...
+    @property
+    def timezone(self) -> str | None: ...
+    @property
+    def zone_minutes(self) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -210,21 +229,21 @@ def created_window(
     return CreatedWindow(tuple(joined))
 
 
-def stored_clock(supplier: Supplier) -> ClockOffset | None:
+def stored_clock(supplier: StoredClock) -> ClockOffset | None:
     if supplier.clock_low_seconds is None or supplier.clock_high_seconds is None:
         return None
     at = supplier.clock_measured_at.timestamp() if supplier.clock_measured_at else 0.0
     return ClockOffset(supplier.clock_low_seconds, supplier.clock_high_seconds, at)
 
 
-def supplier_zone(supplier: Supplier) -> int | None:
+def supplier_zone(supplier: StoredClock) -> int | None:
     """The operator's zone, else the learned one, else None."""
     if supplier.timezone:
         return parse_zone(supplier.timezone)
     return supplier.zone_minutes
 
 
-def describe_zone(supplier: Supplier) -> str:
+def describe_zone(supplier: StoredClock) -> str:
     """``+07:00 (set)``, ``+08:00 (learned)``, or ``-`` when neither."""
     if supplier.timezone:
         return f"{format_zone(parse_zone(supplier.timezone))} (set)"
@@ -249,6 +268,8 @@ def record_clock(
 ) -> None:
     """Narrow the named supplier's stored clock with a ``timestamp`` sample (nothing without
     one)."""
+    from bridge.supplier.models import Supplier
+
     supplier = session.get(Supplier, supplier_name)
     if supplier is not None:
         note_clock(supplier, sample, now)

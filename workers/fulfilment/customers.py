@@ -8,12 +8,12 @@ e-mail and address stay in the encrypted copy, and in Pancake.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlmodel import Session
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
-from bridge.models import Order
-from bridge.secrets import SecretBox
+    from bridge.secrets import SecretBox
 
 # Where a Pancake order names its customer, most specific first.
 NAME_PATHS: tuple[tuple[str, ...], ...] = (("bill_full_name",), ("customer", "name"))
@@ -24,10 +24,19 @@ def customer_name(session: Session, order_pk: int, box: SecretBox) -> str | None
 
     A key that does not open the copy raises ``SecretKeyMismatch`` (its sentence says why).
     """
+    # Imported here: the CLI's show commands read the copy themselves, without the models
+    # (bridge/cli/reads.py), and call ``name_in``.
+    from bridge.models import Order
+
     order = session.get(Order, order_pk)
-    if order is None or not order.snapshot_enc:
+    return name_in(order.snapshot_enc if order is not None else None, box)
+
+
+def name_in(snapshot_enc: str | None, box: SecretBox) -> str | None:
+    """The customer's name in an order's encrypted copy; None without a copy or a name."""
+    if not snapshot_enc:
         return None
-    snapshot: Any = json.loads(box.decrypt(order.snapshot_enc))
+    snapshot: Any = json.loads(box.decrypt(snapshot_enc))
     for path in NAME_PATHS:
         value = snapshot
         for key in path:
