@@ -24,6 +24,11 @@ So at ``t`` the log held all the others, fewer than ``limit``: the supplier coun
 ``limit``. (Before the two stamps a request overtaken on its way could be counted late: the
 margin of one request was for that.)
 
+A request admitted but then never sent (its call found the supplier's share of threads taken, or
+its purchase was taken back) is ``release``d: its entry leaves the log at once. The argument
+above is about the requests the supplier receives; one it never receives needs no entry (stamped
+as answered instead, it kept its slot idle for a whole window).
+
 Catalogue reads share the key with purchases as *background* requests (``acquire(...,
 background=True)``, the client's ``BACKGROUND_PATHS``): one is admitted only while the window
 holds fewer than ``limit - BACKGROUND_RESERVE`` requests, and one call's ``spacing`` (the guarded
@@ -148,6 +153,10 @@ class Budget(Protocol):
     def answered(self, ticket: Ticket) -> None:
         """The supplier answered the request admitted with ``ticket``, now."""
 
+    def release(self, ticket: Ticket) -> None:
+        """The request admitted with ``ticket`` was never sent (and never will be): its slot
+        is free again at once."""
+
     def penalize(self, retry_after: float | None) -> float:
         """The supplier refused a request for the key's rate limit: block the key for
         ``retry_after`` when announced, else for a whole window and learn the limit from the
@@ -256,6 +265,10 @@ class LocalBudget:
         with self._lock:
             if ticket in self._sent:
                 self._sent[ticket] = self._clock()
+
+    def release(self, ticket: Ticket) -> None:
+        with self._lock:
+            self._sent.pop(ticket, None)
 
     def penalize(self, retry_after: float | None) -> float:
         with self._lock:
@@ -542,6 +555,15 @@ class RedisBudget:
         except redis.RedisError as exc:
             # The entry stays stamped in the future; the shadow has the answer for a restart.
             event("budget.answered.unrecorded", logging.WARNING, error=type(exc).__name__)
+
+    def release(self, ticket: Ticket) -> None:
+        with self._lock:
+            self._shadow.pop(ticket, None)
+        try:
+            self._client.zrem(self._keys()[0], ticket)
+        except redis.RedisError as exc:
+            # The entry stays stamped in the future: counted longer, never shorter.
+            event("budget.release.unrecorded", logging.WARNING, error=type(exc).__name__)
 
     def penalize(self, retry_after: float | None) -> float:
         log, _, slowed, _, blocked, learned, _ = self._keys()

@@ -165,10 +165,10 @@ class SupplierClient:
         return None if self._budget is None else self._budget.acquire(max_wait)
 
     def release_slot(self, ticket: Ticket | None) -> None:
-        """A reserved slot that will not be used: it counts from now for one window, like an
-        answered request, instead of as in flight until the budget's ceiling."""
+        """A reserved slot whose request was not sent and will not be: free again at once
+        (``Budget.release``)."""
         if ticket is not None and self._budget is not None:
-            self._budget.answered(ticket)
+            self._budget.release(ticket)
 
     def create_order(
         self, items: Sequence[OrderItem], *, ticket: Ticket | None = None

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from bridge.dev.simulators.supplier import DEMO_API_KEY, DEMO_API_SECRET, SupplierSimulator
 from bridge.supplier.budget import (
     Budget,
     BudgetExhausted,
@@ -17,6 +18,10 @@ from bridge.supplier.budget import (
     KeyBudget,
     LocalBudget,
 )
+from bridge.supplier.bulkhead import Bulkhead, SupplierBusy
+from bridge.supplier.client import SupplierClient
+from bridge.supplier.schemas import OrderItem
+from bridge.web.server import ServerThread
 from tests.conftest import REDIS_URL, require_service
 
 RULE = BudgetRule(limit=5, window_seconds=1.0, daily_limit=1000, margin=0)
@@ -354,3 +359,50 @@ def test_background_requests_leave_a_slot_and_come_one_spacing_apart(
     with pytest.raises(BudgetExhausted, match="per-minute"):
         reader.acquire(max_wait=0, background=True)
     send(buyer)  # the slot left for a purchase, at once
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["in-process", "redis"])
+def test_a_purchase_refused_unsent_gives_its_slot_back_at_once(shared: bool) -> None:
+    """A create refused by the supplier's share of threads after its slot was reserved was never
+    sent: the slot is free again at once, not idle for a window (the supplier sees the whole
+    limit used, and nothing over it)."""
+    namespace = f"bridge-test-{uuid.uuid4().hex[:8]}"
+    if shared:
+        require_service("Redis", "127.0.0.1", 6379)
+    sim = SupplierSimulator(rate_limit_per_minute=3, time_scale=6.0, balance=10_000_000)
+    sim.add_plan(319, name="Netflix Premium 1 tháng", price=75_000)
+    # A "minute" of 10 s: a slot kept for a window would outlast the test.
+    rule = BudgetRule(limit=3, window_seconds=10.0, daily_limit=1000, margin=0)
+    budgets = Budgets(rule, REDIS_URL if shared else None, namespace)
+    bulkhead = Bulkhead("sim", 1, retry_cap=1.0)
+    item = OrderItem(plan_id=319, quantity=1)
+    try:
+        with (
+            ServerThread(sim.app) as server,
+            SupplierClient(
+                server.url + "/api/v1",
+                DEMO_API_KEY,
+                DEMO_API_SECRET,
+                budget=budgets.for_key(DEMO_API_KEY),
+                budget_wait=0,
+                bulkhead=bulkhead,
+            ) as client,
+        ):
+            for _ in range(3):
+                ticket = client.reserve_slot(max_wait=0)
+                # Another call holds the supplier's only thread: this one is refused unsent.
+                with bulkhead.call(), pytest.raises(SupplierBusy):
+                    client.create_order([item], ticket=ticket)
+            for _ in range(3):
+                client.create_order([item])
+            with pytest.raises(BudgetExhausted):
+                client.balance()
+    finally:
+        budgets.close()
+        store = redis.Redis.from_url(REDIS_URL)
+        for key in store.scan_iter(f"{namespace}:*"):
+            store.delete(key)
+        store.close()
+    assert sim.calls.count(("POST", "/api/v1/orders/create")) == 3
+    assert len(sim.ledger) == 3
+    assert sim.count_429 == 0

@@ -76,6 +76,7 @@ class RecordingBudget:
     def __init__(self) -> None:
         self.taken: list[Ticket] = []
         self.answered_tickets: list[Ticket] = []
+        self.released: list[Ticket] = []
 
     def acquire(self, max_wait: float, *, background: bool = False) -> Ticket:
         ticket = Ticket(f"t{len(self.taken)}")
@@ -84,6 +85,9 @@ class RecordingBudget:
 
     def answered(self, ticket: Ticket) -> None:
         self.answered_tickets.append(ticket)
+
+    def release(self, ticket: Ticket) -> None:
+        self.released.append(ticket)
 
     def penalize(self, retry_after: float | None) -> float:
         return retry_after or 60.0
@@ -148,8 +152,9 @@ def test_a_supplier_hanging_in_its_share_refuses_more_calls_without_sending_them
     assert ("POST", "/api/v1/orders/create") not in sim.calls
     assert sim.ledger == []
     assert client.calls == 1
-    # The read refused took no budget; the create's reserved slot was given back.
-    assert ticket in budget.answered_tickets
+    # The read refused took no budget; the create's reserved slot was given back, unsent.
+    assert budget.released == [ticket]
+    assert ticket not in budget.answered_tickets
     assert len(budget.taken) == 2
 
 

@@ -314,6 +314,7 @@ class RecordingBudget:
     def __init__(self) -> None:
         self.admitted: list[Ticket] = []
         self.answered_tickets: list[Ticket] = []
+        self.released: list[Ticket] = []
         self.penalties: list[float | None] = []
         self.pauses: list[float] = []
 
@@ -323,6 +324,9 @@ class RecordingBudget:
 
     def answered(self, ticket: Ticket) -> None:
         self.answered_tickets.append(ticket)
+
+    def release(self, ticket: Ticket) -> None:
+        self.released.append(ticket)
 
     def penalize(self, retry_after: float | None) -> float:
         self.penalties.append(retry_after)
