@@ -9,12 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
-
-from sqlmodel import Session, col, select
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bridge.db import utcnow
-from mappings.models import MappedVariation, MappingChange, MappingChoice
+
+# The models are imported where a change is written or the trail read with a session:
+# `bridge mappings history` reads the trail without them (bridge/cli/reads.py) and only calls
+# ``differences``.
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from mappings.models import MappedVariation, MappingChange, MappingChoice
 
 # Code that is neither the command line nor the console (the demo's sandbox, tests' worlds).
 SYSTEM = "system"
@@ -66,6 +71,8 @@ def record(
     after: dict[str, Any] | None = None,
     source: str | None = None,
 ) -> MappingChange:
+    from mappings.models import MappingChange
+
     if not actor.strip():
         raise ValueError("a change needs an actor: 'cli' or the console user's name")
     change = MappingChange(
@@ -114,7 +121,16 @@ class Difference:
     after: Any
 
 
-def differences(change: MappingChange) -> list[Difference]:
+class Change(Protocol):
+    """What ``differences`` reads of a change: a model, or a row read without the models."""
+
+    @property
+    def before(self) -> dict[str, Any] | None: ...
+    @property
+    def after(self) -> dict[str, Any] | None: ...
+
+
+def differences(change: Change) -> list[Difference]:
     """What the change altered, field by field (every field of an addition or a removal)."""
     before, after = change.before or {}, change.after or {}
     names = [
@@ -137,6 +153,10 @@ def history(
     limit: int | None = 50,
 ) -> list[MappingChange]:
     """The trail, newest first, narrowed by what is given."""
+    from sqlmodel import col, select
+
+    from mappings.models import MappingChange
+
     statement = select(MappingChange).order_by(col(MappingChange.id).desc())
     if shop_id is not None:
         statement = statement.where(MappingChange.shop_id == shop_id)

@@ -119,8 +119,10 @@ def _app_for(args: list[str]) -> typer.Typer:
 
     Typer builds the click command of every command it is given, reading each function's
     parameters; for all of them that is ~0.05 s of every run on a loaded machine, and one runs.
-    The root's help (``bridge``, ``bridge --help``) and a name that is not a command (click
-    then suggests the closest one) get the whole app, so what a person sees is unchanged.
+    The same inside a group: ``bridge mappings list`` builds ``list`` only, not the group's
+    other eleven commands. The root's help (``bridge``, ``bridge --help``), a group's help and
+    a name that is not a command (click then suggests the closest one) get the whole app or
+    group, so what a person sees is unchanged.
     """
     if not args or args[0].startswith("-"):
         return app
@@ -130,8 +132,23 @@ def _app_for(args: list[str]) -> typer.Typer:
     if not groups and not commands:
         return app
     only = copy.copy(app)
-    only.registered_groups = groups
+    only.registered_groups = [_group_for(group, args[1:]) for group in groups]
     only.registered_commands = commands
+    return only
+
+
+def _group_for(group: typer.models.TyperInfo, args: list[str]) -> typer.models.TyperInfo:
+    """``group`` with only the command ``args`` start with, when they name one."""
+    inner = group.typer_instance
+    if not args or args[0].startswith("-") or inner is None or inner.registered_groups:
+        return group
+    commands = [command for command in inner.registered_commands if _name(command) == args[0]]
+    if not commands:
+        return group
+    narrowed = copy.copy(inner)
+    narrowed.registered_commands = commands
+    only = copy.copy(group)
+    only.typer_instance = narrowed
     return only
 
 

@@ -519,25 +519,20 @@ def history(
     Example:
       pancake-bridge mappings history --variation v-1 --limit 20
     """
-    from mappings import audit
+    from bridge.cli import reads
 
-    with reading(settings()) as session:
-        changes = audit.history(
-            session,
-            shop_id=shop,
-            variation_id=variation,
-            choice_id=choice,
-            actor=actor,
-            limit=limit,
+    with read_connection(settings()) as conn:
+        changes = reads.mapping_changes(
+            conn, shop_id=shop, variation_id=variation, choice_id=choice, actor=actor, limit=limit
         )
-        records = [c.model_dump() for c in changes]
+        records = [reads.record(change) for change in changes]
     if as_json:
         print_json(records)
         return
     _print_history(changes)
 
 
-def _print_history(changes: Sequence[MappingChange]) -> None:
+def _print_history(changes: Sequence[MappingChange] | Sequence[AnyRow]) -> None:
     from mappings.audit import differences
 
     print_table(

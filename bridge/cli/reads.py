@@ -251,6 +251,28 @@ def choices(
     return [view for view in views if not view.active] if disabled else views
 
 
+def mapping_changes(
+    conn: Connection,
+    *,
+    shop_id: str | None = None,
+    variation_id: str | None = None,
+    choice_id: int | None = None,
+    actor: str | None = None,
+    limit: int | None = 50,
+) -> list[AnyRow]:
+    """The mappings' audit trail, newest first, narrowed by what is given (as
+    ``mappings.audit.history``)."""
+    table = t.MAPPING_AUDIT
+    statement = narrowed(
+        select(table).order_by(table.c.id.desc()).limit(limit),
+        (table.c.shop_id, shop_id),
+        (table.c.variation_id, variation_id),
+        (table.c.choice_id, choice_id),
+        (table.c.actor, actor),
+    )
+    return list(conn.execute(statement))
+
+
 def console_users(conn: Connection) -> list[AnyRow]:
     """The console's users by name, without their password hashes."""
     table = t.CONSOLE_USERS

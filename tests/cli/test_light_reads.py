@@ -46,6 +46,7 @@ READS = (
     (("shops", "list"), "1,2,3,8"),  # shop 4's default trigger statuses
     (("suppliers", "list"), "caoshop"),
     (("mappings", "list"), "v-1"),
+    (("mappings", "history"), "v-1"),
     (("fulfilments", "list"), "pending"),
     (("orders", "list"), "1001"),
     (("alerts", "list"), "(none)"),
