@@ -36,7 +36,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from bridge.supplier.errors import ListingIncomplete
 from bridge.supplier.models import Supplier
@@ -66,13 +66,13 @@ def no_progress(phase: str, done: int, total: int | None) -> None:
     return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RequiredField:
     key: str
     label: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlanInfo:
     plan_id: int
     name: str
@@ -164,6 +164,37 @@ def read_catalogue(
     return reader.result()
 
 
+class _Read(NamedTuple):
+    """What a read keeps of one product as its page arrives, in place of the parsed model: a
+    100,000-plan catalogue held as pydantic models cost the stock sync ~50 MB per supplier."""
+
+    name: str
+    category_ids: tuple[int, ...]
+    plans: tuple[PlanInfo, ...]
+
+
+def _kept(product: Product) -> _Read:
+    return _Read(
+        product.name,
+        product.category_ids,
+        tuple(
+            PlanInfo(
+                plan_id=plan.id,
+                name=plan.name,
+                product_name=product.name,
+                final_price=plan.final_price,
+                is_instant=plan.is_instant,
+                stock_count=plan.stock_count,
+                in_stock=plan.in_stock,
+                required=tuple(
+                    RequiredField(field.key, field.label) for field in plan.fields if field.required
+                ),
+            )
+            for plan in product.plans
+        ),
+    )
+
+
 @dataclass
 class _Listing:
     """One filtered listing: its products, and whether they are all it holds."""
@@ -179,7 +210,7 @@ class _Reader:
     max_calls: int
     name: str
     progress: Progress
-    products: dict[int, Product] = field(default_factory=dict)
+    products: dict[int, _Read] = field(default_factory=dict)
     listed: int | None = None
     routes: list[Route] = field(default_factory=lambda: [Route.PAGES])
     notes: list[str] = field(default_factory=list)
@@ -199,13 +230,13 @@ class _Reader:
         return self.client.calls - self.start
 
     def add(self, products: Iterable[Product], total: int | None = None) -> None:
-        self.products.update((product.id, product) for product in products)
+        self.products.update((product.id, _kept(product)) for product in products)
         if total is not None:
             self.listed = total
         self.progress(f"reading {self.name}", self.spent, None)
 
     def found(self) -> set[int]:
-        return {plan.id for product in self.products.values() for plan in product.plans}
+        return {plan.plan_id for product in self.products.values() for plan in product.plans}
 
     def whole(self) -> bool:
         return self.listed is not None and self.read >= self.listed
@@ -265,8 +296,8 @@ class _Reader:
             done.add(category)
             listing = self.listing(category_id=category)
             capped += not listing.whole
-            for product in listing.products:
-                queue.update(dict.fromkeys(product.category_ids))
+            for listed in listing.products:
+                queue.update(dict.fromkeys(listed.category_ids))
         if done:
             self.routes.append(Route.CATEGORIES)
             self.notes.append(
@@ -294,22 +325,7 @@ class _Reader:
 
     def result(self) -> Catalogue:
         complete = self.paged or self.whole()
-        plans = {
-            plan.id: PlanInfo(
-                plan_id=plan.id,
-                name=plan.name,
-                product_name=product.name,
-                final_price=plan.final_price,
-                is_instant=plan.is_instant,
-                stock_count=plan.stock_count,
-                in_stock=plan.in_stock,
-                required=tuple(
-                    RequiredField(field.key, field.label) for field in plan.fields if field.required
-                ),
-            )
-            for product in self.products.values()
-            for plan in product.plans
-        }
+        plans = {plan.plan_id: plan for product in self.products.values() for plan in product.plans}
         remember(self.client, {plan_id: plan.product_name for plan_id, plan in plans.items()})
         gap = ""
         if not complete:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from workers.queue.context import Context
 
 
-@dataclass
+@dataclass(slots=True)
 class StockRow:
     """One variation in one warehouse in one sync: what was known, what it should be, and why."""
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import NamedTuple
@@ -50,7 +50,7 @@ from workers.stock.levels import LevelKeys, forget, mark_pushed
 from workers.stock.models import StockLevel, StockShop
 from workers.stock.push import push
 from workers.stock.report import StockRow, SyncReport, close_run, open_run
-from workers.stock.reservations import reservations
+from workers.stock.reservations import Reservations, reservations
 from workers.stock.sellable import (
     Choice,
     PlanKey,
@@ -170,20 +170,12 @@ def run_sync(
         snapshots = _read_suppliers(ctx, world, report, progress)
         with session_scope(ctx.engine) as session:
             reserved = reservations(session, since=started)
-        by_shop: dict[str, list[tuple[str, Sellable]]] = defaultdict(list)
-        for key, choices in world.variations.items():
-            shop_id, variation_id = key
-            result = sellable(
-                choices,
-                snapshots,
-                reserved.units,
-                pending=reserved.items.get(key, 0),
-                held=reserved.held.get(key, 0),
-                buffer=world.shops[shop_id].stock_buffer,
-            )
-            by_shop[shop_id].append((variation_id, result))
+        by_shop: dict[str, list[str]] = defaultdict(list)
+        for shop_id, variation_id in world.variations:
+            by_shop[shop_id].append(variation_id)
         for shop_id in sorted(by_shop):
-            _sync_shop(ctx, world, shop_id, by_shop[shop_id], report, progress)
+            results = _sellables(world, snapshots, reserved, shop_id, by_shop[shop_id])
+            _sync_shop(ctx, world, shop_id, results, report, progress)
         if not dry_run:
             forget(ctx, sorted({*world.unsynced_levels(), *world.dropped}))
             with session_scope(ctx.engine) as session:
@@ -211,23 +203,34 @@ def run_sync(
 
 def _load(ctx: Context, now: datetime) -> _World:
     with session_scope(ctx.engine) as session:
-        mappings = [
-            _Mapped(*row)
-            for row in session.connection().execute(
-                select_columns(*(col(getattr(MappingChoice, name)) for name in _Mapped._fields))
-                .where(col(MappingChoice.enabled).is_(True))
-                .order_by(col(MappingChoice.shop_id), col(MappingChoice.variation_id))
-                .order_by(col(MappingChoice.priority), col(MappingChoice.id))
-            )
-        ]
-        # A mapping disabled as a whole is neither bought nor synced: staff keep its stock.
-        disabled = disabled_variations(session)
         # A disabled shop is left to its staff: nothing is pushed to it.
         shops = {
             shop.shop_id: shop
             for shop in session.exec(select(PancakeShop).where(col(PancakeShop.enabled).is_(True)))
         }
+        # A mapping disabled as a whole is neither bought nor synced: staff keep its stock.
+        disabled = disabled_variations(session)
         suppliers = {supplier.name: supplier for supplier in session.exec(select(Supplier))}
+        # Grouped as the rows stream in (ordered by variation), not held as a list first.
+        grouped: dict[tuple[str, str], list[_Mapped]] = defaultdict(list)
+        names: dict[str, str] = {}
+        for row in session.connection().execute(
+            select_columns(*(col(getattr(MappingChoice, name)) for name in _Mapped._fields))
+            .where(col(MappingChoice.enabled).is_(True))
+            .order_by(col(MappingChoice.shop_id), col(MappingChoice.variation_id))
+            .order_by(col(MappingChoice.priority), col(MappingChoice.id))
+        ):
+            mapping = _Mapped(*row)
+            key = (mapping.shop_id, mapping.variation_id)
+            # A removed (or disabled) shop is not pushed to.
+            if mapping.shop_id in shops and key not in disabled:
+                # The driver makes a new string of every row's shop and supplier name: one each
+                # is kept (100,000 copies of each were ~10 MB).
+                grouped[(names.setdefault(mapping.shop_id, mapping.shop_id), key[1])].append(
+                    mapping._replace(
+                        supplier_name=names.setdefault(mapping.supplier_name, mapping.supplier_name)
+                    )
+                )
         levels = {
             (row.shop_id, row.variation_id, row.warehouse_id): _Level(
                 row.id,
@@ -242,12 +245,6 @@ def _load(ctx: Context, now: datetime) -> _World:
         }
         listings = {row.shop_id: row for row in session.exec(select(StockShop))}
         in_use = warehouses_in_use(session)
-    grouped: dict[tuple[str, str], list[_Mapped]] = defaultdict(list)
-    for mapping in mappings:
-        key = (mapping.shop_id, mapping.variation_id)
-        # A removed (or disabled) shop is not pushed to.
-        if mapping.shop_id in shops and key not in disabled:
-            grouped[key].append(mapping)
     variations: dict[tuple[str, str], list[Choice]] = {}
     mapped_at: dict[PlanKey, datetime] = {}
     for key, rows in grouped.items():
@@ -363,11 +360,36 @@ def _with_staleness(
     return replace(snapshot, stale=stale, manual=manual)
 
 
+def _sellables(
+    world: _World,
+    snapshots: Mapping[str, SupplierSnapshot],
+    reserved: Reservations,
+    shop_id: str,
+    variation_ids: Iterable[str],
+) -> Iterator[tuple[str, Sellable]]:
+    """Each of the shop's synced variations with its sellable quantity, computed as its row is
+    made rather than all held first (100,000 outcomes with their sentences were ~30 MB)."""
+    buffer = world.shops[shop_id].stock_buffer
+    for variation_id in variation_ids:
+        key = (shop_id, variation_id)
+        yield (
+            variation_id,
+            sellable(
+                world.variations[key],
+                snapshots,
+                reserved.units,
+                pending=reserved.items.get(key, 0),
+                held=reserved.held.get(key, 0),
+                buffer=buffer,
+            ),
+        )
+
+
 def _sync_shop(
     ctx: Context,
     world: _World,
     shop_id: str,
-    results: list[tuple[str, Sellable]],
+    results: Iterable[tuple[str, Sellable]],
     report: SyncReport,
     progress: Progress,
 ) -> None:

@@ -385,3 +385,36 @@ def test_a_warehouse_deleted_in_pancake_is_replaced_and_alerted(world: Sandbox) 
         [alert] = session.exec(select(Alert).where(Alert.kind == "stock_warehouse_gone")).all()
     assert first in alert.message
     assert second in alert.message
+
+
+def test_a_batch_pancake_took_is_recorded_though_the_next_one_fails(world: Sandbox) -> None:
+    """A batch's outcome is recorded in the transaction that marks the next batch: when that
+    next batch fails, the first stays pushed and only the rest is pushed again."""
+    ctx = world.runtime.ctx
+    ctx.settings = ctx.settings.model_copy(update={"stock_push_batch_size": 2})
+    expected = {NETFLIX: 50, SPOTIFY: 25, CANVA: 50}
+
+    def fail_after_the_first_batch(phase: str, done: int, total: int | None) -> None:
+        if phase.startswith("pushing") and done == 2:
+            world.pancake.inject(503, times=3, path_contains="update_quantity")
+
+    first = run_exclusive(ctx, trigger="test", progress=fail_after_the_first_batch)
+
+    pushed = [r.variation_id for r in first.rows if r.push and r.error is None]
+    [kept] = [r.variation_id for r in first.rows if r.push and r.error is not None]
+    assert len(pushed) == 2
+    assert {v: quantity(world, v) for v in pushed} == {v: expected[v] for v in pushed}
+    assert quantity(world, kept) == 0, "never pushed: Pancake keeps its own value"
+    with session_scope(world.runtime.engine) as session:
+        levels = session.exec(select(StockLevel)).all()
+    assert {level.pushing_quantity for level in levels} == {None}, "nothing left in flight"
+    calls = pushes(world)
+
+    second = sync(world)
+
+    assert pushes(world) == calls + 1
+    assert [r.variation_id for r in second.rows if r.push] == [kept]
+    assert {v: quantity(world, v) for v in expected} == expected
+    calls = pushes(world)
+    sync(world)
+    assert pushes(world) == calls, "everything recorded: a quiet sync calls Pancake zero times"
