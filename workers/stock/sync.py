@@ -224,15 +224,19 @@ def _load(ctx: Context, now: datetime) -> _World:
             key = (mapping.shop_id, mapping.variation_id)
             # A removed (or disabled) shop is not pushed to.
             if mapping.shop_id in shops and key not in disabled:
-                # The driver makes a new string of every row's shop and supplier name: one each
-                # is kept (100,000 copies of each were ~10 MB).
+                # The driver makes a new string of every row's shop, supplier and warehouse
+                # name: one of each is kept (100,000 copies of one were ~5 MB).
                 grouped[(names.setdefault(mapping.shop_id, mapping.shop_id), key[1])].append(
                     mapping._replace(
                         supplier_name=names.setdefault(mapping.supplier_name, mapping.supplier_name)
                     )
                 )
         levels = {
-            (row.shop_id, row.variation_id, row.warehouse_id): _Level(
+            (
+                names.setdefault(row.shop_id, row.shop_id),
+                row.variation_id,
+                names.setdefault(row.warehouse_id, row.warehouse_id),
+            ): _Level(
                 row.id,
                 row.pushed_quantity,
                 row.pushing_quantity,
