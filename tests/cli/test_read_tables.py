@@ -9,7 +9,6 @@ declaration to paste into bridge/cli/read_tables.py.
 from __future__ import annotations
 
 import importlib
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +105,7 @@ INSERT INTO console_audit (username, action, fulfilment_id, address, at, order_p
   VALUES ('alice', 'reveal', 1, '127.0.0.1', '2026-12-07 10:00:00.000000', 1);
 INSERT INTO alerts (kind, subject, message, count, resolved, created_at, last_seen_at,
   announced_to, send_failures, last_send_error)
-  VALUES ('balance', 'caoshop', 'low', 2, 0, '2026-12-07 09:00:00.000000',
+  VALUES ('balance', 'caoshop', 'low', 2, FALSE, '2026-12-07 09:00:00.000000',
   '2026-12-07 09:30:00.000000', '', 1, 'boom');
 INSERT INTO stock_sync_runs ("trigger", started_at, finished_at, variations, changed, skipped,
   supplier_calls, pancake_calls, errors)
@@ -122,24 +121,32 @@ INSERT INTO purchase_attempts (fulfilment_id, supplier_name, plan_id, quantity, 
 INSERT INTO mapping_audit (at, actor, action, shop_id, variation_id, choice_id, "before", "after")
   VALUES ('2026-12-07 07:00:00.000000', 'cli', 'edit', '4', 'v-1', 1, '{"units": 1}',
   '{"units": 2}');
-UPDATE mapping_variations SET enabled = 0, name = 'Netflix';
+UPDATE mapping_variations SET enabled = FALSE, name = 'Netflix';
 UPDATE fulfilments SET credentials_enc = 'token', delivered_count = 2;
 """
 
 
-def test_each_read_gives_what_the_model_gave(tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'bridge.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+def test_each_read_gives_what_the_model_gave(database_url: str) -> None:
     """Row by row, a Core read of each table equals the model's ``model_dump``: the same keys
     and the same values, so `--json` prints the same record."""
     env = clean_environment()
-    url = f"sqlite:///{tmp_path / 'bridge.db'}"
-    env["BRIDGE_DATABASE_URL"] = url
+    env["BRIDGE_DATABASE_URL"] = database_url
     env["BRIDGE_SECRET_KEY"] = cli_startup.SECRET_KEY
     cli_startup.prepare(env)  # migrates, then a shop, a supplier, a mapping, an order's line
-    with sqlite3.connect(tmp_path / "bridge.db") as raw:
-        raw.executescript(MORE_ROWS)
     models, model_tables = models_by_table(), model_metadata().tables
-    engine = make_engine(url)
+    engine = make_engine(database_url)
     try:
+        with engine.begin() as conn:
+            for sql in filter(str.strip, MORE_ROWS.split(";")):
+                conn.exec_driver_sql(sql)
         with Session(engine) as session:
             # One read-only connection for both, as the commands read (no write lock).
             conn = session.connection(execution_options={READ_ONLY: True})
