@@ -23,7 +23,8 @@ a supplier, a mapping and an order with one line), with ``BRIDGE_DATABASE_URL`` 
 The commands alternate (anchor, help, shops, ..., anchor, ...) so slow drift of this shared
 machine hits them alike. Each figure is the median of ``--runs``; each ratio is that median over
 the anchor's median from the same run, which is the figure to compare between machines (and
-between moments of a loaded one).
+between moments of a loaded one). Each command's CPU time (user + system, median) is printed
+too: on a machine other work loads, it moves much less than the wall clock does.
 
 Bytecode: Python normally caches compiled modules (``__pycache__``); an environment may forbid
 it (``PYTHONDONTWRITEBYTECODE=1``; this project sets ``compile-bytecode`` so that ``uv sync``
@@ -37,14 +38,15 @@ exists already (typically the standard library's, not the virtualenv's).
 
 Targets (with the cache, issue 22): help at most 0.15 s, each list and show command at most
 0.3 s. The script exits 1 when a command fails, or when a target is missed with the cache on.
-The last line is ``anchor_seconds=... help_seconds=... help_ratio=... shops_seconds=...
-shops_ratio=...``, one pair per command measured.
+The last line is ``anchor_seconds=... anchor_cpu=... help_seconds=... help_ratio=...
+help_cpu=... shops_seconds=...``, one triple per command measured.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -100,15 +102,19 @@ def environment(workdir: Path, *, bytecode_cache: bool) -> dict[str, str]:
     return env
 
 
-def timed(argv: list[str], env: dict[str, str]) -> float:
+def timed(argv: list[str], env: dict[str, str], cwd: Path = ROOT) -> tuple[float, float]:
+    """The process's wall-clock seconds and its CPU seconds (user + system)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    result = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    result = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:
         raise RuntimeError(
             f"{' '.join(argv[1:])} exited {result.returncode}: {result.stderr.strip()[-500:]}"
         )
-    return elapsed
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu
 
 
 def prepare(env: dict[str, str]) -> None:
@@ -160,6 +166,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAMES",
         help=f"comma-separated, some of: help, {', '.join(COMMANDS)} (default: all)",
     )
+    parser.add_argument(
+        "--baseline",
+        metavar="DIR",
+        type=Path,
+        help="another checkout (e.g. `git worktree add /tmp/before HEAD~3`): its commands run "
+        "too, alternated with these, on the same database, as `NAME@base`",
+    )
     args = parser.parse_args(argv)
     bytecode_cache = not args.no_bytecode_cache
     only = set(args.only.split(",")) if args.only else None
@@ -171,25 +184,40 @@ def main(argv: list[str] | None = None) -> int:
         env = environment(workdir, bytecode_cache=bytecode_cache)
         prepare(env)
         runs = commands(only)
-        for argv_ in runs.values():  # warm-up: fills the bytecode cache, the page cache
-            timed(argv_, env)
+        # `python -m bridge.cli` imports the bridge of the folder it runs in.
+        where = dict.fromkeys(runs, ROOT)
+        if args.baseline is not None:  # each command next to its baseline, so drift hits both
+            baseline = args.baseline.resolve()
+            runs = {
+                key: argv_
+                for name, argv_ in runs.items()
+                for key in ((name,) if name == "anchor" else (name, f"{name}@base"))
+            }
+            where |= {name: baseline for name in runs if name.endswith("@base")}
+        for name, argv_ in runs.items():  # warm-up: fills the bytecode cache, the page cache
+            timed(argv_, env, where[name])
         samples: dict[str, list[float]] = {name: [] for name in runs}
+        cpu_samples: dict[str, list[float]] = {name: [] for name in runs}
         try:
             for _ in range(args.runs):
                 for name, argv_ in runs.items():
-                    samples[name].append(timed(argv_, env))
+                    wall, cpu = timed(argv_, env, where[name])
+                    samples[name].append(wall)
+                    cpu_samples[name].append(cpu)
         except RuntimeError as exc:
             print(f"FAILED: {exc}")
             return 1
 
     medians = {name: statistics.median(values) for name, values in samples.items()}
+    cpus = {name: statistics.median(values) for name, values in cpu_samples.items()}
     anchor = medians["anchor"]
     mode = "bytecode cache on" if bytecode_cache else "no bytecode cache"
     print(f"{args.runs} runs each, {mode}, python {sys.version.split()[0]} ({sys.executable})")
     for name, values in samples.items():
         print(
-            f"  {name:<9} median {medians[name]:.3f} s  ratio {medians[name] / anchor:5.1f}  "
-            f"min {min(values):.3f}  max {max(values):.3f}  ({' '.join(runs[name][1:])})"
+            f"  {name:<14} median {medians[name]:.3f} s  ratio {medians[name] / anchor:5.1f}  "
+            f"min {min(values):.3f}  max {max(values):.3f}  cpu {cpus[name]:.3f} s  "
+            f"({' '.join(runs[name][1:])})"
         )
     measured = [name for name in TARGETS if name in medians]
     missed = [
@@ -202,9 +230,10 @@ def main(argv: list[str] | None = None) -> int:
     elif missed:
         print(f"  (targets apply with the bytecode cache; without it: {'; '.join(missed)})")
     print(
-        f"anchor_seconds={anchor:.3f} "
+        f"anchor_seconds={anchor:.3f} anchor_cpu={cpus['anchor']:.3f} "
         + " ".join(
-            f"{name}_seconds={medians[name]:.2f} {name}_ratio={medians[name] / anchor:.1f}"
+            f"{name}_seconds={medians[name]:.2f} {name}_ratio={medians[name] / anchor:.1f} "
+            f"{name}_cpu={cpus[name]:.2f}"
             for name in measured
         )
     )
