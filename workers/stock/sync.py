@@ -19,7 +19,6 @@ status``) and a retry is requested with backoff."""
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -168,13 +167,7 @@ def run_sync(
         report.run_id = open_run(ctx, trigger, started)
     try:
         world = _load(ctx, started)
-        # What the sync read lives until it ends (at 100,000 variations about a million
-        # objects): each full garbage collection would walk it all again for nothing, more
-        # often the bigger it is. Frozen, collections walk only what is new; ``unfreeze`` at
-        # the end hands it back (frozen objects are kept, never lost).
-        gc.freeze()
         snapshots = _read_suppliers(ctx, world, report, progress)
-        gc.freeze()
         with session_scope(ctx.engine) as session:
             reserved = reservations(session, since=started)
         by_shop: dict[str, list[str]] = defaultdict(list)
@@ -191,7 +184,6 @@ def run_sync(
         report.errors.append(f"sync stopped: {type(exc).__name__}: {exc}")
         raise
     finally:
-        gc.unfreeze()
         if report.run_id is not None:
             close_run(ctx, report)
     event(
