@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from bridge.dev.sandbox import Sandbox
+from bridge.migrate import upgrade
 from bridge.settings import Settings
 from tests.e2e.world import build_world
 from workers.queue.broker import build_broker
@@ -64,12 +65,14 @@ def bridge_cli(*args: str) -> list[str]:
 
 
 @contextmanager
-def postgres_database(prefix: str = "bridge_test") -> Iterator[str]:
-    """The URL of a fresh, empty PostgreSQL database, dropped afterwards (tests, benchmarks)."""
+def postgres_database(prefix: str = "bridge_test", *, template: str | None = None) -> Iterator[str]:
+    """The URL of a fresh PostgreSQL database, dropped afterwards (tests, benchmarks): empty, or
+    a copy of the database named ``template``."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    copy = f' TEMPLATE "{template}"' if template is not None else ""
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
     try:
         yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     finally:
@@ -83,6 +86,44 @@ def postgres_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
     require_service("PostgreSQL", "127.0.0.1", 5432)
     with postgres_database() as url:
+        yield url
+
+
+# Most tests start from a database at the newest schema. Migrating one costs about a second
+# (thirty migrations; SQLite alters by copying tables), so each backend is migrated once per
+# session and every test gets a copy of it: a file copy, or PostgreSQL's CREATE DATABASE ...
+# TEMPLATE. Tests of the migrations themselves use the empty ones (``postgres_url``, a new file).
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("migrated") / "bridge.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+def sqlite_copy(template: Path, folder: Path) -> str:
+    """The URL of a copy of the migrated SQLite file in ``folder`` (the engines that migrated it
+    are disposed, so its WAL was checkpointed into the file)."""
+    path = folder / "bridge.db"
+    shutil.copyfile(template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres_template() -> Iterator[str]:
+    """The name of a PostgreSQL database at the newest schema, for CREATE DATABASE ... TEMPLATE
+    (nothing stays connected to it: a template must have no other session)."""
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    with postgres_database("bridge_template") as url:
+        upgrade(url)
+        yield url.rsplit("/", 1)[1]
+
+
+@pytest.fixture
+def migrated_postgres_url(migrated_postgres_template: str) -> Iterator[str]:
+    """A fresh PostgreSQL database at the newest schema for one test, dropped afterwards."""
+    with postgres_database(template=migrated_postgres_template) as url:
         yield url
 
 
@@ -131,7 +172,19 @@ class Backend:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    """SQLite + the embedded broker, and PostgreSQL + Redis: every e2e test runs on both."""
+    """SQLite + the embedded broker, and PostgreSQL + Redis: every e2e test runs on both, each
+    on a database already at the newest schema."""
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("migrated_sqlite_file")
+        return Backend("sqlite", sqlite_copy(template, tmp_path), None)
+    url: str = request.getfixturevalue("migrated_postgres_url")
+    broker: dramatiq.Broker = request.getfixturevalue("redis_broker")
+    return Backend("postgres", url, broker)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    """Both backends on an empty database, for the tests of the migrations themselves."""
     if request.param == "sqlite":
         return Backend("sqlite", f"sqlite:///{tmp_path / 'bridge.db'}", None)
     url: str = request.getfixturevalue("postgres_url")
@@ -150,9 +203,11 @@ def world(backend: Backend) -> Iterator[Sandbox]:
 
 
 @pytest.fixture
-def sqlite_world(tmp_path: Path) -> Iterator[Sandbox]:
+def sqlite_world(tmp_path: Path, migrated_sqlite_file: Path) -> Iterator[Sandbox]:
     """The standard world on SQLite only, for error paths that do not depend on the backend."""
-    settings = fast_settings(f"sqlite:///{tmp_path / 'bridge.db'}", supplier_timeout_seconds=1.0)
+    settings = fast_settings(
+        sqlite_copy(migrated_sqlite_file, tmp_path), supplier_timeout_seconds=1.0
+    )
     sandbox = build_world(Sandbox(settings)).start()
     try:
         yield sandbox

@@ -16,8 +16,9 @@ ECHOED_NOTE = "Account: u1@plan319.example | Pass: kept-in-clear-by-0011"
 
 
 def test_upgrading_drops_the_bodies_and_leaves_no_trace_in_the_sqlite_file(
-    backend: Backend, tmp_path: Path
+    empty_backend: Backend, tmp_path: Path
 ) -> None:
+    backend = empty_backend
     config = migrate.alembic_config(backend.database_url)
     command.upgrade(config, "0011")
     engine = create_engine(backend.database_url)

@@ -179,6 +179,8 @@ class Sandbox:
     def stop(self) -> None:
         self.runtime.stop()
         self.pancake.close()
-        self._pancake_server.stop()
-        for server in self._supplier_servers:
+        servers = [self._pancake_server, *self._supplier_servers]
+        for server in servers:
+            server.ask_to_stop()
+        for server in servers:
             server.stop()

@@ -187,13 +187,16 @@ class Runtime:
 
     def stop(self) -> None:
         if self._web is not None:
-            self._web.stop()
-            self._web = None
+            # It winds down while the workers do; it is gone before the engine and broker are.
+            self._web.ask_to_stop()
         self.scheduler.stop()
         if self._worker is not None:
             self._worker.stop()
             self._worker = None
             self.heartbeat.stop()
+        if self._web is not None:
+            self._web.stop()
+            self._web = None
         self.recorder.stop()
         self.observe.close()
         self.ctx.close()
