@@ -9,7 +9,6 @@ declaration to paste into bridge/cli/read_tables.py.
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +21,7 @@ from sqlmodel.sql.sqltypes import AutoString
 from bridge.cli import read_tables, reads
 from bridge.db import READ_ONLY, make_engine
 from tests.bench import cli_startup
-from tests.conftest import clean_environment
+from tests.conftest import Backend, clean_environment
 
 # Every room's models, as the migrations read them (bridge/migrations/env.py).
 MODEL_MODULES = (
@@ -126,17 +125,10 @@ UPDATE fulfilments SET credentials_enc = 'token', delivered_count = 2;
 """
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'bridge.db'}"
-    url: str = request.getfixturevalue("postgres_url")
-    return url
-
-
-def test_each_read_gives_what_the_model_gave(database_url: str) -> None:
-    """Row by row, a Core read of each table equals the model's ``model_dump``: the same keys
-    and the same values, so `--json` prints the same record."""
+def test_each_read_gives_what_the_model_gave(backend: Backend) -> None:
+    """Row by row, on SQLite and PostgreSQL, a Core read of each table equals the model's
+    ``model_dump``: the same keys and the same values, so `--json` prints the same record."""
+    database_url = backend.database_url
     env = clean_environment()
     env["BRIDGE_DATABASE_URL"] = database_url
     env["BRIDGE_SECRET_KEY"] = cli_startup.SECRET_KEY
