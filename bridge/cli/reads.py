@@ -4,7 +4,8 @@ Every list and show command is a process of its own, run all day: importing sqlm
 models cost about a third of each (issue 22), so these reads neither import them nor build ORM
 objects. They return SQLAlchemy rows, whose attributes and ``_mapping`` are named as the
 models' fields, so the commands format them as they formatted the model objects; ``record``
-is a row as ``model_dump`` gave it (the same keys in the same order, the same values).
+is a row as ``model_dump`` gave it (the same keys and values; the keys in the table's column
+order, where the ORM's order changed from run to run).
 
 The web console and the workers keep the ORM queries of their rooms; what these select, and
 which columns they leave out, is theirs: the tests (tests/cli/test_read_tables.py) hold the two
