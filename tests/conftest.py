@@ -6,10 +6,12 @@ is unset. In CI a missing server fails the run instead of hiding the tests.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import socket
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -95,18 +97,20 @@ def postgres_url() -> Iterator[str]:
 # TEMPLATE. Tests of the migrations themselves use the empty ones (``postgres_url``, a new file).
 
 
-@pytest.fixture(scope="session")
-def migrated_sqlite_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("migrated") / "bridge.db"
-    upgrade(f"sqlite:///{path}")
-    return path
+_migrated_sqlite: Path | None = None
 
 
-def sqlite_copy(template: Path, folder: Path) -> str:
-    """The URL of a copy of the migrated SQLite file in ``folder`` (the engines that migrated it
-    are disposed, so its WAL was checkpointed into the file)."""
+def migrated_sqlite_url(folder: Path) -> str:
+    """The URL of a new SQLite database ``folder/bridge.db`` at the newest schema: a copy of a
+    file migrated once per test run (its engines are disposed, so its WAL is in the file)."""
+    global _migrated_sqlite
+    if _migrated_sqlite is None:
+        template = Path(tempfile.mkdtemp(prefix="bridge-migrated-")) / "bridge.db"
+        atexit.register(shutil.rmtree, template.parent, ignore_errors=True)
+        upgrade(f"sqlite:///{template}")
+        _migrated_sqlite = template
     path = folder / "bridge.db"
-    shutil.copyfile(template, path)
+    shutil.copyfile(_migrated_sqlite, path)
     return f"sqlite:///{path}"
 
 
@@ -175,8 +179,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     """SQLite + the embedded broker, and PostgreSQL + Redis: every e2e test runs on both, each
     on a database already at the newest schema."""
     if request.param == "sqlite":
-        template: Path = request.getfixturevalue("migrated_sqlite_file")
-        return Backend("sqlite", sqlite_copy(template, tmp_path), None)
+        return Backend("sqlite", migrated_sqlite_url(tmp_path), None)
     url: str = request.getfixturevalue("migrated_postgres_url")
     broker: dramatiq.Broker = request.getfixturevalue("redis_broker")
     return Backend("postgres", url, broker)
@@ -203,11 +206,9 @@ def world(backend: Backend) -> Iterator[Sandbox]:
 
 
 @pytest.fixture
-def sqlite_world(tmp_path: Path, migrated_sqlite_file: Path) -> Iterator[Sandbox]:
+def sqlite_world(tmp_path: Path) -> Iterator[Sandbox]:
     """The standard world on SQLite only, for error paths that do not depend on the backend."""
-    settings = fast_settings(
-        sqlite_copy(migrated_sqlite_file, tmp_path), supplier_timeout_seconds=1.0
-    )
+    settings = fast_settings(migrated_sqlite_url(tmp_path), supplier_timeout_seconds=1.0)
     sandbox = build_world(Sandbox(settings)).start()
     try:
         yield sandbox

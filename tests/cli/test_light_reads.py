@@ -19,6 +19,8 @@ from tests.cli.test_read_tables import MODEL_MODULES
 from tests.conftest import clean_environment
 
 ROOT = Path(__file__).resolve().parents[2]
+# The order that failed on its shop's key, added beside cli_startup's seed.
+FAILED_ORDER = 2
 
 # What a read of the database on SQLite never needs: the HTTP clients, Redis and the queue,
 # the web stack, alembic (the database is at HEAD: the schema check is one read), the supplier
@@ -55,6 +57,8 @@ READS = (
     (("admin", "audit"), "(none)"),
     (("fulfilments", "show", "1"), "Netflix 1 month"),
     (("orders", "show", "1"), "1001"),
+    # A failed order's next step reads why it failed (the vocabulary is in bridge.states).
+    (("orders", "show", str(FAILED_ORDER)), "shops add 4"),
 )
 SECRETS = ("cryptography",)
 
@@ -72,11 +76,36 @@ for args in reads:
 """
 
 
+def add_failed_order(database_url: str) -> None:
+    """An order intake ended ``failed`` on a key Pancake refused (this process may import the
+    models: only the probe's imports are checked)."""
+    from bridge.db import make_engine, session_scope
+    from bridge.models import Order
+    from bridge.states import OrderFailure, OrderState
+
+    engine = make_engine(database_url)
+    try:
+        with session_scope(engine) as session:
+            order = Order(
+                shop_id="4",
+                order_id="1002",
+                state=OrderState.FAILED,
+                failure_kind=OrderFailure.PANCAKE_KEY,
+                item_count=1,
+            )
+            session.add(order)
+            session.flush()
+            assert order.id == FAILED_ORDER
+    finally:
+        engine.dispose()
+
+
 def test_list_and_show_commands_import_nothing_heavy(tmp_path: Path) -> None:
     env = clean_environment()
     env["BRIDGE_DATABASE_URL"] = f"sqlite:///{tmp_path / 'bridge.db'}"
     env["BRIDGE_SECRET_KEY"] = cli_startup.SECRET_KEY
     cli_startup.prepare(env)  # migrates, then a shop, a supplier, a mapping, an order's line
+    add_failed_order(env["BRIDGE_DATABASE_URL"])
     # One process for all of them keeps the test cheap: a command run on its own imports the
     # same modules or fewer.
     result = subprocess.run(

@@ -13,7 +13,7 @@ from bridge.dev.sandbox import Sandbox
 from bridge.pancake.vocabulary import OrderStatus
 from bridge.states import FulfilmentState
 from bridge.supplier.models import Supplier
-from tests.conftest import fast_settings
+from tests.conftest import fast_settings, migrated_sqlite_url
 from tests.e2e.world import CAOSHOP, CHATGPT, NETFLIX, build_world
 from workers.alerts.models import Alert
 from workers.fulfilment.cancel import ALERT_KIND
@@ -101,7 +101,7 @@ def test_an_order_first_seen_past_confirmed_is_fulfilled(sqlite_world: Sandbox) 
 def test_a_line_that_waited_reads_its_order_again_before_buying(tmp_path: Path) -> None:
     """Cancelled while the line waited, and no webhook said so: the purchase looks first."""
     settings = fast_settings(
-        f"sqlite:///{tmp_path / 'bridge.db'}",
+        migrated_sqlite_url(tmp_path),
         order_reread_seconds=0.0,  # every purchase counts as having waited
         catchup_interval_seconds=3600.0,  # the catch-up would find the cancellation too
     )

@@ -12,6 +12,7 @@ from bridge.dev.sandbox import Sandbox
 from bridge.dev.simulators.supplier import MultiItem
 from bridge.states import FulfilmentState
 from bridge.supplier.models import Supplier
+from tests.conftest import migrated_sqlite_url
 from tests.e2e.world import (
     CAOSHOP,
     CHATGPT,
@@ -162,7 +163,7 @@ def test_a_failing_supplier_is_paused_and_lines_move_to_the_next_choice(tmp_path
 
     assert isinstance(tmp_path, Path)
     settings = fast_settings(
-        f"sqlite:///{tmp_path / 'bridge.db'}", breaker_threshold=2, breaker_pause_seconds=60.0
+        migrated_sqlite_url(tmp_path), breaker_threshold=2, breaker_pause_seconds=60.0
     )
     sandbox = build_world(Sandbox(settings)).start()
     try:

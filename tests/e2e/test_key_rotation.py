@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, select
 from bridge.dev.sandbox import Sandbox
 from bridge.errors import SecretKeyMismatch
 from bridge.secrets import SecretBox, _encrypted_columns, prove_key
-from tests.conftest import bridge_cli, clean_environment, fast_settings
+from tests.conftest import bridge_cli, clean_environment, fast_settings, migrated_sqlite_url
 from tests.e2e.world import CANVA, NETFLIX, all_credentials, build_world
 
 
@@ -52,7 +52,7 @@ def stored(database_url: str, box: SecretBox) -> list[str]:
 
 
 def test_rotation_while_orders_flow_then_the_old_key_can_go(tmp_path: Path) -> None:
-    database_url = f"sqlite:///{tmp_path / 'bridge.db'}"
+    database_url = migrated_sqlite_url(tmp_path)
     old, new = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
 
     first = build_world(Sandbox(fast_settings(database_url), secret_key=old)).start()

@@ -18,7 +18,7 @@ from bridge.db import session_scope
 from bridge.dev.sandbox import Sandbox
 from bridge.states import FulfilmentState
 from bridge.supplier.schemas import OrderStatus
-from tests.conftest import fast_settings
+from tests.conftest import fast_settings, migrated_sqlite_url
 from tests.e2e.world import CAOSHOP, CHATGPT, NETFLIX, build_world
 from workers.alerts.models import Alert
 from workers.fulfilment.deliver import _apply
@@ -28,7 +28,7 @@ STATUS = ("GET", "/api/v1/orders/status")
 
 
 def make_world(tmp_path: Path, **settings: object) -> Sandbox:
-    url = f"sqlite:///{tmp_path / 'bridge.db'}"
+    url = migrated_sqlite_url(tmp_path)
     return build_world(Sandbox(fast_settings(url, **settings))).start()
 
 

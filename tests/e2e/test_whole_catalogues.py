@@ -21,6 +21,7 @@ from tests.conftest import Backend, fast_settings
 from tests.supplier.test_catalogue import HIDDEN, four_categories, stock
 
 SUPPLIER = "realshop"
+RATE_LIMIT = 1_000
 # Variation -> plan: one plan among the first ten products, the rest past them.
 MAPPED = {"v-401": 401} | {f"v-{plan}": plan for plan in HIDDEN}
 
@@ -30,9 +31,12 @@ def world(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox
     """One shop and one supplier that answers as the platform's server does, its products past
     the first ten mapped; the command line opens the same database and simulated Pancake."""
     key = secrets.token_urlsafe(32)
-    sandbox = Sandbox(fast_settings(backend.database_url), secret_key=key, broker=backend.broker)
-    # A limit the reads of several commands in a row stay under (the budget is tested apart).
-    sim = SupplierSimulator(real_server=True, rate_limit_per_minute=1_000, name=SUPPLIER)
+    # A limit the reads of several commands in a row stay under (the budget is tested apart),
+    # and the bridge told so: catalogue reads are paced one call's spacing apart, a second each
+    # at the default 60 a minute.
+    settings = fast_settings(backend.database_url, supplier_rate_limit=RATE_LIMIT)
+    sandbox = Sandbox(settings, secret_key=key, broker=backend.broker)
+    sim = SupplierSimulator(real_server=True, rate_limit_per_minute=RATE_LIMIT, name=SUPPLIER)
     sandbox.add_supplier(SUPPLIER, sim)
     sim.switch(paging="first_ten")
     for variation, plan in MAPPED.items():
@@ -41,6 +45,7 @@ def world(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox
     sandbox.pancake.send_webhooks = False
     monkeypatch.setenv("BRIDGE_DATABASE_URL", backend.database_url)
     monkeypatch.setenv("BRIDGE_SECRET_KEY", key)
+    monkeypatch.setenv("BRIDGE_SUPPLIER_RATE_LIMIT", str(RATE_LIMIT))
     monkeypatch.setenv("BRIDGE_PANCAKE_BASE_URL", sandbox.runtime.settings.pancake_base_url)
     monkeypatch.delenv("BRIDGE_REDIS_URL", raising=False)
     get_settings.cache_clear()

@@ -11,7 +11,7 @@ from bridge.db import session_scope
 from bridge.dev.sandbox import Sandbox
 from bridge.states import FulfilmentState
 from mappings import commands
-from tests.conftest import fast_settings
+from tests.conftest import fast_settings, migrated_sqlite_url
 from tests.e2e.world import CAOSHOP, NETFLIX, SHOPKEY, SPOTIFY, build_world, second_choice
 from tests.workers.stock.conftest import quantity, world  # noqa: F401  (world is a fixture)
 from workers.stock.sync import run_exclusive
@@ -19,7 +19,7 @@ from workers.stock.sync import run_exclusive
 
 @pytest.fixture
 def running(tmp_path: Path) -> Iterator[Sandbox]:
-    sandbox = build_world(Sandbox(fast_settings(f"sqlite:///{tmp_path / 'bridge.db'}"))).start()
+    sandbox = build_world(Sandbox(fast_settings(migrated_sqlite_url(tmp_path)))).start()
     try:
         yield sandbox
     finally:

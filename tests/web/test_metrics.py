@@ -21,7 +21,7 @@ from bridge.dev.sandbox import Sandbox
 from bridge.states import FulfilmentState
 from bridge.supplier.client import SupplierClient
 from bridge.supplier.errors import SupplierRefused
-from tests.conftest import clean_environment, fast_settings
+from tests.conftest import clean_environment, fast_settings, migrated_sqlite_url
 from tests.e2e.world import CAOSHOP, NETFLIX
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,7 +91,7 @@ def test_metrics_move_as_an_order_goes_through(world: Sandbox) -> None:
 
 
 def test_label_values_stay_bounded_whatever_the_sender_invents(tmp_path: Path) -> None:
-    sandbox = Sandbox(fast_settings(f"sqlite:///{tmp_path / 'bridge.db'}")).start(workers=False)
+    sandbox = Sandbox(fast_settings(migrated_sqlite_url(tmp_path))).start(workers=False)
     try:
         before = scrape(sandbox.bridge_url)
         with httpx.Client(base_url=sandbox.bridge_url) as client:
@@ -142,7 +142,7 @@ def test_a_supplier_error_code_the_docs_do_not_list_counts_as_other() -> None:
 
 def test_metrics_require_the_bearer_token_when_one_is_set(tmp_path: Path) -> None:
     token = secrets.token_urlsafe(24)
-    settings = fast_settings(f"sqlite:///{tmp_path / 'bridge.db'}", metrics_token=token)
+    settings = fast_settings(migrated_sqlite_url(tmp_path), metrics_token=token)
     sandbox = Sandbox(settings).start(workers=False)
     try:
         url = sandbox.bridge_url + "/metrics"

@@ -17,7 +17,7 @@ import pytest
 from bridge.dev.sandbox import Sandbox
 from bridge.web.limits import HttpLimits
 from bridge.web.server import ServerThread
-from tests.conftest import fast_settings
+from tests.conftest import fast_settings, migrated_sqlite_url
 
 LIMITS = HttpLimits(
     header_timeout_seconds=1.0,
@@ -52,7 +52,7 @@ class Bridge:
 
 @pytest.fixture
 def bridge(tmp_path: Path) -> Iterator[Bridge]:
-    sandbox = Sandbox(fast_settings(f"sqlite:///{tmp_path / 'bridge.db'}"))
+    sandbox = Sandbox(fast_settings(migrated_sqlite_url(tmp_path)))
     server = ServerThread(sandbox.runtime.app, limits=LIMITS).start()
     try:
         yield Bridge(sandbox, server)

@@ -29,7 +29,7 @@ from bridge.routes import WEBHOOK_PATH, WEBHOOK_SECRET_HEADER, WEBHOOK_TOKEN_PAR
 from bridge.web.app import ShopDirectory
 from bridge.web.limits import HttpLimits
 from bridge.web.server import free_port, server_config
-from tests.conftest import fast_settings
+from tests.conftest import fast_settings, migrated_sqlite_url
 from workers.fulfilment.models import WebhookEvent
 
 _ORDER_IDS = itertools.count(5001)
@@ -38,7 +38,7 @@ _ORDER_IDS = itertools.count(5001)
 @pytest.fixture
 def bridge(tmp_path: Path) -> Iterator[Sandbox]:
     """The web side only, shop 4 added with its secret and not connected yet (no token)."""
-    sandbox = Sandbox(fast_settings(f"sqlite:///{tmp_path / 'bridge.db'}"))
+    sandbox = Sandbox(fast_settings(migrated_sqlite_url(tmp_path)))
     sandbox.start(workers=False, webhook=False)
     try:
         yield sandbox

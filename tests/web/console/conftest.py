@@ -12,7 +12,7 @@ import pytest
 from bridge.db import session_scope, utcnow
 from bridge.dev.sandbox import Sandbox
 from bridge.web.console.users import set_user
-from tests.conftest import fast_settings
+from tests.conftest import fast_settings, migrated_sqlite_url
 from tests.e2e.world import build_world
 
 USER = "alice"
@@ -20,8 +20,9 @@ PASSWORD = "đúng mật khẩu 2026"  # Vietnamese on purpose: a password is an
 CSRF_FIELD = re.compile(r'name="csrftoken" value="([^"]+)"')
 
 
-def start_world(tmp_path: Path) -> Sandbox:
-    sandbox = build_world(Sandbox(fast_settings(f"sqlite:///{tmp_path / 'bridge.db'}"))).start()
+def start_world(tmp_path: Path, **overrides: object) -> Sandbox:
+    settings = fast_settings(migrated_sqlite_url(tmp_path), **overrides)
+    sandbox = build_world(Sandbox(settings)).start()
     with session_scope(sandbox.runtime.engine) as session:
         set_user(session, USER, PASSWORD, utcnow())
     return sandbox

@@ -17,7 +17,7 @@ from bridge.csv_cells import restore
 from bridge.db import session_scope, utcnow
 from bridge.dev.sandbox import Sandbox
 from bridge.web.console.users import set_user
-from tests.conftest import fast_settings
+from tests.conftest import fast_settings, migrated_sqlite_url
 from tests.e2e.world import NETFLIX, build_world
 from tests.web.console.conftest import PASSWORD, USER
 from tests.web.console.test_browser import CHROMIUM
@@ -39,7 +39,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
     """Production cookie settings (the browser takes Secure cookies from 127.0.0.1); no workers:
     nothing here buys."""
     monkeypatch.delenv("BRIDGE_CONSOLE_INSECURE_COOKIES", raising=False)
-    sandbox = build_world(Sandbox(fast_settings(f"sqlite:///{tmp_path / 'bridge.db'}")))
+    sandbox = build_world(Sandbox(fast_settings(migrated_sqlite_url(tmp_path))))
     sandbox.start(workers=False)
     try:
         with session_scope(sandbox.runtime.engine) as session:

@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bridge import migrate
 from bridge.db import make_engine
 from bridge.web.console.readings import Shown, SupplierReadings
 from bridge.web.console.store import reading
+from tests.conftest import migrated_sqlite_url
 from workers.queue.dispatch import READINGS, Send
 from workers.suppliers.models import ReadingKind
 from workers.suppliers.readings import ask, balance_of, claim, record_balance, record_failure
@@ -26,8 +26,7 @@ NAME = "caoshop"
 
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[Engine]:
-    url = f"sqlite:///{tmp_path / 'bridge.db'}"
-    migrate.upgrade(url)
+    url = migrated_sqlite_url(tmp_path)
     engine = make_engine(url)
     yield engine
     engine.dispose()

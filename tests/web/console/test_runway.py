@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
-from bridge import migrate
 from bridge.db import make_engine
 from bridge.models import Fulfilment, Order, PurchaseAttempt
 from bridge.states import AttemptOutcome
 from bridge.supplier.models import Supplier
 from bridge.web.console.dashboard import Balances, SupplierState, spent_since, supplier_states
 from bridge.web.console.readings import SupplierReadings
+from tests.conftest import migrated_sqlite_url
 from workers.suppliers.readings import record_balance
 
 NOW = datetime(2026, 12, 9, 3, 0, tzinfo=UTC)
@@ -26,8 +26,7 @@ BALANCE = 700_000.0
 @pytest.fixture
 def session(tmp_path: Path) -> Iterator[Session]:
     """The migrated schema (0017 included) on SQLite, with two suppliers and one line."""
-    url = f"sqlite:///{tmp_path / 'bridge.db'}"
-    migrate.upgrade(url)
+    url = migrated_sqlite_url(tmp_path)
     engine = make_engine(url)
     with Session(engine) as session:
         for name in ("caoshop", "shopkey"):

@@ -26,7 +26,7 @@ from bridge.dev.simulators.supplier import SupplierSimulator
 from bridge.states import FulfilmentState
 from bridge.supplier import breaker
 from bridge.supplier.models import Supplier
-from tests.conftest import Backend, fast_settings
+from tests.conftest import Backend, fast_settings, migrated_sqlite_url
 from tests.e2e.world import CAOSHOP, NETFLIX, UNMAPPED, build_world
 from tests.fake_telegram import CHAT, TOKEN, URL, FakeTelegram, serve
 from workers.alerts.conditions import watch_conditions
@@ -68,9 +68,7 @@ def clock() -> Clock:
 
 
 def sandbox_for(tmp_path: Path, urls: str = URL, **overrides: object) -> Sandbox:
-    settings = fast_settings(
-        f"sqlite:///{tmp_path / 'bridge.db'}", alert_urls=SecretStr(urls), **overrides
-    )
+    settings = fast_settings(migrated_sqlite_url(tmp_path), alert_urls=SecretStr(urls), **overrides)
     return Sandbox(settings)
 
 

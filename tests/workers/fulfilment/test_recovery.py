@@ -17,7 +17,7 @@ from bridge.pancake.client import PancakeClient
 from bridge.pancake.schemas import PancakeOrder
 from bridge.states import FulfilmentState
 from bridge.supplier.models import Supplier
-from tests.conftest import Backend, fast_settings
+from tests.conftest import Backend, fast_settings, migrated_sqlite_url
 from tests.e2e.world import NETFLIX, all_credentials, build_world
 from workers.fulfilment.claims import recover_dead_workers
 from workers.fulfilment.intake import intake
@@ -55,7 +55,7 @@ def test_a_worker_that_died_mid_purchase_is_settled_not_blindly_rebought(
     tmp_path: Path, committed: bool
 ) -> None:
     settings = fast_settings(
-        f"sqlite:///{tmp_path / 'bridge.db'}", lease_seconds=5.0, supplier_timeout_seconds=2.0
+        migrated_sqlite_url(tmp_path), lease_seconds=5.0, supplier_timeout_seconds=2.0
     )
     sandbox = build_world(Sandbox(settings)).start(workers=False)
     ctx = sandbox.runtime.ctx
@@ -111,7 +111,7 @@ def test_two_copies_of_one_settle_buy_the_line_once(tmp_path: Path) -> None:
     finds nothing and the line is bought again; the second, concluding while that purchase is in
     flight, must not send the line back to buying."""
     settings = fast_settings(
-        f"sqlite:///{tmp_path / 'bridge.db'}", lease_seconds=8.0, supplier_timeout_seconds=3.0
+        migrated_sqlite_url(tmp_path), lease_seconds=8.0, supplier_timeout_seconds=3.0
     )
     sandbox = build_world(Sandbox(settings)).start(workers=False)
     ctx = sandbox.runtime.ctx
@@ -224,7 +224,7 @@ def test_a_dead_workers_purchase_is_taken_back_without_waiting_for_its_lease(
     """The lease is ten minutes: only the heartbeat can tell the worker is gone. A claim never
     marked sent is bought again at once; a sent one is settled, never bought blindly."""
     settings = fast_settings(
-        f"sqlite:///{tmp_path / 'bridge.db'}", lease_seconds=600.0, supplier_timeout_seconds=2.0
+        migrated_sqlite_url(tmp_path), lease_seconds=600.0, supplier_timeout_seconds=2.0
     )
     sandbox = build_world(Sandbox(settings)).start(workers=False)
     ctx = sandbox.runtime.ctx
@@ -267,7 +267,7 @@ def test_a_dead_workers_purchase_is_taken_back_without_waiting_for_its_lease(
 def test_a_worker_taken_for_dead_while_waiting_for_budget_sends_nothing(tmp_path: Path) -> None:
     """The owner is alive, waiting for budget, when its claim is taken back (its heartbeat
     lapsed, say the database was slow for it): the new owner buys, the old one must not."""
-    settings = fast_settings(f"sqlite:///{tmp_path / 'bridge.db'}", supplier_timeout_seconds=2.0)
+    settings = fast_settings(migrated_sqlite_url(tmp_path), supplier_timeout_seconds=2.0)
     sandbox = build_world(Sandbox(settings)).start(workers=False)
     ctx = sandbox.runtime.ctx
     supplier = sandbox.suppliers["caoshop-sim"]
@@ -289,7 +289,7 @@ def test_the_old_owner_stops_at_its_mark_and_buys_nothing(tmp_path: Path) -> Non
     """The whole purchase step of a worker wrongly taken for dead: its claim is taken back while
     it waits for budget, and it returns without sending."""
     settings = fast_settings(
-        f"sqlite:///{tmp_path / 'bridge.db'}",
+        migrated_sqlite_url(tmp_path),
         supplier_timeout_seconds=2.0,
         supplier_rate_limit=2,
         supplier_rate_margin=1,

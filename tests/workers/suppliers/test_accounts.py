@@ -22,7 +22,7 @@ from bridge.supplier.client import SupplierClient
 from bridge.supplier.key_alerts import account_alerts
 from bridge.supplier.models import Supplier
 from bridge.supplier.schemas import AccountInfo
-from tests.conftest import fast_settings
+from tests.conftest import fast_settings, migrated_sqlite_url
 from tests.e2e.world import assert_paused_for_the_day
 from workers.alerts.models import Alert
 from workers.queue.dispatch import ACCOUNT_CHECK, Send
@@ -38,7 +38,7 @@ WINDOW = 60.0 / TIME_SCALE
 @pytest.fixture
 def bridge(tmp_path: Path) -> Iterator[Sandbox]:
     settings = fast_settings(
-        f"sqlite:///{tmp_path / 'bridge.db'}",
+        migrated_sqlite_url(tmp_path),
         supplier_rate_window_seconds=WINDOW,
         supplier_rate_margin=0,
         supplier_budget_wait_seconds=10.0,
