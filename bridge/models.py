@@ -56,7 +56,7 @@ class Order(SQLModel, table=True):
     # Intake's failures in a row (a crash counts too); at max_step_failures the order is `failed`.
     failures: int = 0
     last_error: str | None = None
-    # Why and when it ended `failed` (workers.fulfilment.failures.OrderFailure): "pancake_key"
+    # Why and when it ended `failed` (bridge.states.OrderFailure): "pancake_key"
     # is retried by itself once `shops add` gives the shop a new key.
     failure_kind: str | None = None
     failed_at: datetime | None = optional_timestamp()

@@ -19,6 +19,18 @@ class OrderState(StrEnum):
     FAILED = "failed"  # intake gave up or refused the order; see last_error and failure_kind
 
 
+class OrderFailure(StrEnum):
+    """Why an order ended ``failed`` (``Order.failure_kind``; workers/fulfilment/failures.py
+    ends it so)."""
+
+    PANCAKE_KEY = "pancake_key"  # 401/403 reading it: retried when `shops add` changes the key
+    PANCAKE_REFUSED = "pancake_refused"  # another refusal, or an answer that cannot be read
+    PANCAKE_UNAVAILABLE = "pancake_unavailable"  # transient errors, max_step_failures times
+    OUT_OF_RANGE = "out_of_range"  # values no real order has: refused, nothing stored or bought
+    UNEXPECTED = "unexpected"  # a crash, max_step_failures times (a bug or a broken dependency)
+    SHOP_REMOVED = "shop_removed"
+
+
 class FulfilmentState(StrEnum):
     PENDING = "pending"  # ready to buy
     PURCHASING = "purchasing"  # an attempt is in flight; never buy again from here

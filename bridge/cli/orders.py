@@ -22,7 +22,7 @@ from bridge.cli.output import (
 )
 from bridge.cli.summary import customer, line_state, order_state
 from bridge.cli.support import database, read_connection, settings
-from bridge.states import RETRYABLE, TERMINAL, OrderState
+from bridge.states import RETRYABLE, TERMINAL, OrderFailure, OrderState
 
 if TYPE_CHECKING:
     from bridge.cli.reads import AnyRow, OrderRead
@@ -169,8 +169,6 @@ def next_step(detail: OrderRead) -> str:
     order = detail.order
     state = order["state"]
     if state == OrderState.FAILED:
-        from workers.fulfilment.failures import OrderFailure
-
         if order["failure_kind"] == OrderFailure.PANCAKE_KEY:
             add = command_line("shops", "add", str(order["shop_id"]), "--api-key", "-")
             return f"give the shop a key Pancake accepts ({add}); the order is then read again"

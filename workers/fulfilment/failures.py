@@ -6,16 +6,15 @@ line: both carry ``failures``, ``last_error`` and ``lease_until``). After
 every try would otherwise be resent by the sweep after every lease, forever, with nothing to
 show for it.
 
-An order that ends ``failed`` keeps the reason, why in one word (``OrderFailure``: a key
-problem is retried by itself once `shops add` gives the shop a new key) and when, and raises
-an alert.
+An order that ends ``failed`` keeps the reason, why in one word (``OrderFailure``, in
+``bridge.states`` with the other vocabularies: a key problem is retried by itself once
+`shops add` gives the shop a new key) and when, and raises an alert.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime
-from enum import StrEnum
 from typing import Protocol
 
 from sqlalchemy import exc as sa_exc
@@ -23,24 +22,13 @@ from sqlmodel import Session
 
 from bridge.logs import clip, event, redact
 from bridge.models import Order
-from bridge.states import OrderState
+from bridge.states import OrderFailure, OrderState
 from workers.alerts.store import raise_alert
 from workers.queue.context import Context
 
 # Long enough for Pancake's own sentence; a reason is read in a table cell, not a log file.
 MAX_REASON_CHARS = 500
 ORDER_FAILED_ALERT = "order_failed"
-
-
-class OrderFailure(StrEnum):
-    """Why an order ended ``failed`` (``Order.failure_kind``)."""
-
-    PANCAKE_KEY = "pancake_key"  # 401/403 reading it: retried when `shops add` changes the key
-    PANCAKE_REFUSED = "pancake_refused"  # another refusal, or an answer that cannot be read
-    PANCAKE_UNAVAILABLE = "pancake_unavailable"  # transient errors, max_step_failures times
-    OUT_OF_RANGE = "out_of_range"  # values no real order has: refused, nothing stored or bought
-    UNEXPECTED = "unexpected"  # a crash, max_step_failures times (a bug or a broken dependency)
-    SHOP_REMOVED = "shop_removed"
 
 
 class Counted(Protocol):

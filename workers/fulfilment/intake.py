@@ -30,11 +30,10 @@ from bridge.pancake.errors import PancakeRequestError, PancakeUnavailable
 from bridge.pancake.models import PancakeShop
 from bridge.pancake.schemas import PancakeOrder
 from bridge.pancake.vocabulary import SALE_OFF, OrderStatus
-from bridge.states import OrderState
+from bridge.states import OrderFailure, OrderState
 from workers.fulfilment.bounds import order_problem
 from workers.fulfilment.cancel import cancel_lines
 from workers.fulfilment.failures import (
-    OrderFailure,
     alert_order_failed,
     count_failure,
     fail_order,

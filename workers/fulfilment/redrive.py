@@ -21,10 +21,10 @@ from bridge.errors import NotFound, Refused
 from bridge.logs import event
 from bridge.models import Fulfilment, Order
 from bridge.pancake.models import PancakeShop
-from bridge.states import RETRYABLE, FulfilmentState, OrderState
+from bridge.states import RETRYABLE, FulfilmentState, OrderFailure, OrderState
 from workers.alerts.store import resolve_alert
 from workers.fulfilment.annotate import LINE_FAILED_ALERT
-from workers.fulfilment.failures import ORDER_FAILED_ALERT, OrderFailure
+from workers.fulfilment.failures import ORDER_FAILED_ALERT
 from workers.fulfilment.lines import load_line, set_state
 
 RETRIED = "an operator re-drove it"

@@ -21,6 +21,7 @@ from bridge.states import (
     OUTCOME_WORDS,
     AttemptOutcome,
     FulfilmentState,
+    OrderFailure,
     OrderState,
 )
 from bridge.supplier.vocabulary import SupplierStatus
@@ -29,7 +30,6 @@ from bridge.web.console.dashboard import Group, Health
 from bridge.web.console.i18n import language_name, moment, zone_label
 from mappings.audit import Action as MappingAction
 from mappings.repository import amount_text
-from workers.fulfilment.failures import OrderFailure
 
 
 def N_(message: str) -> str:

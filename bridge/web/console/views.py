@@ -33,7 +33,7 @@ from bridge.db import utcnow
 from bridge.errors import BridgeError
 from bridge.logs import event
 from bridge.models import Fulfilment, Order
-from bridge.states import FulfilmentState, OrderState
+from bridge.states import FulfilmentState, OrderFailure, OrderState
 from bridge.web.console.audit import AuditAction
 from bridge.web.console.auth import client_address_for_audit, console_user
 from bridge.web.console.errors import error_text
@@ -43,7 +43,6 @@ from bridge.web.console.labels import FIELDS, choices, label
 from bridge.web.console.lines import fulfil
 from bridge.web.console.models import ConsoleAudit
 from workers.alerts.models import Alert
-from workers.fulfilment.failures import OrderFailure
 from workers.fulfilment.redrive import Redrive
 
 
