@@ -11,6 +11,7 @@ import pytest
 
 from bridge.cli import main
 from bridge.settings import get_settings
+from tests.conftest import migrated_sqlite_url
 from tests.fake_telegram import CHAT, TOKEN, URL, FakeTelegram, serve
 
 SECRET_KEY = "a-test-secret-key-that-is-long-enough"
@@ -19,7 +20,7 @@ SECRET_KEY = "a-test-secret-key-that-is-long-enough"
 @pytest.fixture
 def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     db = tmp_path / "bridge.db"
-    monkeypatch.setenv("BRIDGE_DATABASE_URL", f"sqlite:///{db}")
+    monkeypatch.setenv("BRIDGE_DATABASE_URL", migrated_sqlite_url(tmp_path))
     monkeypatch.setenv("BRIDGE_SECRET_KEY", SECRET_KEY)
     monkeypatch.delenv("BRIDGE_REDIS_URL", raising=False)
     monkeypatch.delenv("BRIDGE_ALERT_URLS", raising=False)

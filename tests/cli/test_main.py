@@ -17,7 +17,7 @@ from bridge.cli import main
 from bridge.pancake.models import DEFAULT_TRIGGER_STATUSES
 from bridge.settings import get_settings
 from bridge.states import FulfilmentState
-from tests.conftest import bridge_cli, clean_environment
+from tests.conftest import bridge_cli, clean_environment, migrated_sqlite_url
 
 SECRET_KEY = "a-test-secret-key-that-is-long-enough"
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     db = tmp_path / "bridge.db"
-    monkeypatch.setenv("BRIDGE_DATABASE_URL", f"sqlite:///{db}")
+    monkeypatch.setenv("BRIDGE_DATABASE_URL", migrated_sqlite_url(tmp_path))
     monkeypatch.setenv("BRIDGE_SECRET_KEY", SECRET_KEY)
     monkeypatch.delenv("BRIDGE_REDIS_URL", raising=False)
     get_settings.cache_clear()
