@@ -12,6 +12,7 @@ import pytest
 from bridge.cli import main
 from bridge.db import make_engine, session_scope
 from bridge.settings import get_settings
+from tests.conftest import migrated_sqlite_url
 from workers.fulfilment.models import ShopCatchUp
 
 SECRET_KEY = "a-test-secret-key-that-is-long-enough"
@@ -19,7 +20,7 @@ SECRET_KEY = "a-test-secret-key-that-is-long-enough"
 
 @pytest.fixture
 def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    url = f"sqlite:///{tmp_path / 'bridge.db'}"
+    url = migrated_sqlite_url(tmp_path)
     monkeypatch.setenv("BRIDGE_DATABASE_URL", url)
     monkeypatch.setenv("BRIDGE_SECRET_KEY", SECRET_KEY)
     monkeypatch.delenv("BRIDGE_REDIS_URL", raising=False)

@@ -34,7 +34,7 @@ from bridge.pancake.webhook_tokens import token_matches, url_token
 from bridge.settings import get_settings
 from bridge.states import FulfilmentState
 from bridge.web.server import ServerThread
-from tests.conftest import fast_settings
+from tests.conftest import fast_settings, migrated_sqlite_url
 
 SECRET_KEY = secrets.token_urlsafe(32)
 SHOP = "4"
@@ -46,7 +46,7 @@ FOREIGN_TOKEN = "tok-ABCDEF123456"
 def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
     """A running bridge and Pancake simulator whose shop 4 has no webhook set yet; the CLI's
     environment points at the same database and the simulator."""
-    settings = fast_settings(f"sqlite:///{tmp_path / 'bridge.db'}")
+    settings = fast_settings(migrated_sqlite_url(tmp_path))
     box = Sandbox(settings, secret_key=SECRET_KEY)
     box.start(webhook=False)
     for name in ("BRIDGE_REDIS_URL", "BRIDGE_PUBLIC_URL", "BRIDGE_WEBHOOK_SECRET"):

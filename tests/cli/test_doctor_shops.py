@@ -17,6 +17,7 @@ from bridge.dev.simulators.supplier import DEMO_API_KEY, DEMO_API_SECRET, Suppli
 from bridge.pancake.webhook_tokens import url_token
 from bridge.settings import get_settings
 from bridge.web.server import ServerThread, free_port
+from tests.conftest import migrated_sqlite_url
 
 PUBLIC_URL = "https://bridge.example.com"
 HOOK = f"{PUBLIC_URL}/webhooks/pancake/4"
@@ -59,7 +60,7 @@ def world(
     supplier, all sound."""
     for name in ("BRIDGE_REDIS_URL", "BRIDGE_SECRET_KEY_PREVIOUS"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("BRIDGE_DATABASE_URL", f"sqlite:///{tmp_path / 'bridge.db'}")
+    monkeypatch.setenv("BRIDGE_DATABASE_URL", migrated_sqlite_url(tmp_path))
     monkeypatch.setenv("BRIDGE_SECRET_KEY", secrets.token_urlsafe(32))
     monkeypatch.setenv("BRIDGE_PUBLIC_URL", PUBLIC_URL)
     with (

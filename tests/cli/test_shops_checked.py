@@ -23,7 +23,7 @@ from bridge.settings import get_settings
 from bridge.states import FulfilmentState, OrderState
 from bridge.web.server import ServerThread, free_port
 from tests.cli.test_orders import reported_and_read, sandbox  # noqa: F401  (a fixture)
-from tests.conftest import fast_settings
+from tests.conftest import fast_settings, migrated_sqlite_url
 from tests.e2e.world import CHATGPT, NETFLIX, build_world, purchases_per_plan
 from tests.unchanged import every_row
 from workers.fulfilment.catchup import catch_up, due_catchups
@@ -55,7 +55,7 @@ def pancake() -> Iterator[str]:
 
 @pytest.fixture
 def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pancake: str) -> Iterator[str]:
-    url = f"sqlite:///{tmp_path / 'bridge.db'}"
+    url = migrated_sqlite_url(tmp_path)
     monkeypatch.setenv("BRIDGE_DATABASE_URL", url)
     monkeypatch.setenv("BRIDGE_SECRET_KEY", SECRET_KEY)
     monkeypatch.setenv("BRIDGE_PANCAKE_BASE_URL", pancake)
@@ -197,7 +197,7 @@ def json_run(capsys: pytest.CaptureFixture[str], *argv: str) -> list[dict[str, o
 @pytest.fixture
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
     """The standard world with its workers, whose database the command line opens too."""
-    url = f"sqlite:///{tmp_path / 'bridge.db'}"
+    url = migrated_sqlite_url(tmp_path)
     running = build_world(Sandbox(fast_settings(url), secret_key=SECRET_KEY)).start()
     monkeypatch.setenv("BRIDGE_DATABASE_URL", url)
     monkeypatch.setenv("BRIDGE_SECRET_KEY", SECRET_KEY)
