@@ -33,7 +33,7 @@ _Select = TypeVar("_Select", bound=Select[*tuple[Any, ...]])
 # (workers/fulfilment/queries.py's SECRET_COLUMNS).
 LINE_SECRET_COLUMNS = frozenset({"fields_enc", "credentials_enc"})
 # Columns of an order no front end shows: the encrypted copy of the order (customer data), and
-# the annotator's lock (workers/fulfilment/queries.py's ORDER_HIDDEN_COLUMNS).
+# the annotator's lock (the console's order view names the columns it shows).
 ORDER_HIDDEN_COLUMNS = frozenset({"snapshot_enc", "annotate_lock_until"})
 # Columns of a shop and of a supplier that are never printed.
 SHOP_SECRET_COLUMNS = frozenset({"api_key_enc", "webhook_secret_digest"})

@@ -79,7 +79,6 @@ def test_the_columns_never_shown_are_the_rooms_own() -> None:
     from workers.fulfilment import queries
 
     assert reads.LINE_SECRET_COLUMNS == queries.SECRET_COLUMNS
-    assert reads.ORDER_HIDDEN_COLUMNS == queries.ORDER_HIDDEN_COLUMNS
 
 
 def models_by_table() -> dict[str, type[SQLModel]]:

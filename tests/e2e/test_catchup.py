@@ -18,6 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from bridge.cli import reads
+from bridge.cli.reads import AnyRow
 from bridge.db import session_scope
 from bridge.dev.sandbox import PANCAKE_API_KEY, Sandbox
 from bridge.models import Order
@@ -28,16 +30,15 @@ from bridge.web.server import ServerThread, free_port
 from tests.conftest import Backend
 from tests.e2e.world import CANVA, NETFLIX, all_credentials, build_world, purchases_per_plan
 from workers.fulfilment.catchup import catch_up, due_catchups
-from workers.fulfilment.models import ShopCatchUp
-from workers.fulfilment.queries import catchup_states
 from workers.queue.dispatch import INTAKE, Send
 
 INTERVAL = 2.0
 
 
-def catchup(sandbox: Sandbox, shop_id: str | None = None) -> ShopCatchUp | None:
-    with session_scope(sandbox.runtime.engine) as session:
-        return catchup_states(session).get(shop_id or sandbox.shop_id)
+def catchup(sandbox: Sandbox, shop_id: str | None = None) -> AnyRow | None:
+    """The shop's catch-up as `shops list` reads it (None before its first run)."""
+    with sandbox.runtime.engine.connect() as conn:
+        return reads.catchups(conn).get(shop_id or sandbox.shop_id)
 
 
 def caught_up(sandbox: Sandbox) -> datetime | None:

@@ -1,4 +1,5 @@
-"""The read side of fulfilments: lists and details for the CLI and the web console.
+"""The read side of fulfilments for the web console: a line's detail and its attempts. (The CLI's
+list and show commands read in SQLAlchemy Core, without the models: bridge/cli/reads.py.)
 
 These return rows and plain data, never sentences; the front ends format them. Nothing here
 decrypts: the delivered credentials and the order fields stay encrypted, a detail only says how
@@ -13,15 +14,10 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bridge.errors import NotFound
-from bridge.models import Fulfilment, Order, PurchaseAttempt
-from bridge.states import FulfilmentState, OrderState
-from workers.fulfilment.models import ShopCatchUp
+from bridge.models import Fulfilment, PurchaseAttempt
 
 # Columns of a line no front end shows: encrypted order fields and delivered credentials.
 SECRET_COLUMNS = frozenset({"fields_enc", "credentials_enc"})
-# Columns of an order no front end shows: the encrypted copy of the order (customer data), and
-# the annotator's lock.
-ORDER_HIDDEN_COLUMNS = frozenset({"snapshot_enc", "annotate_lock_until"})
 
 
 @dataclass(frozen=True)
@@ -35,16 +31,6 @@ class FulfilmentDetail:
     @property
     def id(self) -> int:
         return int(self.line["id"])
-
-
-def list_fulfilments(
-    session: Session, *, state: FulfilmentState | None = None, limit: int = 100
-) -> list[Fulfilment]:
-    """The newest ``limit`` lines, optionally only those in ``state``."""
-    statement = select(Fulfilment).order_by(col(Fulfilment.id).desc()).limit(limit)
-    if state is not None:
-        statement = statement.where(Fulfilment.state == state)
-    return list(session.exec(statement))
 
 
 def attempts_of(session: Session, fulfilment_id: int) -> list[PurchaseAttempt]:
@@ -70,45 +56,3 @@ def fulfilment_detail(session: Session, fulfilment_id: int) -> FulfilmentDetail:
         credentials=credentials,
         attempts=attempts_of(session, fulfilment_id),
     )
-
-
-@dataclass(frozen=True)
-class OrderDetail:
-    """One order as an operator sees it: its columns and its lines."""
-
-    order: dict[str, Any]  # the order's columns, without ORDER_HIDDEN_COLUMNS
-    lines: list[Fulfilment]
-
-
-def list_orders(
-    session: Session,
-    *,
-    state: OrderState | None = None,
-    shop_id: str | None = None,
-    limit: int = 100,
-) -> list[Order]:
-    """The ``limit`` orders updated last, optionally only those in ``state`` or of one shop."""
-    statement = (
-        select(Order).order_by(col(Order.updated_at).desc(), col(Order.id).desc()).limit(limit)
-    )
-    if state is not None:
-        statement = statement.where(Order.state == state)
-    if shop_id is not None:
-        statement = statement.where(Order.shop_id == shop_id)
-    return list(session.exec(statement))
-
-
-def order_detail(session: Session, order_pk: int) -> OrderDetail:
-    """An order and its lines, oldest first; NotFound if it is missing."""
-    order = session.get(Order, order_pk)
-    if order is None:
-        raise NotFound(f"no order {order_pk}")
-    lines = session.exec(
-        select(Fulfilment).where(Fulfilment.order_pk == order_pk).order_by(col(Fulfilment.id))
-    )
-    return OrderDetail(order.model_dump(exclude=set(ORDER_HIDDEN_COLUMNS)), list(lines))
-
-
-def catchup_states(session: Session) -> dict[str, ShopCatchUp]:
-    """Each shop's catch-up for missed webhooks, by shop id (none before its first run)."""
-    return {row.shop_id: row for row in session.exec(select(ShopCatchUp))}

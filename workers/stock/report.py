@@ -1,4 +1,5 @@
-"""What one stock sync saw and did (``SyncReport``), and the records `bridge stock status` shows."""
+"""What one stock sync saw and did (``SyncReport``), its run's record, and the latest runs (the
+web console's dashboard; `bridge stock status` reads them in bridge/cli/reads.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from bridge.db import session_scope
-from workers.stock.models import CONTROL_ID, StockSyncControl, StockSyncRun
+from workers.stock.models import StockSyncRun
 
 if TYPE_CHECKING:
     # Annotations only: the worker's context imports the HTTP clients and Redis, which
@@ -94,15 +95,3 @@ def close_run(ctx: Context, report: SyncReport) -> None:
 def latest_runs(session: Session, limit: int = 10) -> list[StockSyncRun]:
     statement = select(StockSyncRun).order_by(col(StockSyncRun.id).desc()).limit(limit)
     return list(session.exec(statement))
-
-
-@dataclass(frozen=True)
-class StockStatus:
-    """The stock sync as an operator sees it: the pending request and lease, the latest runs."""
-
-    control: StockSyncControl | None
-    runs: list[StockSyncRun]
-
-
-def sync_status(session: Session, limit: int = 10) -> StockStatus:
-    return StockStatus(session.get(StockSyncControl, CONTROL_ID), latest_runs(session, limit))

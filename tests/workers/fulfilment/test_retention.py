@@ -11,13 +11,13 @@ import httpx
 import pytest
 from sqlalchemy import insert, select, update
 
-from bridge.db import session_scope, utcnow
+from bridge.cli import reads
+from bridge.db import utcnow
 from bridge.dev.sandbox import Sandbox
 from bridge.models import Fulfilment, Order, PurchaseAttempt
 from bridge.states import AttemptOutcome, FulfilmentState
 from tests.conftest import Backend
 from workers.fulfilment.models import WebhookEvent
-from workers.fulfilment.queries import attempts_of, order_detail
 from workers.stock.models import StockSyncRun
 
 TABLE = WebhookEvent.__table__  # type: ignore[attr-defined]
@@ -148,7 +148,7 @@ def test_old_events_and_stock_runs_go_and_every_purchase_stays(bridge: Sandbox) 
     assert kept(bridge) == []
     with bridge.runtime.engine.connect() as conn:
         assert list(conn.execute(select(RUNS.c.trigger)).scalars()) == ["recent"]
-    with session_scope(bridge.runtime.engine) as session:
-        detail = order_detail(session, order_pk)
-        assert [line.trans_id for line in detail.lines] == ["T77"]
-        assert [a.trans_id for a in attempts_of(session, line_id)] == ["T77"]
+    # What `orders show` and `fulfilments show` read: the year-old order, line and attempt.
+    with bridge.runtime.engine.connect() as conn:
+        assert [line.trans_id for line in reads.order(conn, order_pk).lines] == ["T77"]
+        assert [a.trans_id for a in reads.fulfilment(conn, line_id).attempts] == ["T77"]
