@@ -109,10 +109,12 @@ def test_an_unknown_name_costs_what_a_wrong_password_costs(world: Sandbox) -> No
         f"\nmedian login: known name {statistics.median(known) * 1000:.0f} ms, "
         f"unknown name {statistics.median(unknown) * 1000:.0f} ms"
     )
-    ratio = statistics.median(unknown) / statistics.median(known)
-    assert 0.6 < ratio < 1.6, (known, unknown)
-    # Without the dummy hash an unknown name would answer in a few ms against ~200.
-    assert statistics.median(unknown) > 0.05
+    # The fastest of each is the cost itself; a busy moment only adds to some (on a loaded host
+    # the medians' ratio once left 0.6-1.6). Without the dummy hash an unknown name would answer
+    # in a few ms against ~200: far outside these bounds.
+    ratio = min(unknown) / min(known)
+    assert 0.5 < ratio < 2.0, (known, unknown)
+    assert min(unknown) > 0.05
 
 
 def test_logins_past_the_queue_are_answered_429_and_not_counted(world: Sandbox) -> None:
