@@ -80,7 +80,9 @@ def shown(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shown]:
                 FulfilmentState.NEEDS_ATTENTION,
             )
             refused = world.pancake.create_order(world.shop_id, items=[], status=0)
-            world.pancake.inject(404, path_contains=f"/orders/{refused}")
+            # Refused for good: a one-time refusal lets the catch-up read it again later,
+            # which the module's later tests would see as a state changing under them.
+            world.pancake.inject(404, 1_000, path_contains=f"/orders/{refused}")
             world.pancake.set_status(world.shop_id, refused, 1)
             world.wait_for(lambda: order_state(world, refused) == OrderState.FAILED, timeout=120)
             assert delivered.id
