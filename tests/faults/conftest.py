@@ -31,7 +31,7 @@ def zygote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Zygote]:
 
 @pytest.fixture
 def make_world(
-    request: pytest.FixtureRequest, postgres_url: str, tmp_path: Path, zygote: Zygote
+    request: pytest.FixtureRequest, migrated_postgres_url: str, tmp_path: Path, zygote: Zygote
 ) -> Iterator[MakeWorld]:
     """``make_world(**options)``: a started FaultWorld (no workers yet), closed after the test.
 
@@ -47,7 +47,7 @@ def make_world(
         if private_redis:
             private.append(PrivateRedis(tmp_path / "redis").start())
             options["redis"] = private[0]
-        world = FaultWorld(postgres_url, tmp_path, zygote=zygote, **options)
+        world = FaultWorld(migrated_postgres_url, tmp_path, zygote=zygote, **options)
         worlds.append(world)
         request.node.stash[WORLD] = world
         return world.start()
