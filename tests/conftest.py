@@ -186,13 +186,12 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def empty_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    """Both backends on an empty database, for the tests of the migrations themselves."""
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database on each backend, for the tests of migrating and of a first start."""
     if request.param == "sqlite":
-        return Backend("sqlite", f"sqlite:///{tmp_path / 'bridge.db'}", None)
+        return f"sqlite:///{tmp_path / 'bridge.db'}"
     url: str = request.getfixturevalue("postgres_url")
-    broker: dramatiq.Broker = request.getfixturevalue("redis_broker")
-    return Backend("postgres", url, broker)
+    return url
 
 
 @pytest.fixture

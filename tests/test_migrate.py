@@ -15,14 +15,6 @@ from bridge import migrate
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'bridge.db'}"
-    url: str = request.getfixturevalue("postgres_url")
-    return url
-
-
 def revisions(url: str) -> list[str]:
     engine = create_engine(url)
     try:

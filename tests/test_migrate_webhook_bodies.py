@@ -9,19 +9,17 @@ from alembic import command
 from sqlalchemy import create_engine, inspect, text
 
 from bridge import migrate
-from tests.conftest import Backend
 
 EVENTS = 200
 ECHOED_NOTE = "Account: u1@plan319.example | Pass: kept-in-clear-by-0011"
 
 
 def test_upgrading_drops_the_bodies_and_leaves_no_trace_in_the_sqlite_file(
-    empty_backend: Backend, tmp_path: Path
+    empty_url: str, tmp_path: Path
 ) -> None:
-    backend = empty_backend
-    config = migrate.alembic_config(backend.database_url)
+    config = migrate.alembic_config(empty_url)
     command.upgrade(config, "0011")
-    engine = create_engine(backend.database_url)
+    engine = create_engine(empty_url)
     try:
         with engine.begin() as conn:
             conn.execute(
