@@ -209,6 +209,12 @@ def insert_ignore_many(
     conn.execute(dialect_insert(table).on_conflict_do_nothing(index_elements=conflict), rows)
 
 
+def driver_mark(dialect: Dialect) -> str:
+    """How the driver writes a named parameter, as a format of its name: SQL sent straight to
+    the driver is otherwise the same on SQLite and PostgreSQL."""
+    return ":{}" if dialect.name == "sqlite" else "%({})s"
+
+
 @dataclass(frozen=True)
 class _RawInsert:
     sql: str
@@ -231,14 +237,13 @@ def _column_default(column: Column[Any]) -> Callable[[], Any] | None:
 def _raw_insert(
     dialect: Dialect, table: Table, keys: tuple[str, ...], conflict: tuple[str, ...], returning: str
 ) -> _RawInsert:
-    # SQLite and PostgreSQL share this syntax; they differ in how a named parameter is written.
     defaults = tuple(
         (column.name, fill)
         for column in table.columns
         if column.name not in keys and (fill := _column_default(column)) is not None
     )
     keys = keys + tuple(name for name, _ in defaults)
-    mark = ":{}" if dialect.name == "sqlite" else "%({})s"
+    mark = driver_mark(dialect)
     preparer = dialect.identifier_preparer
     columns = ", ".join(preparer.quote(key) for key in keys)
     marks = ", ".join(mark.format(key) for key in keys)

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, delete
 from sqlmodel import col
 
-from bridge.db import session_scope
+from bridge.db import driver_mark, session_scope
 from workers.queue.context import Context
 from workers.stock.models import StockLevel
 from workers.stock.report import StockRow
@@ -59,7 +59,7 @@ def _table() -> Any:
 
 def _marks(conn: Connection, names: Sequence[str]) -> dict[str, str]:
     """Each parameter as the driver writes it (SQLite and PostgreSQL share the SQL otherwise)."""
-    mark = ":{}" if conn.dialect.name == "sqlite" else "%({})s"
+    mark = driver_mark(conn.dialect)
     return {name: mark.format(name) for name in names}
 
 
