@@ -20,6 +20,7 @@ status``) and a retry is requested with backoff."""
 from __future__ import annotations
 
 import logging
+import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -213,7 +214,6 @@ def _load(ctx: Context, now: datetime) -> _World:
         suppliers = {supplier.name: supplier for supplier in session.exec(select(Supplier))}
         # Grouped as the rows stream in (ordered by variation), not held as a list first.
         grouped: dict[tuple[str, str], list[_Mapped]] = defaultdict(list)
-        names: dict[str, str] = {}
         for row in session.connection().execute(
             select_columns(*(col(getattr(MappingChoice, name)) for name in _Mapped._fields))
             .where(col(MappingChoice.enabled).is_(True))
@@ -225,17 +225,15 @@ def _load(ctx: Context, now: datetime) -> _World:
             # A removed (or disabled) shop is not pushed to.
             if mapping.shop_id in shops and key not in disabled:
                 # The driver makes a new string of every row's shop, supplier and warehouse
-                # name: one of each is kept (100,000 copies of one were ~5 MB).
-                grouped[(names.setdefault(mapping.shop_id, mapping.shop_id), key[1])].append(
-                    mapping._replace(
-                        supplier_name=names.setdefault(mapping.supplier_name, mapping.supplier_name)
-                    )
+                # name: interned, one of each is kept (100,000 copies of one were ~5 MB).
+                grouped[(sys.intern(mapping.shop_id), key[1])].append(
+                    mapping._replace(supplier_name=sys.intern(mapping.supplier_name))
                 )
         levels = {
             (
-                names.setdefault(row.shop_id, row.shop_id),
+                sys.intern(row.shop_id),
                 row.variation_id,
-                names.setdefault(row.warehouse_id, row.warehouse_id),
+                sys.intern(row.warehouse_id),
             ): _Level(
                 row.id,
                 row.pushed_quantity,
