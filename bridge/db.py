@@ -26,8 +26,9 @@ from sqlalchemy.types import DateTime, TypeDecorator
 from bridge.errors import SettingsError
 
 # sqlmodel (with pydantic's model machinery) and the settings are imported where they are used:
-# the CLI's list and show commands read through this module's engine and UTCDateTime in plain
-# SQLAlchemy Core, and each run would pay for them (bridge/cli/reads.py).
+# what only needs an engine and UTCDateTime (the migrations' version check, the secret key
+# check) does not pay for them. (The CLI's list and show commands import none of this module:
+# bridge/cli/driver.py reads as UTCDateTime does, and tests/cli/test_reads.py holds it to it.)
 if TYPE_CHECKING:
     from sqlmodel import Session
 

@@ -24,14 +24,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Column, MetaData, Table, inspect, select, update
-from sqlalchemy.engine import Connection, Engine
-
-from bridge.db import insert_ignore, utcnow
 from bridge.errors import SecretKeyMismatch, SettingsError
 
+# SQLAlchemy is imported by the functions that read the database: `orders show` and
+# `fulfilments show` open a box to read a customer's name without it (bridge/cli/driver.py).
 if TYPE_CHECKING:
     from cryptography.fernet import Fernet, MultiFernet
+    from sqlalchemy import Column, Table
+    from sqlalchemy.engine import Connection, Engine
 
     from bridge.settings import Settings
 
@@ -141,6 +141,8 @@ class KeyCheck:
 def _check_table() -> Table:
     # Imported here: `orders show` and `fulfilments show` open a box to read the customer's
     # name without the models (bridge/cli/reads.py).
+    from sqlalchemy import Table
+
     from bridge.models import SecretKeyCheck
 
     table = SecretKeyCheck.__table__  # type: ignore[attr-defined]
@@ -155,6 +157,8 @@ def _encrypted_columns(conn: Connection) -> list[tuple[Table, Column[str]]]:
     its tables in its own ``models.py``, and a command that never imported a room must still
     rotate (and prove the key against) that room's secrets.
     """
+    from sqlalchemy import MetaData
+
     found = MetaData()
     found.reflect(conn)
     check = _check_table().name
@@ -175,6 +179,8 @@ def _proof(index: int | None) -> KeyProof:
 
 def check_key(engine: Engine, box: SecretBox) -> KeyCheck:
     """How ``box``'s keys fare against the database, without writing anything."""
+    from sqlalchemy import inspect, select
+
     table = _check_table()
     with engine.connect().execution_options(bridge_read_only=True) as conn:
         if not inspect(conn).has_table(table.name):
@@ -196,6 +202,8 @@ def check_key(engine: Engine, box: SecretBox) -> KeyCheck:
 
 def _any_stored_secret(conn: Connection) -> str | None:
     """One encrypted value already in the database (from before the check existed), if any."""
+    from sqlalchemy import select
+
     for table, column in _encrypted_columns(conn):
         if table.name == _check_table().name:
             continue
@@ -215,6 +223,8 @@ def prove_key(engine: Engine, box: SecretBox) -> KeyProof:
     Two processes starting at once on a new database may both try to store it: the insert
     skips an existing row and the check is read again, so the loser proves against the winner.
     """
+    from bridge.db import insert_ignore
+
     found = check_key(engine, box)
     if found.proof is KeyProof.WRONG:
         raise SecretKeyMismatch(MISMATCH)
@@ -238,6 +248,10 @@ def rotate_stored_secrets(engine: Engine, box: SecretBox) -> int:
     Each row is rewritten only if it still holds the token that was read (compare-and-set), so
     a worker writing the same column meanwhile is never overwritten with an older value.
     """
+    from sqlalchemy import select, update
+
+    from bridge.db import utcnow
+
     prove_key(engine, box)
     rewritten = 0
     with engine.connect().execution_options(bridge_read_only=True) as conn:

@@ -11,11 +11,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bridge.db import utcnow
-
-# The models are imported where a change is written or the trail read with a session:
-# `bridge mappings history` reads the trail without them (bridge/cli/reads.py) and only calls
-# ``differences``.
+# The models (and bridge.db, with SQLAlchemy) are imported where a change is written or the
+# trail read with a session: `bridge mappings history` and `show` read the trail through the
+# driver (bridge/cli/reads.py) and only call ``differences``.
 if TYPE_CHECKING:
     from sqlmodel import Session
 
@@ -71,6 +69,7 @@ def record(
     after: dict[str, Any] | None = None,
     source: str | None = None,
 ) -> MappingChange:
+    from bridge.db import utcnow
     from mappings.models import MappingChange
 
     if not actor.strip():

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, case, func
@@ -17,6 +16,10 @@ from bridge.errors import ConfigError, NotFound
 from bridge.models import Fulfilment, PurchaseAttempt
 from bridge.states import RETRYABLE, AttemptOutcome, FulfilmentState
 from mappings.models import MappedVariation, MappingChoice
+from mappings.values import Paid as Paid
+from mappings.values import Unmapped as Unmapped
+from mappings.values import amount_text as amount_text
+from mappings.values import parse_amount as parse_amount
 
 
 def parse_fields(text: str | None, what: str = "--fields") -> dict[str, Any] | None:
@@ -34,27 +37,6 @@ def parse_fields(text: str | None, what: str = "--fields") -> dict[str, Any] | N
             f'{what} must be a JSON object of strings, e.g. {{"email": "{{order.bill_email}}"}}'
         )
     return value
-
-
-def parse_amount(text: str | None, what: str = "--max-cost") -> float | None:
-    """An amount from its text (``95000``, ``99.5``); None for none. Thousands separators are
-    refused: ``95,000`` and ``95.000`` mean different things in different locales. Whether
-    the amount is fit for its use is the command's to say (``commands.check_values``)."""
-    if text is None or not text.strip():
-        return None
-    try:
-        return float(text.strip())
-    except ValueError:
-        raise ConfigError(
-            f"{what} must be an amount such as 95000 (no separators), not {text.strip()!r}"
-        ) from None
-
-
-def amount_text(amount: float | None) -> str:
-    """An amount as ``parse_amount`` reads it back (``100000``, ``99.5``); empty for none."""
-    if amount is None:
-        return ""
-    return str(int(amount)) if amount == int(amount) else str(amount)
 
 
 @dataclass(frozen=True)
@@ -183,22 +165,6 @@ def list_grouped(
     ]
 
 
-@dataclass(frozen=True)
-class Paid:
-    """What the last purchase made with a choice cost, as the supplier's answer said
-    (``final_amount``): every order it bought for the line, quantity splits included."""
-
-    amount: float | None  # None: the supplier did not say what one of its orders cost
-    items: int  # the POS items of the line it served
-    trans_id: str | None
-    at: datetime | None
-
-    @property
-    def per_item(self) -> float | None:
-        """Comparable with the choice's max cost."""
-        return None if self.amount is None or self.items < 1 else self.amount / self.items
-
-
 def last_paid(session: Session, shop_id: str, variation_id: str) -> dict[tuple[str, int], Paid]:
     """(supplier, plan) -> the last purchase the variation's lines made with it."""
     latest = (
@@ -231,10 +197,8 @@ def last_paid(session: Session, shop_id: str, variation_id: str) -> dict[tuple[s
     paid: dict[tuple[str, int], Paid] = {}
     for attempt, line in found:
         assert attempt.id is not None
-        amounts = [attempt.amount, *parts.get(attempt.id, [])]
-        known = [amount for amount in amounts if amount is not None]
-        paid[(attempt.supplier_name, attempt.plan_id)] = Paid(
-            sum(known) if len(known) == len(amounts) else None,
+        paid[(attempt.supplier_name, attempt.plan_id)] = Paid.summed(
+            [attempt.amount, *parts.get(attempt.id, [])],
             line.quantity,
             attempt.trans_id,
             attempt.finished_at or attempt.started_at,
@@ -283,20 +247,6 @@ def disabled_variations(session: Session) -> set[tuple[str, str]]:
         col(MappedVariation.enabled).is_(False)
     )
     return {(shop_id, variation_id) for shop_id, variation_id in session.exec(statement)}
-
-
-@dataclass(frozen=True)
-class Unmapped:
-    """A variation that order lines asked for and no mapping serves."""
-
-    shop_id: str
-    variation_id: str
-    item_name: str | None
-    orders: int
-    lines: int
-    # Lines parked in needs_attention for it: `bridge fulfilments retry` them once it is mapped.
-    waiting: int
-    last_seen: datetime
 
 
 def _walk(session: Session, column: Any, *where: Any) -> list[str]:

@@ -8,11 +8,14 @@ The command line and the console name targets the same way; a target that cannot
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from sqlmodel import Session
+from typing import TYPE_CHECKING
 
 from bridge.errors import ConfigError
-from mappings import repository
+
+# The ORM is imported by the functions that read with it: `mappings show` resolves its target
+# through the driver (bridge/cli/reads.py) and takes only Target and TargetError from here.
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 
 class TargetError(ConfigError):
@@ -41,6 +44,8 @@ def resolve_target(
 ) -> Target:
     """The mapping (``variation``, its shop found when one shop maps it) or the choice named;
     exactly one of ``variation`` and ``choice`` is given."""
+    from mappings import repository
+
     if (variation is None) == (choice is None):
         raise TargetError(
             "give --variation (the whole mapping) or --choice ID (one choice)",
@@ -57,6 +62,8 @@ def resolve_target(
 
 def edited_choice(session: Session, target: Target) -> int:
     """The choice an edit of choice values means: the one named, or a mapping's only choice."""
+    from mappings import repository
+
     if target.choice_id is not None:
         return target.choice_id
     mapping = repository.get_mapping(session, target.shop_id, target.variation_id)

@@ -38,12 +38,11 @@ from bridge.cli.support import (
 if TYPE_CHECKING:
     from sqlmodel import Session
 
-    from bridge.cli.reads import AnyRow, ChoiceRead
+    from bridge.cli.reads import AnyRow, ChoiceRead, MappingRead
     from bridge.settings import Settings
     from bridge.supplier.catalogue import Catalogues
-    from mappings.models import MappingChange, MappingChoice
-    from mappings.repository import ChoiceView, MappingView, Paid
     from mappings.targets import Target
+    from mappings.values import Paid
     from mappings.verify import ShopVariations
 
 ACTOR = "cli"
@@ -272,7 +271,7 @@ def add(
         )
 
 
-def _enabled(view: ChoiceView | ChoiceRead) -> str:
+def _enabled(view: ChoiceRead) -> str:
     if view.active:
         return "yes"
     both = not view.choice.enabled and not view.mapping_enabled
@@ -283,7 +282,7 @@ def _fields(template: dict[str, Any] | None) -> str:
     return json.dumps(template, ensure_ascii=False) if template else "-"
 
 
-def _choice_record(view: ChoiceView | ChoiceRead, fields: dict[str, Any]) -> dict[str, Any]:
+def _choice_record(view: ChoiceRead, fields: dict[str, Any]) -> dict[str, Any]:
     """A choice's ``fields`` (its columns) with what its mapping says, for ``--json``."""
     return fields | {
         "name": view.name,
@@ -341,7 +340,7 @@ def list_(
     _print_choices(views)
 
 
-def _print_choices(views: Sequence[ChoiceView] | Sequence[ChoiceRead]) -> None:
+def _print_choices(views: Sequence[ChoiceRead]) -> None:
     print_table(
         ["id", "shop", "variation", "supplier", "plan", "units", "priority", "fields"]
         + ["enabled", "stock sync", "name", "max cost"],
@@ -371,7 +370,7 @@ def _amount(value: float | None) -> str:
     return "-" if value is None else money(value)
 
 
-def _max_cost(choice: MappingChoice | AnyRow) -> str:
+def _max_cost(choice: AnyRow) -> str:
     return "retail price" if choice.max_cost is None else _amount(choice.max_cost)
 
 
@@ -383,7 +382,7 @@ def _paid_text(paid: Paid | None) -> str:
     return f"{amount} for {items} ({paid.trans_id or '-'}, {when(paid.at)})"
 
 
-def _print_prices(views: Sequence[ChoiceView], paid: dict[tuple[str, int], Paid]) -> None:
+def _print_prices(views: Sequence[ChoiceRead], paid: dict[tuple[str, int], Paid]) -> None:
     print_table(
         ["choice", "supplier", "plan", "max cost", "price when saved", "last paid"],
         [
@@ -402,7 +401,7 @@ def _print_prices(views: Sequence[ChoiceView], paid: dict[tuple[str, int], Paid]
     )
 
 
-def _stock_policy(choice: MappingChoice | AnyRow) -> str:
+def _stock_policy(choice: AnyRow) -> str:
     if not choice.stock_sync:
         return "off"
     return "on" if choice.manual_stock is None else f"on, manual {choice.manual_stock}"
@@ -424,26 +423,28 @@ def show(
     Example:
       pancake-bridge mappings show --shop 4 --variation v-1
     """
-    from mappings import audit, repository
+    from bridge.cli import reads
+    from mappings.targets import TargetError
 
-    with reading(settings()) as session:
-        target = _target(session, shop, variation, choice)
-        mapping = repository.get_mapping(session, target.shop_id, target.variation_id)
+    with read_connection(settings()) as conn:
+        try:
+            target = reads.mapping_target(conn, shop, variation, choice)
+        except TargetError as exc:
+            raise typer.BadParameter(str(exc), param_hint=exc.param) from None
+        mapping = reads.mapping(conn, target.shop_id, target.variation_id)
         views = [
             v
-            for v in repository.list_choices(
-                session, shop_id=target.shop_id, variation_id=target.variation_id
-            )
+            for v in mapping.choices
             if target.choice_id is None or v.choice.id == target.choice_id
         ]
-        changes = audit.history(
-            session,
+        changes = reads.mapping_changes(
+            conn,
             shop_id=target.shop_id,
             variation_id=target.variation_id,
             choice_id=target.choice_id,
             limit=10,
         )
-        paid = repository.last_paid(session, target.shop_id, target.variation_id)
+        paid = reads.last_paid(conn, target.shop_id, target.variation_id)
         record = _mapping_record(mapping, views, changes, paid)
     if as_json:
         print_json(record if target.choice_id is None else record["choices"][0])
@@ -459,19 +460,21 @@ def show(
 
 
 def _mapping_record(
-    mapping: MappingView,
-    views: Sequence[ChoiceView],
-    changes: Sequence[MappingChange],
+    mapping: MappingRead,
+    views: Sequence[ChoiceRead],
+    changes: Sequence[AnyRow],
     paid: dict[tuple[str, int], Paid],
 ) -> dict[str, Any]:
-    history = [c.model_dump() for c in changes]
+    from bridge.cli.reads import record
+
+    history = [record(c) for c in changes]
     return {
         "shop_id": mapping.shop_id,
         "variation_id": mapping.variation_id,
         "name": mapping.name,
         "enabled": mapping.enabled,
         "choices": [
-            _choice_record(v, v.choice.model_dump())
+            _choice_record(v, record(v.choice))
             | {
                 "last_paid": _paid_record(paid.get((v.choice.supplier_name, v.choice.plan_id))),
                 "history": [h for h in history if h["choice_id"] == v.choice.id],
@@ -532,7 +535,7 @@ def history(
     _print_history(changes)
 
 
-def _print_history(changes: Sequence[MappingChange] | Sequence[AnyRow]) -> None:
+def _print_history(changes: Sequence[AnyRow]) -> None:
     from mappings.audit import differences
 
     print_table(
@@ -563,7 +566,7 @@ def value_text(value: object) -> str:
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, float):
-        from mappings.repository import amount_text
+        from mappings.values import amount_text
 
         return amount_text(value)  # 125000, not 125000.0
     return str(value)
@@ -795,10 +798,10 @@ def unmapped(
 
 
 def _print_unmapped(shop: str | None, as_json: bool) -> None:
-    from mappings import repository
+    from bridge.cli import reads
 
-    with reading(settings()) as session:
-        rows = repository.unmapped(session, shop)
+    with read_connection(settings()) as conn:
+        rows = reads.unmapped(conn, shop)
     if as_json:
         print_json(rows)
         return

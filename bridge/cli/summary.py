@@ -17,8 +17,7 @@ from bridge.states import (
 )
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
-
+    from bridge.cli.driver import Reader
     from bridge.settings import Settings
 
 SETTLEMENTS: dict[str, str] = {
@@ -59,7 +58,7 @@ def outcome(attempt_outcome: str, settlement: str | None) -> str:
     return f"{words}, {SETTLEMENTS.get(settlement, settlement)}" if settlement else words
 
 
-def customer(conn: Connection, current: Settings, order_pk: int) -> str:
+def customer(conn: Reader, current: Settings, order_pk: int) -> str:
     """The customer's name on the order, why it is not shown (it is kept encrypted), or ""
     when the order names nobody or was never read."""
     from bridge.cli.reads import order_copy

@@ -2,7 +2,8 @@
 
 Everything heavy (pydantic settings, SQLAlchemy, the models) is imported inside these functions,
 so that importing a command module, and ``bridge --help``, stays fast. The list and show
-commands read with ``read_connection`` (SQLAlchemy Core, no models); the others with sessions.
+commands read with ``read_connection`` (SQL text through the driver: no SQLAlchemy, no models);
+the others with sessions.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
-    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.engine import Engine
     from sqlmodel import Session
 
+    from bridge.cli.driver import Reader
     from bridge.errors import SettingsError
     from bridge.secrets import SecretBox
     from bridge.settings import Settings
@@ -127,14 +129,15 @@ def reading(settings: Settings) -> Iterator[Session]:
 
 
 @contextmanager
-def read_connection(settings: Settings) -> Iterator[Connection]:
-    """A read-only connection for the list and show commands' Core reads (``bridge.cli.reads``):
-    one transaction, so what they print is one moment's; on SQLite it never waits for (or
-    blocks) a writer."""
-    from bridge.db import READ_ONLY
+def read_connection(settings: Settings) -> Iterator[Reader]:
+    """A read-only connection through the database driver for the list and show commands'
+    reads (``bridge.cli.reads``): one transaction, so what they print is one moment's; on
+    SQLite it never waits for (or blocks) a writer. A database not at the newest schema, or
+    one that does not open, goes the way of ``open_engine`` first (``bridge.cli.driver``)."""
+    from bridge.cli.driver import reader
 
-    with database(settings) as engine, engine.connect() as conn:
-        yield conn.execution_options(**{READ_ONLY: True})
+    with reader(settings) as conn:
+        yield conn
 
 
 @contextmanager

@@ -1,10 +1,11 @@
 """The list and show commands import only what reading the database needs.
 
 Ops run these all day, and an import is paid by every run (issue 22: `shops list` spent half its
-0.9 s importing the supplier client, Redis and the budget it never used). Timing is left to
-`tests/bench/cli_startup.py`; this guard checks the import graph, which does not depend on how
-loaded the machine is: each command runs in one fresh process on a migrated SQLite database
-with a row of each kind, and none of them brings in a module below.
+0.9 s importing the supplier client, Redis and the budget it never used, and SQLAlchemy was half
+of what was left). Timing is left to `tests/bench/cli_startup.py`; this guard checks the import
+graph, which does not depend on how loaded the machine is: each command runs in one fresh
+process on a migrated SQLite database with a row of each kind, and none of them brings in a
+module below.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 from pathlib import Path
 
 from tests.bench import cli_startup
-from tests.cli.test_read_tables import MODEL_MODULES
+from tests.cli.test_reads import MODEL_MODULES
 from tests.conftest import clean_environment
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,11 +25,11 @@ FAILED_ORDER = 2
 
 # What a read of the database on SQLite never needs: the HTTP clients, Redis and the queue,
 # the web stack, alembic (the database is at HEAD: the schema check is one read), the supplier
-# client and budget, the PostgreSQL dialect, and the ORM: sqlmodel, SQLAlchemy's ORM and the
-# models (the reads are SQLAlchemy Core on bridge/cli/read_tables.py).
+# client and budget, psycopg, SQLAlchemy (the reads are SQL text sent through sqlite3:
+# bridge/cli/driver.py), and the ORM: sqlmodel and the models.
 HEAVY = (
+    "sqlalchemy",
     "sqlmodel",
-    "sqlalchemy.orm",
     *MODEL_MODULES,
     "httpx",
     "redis",
@@ -38,7 +39,7 @@ HEAVY = (
     "alembic",
     "bridge.supplier.client",
     "bridge.supplier.budget",
-    "sqlalchemy.dialects.postgresql",
+    "psycopg",
 )
 
 # Each command and a text its output must show, so the guard sees the command really read.
@@ -48,7 +49,8 @@ READS = (
     (("shops", "list"), "1,2,3,8"),  # shop 4's default trigger statuses
     (("suppliers", "list"), "caoshop"),
     (("mappings", "list"), "v-1"),
-    (("mappings", "history"), "v-1"),
+    (("mappings", "history"), "max_cost: 95000 -> 99.5"),  # an amount's change, as typed
+    (("mappings", "unmapped"), "Canva"),
     (("fulfilments", "list"), "pending"),
     (("orders", "list"), "1001"),
     (("alerts", "list"), "(none)"),
@@ -57,6 +59,7 @@ READS = (
     (("admin", "audit"), "(none)"),
     (("fulfilments", "show", "1"), "Netflix 1 month"),
     (("orders", "show", "1"), "1001"),
+    (("mappings", "show", "--variation", "v-1"), "max_cost: 95000 -> 99.5"),
     # A failed order's next step reads why it failed (the vocabulary is in bridge.states).
     (("orders", "show", str(FAILED_ORDER)), "shops add 4"),
 )
@@ -76,12 +79,15 @@ for args in reads:
 """
 
 
-def add_failed_order(database_url: str) -> None:
-    """An order intake ended ``failed`` on a key Pancake refused (this process may import the
-    models: only the probe's imports are checked)."""
+def add_rows(database_url: str) -> None:
+    """Beside cli_startup's seed: an order intake ended ``failed`` on a key Pancake refused, a
+    line of order 1001 no mapping serves, and a change of the mapping's max cost (an amount,
+    which the trail prints as typed). This process may import the models: only the probe's
+    imports are checked."""
     from bridge.db import make_engine, session_scope
-    from bridge.models import Order
-    from bridge.states import OrderFailure, OrderState
+    from bridge.models import Fulfilment, Order
+    from bridge.states import FulfilmentState, OrderFailure, OrderState
+    from mappings.models import MappingChange
 
     engine = make_engine(database_url)
     try:
@@ -96,6 +102,29 @@ def add_failed_order(database_url: str) -> None:
             session.add(order)
             session.flush()
             assert order.id == FAILED_ORDER
+            session.add(
+                Fulfilment(
+                    order_pk=1,
+                    shop_id="4",
+                    order_id="1001",
+                    line_key="v-2",
+                    variation_id="v-2",
+                    item_name="Canva",
+                    quantity=1,
+                    state=FulfilmentState.NEEDS_ATTENTION,
+                )
+            )
+            session.add(
+                MappingChange(
+                    actor="cli",
+                    action="edit",
+                    shop_id="4",
+                    variation_id="v-1",
+                    choice_id=1,
+                    before={"max_cost": 95000.0},
+                    after={"max_cost": 99.5},
+                )
+            )
     finally:
         engine.dispose()
 
@@ -105,7 +134,7 @@ def test_list_and_show_commands_import_nothing_heavy(tmp_path: Path) -> None:
     env["BRIDGE_DATABASE_URL"] = f"sqlite:///{tmp_path / 'bridge.db'}"
     env["BRIDGE_SECRET_KEY"] = cli_startup.SECRET_KEY
     cli_startup.prepare(env)  # migrates, then a shop, a supplier, a mapping, an order's line
-    add_failed_order(env["BRIDGE_DATABASE_URL"])
+    add_rows(env["BRIDGE_DATABASE_URL"])
     # One process for all of them keeps the test cheap: a command run on its own imports the
     # same modules or fewer.
     result = subprocess.run(

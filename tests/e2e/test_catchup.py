@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bridge.cli import reads
+from bridge.cli import driver, reads
 from bridge.cli.reads import AnyRow
 from bridge.db import session_scope
 from bridge.dev.sandbox import PANCAKE_API_KEY, Sandbox
@@ -37,7 +37,7 @@ INTERVAL = 2.0
 
 def catchup(sandbox: Sandbox, shop_id: str | None = None) -> AnyRow | None:
     """The shop's catch-up as `shops list` reads it (None before its first run)."""
-    with sandbox.runtime.engine.connect() as conn:
+    with driver.reader(sandbox.runtime.settings) as conn:
         return reads.catchups(conn).get(shop_id or sandbox.shop_id)
 
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import insert, select, update
 
-from bridge.cli import reads
+from bridge.cli import driver, reads
 from bridge.db import utcnow
 from bridge.dev.sandbox import Sandbox
 from bridge.models import Fulfilment, Order, PurchaseAttempt
@@ -149,6 +149,6 @@ def test_old_events_and_stock_runs_go_and_every_purchase_stays(bridge: Sandbox) 
     with bridge.runtime.engine.connect() as conn:
         assert list(conn.execute(select(RUNS.c.trigger)).scalars()) == ["recent"]
     # What `orders show` and `fulfilments show` read: the year-old order, line and attempt.
-    with bridge.runtime.engine.connect() as conn:
+    with driver.reader(bridge.runtime.settings) as conn:
         assert [line.trans_id for line in reads.order(conn, order_pk).lines] == ["T77"]
         assert [a.trans_id for a in reads.fulfilment(conn, line_id).attempts] == ["T77"]
