@@ -33,21 +33,43 @@ choice, or needs attention).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 PlanKey = tuple[str, int]  # (supplier name, plan id)
 UNLIMITED = 1 << 62
 
 
-@dataclass(frozen=True, slots=True)
-class PlanStock:
-    """One plan as ``products/list`` showed it."""
+class PlanStock(NamedTuple):
+    """One plan as ``products/list`` showed it (a NamedTuple: ``Plans`` keeps its fields as a
+    plain tuple and makes this of them when looked up)."""
 
     is_instant: bool
     stock_count: int
     in_stock: bool
     final_price: float
+
+
+class Plans(Mapping[int, PlanStock]):
+    """A supplier's plans as a sync holds them until it ends, each a ``PlanStock`` when looked
+    up. Kept as plain tuples of atomic values, which CPython's garbage collector stops tracking
+    the first time it sees them: at 100,000 plans, as objects, every full collection walked them
+    all again (see ``workers.stock.sync``)."""
+
+    __slots__ = ("_plans",)
+
+    def __init__(self, plans: Iterable[tuple[int, PlanStock]] = ()) -> None:
+        self._plans = {plan_id: tuple(plan) for plan_id, plan in plans}
+
+    def __getitem__(self, plan_id: int) -> PlanStock:
+        return PlanStock._make(self._plans[plan_id])
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._plans)
+
+    def __len__(self) -> int:
+        return len(self._plans)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +101,10 @@ class SupplierSnapshot:
         return not self.paused and (self.error is None or self.unread is not None)
 
 
-@dataclass(frozen=True, slots=True)
-class Choice:
+class Choice(NamedTuple):
+    """One mapping choice of a variation (a NamedTuple: the sync keeps each as a plain tuple,
+    see ``workers.stock.sync``, and makes this of it where it is used)."""
+
     supplier_name: str
     plan_id: int
     units: int = 1

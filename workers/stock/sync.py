@@ -25,6 +25,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from itertools import groupby
 from typing import NamedTuple
 
 from sqlalchemy import select as select_columns
@@ -55,6 +56,7 @@ from workers.stock.reservations import Reservations, reservations
 from workers.stock.sellable import (
     Choice,
     PlanKey,
+    Plans,
     PlanStock,
     Sellable,
     SupplierSnapshot,
@@ -113,6 +115,20 @@ class _Level(NamedTuple):
     reported_at: datetime | None
 
 
+# What a sync keeps per variation and per level lives until the sync ends: at 100,000
+# variations some 300,000 records. They are kept as plain tuples of ints, strings, datetimes and
+# None, which CPython's garbage collector stops tracking the first time it sees them. A
+# NamedTuple, a dataclass or a list stays tracked, and every full collection walks them all again,
+# more of them and more collections the bigger the catalogue: the full sync grew faster than
+# linearly. Each record takes its named form (``_Level``, ``Choice``) only where it is used.
+_LevelRow = tuple[int, int | None, int | None, int | None, datetime | None]  # _Level's fields
+_ChoiceRow = tuple[str, int, int, int | None]  # Choice's fields
+
+
+def _level(row: _LevelRow | None) -> _Level | None:
+    return _Level._make(row) if row is not None else None
+
+
 _LEVEL_COLUMNS = ("shop_id", "variation_id", "warehouse_id", *_Level._fields)
 
 
@@ -134,9 +150,10 @@ class _World:
     """What a sync reads from the database, in one transaction, before any API call."""
 
     shops: dict[str, PancakeShop]
-    variations: dict[tuple[str, str], list[Choice]]  # (shop, variation) -> choices, best first
+    # (shop, variation) -> choices, best first
+    variations: dict[tuple[str, str], tuple[_ChoiceRow, ...]]
     suppliers: dict[str, Supplier]
-    levels: dict[tuple[str, str, str], _Level]
+    levels: dict[tuple[str, str, str], _LevelRow]
     listings: dict[str, StockShop]  # each shop's remembered warehouse listing
     in_use: dict[str, set[str]]  # per shop, the warehouses open orders hold stock in
     mapped_at: dict[PlanKey, datetime]  # when each synced plan was first mapped
@@ -148,13 +165,13 @@ class _World:
         """Levels of variations no longer synced: staff keep their stock, and turning sync on
         again pushes afresh."""
         return [
-            level.id
-            for (shop_id, variation_id, _), level in self.levels.items()
-            if level.id is not None and (shop_id, variation_id) not in self.variations
+            level_id
+            for (shop_id, variation_id, _), (level_id, *_) in self.levels.items()
+            if level_id is not None and (shop_id, variation_id) not in self.variations
         ]
 
     def level_id(self, row: StockRow) -> int | None:
-        level = self.levels.get((row.shop_id, row.variation_id, row.warehouse_id))
+        level = _level(self.levels.get((row.shop_id, row.variation_id, row.warehouse_id)))
         return level.id if level is not None else None
 
 
@@ -212,29 +229,37 @@ def _load(ctx: Context, now: datetime) -> _World:
         # A mapping disabled as a whole is neither bought nor synced: staff keep its stock.
         disabled = disabled_variations(session)
         suppliers = {supplier.name: supplier for supplier in session.exec(select(Supplier))}
-        # Grouped as the rows stream in (ordered by variation), not held as a list first.
-        grouped: dict[tuple[str, str], list[_Mapped]] = defaultdict(list)
-        for row in session.connection().execute(
+        variations: dict[tuple[str, str], tuple[_ChoiceRow, ...]] = {}
+        mapped_at: dict[PlanKey, datetime] = {}
+        mappings = session.connection().execute(
             select_columns(*(col(getattr(MappingChoice, name)) for name in _Mapped._fields))
             .where(col(MappingChoice.enabled).is_(True))
             .order_by(col(MappingChoice.shop_id), col(MappingChoice.variation_id))
             .order_by(col(MappingChoice.priority), col(MappingChoice.id))
-        ):
-            mapping = _Mapped(*row)
-            key = (mapping.shop_id, mapping.variation_id)
+        )
+        # Grouped as the rows stream in (ordered by variation), not held as a list first.
+        for (shop_id, variation_id), group in groupby(map(_Mapped._make, mappings), _variation):
             # A removed (or disabled) shop is not pushed to.
-            if mapping.shop_id in shops and key not in disabled:
-                # The driver makes a new string of every row's shop, supplier and warehouse
-                # name: interned, one of each is kept (100,000 copies of one were ~5 MB).
-                grouped[(sys.intern(mapping.shop_id), key[1])].append(
-                    mapping._replace(supplier_name=sys.intern(mapping.supplier_name))
-                )
+            if shop_id not in shops or (shop_id, variation_id) in disabled:
+                continue
+            rows = list(group)
+            if not all(m.stock_sync for m in rows):
+                continue
+            # The driver makes a new string of every row's shop, supplier and warehouse name:
+            # interned, one of each is kept (100,000 copies of one were ~5 MB).
+            choices = tuple(
+                (sys.intern(m.supplier_name), m.plan_id, m.units, m.manual_stock) for m in rows
+            )
+            variations[(sys.intern(shop_id), variation_id)] = choices
+            for (supplier_name, plan_id, *_), m in zip(choices, rows, strict=True):
+                plan = (supplier_name, plan_id)
+                mapped_at[plan] = min(mapped_at.get(plan, m.created_at), m.created_at)
         levels = {
             (
                 sys.intern(row.shop_id),
                 row.variation_id,
                 sys.intern(row.warehouse_id),
-            ): _Level(
+            ): (
                 row.id,
                 row.pushed_quantity,
                 row.pushing_quantity,
@@ -247,25 +272,18 @@ def _load(ctx: Context, now: datetime) -> _World:
         }
         listings = {row.shop_id: row for row in session.exec(select(StockShop))}
         in_use = warehouses_in_use(session)
-    variations: dict[tuple[str, str], list[Choice]] = {}
-    mapped_at: dict[PlanKey, datetime] = {}
-    for key, rows in grouped.items():
-        if not all(m.stock_sync for m in rows):
-            continue
-        variations[key] = [
-            Choice(m.supplier_name, m.plan_id, m.units, m.manual_stock) for m in rows
-        ]
-        for m in rows:
-            plan = (m.supplier_name, m.plan_id)
-            mapped_at[plan] = min(mapped_at.get(plan, m.created_at), m.created_at)
     return _World(shops, variations, suppliers, levels, listings, in_use, mapped_at, now)
+
+
+def _variation(mapping: _Mapped) -> tuple[str, str]:
+    return mapping.shop_id, mapping.variation_id
 
 
 def _read_suppliers(
     ctx: Context, world: _World, report: SyncReport, progress: Progress
 ) -> dict[str, SupplierSnapshot]:
     """Each supplier once: balance, then the whole catalogue. Paused ones are not called."""
-    wanted = sorted({c.supplier_name for choices in world.variations.values() for c in choices})
+    wanted = sorted({name for choices in world.variations.values() for name, *_ in choices})
     snapshots: dict[str, SupplierSnapshot] = {}
     for name in wanted:
         supplier = world.suppliers.get(name)
@@ -310,10 +328,10 @@ def _read_catalogue(
         return SupplierSnapshot(name, error=type(exc).__name__)
     finally:
         report.calls_by_supplier[name] += client.calls - before
-    plans = {
-        plan_id: PlanStock(plan.is_instant, plan.stock_count, plan.in_stock, plan.final_price)
+    plans = Plans(
+        (plan_id, PlanStock(plan.is_instant, plan.stock_count, plan.in_stock, plan.final_price))
         for plan_id, plan in catalogue.items()
-    }
+    )
     if not report.dry_run:
         # Kept per plan: a purchase tries a choice that read sold out after the others. A read
         # in part replaces only what it read: the plans it missed keep their last good reading,
@@ -351,10 +369,10 @@ def _with_staleness(
     # A manual plan counts only where a fixed quantity stands in for it; elsewhere it is not
     # synced at all, stale or not.
     counted = {
-        c.plan_id
+        plan_id
         for choices in world.variations.values()
-        for c in choices
-        if c.supplier_name == name and (c.plan_id not in manual or c.manual_stock is not None)
+        for supplier_name, plan_id, _, manual_stock in choices
+        if supplier_name == name and (plan_id not in manual or manual_stock is not None)
     }
     for plan_id, since in stale.items():
         if plan_id in counted:
@@ -377,7 +395,7 @@ def _sellables(
         yield (
             variation_id,
             sellable(
-                world.variations[key],
+                [Choice._make(choice) for choice in world.variations[key]],
                 snapshots,
                 reserved.units,
                 pending=reserved.items.get(key, 0),
@@ -411,7 +429,7 @@ def _sync_shop(
             variation_id,
             warehouse,
             result,
-            world.levels.get((shop_id, variation_id, warehouse)),
+            _level(world.levels.get((shop_id, variation_id, warehouse))),
         )
         for variation_id, result in results
         for warehouse in targets.warehouses
@@ -485,8 +503,11 @@ def _retirements(world: _World, shop_id: str, targets: warehouses.Targets) -> li
     """Synced variations' levels in warehouses that no longer get the stock: set to 0 where
     the bridge left units and the warehouse is still there; otherwise just forgotten."""
     rows: list[StockRow] = []
-    for (level_shop, variation_id, warehouse), level in world.levels.items():
-        if level_shop != shop_id or warehouse in targets.warehouses or level.id is None:
+    for (level_shop, variation_id, warehouse), row in world.levels.items():
+        if level_shop != shop_id or warehouse in targets.warehouses:
+            continue
+        level = _Level._make(row)
+        if level.id is None:
             continue
         if (shop_id, variation_id) not in world.variations:
             continue  # no longer synced: unsynced_levels drops it, staff keep the stock
