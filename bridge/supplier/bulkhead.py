@@ -12,7 +12,10 @@ step already reads as "nothing sent, come back in ``retry_after``").
 How long "later" is follows what the calls in progress show: come back after as long as the
 oldest of them has already run (at least ``MIN_RETRY_SECONDS``, at most the call's deadline).
 A healthy supplier that is merely busy frees a slot within a second; a hung one holds its slots
-until the deadline, and its lines come back around then instead of every second.
+until the deadline, and its lines come back around then instead of every second. So a slot is
+held only by a call on its way to the supplier: the client takes the key's budget before it
+enters (``SupplierClient._send``), since a call waiting here for the budget would count that
+wait as the supplier's slowness and turn away the calls that could have used the budget.
 """
 
 from __future__ import annotations

@@ -11,7 +11,16 @@ at most ``max_answer_bytes`` of answer, decompressed. A request cut short by eit
 not retried here (the supplier just took a whole deadline, or sent what it should not: the
 step reschedules it instead of holding its thread again at once). With a ``bulkhead`` a call
 beyond the supplier's share of the process's threads is refused at once with ``SupplierBusy``
-(``bridge.supplier.bulkhead``), before anything is sent or any budget taken.
+(``bridge.supplier.bulkhead``), before anything is sent.
+
+Every call takes the key's budget *before* it enters the supplier's share (``reserve_slot``
+for a purchase, ``_send`` for the others), so the share holds only calls on their way to the
+supplier: a wait for budget is the key's rate limit, not the supplier being slow. (Reads once
+waited for budget inside the share: a run's status reads waiting for the window filled it, and
+the share refused the purchases and reads that could have used the budget, thousands a run, for
+as long as the waits had lasted.) A supplier that hangs still holds no more than its share: the
+share is checked before the wait for budget, so no thread starts waiting for a supplier whose
+share is full, and a call that finds it full once its budget is taken gives the budget back.
 """
 
 from __future__ import annotations
@@ -160,9 +169,16 @@ class SupplierClient:
         ``max_wait`` seconds; raises BudgetExhausted, or ``SupplierBusy`` (one) when the
         supplier's share of threads is taken now: no budget is spent on a call that would be
         refused."""
+        return self._take_budget(max_wait, background=False)
+
+    def _take_budget(self, max_wait: float, *, background: bool) -> Ticket | None:
+        """The budget of one request that is about to enter the supplier's share (see the
+        module's docstring); ``SupplierBusy`` first, without waiting, if the share is full."""
         if self._bulkhead is not None:
             self._bulkhead.check()
-        return None if self._budget is None else self._budget.acquire(max_wait)
+        if self._budget is None:
+            return None
+        return self._budget.acquire(max_wait, background=background)
 
     def release_slot(self, ticket: Ticket | None) -> None:
         """A reserved slot whose request was not sent and will not be: free again at once
@@ -301,9 +317,13 @@ class SupplierClient:
         ticket: Ticket | None = None,
     ) -> tuple[httpx.Response, dict[str, Any]]:
         """One HTTP request; returns the envelope's ``data`` or raises a ``SupplierError``.
-        ``ticket``: its budget, when already taken (``reserve_slot``). ``SupplierBusy``: the
-        supplier's share of threads is taken; nothing sent, and ``ticket`` given back."""
+        ``ticket``: its budget, when already taken (``reserve_slot``); else it is taken here,
+        before the supplier's share is entered (raises ``BudgetExhausted``: nothing sent).
+        ``SupplierBusy``: the supplier's share of threads is taken; nothing sent, and the
+        budget given back."""
         request = self._http.build_request(method, path, params=params, json=json)
+        if ticket is None:
+            ticket = self._take_budget(self._budget_wait, background=path in BACKGROUND_PATHS)
         try:
             with self._share():
                 return self._send_counted(request, path, ticket)
@@ -317,10 +337,7 @@ class SupplierClient:
     def _send_counted(
         self, request: httpx.Request, path: str, ticket: Ticket | None
     ) -> tuple[httpx.Response, dict[str, Any]]:
-        """``_send`` within the supplier's share of threads."""
-        if ticket is None and self._budget is not None:
-            # raises BudgetExhausted: nothing sent
-            ticket = self._budget.acquire(self._budget_wait, background=path in BACKGROUND_PATHS)
+        """``_send`` within the supplier's share of threads, its budget taken."""
         self.calls += 1
         try:
             answer = self._exchange(request, path, ticket)

@@ -97,12 +97,18 @@ class RecordingBudget:
 
 
 @pytest.fixture
-def dripping() -> Iterator[tuple[SupplierSimulator, str]]:
+def served() -> Iterator[tuple[SupplierSimulator, str]]:
+    """A simulator selling plan 319, served over HTTP, and its API root."""
     sim = SupplierSimulator(name="sim")
     sim.add_plan(319, name="Netflix Premium 1 tháng", price=75_000)
-    sim.drip("account/balance", seconds_per_byte=0.2)
     with ServerThread(sim.app) as server:
         yield sim, server.url + "/api/v1"
+
+
+@pytest.fixture
+def dripping(served: tuple[SupplierSimulator, str]) -> tuple[SupplierSimulator, str]:
+    served[0].drip("account/balance", seconds_per_byte=0.2)
+    return served
 
 
 def test_a_supplier_hanging_in_its_share_refuses_more_calls_without_sending_them(
@@ -156,6 +162,53 @@ def test_a_supplier_hanging_in_its_share_refuses_more_calls_without_sending_them
     assert budget.released == [ticket]
     assert ticket not in budget.answered_tickets
     assert len(budget.taken) == 2
+
+
+class GatedBudget(RecordingBudget):
+    """A budget whose window stays full until ``opened`` is set: ``acquire`` waits for that (at
+    most ``max_wait``), as a call waits for a slot of the key to free."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting = threading.Event()
+        self.opened = threading.Event()
+
+    def acquire(self, max_wait: float, *, background: bool = False) -> Ticket:
+        self.waiting.set()
+        if not self.opened.wait(max_wait):
+            raise BudgetExhausted(1.0, "per-minute limit reached")
+        return super().acquire(max_wait, background=background)
+
+
+def test_a_call_waiting_for_the_budget_leaves_the_share_to_a_call_that_holds_its_budget(
+    served: tuple[SupplierSimulator, str],
+) -> None:
+    """Waiting for the key's budget is not the supplier being slow: a read waiting for a slot of
+    the window does not take the supplier's only thread from a purchase whose budget is already
+    reserved (it once did, and the purchase was refused and sent back for as long as the read
+    had waited)."""
+    sim, url = served
+    budget = GatedBudget()
+    bulkhead = Bulkhead("sim", 1, retry_cap=30.0)
+    with SupplierClient(
+        url, DEMO_API_KEY, DEMO_API_SECRET, budget=budget, budget_wait=30.0, bulkhead=bulkhead
+    ) as client:
+        balances: list[float] = []
+        reader = threading.Thread(target=lambda: balances.append(client.balance()))
+        reader.start()
+        try:
+            assert budget.waiting.wait(5)  # the read waits for the window
+            reserved = Ticket("reserved before the window filled")
+            result = client.create_order([OrderItem(plan_id=319, quantity=1)], ticket=reserved)
+        finally:
+            budget.opened.set()
+            reader.join(10)
+
+    assert [p.trans_id for p in sim.ledger] == [order.trans_id for order in result.orders]
+    assert budget.released == []  # nothing refused, so nothing given back
+    assert balances == [sim.balance]  # and the read went out once the window had room
+    assert sim.calls.count(BALANCE) == 1
+    assert budget.answered_tickets == [reserved, budget.taken[0]]
 
 
 def test_every_client_of_a_supplier_in_a_process_shares_its_bulkhead() -> None:
