@@ -219,8 +219,9 @@ def reader(settings: Settings) -> Iterator[Reader]:
     open_database(settings).dispose()
     if where is None:
         raise SettingsError(
-            "the list and show commands read a database file or server: BRIDGE_DATABASE_URL "
-            f"names neither ({settings.database_url.split(':', 1)[0]}:)."
+            "the list and show commands read a SQLite file (sqlite:////PATH/bridge.db, no "
+            "options after it) or a PostgreSQL server (postgresql+psycopg://...): "
+            "BRIDGE_DATABASE_URL names neither."
         )
     with _opened(settings.database_url, where, checked=True) as opened:
         assert opened is not None
@@ -261,6 +262,8 @@ def _opened(url: str, where: Location, *, checked: bool = False) -> Iterator[Rea
 def _sqlite(path: Path, *, checked: bool) -> Iterator[Reader | None]:
     import sqlite3
 
+    # Converters are the sqlite3 module's, for the process: only connections opened with
+    # detect_types use them (SQLAlchemy's engines, in the tests' processes, do not).
     for name, convert in SQLITE_CONVERTERS.items():
         sqlite3.register_converter(name, convert)
     try:

@@ -26,7 +26,7 @@ from sqlmodel import select as model_select
 from bridge.cli import driver, reads
 from bridge.cli.driver import Reader
 from bridge.db import make_engine
-from bridge.errors import BridgeError
+from bridge.errors import BridgeError, SettingsError
 from mappings import audit, repository
 from mappings.targets import resolve_target
 from tests.bench import cli_startup
@@ -352,6 +352,28 @@ def test_which_urls_the_driver_reads(url: str, read: bool) -> None:
     assert (found is not None) == read
     if found is not None and found.path is not None:
         assert found.path == sqlite_path(url)
+
+
+def test_a_database_not_at_the_newest_schema_is_migrated_before_it_is_read(
+    empty_url: str,
+) -> None:
+    """The first command on a new database goes the way of every command (it migrates, as
+    ``auto_migrate`` is on by default), then reads through the driver."""
+    from bridge.migrate import HEAD
+
+    with driver.reader(fast_settings(empty_url)) as conn:
+        assert conn.scalar("SELECT version_num FROM alembic_version") == HEAD
+        assert reads.shops(conn) == []
+
+
+def test_a_database_only_this_process_sees_is_refused_in_one_sentence() -> None:
+    """An in-memory SQLite database opens (and migrates), but a list command cannot read it
+    through the driver: it says what it reads instead of failing on a missing table."""
+    with (
+        pytest.raises(SettingsError, match="read a SQLite file"),
+        driver.reader(fast_settings("sqlite://")),
+    ):
+        pass
 
 
 def test_a_read_neither_waits_for_nor_blocks_a_writer(tmp_path: Path) -> None:
