@@ -101,9 +101,10 @@ def location(url: str) -> Location | None:
     name = parts["name"]
     database = unquote(parts["database"]) if parts["database"] is not None else None
     if name in SQLITE:
-        if parts["query"] or not database or database == ":memory:":
+        if not database or database == ":memory:" or "uri" in dict(parse_qsl(parts["query"] or "")):
             return None
-        # As bridge.db.sqlite_path makes it: absolute, `~` expanded.
+        # As bridge.db.sqlite_path makes it: absolute, `~` expanded. Other options of the URL
+        # (a `timeout`, say) are the service's connection's; a read sets its own.
         return Location(path=Path(database).expanduser().absolute())
     if name not in POSTGRESQL:
         return None

@@ -335,6 +335,8 @@ def test_a_server_url_is_read_as_sqlalchemy_reads_it(url: str) -> None:
     [
         ("sqlite:////var/lib/bridge/bridge.db", True),
         ("sqlite+pysqlite:///bridge.db", True),
+        ("sqlite:///bridge.db?timeout=60", True),  # the service's option; a read sets its own
+        ("sqlite:///file:bridge.db?uri=true", False),  # the path is a URI: the driver's reading
         ("sqlite://", False),  # in memory: nothing another process could read
         ("sqlite:///:memory:", False),
         ("postgresql+asyncpg://postgres@127.0.0.1/test", False),
