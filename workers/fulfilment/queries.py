@@ -1,5 +1,5 @@
 """The read side of fulfilments for the web console: a line's detail and its attempts. (The CLI's
-list and show commands read in SQLAlchemy Core, without the models: bridge/cli/reads.py.)
+list and show commands read with SQL text through the driver: bridge/cli/reads.py.)
 
 These return rows and plain data, never sentences; the front ends format them. Nothing here
 decrypts: the delivered credentials and the order fields stay encrypted, a detail only says how
