@@ -16,6 +16,7 @@ from bridge.errors import ConfigError, NotFound
 from bridge.models import Fulfilment, PurchaseAttempt
 from bridge.states import RETRYABLE, AttemptOutcome, FulfilmentState
 from mappings.models import MappedVariation, MappingChoice
+from mappings.targets import missing_choice
 from mappings.values import Paid as Paid
 from mappings.values import Unmapped as Unmapped
 from mappings.values import amount_text as amount_text
@@ -107,10 +108,14 @@ def list_choices(
     return [view for view in views if not view.active] if disabled else views
 
 
+def find_choice(session: Session, choice_id: int) -> MappingChoice | None:
+    return session.get(MappingChoice, choice_id)
+
+
 def get_choice(session: Session, choice_id: int) -> MappingChoice:
-    choice = session.get(MappingChoice, choice_id)
+    choice = find_choice(session, choice_id)
     if choice is None:
-        raise NotFound(f"no choice {choice_id}: `bridge mappings list` shows their ids")
+        raise missing_choice(choice_id)
     return choice
 
 
@@ -220,25 +225,15 @@ def waiting_lines(session: Session, shop_id: str, variation_id: str) -> list[Ful
     return list(session.exec(statement))
 
 
-def shop_of(session: Session, variation_id: str, shop_id: str | None = None) -> str:
-    """The shop whose mapping of ``variation_id`` is meant: ``shop_id`` when given, else the one
-    shop that maps it (Pancake variation ids are UUIDs, so one is the rule)."""
-    if shop_id is not None:
-        return shop_id
-    shops = sorted(
+def shops_mapping(session: Session, variation_id: str) -> list[str]:
+    """The shops with a mapping of ``variation_id``."""
+    return list(
         session.exec(
             select(MappingChoice.shop_id)
             .where(MappingChoice.variation_id == variation_id)
             .distinct()
         )
     )
-    if not shops:
-        raise NotFound(f"variation {variation_id} has no mapping")
-    if len(shops) > 1:
-        raise ConfigError(
-            f"variation {variation_id} is mapped in shops {', '.join(shops)}: say which with --shop"
-        )
-    return shops[0]
 
 
 def disabled_variations(session: Session) -> set[tuple[str, str]]:

@@ -7,10 +7,11 @@ The command line and the console name targets the same way; a target that cannot
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bridge.errors import ConfigError
+from bridge.errors import ConfigError, NotFound
 
 # The ORM is imported by the functions that read with it: `mappings show` resolves its target
 # through the driver (bridge/cli/reads.py) and takes only Target and TargetError from here.
@@ -39,25 +40,68 @@ class Target:
         return where if self.choice_id is None else f"choice {self.choice_id} ({where})"
 
 
-def resolve_target(
-    session: Session, shop: str | None, variation: str | None, choice: int | None
-) -> Target:
-    """The mapping (``variation``, its shop found when one shop maps it) or the choice named;
-    exactly one of ``variation`` and ``choice`` is given."""
-    from mappings import repository
+def missing_choice(choice_id: int) -> NotFound:
+    """A choice id that names no choice."""
+    return NotFound(f"no choice {choice_id}: `bridge mappings list` shows their ids")
 
+
+def target_from(
+    shop: str | None,
+    variation: str | None,
+    choice: int | None,
+    *,
+    place_of_choice: Callable[[int], tuple[str, str] | None],
+    shops_mapping: Callable[[str], Sequence[str]],
+) -> Target:
+    """The mapping (``variation``, its shop found when one shop maps it: Pancake variation ids
+    are UUIDs, so one is the rule) or the choice named; exactly one of ``variation`` and
+    ``choice`` is given. The two lookups read the database: ``place_of_choice`` a choice's
+    (shop, variation), None for none; ``shops_mapping`` the shops that map a variation. The
+    ORM (``resolve_target``) and the CLI's reads through the driver (``bridge/cli/reads.py``)
+    pass their own."""
     if (variation is None) == (choice is None):
         raise TargetError(
             "give --variation (the whole mapping) or --choice ID (one choice)",
             "'--variation' / '--choice'",
         )
     if choice is not None:
-        found = repository.get_choice(session, choice)
-        if shop is not None and shop != found.shop_id:
-            raise TargetError(f"choice {choice} belongs to shop {found.shop_id}", "'--shop'")
-        return Target(found.shop_id, found.variation_id, choice)
+        place = place_of_choice(choice)
+        if place is None:
+            raise missing_choice(choice)
+        choice_shop, choice_variation = place
+        if shop is not None and shop != choice_shop:
+            raise TargetError(f"choice {choice} belongs to shop {choice_shop}", "'--shop'")
+        return Target(choice_shop, choice_variation, choice)
     assert variation is not None
-    return Target(repository.shop_of(session, variation, shop), variation, None)
+    if shop is not None:
+        return Target(shop, variation, None)
+    shops = sorted(set(shops_mapping(variation)))
+    if not shops:
+        raise NotFound(f"variation {variation} has no mapping")
+    if len(shops) > 1:
+        raise ConfigError(
+            f"variation {variation} is mapped in shops {', '.join(shops)}: say which with --shop"
+        )
+    return Target(shops[0], variation, None)
+
+
+def resolve_target(
+    session: Session, shop: str | None, variation: str | None, choice: int | None
+) -> Target:
+    """``target_from``, read with the ORM."""
+    from mappings import repository
+
+    def place_of_choice(choice_id: int) -> tuple[str, str] | None:
+        found = repository.find_choice(session, choice_id)
+        return None if found is None else (found.shop_id, found.variation_id)
+
+    return target_from(
+        shop,
+        variation,
+        choice,
+        place_of_choice=place_of_choice,
+        shops_mapping=lambda variation_id: repository.shops_mapping(session, variation_id),
+    )
 
 
 def edited_choice(session: Session, target: Target) -> int:

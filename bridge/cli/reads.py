@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bridge.cli.driver import Reader, Row, listed, moment
-from bridge.errors import ConfigError, NotFound
+from bridge.errors import NotFound
 from bridge.states import TERMINAL, AttemptOutcome, FulfilmentState
 from mappings.values import Paid, Unmapped
 
@@ -302,40 +302,20 @@ class MappingRead:
 def mapping_target(
     conn: Reader, shop: str | None, variation: str | None, choice: int | None
 ) -> Target:
-    """What ``mappings show`` names, as ``mappings.targets.resolve_target`` tells it: the
-    mapping (``variation``, its shop found when one shop maps it) or the choice."""
-    from mappings.targets import Target, TargetError
+    """What ``mappings show`` names: ``mappings.targets.target_from``, read here."""
+    from mappings.targets import target_from
 
-    if (variation is None) == (choice is None):
-        raise TargetError(
-            "give --variation (the whole mapping) or --choice ID (one choice)",
-            "'--variation' / '--choice'",
-        )
-    if choice is not None:
-        found = conn.row("SELECT shop_id, variation_id FROM mappings WHERE id = :id", id=choice)
-        if found is None:
-            raise NotFound(f"no choice {choice}: `bridge mappings list` shows their ids")
-        if shop is not None and shop != found.shop_id:
-            raise TargetError(f"choice {choice} belongs to shop {found.shop_id}", "'--shop'")
-        return Target(found.shop_id, found.variation_id, choice)
-    assert variation is not None
-    if shop is not None:
-        return Target(shop, variation, None)
-    shops = [
-        row.shop_id
-        for row in conn.rows(
-            "SELECT DISTINCT shop_id FROM mappings WHERE variation_id = :variation "
-            "ORDER BY shop_id",
-            variation=variation,
-        )
-    ]
-    if not shops:
-        raise NotFound(f"variation {variation} has no mapping")
-    if len(shops) > 1:
-        raise ConfigError(
-            f"variation {variation} is mapped in shops {', '.join(shops)}: say which with --shop"
-        )
-    return Target(shops[0], variation, None)
+    def place_of_choice(choice_id: int) -> tuple[str, str] | None:
+        found = conn.row("SELECT shop_id, variation_id FROM mappings WHERE id = :id", id=choice_id)
+        return None if found is None else (found.shop_id, found.variation_id)
+
+    def shops_mapping(variation_id: str) -> list[str]:
+        sql = "SELECT DISTINCT shop_id FROM mappings WHERE variation_id = :variation"
+        return [row.shop_id for row in conn.rows(sql, variation=variation_id)]
+
+    return target_from(
+        shop, variation, choice, place_of_choice=place_of_choice, shops_mapping=shops_mapping
+    )
 
 
 def mapping(conn: Reader, shop_id: str, variation_id: str) -> MappingRead:
