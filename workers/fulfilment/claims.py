@@ -63,6 +63,11 @@ def take_back(
 ) -> list[Send]:
     """Go on with a ``purchasing`` line whose holder is gone, from what its attempt proves."""
     assert line.id is not None
+    # The line first, locked, as every step that decides from a line and its attempts takes
+    # them: its owner recording an answer meanwhile is then seen done, or waits.
+    session.refresh(line, with_for_update=True)
+    if line.state != FulfilmentState.PURCHASING:
+        return []  # its owner concluded after all
     attempts = session.exec(
         select(PurchaseAttempt.id).where(
             PurchaseAttempt.fulfilment_id == line.id,
@@ -93,9 +98,6 @@ def take_back(
             )
         )
         sent += abandoned.rowcount
-    session.refresh(line)
-    if line.state != FulfilmentState.PURCHASING:
-        return []  # its owner concluded after all
     if sent or not unsent:
         # Without any open attempt nothing proves it unsent: settling looks, and asks a person.
         event("fulfilment.purchase.abandoned", logging.WARNING, id=line.id, why=why)

@@ -12,9 +12,14 @@ from workers.queue.context import Context
 from workers.queue.dispatch import SETTLE, Send
 
 
-def load_line(session: Session, fulfilment_id: int | None) -> Fulfilment:
-    """The line ``fulfilment_id``; ``NotFound`` (a LookupError) when there is none."""
-    line = session.get(Fulfilment, fulfilment_id)
+def load_line(session: Session, fulfilment_id: int | None, *, lock: bool = False) -> Fulfilment:
+    """The line ``fulfilment_id``; ``NotFound`` (a LookupError) when there is none.
+
+    ``lock`` holds the row until the transaction ends (``SELECT ... FOR UPDATE``; on SQLite every
+    transaction is one writer already): a step that decides from the line's state and other rows
+    read after it must not decide from a state another copy of the step has just left.
+    """
+    line = session.get(Fulfilment, fulfilment_id, with_for_update=lock)
     if line is None:
         raise NotFound(f"fulfilment {fulfilment_id} does not exist")
     return line

@@ -113,8 +113,8 @@ class Lost:
 def settle(ctx: Context, fulfilment_id: int) -> list[Send]:
     now = ctx.clock()
     with session_scope(ctx.engine) as session:
-        line = load_line(session, fulfilment_id)
-        if line.state != FulfilmentState.PURCHASE_UNKNOWN:
+        line = _parked(session, fulfilment_id)
+        if line is None:
             return []
         attempt = _open_attempt(session, fulfilment_id)
         if attempt is None:
@@ -145,13 +145,17 @@ def settle(ctx: Context, fulfilment_id: int) -> list[Send]:
         if isinstance(exc, SupplierTransient):
             breaker.record_failure(ctx.engine, ctx.settings, supplier.name, str(exc), now)
         with session_scope(ctx.engine) as session:
-            line = load_line(session, fulfilment_id)
+            line = _parked(session, fulfilment_id)
+            if line is None:
+                return []  # another copy settled it meanwhile
             line.failures += 1
             line.last_error = f"settling: {exc}"[:500]
             return _later(ctx, session, line, ctx.retry_delay(line.failures))
     except SupplierError as exc:
         with session_scope(ctx.engine) as session:
-            line = load_line(session, fulfilment_id)
+            line = _parked(session, fulfilment_id)
+            if line is None:
+                return []  # another copy settled it meanwhile
             reason = f"cannot read the supplier's orders to settle an unknown purchase: {exc}"
             set_state(session, line, FulfilmentState.NEEDS_ATTENTION, reason[:500])
             return []
@@ -169,6 +173,18 @@ def settle(ctx: Context, fulfilment_id: int) -> list[Send]:
         # Other purchases lost alongside may yet settle and hold their orders: look again.
         return _look_again(ctx, fulfilment_id, IN_FLIGHT_RETRY_SECONDS)
     return _conclude(ctx, fulfilment_id, lost, supplier.name, decision)
+
+
+def _parked(session: Session, fulfilment_id: int) -> Fulfilment | None:
+    """The line, locked, while it waits to be settled; None once it does not.
+
+    Two copies of a settle can run at once (a redelivery, the sweep). Locked, the line cannot be
+    settled by the other copy between this read and what this transaction reads and writes next:
+    without the lock, a copy that read the line still parked and then found its attempt settled
+    (adopted a moment ago) would take a bought line for a broken one and hand it to a person.
+    """
+    line = load_line(session, fulfilment_id, lock=True)
+    return line if line.state == FulfilmentState.PURCHASE_UNKNOWN else None
 
 
 def _open_attempt(session: Session, fulfilment_id: int) -> PurchaseAttempt | None:
@@ -406,11 +422,11 @@ def _conclude(
             # Another settlement took one of these orders a moment ago: look again.
             return _look_again(ctx, fulfilment_id, IN_FLIGHT_RETRY_SECONDS)
     with session_scope(ctx.engine) as session:
-        line = load_line(session, fulfilment_id)
+        line = _parked(session, fulfilment_id)
         settlement = (
             Settlement.NOT_FOUND if isinstance(decision, NothingBought) else Settlement.AMBIGUOUS
         )
-        if line.state != FulfilmentState.PURCHASE_UNKNOWN or not _settle_once(
+        if line is None or not _settle_once(
             session, lost.attempt_id, now, outcome=AttemptOutcome.UNKNOWN, settlement=settlement
         ):
             return []
@@ -460,8 +476,8 @@ def _adopt(
 ) -> list[Send]:
     """The line holds these orders: the first on its attempt, any further ones (a split) on
     rows of their own. The unique (supplier, trans_id) check happens in these writes."""
-    line = load_line(session, fulfilment_id)
-    if line.state != FulfilmentState.PURCHASE_UNKNOWN or not _settle_once(
+    line = _parked(session, fulfilment_id)
+    if line is None or not _settle_once(
         session, lost.attempt_id, now, outcome=AttemptOutcome.BOUGHT, settlement=Settlement.ADOPTED
     ):
         return []
@@ -511,8 +527,8 @@ def _rebuy(ctx: Context, session: Session, line: Fulfilment, now: datetime) -> l
 def _look_again(ctx: Context, fulfilment_id: int, delay: float) -> list[Send]:
     """Settle the line again in ``delay`` seconds, unless it was settled meanwhile."""
     with session_scope(ctx.engine) as session:
-        line = load_line(session, fulfilment_id)
-        if line.state != FulfilmentState.PURCHASE_UNKNOWN:
+        line = _parked(session, fulfilment_id)
+        if line is None:
             return []
         return _later(ctx, session, line, delay)
 

@@ -236,11 +236,7 @@ def open_desk(tmp_path: Path, migrated_database: Path) -> Iterator[DeskFactory]:
         copy_database(migrated_database, database)
         sandbox = Sandbox(fast_settings(f"sqlite:///{database}", **overrides))
         opened.append(sandbox)
-        build_world(sandbox)
-        sandbox.pancake.send_webhooks = False
-        desk = Desk(sandbox)
-        desk.ctx.clock = desk.clock
-        return desk
+        return desk_on(sandbox)
 
     try:
         yield open_
@@ -249,7 +245,27 @@ def open_desk(tmp_path: Path, migrated_database: Path) -> Iterator[DeskFactory]:
             sandbox.stop()
 
 
+def desk_on(sandbox: Sandbox) -> Desk:
+    """The standard world built in ``sandbox``, Pancake's webhooks off, the clock the test's."""
+    build_world(sandbox)
+    sandbox.pancake.send_webhooks = False
+    desk = Desk(sandbox)
+    desk.ctx.clock = desk.clock
+    return desk
+
+
 @pytest.fixture
 def desk(open_desk: DeskFactory) -> Desk:
     """The standard world with no workers; ``fast_settings`` as the e2e tests have them."""
     return open_desk()
+
+
+@pytest.fixture
+def pg_desk(migrated_postgres_url: str) -> Iterator[Desk]:
+    """The standard world on PostgreSQL, where two copies of a step really run side by side (on
+    SQLite every transaction waits for the one writer)."""
+    sandbox = Sandbox(fast_settings(migrated_postgres_url))
+    try:
+        yield desk_on(sandbox)
+    finally:
+        sandbox.stop()

@@ -8,12 +8,18 @@ proves it the line's, and concludes anything else (bought again, or a person) on
 from __future__ import annotations
 
 import math
+import threading
 
 import pytest
+from sqlalchemy import text
+from sqlmodel import Session
 
+from bridge.models import PurchaseAttempt
 from bridge.states import AttemptOutcome, FulfilmentState, Settlement
 from tests.e2e.world import NETFLIX
+from tests.faults.waiting import wait_until
 from tests.workers.fulfilment.conftest import Desk, DeskFactory
+from workers.fulfilment import settle as settling
 from workers.fulfilment.deliver import deliver
 from workers.fulfilment.purchase import purchase
 from workers.fulfilment.settle import settle
@@ -216,6 +222,55 @@ def test_an_order_whose_answer_was_lost_is_adopted_instead_of_bought_again(desk:
     assert deliver(desk.ctx, line_id) == [Send(ANNOTATE, order_pk)]
     assert desk.credentials(line_id) == committed.items
     assert len(desk.caoshop.ledger) == 1
+
+
+def test_a_copy_of_a_settle_beside_one_that_adopts_leaves_the_line_bought(
+    pg_desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two copies of one settle (a redelivery, the sweep) at once on PostgreSQL: one reads the
+    line still parked, and the other adopts the order before the first reads the attempt. The
+    first must not then take the bought line for one parked without an attempt."""
+    desk = pg_desk
+    desk.clock.freeze()
+    _, line_id = parked(desk, "5xx_after_commit")
+    [committed] = desk.caoshop.ledger
+    desk.clock.advance(desk.ctx.settings.settle_delay_seconds)
+    answers: dict[str, list[Send]] = {}
+    other = threading.Thread(target=lambda: answers.update(other=settle(desk.ctx, line_id)))
+    read_attempt = settling._open_attempt
+
+    def other_copy_first(session: Session, fulfilment_id: int) -> PurchaseAttempt | None:
+        if not other.is_alive() and "other" not in answers:
+            # The first copy has read the line: the other copy runs now, to its end or until it
+            # waits for the first.
+            other.start()
+            wait_until(
+                lambda: "other" in answers or waits_for_a_lock(desk) > 0, 30, "the other copy"
+            )
+        return read_attempt(session, fulfilment_id)
+
+    monkeypatch.setattr(settling, "_open_attempt", other_copy_first)
+    answers["first"] = settle(desk.ctx, line_id)
+    other.join(30)
+
+    assert sorted(answers.values(), key=len) == [[], [Send(DELIVER, line_id)]]
+    line = desk.line(line_id)
+    assert (line.state, line.trans_id) == (FulfilmentState.PURCHASED, committed.trans_id)
+    [attempt] = desk.attempts(line_id)
+    assert (attempt.settlement, attempt.trans_id) == (Settlement.ADOPTED, committed.trans_id)
+    assert desk.caoshop.ledger == [committed], "nothing bought again"
+
+
+def waits_for_a_lock(desk: Desk) -> int:
+    """How many of the database's sessions wait for a row another holds."""
+    with desk.ctx.engine.connect() as conn:
+        waiting = conn.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        ).scalar_one()
+    return int(waiting)
 
 
 def test_a_purchase_that_never_committed_is_bought_again_exactly_once(desk: Desk) -> None:
