@@ -12,14 +12,17 @@ from workers.queue.context import Context
 from workers.queue.dispatch import SETTLE, Send
 
 
-def load_line(session: Session, fulfilment_id: int | None, *, lock: bool = False) -> Fulfilment:
-    """The line ``fulfilment_id``; ``NotFound`` (a LookupError) when there is none.
+def load_line(session: Session, fulfilment_id: int | None) -> Fulfilment:
+    """The line ``fulfilment_id``, locked; ``NotFound`` (a LookupError) when there is none.
 
-    ``lock`` holds the row until the transaction ends (``SELECT ... FOR UPDATE``; on SQLite every
-    transaction is one writer already): a step that decides from the line's state and other rows
-    read after it must not decide from a state another copy of the step has just left.
+    Every step decides from the line and writes it back in one transaction, and two copies of a
+    step can run at once (a redelivery, the sweep). The row is held until the transaction ends
+    (``SELECT ... FOR UPDATE``; on SQLite every transaction is the one writer already), so no copy
+    decides from a state the other has just left: one that read a line still parked and then
+    found its attempt adopted would take a bought line for a broken one. The line is locked
+    before its attempts, in every step, so two steps never wait for each other in a circle.
     """
-    line = session.get(Fulfilment, fulfilment_id, with_for_update=lock)
+    line = session.get(Fulfilment, fulfilment_id, with_for_update=True)
     if line is None:
         raise NotFound(f"fulfilment {fulfilment_id} does not exist")
     return line

@@ -326,9 +326,9 @@ def _still_ours(session: Session, claim: Claim) -> bool:
     A line that moved on is left alone: a late refusal must not send a re-bought line back to
     buying, and a late order belongs to no line.
     """
-    # The line first, locked (as settling locks it): a settle adopting or concluding meanwhile
+    # The line first (locked, as every step takes it): a settle adopting or concluding meanwhile
     # is then seen done, or waits until this answer is recorded.
-    line = load_line(session, claim.line_id, lock=True)
+    line = load_line(session, claim.line_id)
     attempt = session.get(PurchaseAttempt, claim.attempt_id)
     assert attempt is not None
     in_flight = (

@@ -176,14 +176,9 @@ def settle(ctx: Context, fulfilment_id: int) -> list[Send]:
 
 
 def _parked(session: Session, fulfilment_id: int) -> Fulfilment | None:
-    """The line, locked, while it waits to be settled; None once it does not.
-
-    Two copies of a settle can run at once (a redelivery, the sweep). Locked, the line cannot be
-    settled by the other copy between this read and what this transaction reads and writes next:
-    without the lock, a copy that read the line still parked and then found its attempt settled
-    (adopted a moment ago) would take a bought line for a broken one and hand it to a person.
-    """
-    line = load_line(session, fulfilment_id, lock=True)
+    """The line, locked (``load_line``), while it waits to be settled; None once it does not:
+    another copy of the settle (a redelivery, the sweep) may have settled it a moment ago."""
+    line = load_line(session, fulfilment_id)
     return line if line.state == FulfilmentState.PURCHASE_UNKNOWN else None
 
 
