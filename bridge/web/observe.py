@@ -68,6 +68,9 @@ class SingleFlight(Generic[T]):
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
+PROBE_CLIENT_NAME = "bridge-readyz"
+
+
 def probe_client(broker: dramatiq.Broker) -> redis.Redis | None:
     """A client of the broker's Redis that gives up quickly (the broker's own waits as long as
     a worker should), or None for the embedded broker."""
@@ -80,9 +83,12 @@ def probe_client(broker: dramatiq.Broker) -> redis.Redis | None:
         "socket_connect_timeout": CHECK_TIMEOUT_SECONDS,
         # Once more at once: a pooled connection a Redis restart broke is replaced, not reported.
         "retry": Retry(NoBackoff(), 1),
+        # Named, so that Redis's CLIENT LIST tells an operator what this connection is.
+        "client_name": PROBE_CLIENT_NAME,
     }
-    return redis.Redis(
-        connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **kwargs)
+    # Its own pool, owned by the client: closing the client disconnects it.
+    return redis.Redis.from_pool(
+        redis.ConnectionPool(connection_class=pool.connection_class, **kwargs)
     )
 
 

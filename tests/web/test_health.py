@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 
 from bridge.dev.sandbox import Sandbox
 from bridge.migrate import HEAD, alembic_config, upgrade
@@ -90,3 +91,26 @@ def test_readyz_is_false_while_migrations_are_behind(tmp_path: Path) -> None:
         assert readiness(server.url)[0] == 200
     finally:
         runtime.stop()
+
+
+def test_the_probe_names_its_redis_connection_and_closes_it_when_the_process_stops(
+    tmp_path: Path, private_redis: PrivateRedis
+) -> None:
+    broker = build_broker(private_redis.url, namespace=f"readyz-{uuid.uuid4().hex[:8]}")
+    sandbox = Sandbox(fast_settings(f"sqlite:///{tmp_path / 'bridge.db'}"), broker=broker)
+    watcher = redis.Redis.from_url(private_redis.url)
+    try:
+        sandbox.start(workers=False)
+        assert readiness(sandbox.bridge_url)[0] == 200
+        assert probes(watcher) == 1
+    finally:
+        sandbox.stop()
+    try:
+        wait_until(lambda: probes(watcher) == 0, 10, "the probe's connection to close")
+    finally:
+        watcher.close()
+
+
+def probes(watcher: redis.Redis) -> int:
+    """The connections Redis holds for readiness probes (as named in CLIENT LIST)."""
+    return sum(1 for client in watcher.client_list() if client["name"] == "bridge-readyz")
