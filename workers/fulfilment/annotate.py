@@ -38,7 +38,7 @@ from bridge.supplier.vocabulary import SupplierStatus
 from workers.alerts.store import raise_alert
 from workers.fulfilment.cancel import gone
 from workers.fulfilment.failures import count_failure, reason_text, unexpected
-from workers.fulfilment.lines import set_state
+from workers.fulfilment.lines import load_line, set_state
 from workers.fulfilment.notes import NewNote, NoteLine, lost_text, plan_notes, unlanded
 from workers.queue.context import Context
 from workers.queue.dispatch import ANNOTATE, Send
@@ -113,12 +113,10 @@ def _annotate_locked(ctx: Context, order_pk: int) -> list[Send]:
     took = ctx.clock() - reported_at
     with session_scope(ctx.engine) as session:
         for line in lines:
-            row = session.get(Fulfilment, line.id)
-            if row is None:
-                continue
+            row = load_line(session, line.id)
             reason = verdict.reason_for(line.id)
             if reason is None:
-                _mark_written(session, row, took)
+                _mark_written(session, row, line, took)
             else:
                 _not_landed(session, row, reason, ctx.clock())
     if verdict.landed:
@@ -243,14 +241,22 @@ def _keep_unwritten(session: Session, lines: list[Fulfilment]) -> None:
         session.add(row)
 
 
-def _mark_written(session: Session, row: Fulfilment, took: timedelta) -> None:
-    """``took``: from the order's first report to this note."""
-    if row.delay_notice == DelayNotice.PENDING:
+def _mark_written(session: Session, row: Fulfilment, written: Fulfilment, took: timedelta) -> None:
+    """The note holds what ``written`` (the line as read before the write) asked of it; ``row``
+    is the line now. ``took``: from the order's first report to this note.
+
+    Credentials that arrived while Pancake answered are not in the note: the line then keeps
+    its state, and the note update its delivery asked for writes them.
+    """
+    if written.delay_notice == row.delay_notice == DelayNotice.PENDING:
         row.delay_notice = DelayNotice.WRITTEN
-    if row.state in WRITABLE:
-        row.annotated_count = row.delivered_count
-        row.last_error = None
-    if row.state == FulfilmentState.DELIVERED:
+    if written.state not in WRITABLE or row.state not in WRITABLE:
+        session.add(row)
+        return
+    row.annotated_count = written.delivered_count
+    row.last_error = None
+    unchanged = (row.state, row.credentials_enc) == (written.state, written.credentials_enc)
+    if unchanged and row.state == FulfilmentState.DELIVERED:
         row.lease_until = None
         set_state(session, row, FulfilmentState.ANNOTATED, None)
         metrics.noted(took)

@@ -4,10 +4,14 @@ often the bridge wrote it."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
+
+import pytest
 
 from bridge.states import DelayNotice, FulfilmentState
 from tests.e2e.world import CANVA, CAOSHOP, CHATGPT, NETFLIX
 from tests.workers.fulfilment.conftest import Desk, Taken
+from workers.fulfilment import annotate as annotating
 from workers.fulfilment.annotate import LINE_FAILED_ALERT, annotate
 from workers.fulfilment.deliver import deliver
 from workers.fulfilment.notes import begin_marker, delay_marker, end_marker
@@ -130,3 +134,39 @@ def test_while_another_annotator_holds_the_order_it_comes_back_shortly(desk: Des
     assert annotate(desk.ctx, taken.order_pk) == []
     assert desk.note_writes(taken.order_id) == 1
     assert desk.line(taken.line_ids[0]).state == FulfilmentState.ANNOTATED
+
+
+def test_credentials_that_arrive_while_the_note_is_written_are_written_after_it(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The supplier hands over the rest of a partial order while Pancake answers the note
+    update: the line is not taken for annotated with what the note does not hold yet."""
+    taken = desk.take_in([{"variation_id": CHATGPT, "quantity": 2}], bill_email="khach@example.com")
+    [line_id] = taken.line_ids
+    purchase(desk.ctx, line_id)
+    [order] = desk.caoshop.ledger
+    desk.caoshop.deliver_partial(order.trans_id, 1)
+    assert deliver(desk.ctx, line_id)[0] == Send(ANNOTATE, taken.order_pk)
+    desk.caoshop.complete_pending(order.trans_id)
+    judge = annotating._judge
+    meanwhile: list[list[Send]] = []
+
+    def rest_arrives_meanwhile(*args: Any) -> Any:
+        meanwhile.append(deliver(desk.ctx, line_id))
+        return judge(*args)
+
+    monkeypatch.setattr(annotating, "_judge", rest_arrives_meanwhile)
+    assert annotate(desk.ctx, taken.order_pk) == []
+    monkeypatch.undo()
+    assert meanwhile == [[Send(ANNOTATE, taken.order_pk)]]
+    first, second = desk.caoshop.ledger[0].items
+    assert first in desk.note(taken.order_id)
+    assert second not in desk.note(taken.order_id)
+
+    # The delivery's own note update writes the rest.
+    assert annotate(desk.ctx, taken.order_pk) == []
+
+    note = desk.note(taken.order_id)
+    assert (note.count(first), note.count(second)) == (1, 1)
+    line = desk.line(line_id)
+    assert (line.state, line.annotated_count) == (FulfilmentState.ANNOTATED, 2)
