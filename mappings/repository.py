@@ -16,7 +16,7 @@ from bridge.errors import ConfigError, NotFound
 from bridge.models import Fulfilment, PurchaseAttempt
 from bridge.states import RETRYABLE, AttemptOutcome, FulfilmentState
 from mappings.models import MappedVariation, MappingChoice
-from mappings.targets import missing_choice
+from mappings.targets import Target, TargetError, missing_choice, target_from
 from mappings.values import Paid as Paid
 from mappings.values import Unmapped as Unmapped
 from mappings.values import amount_text as amount_text
@@ -301,3 +301,35 @@ def unmapped(session: Session, shop_id: str | None = None) -> list[Unmapped]:
             for variation, name, orders, lines, parked, last in rows
         ]
     return sorted(found, key=lambda row: (row.last_seen, row.shop_id), reverse=True)
+
+
+def resolve_target(
+    session: Session, shop: str | None, variation: str | None, choice: int | None
+) -> Target:
+    """``targets.target_from``, read with the ORM."""
+
+    def place_of_choice(choice_id: int) -> tuple[str, str] | None:
+        found = find_choice(session, choice_id)
+        return None if found is None else (found.shop_id, found.variation_id)
+
+    return target_from(
+        shop,
+        variation,
+        choice,
+        place_of_choice=place_of_choice,
+        shops_mapping=lambda variation_id: shops_mapping(session, variation_id),
+    )
+
+
+def edited_choice(session: Session, target: Target) -> int:
+    """The choice an edit of choice values means: the one named, or a mapping's only choice."""
+    if target.choice_id is not None:
+        return target.choice_id
+    mapping = get_mapping(session, target.shop_id, target.variation_id)
+    ids = [c.id for c in mapping.choices if c.id is not None]
+    if len(ids) > 1:
+        raise TargetError(
+            f"the mapping has choices {', '.join(map(str, ids))}: say which with --choice",
+            "'--choice'",
+        )
+    return ids[0]

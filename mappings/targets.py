@@ -9,14 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from bridge.errors import ConfigError, NotFound
-
-# The ORM is imported by the functions that read with it: `mappings show` resolves its target
-# through the driver (bridge/cli/reads.py) and takes only Target and TargetError from here.
-if TYPE_CHECKING:
-    from sqlmodel import Session
 
 
 class TargetError(ConfigError):
@@ -58,7 +52,11 @@ def target_from(
     ``choice`` is given. The two lookups read the database: ``place_of_choice`` a choice's
     (shop, variation), None for none; ``shops_mapping`` the shops that map a variation. The
     ORM (``resolve_target``) and the CLI's reads through the driver (``bridge/cli/reads.py``)
-    pass their own."""
+    pass their own.
+
+    Nothing here reads the database: `mappings show` resolves its target through the driver and
+    imports no ORM. The ORM's readers are ``mappings.repository.resolve_target`` and
+    ``edited_choice``."""
     if (variation is None) == (choice is None):
         raise TargetError(
             "give --variation (the whole mapping) or --choice ID (one choice)",
@@ -83,38 +81,3 @@ def target_from(
             f"variation {variation} is mapped in shops {', '.join(shops)}: say which with --shop"
         )
     return Target(shops[0], variation, None)
-
-
-def resolve_target(
-    session: Session, shop: str | None, variation: str | None, choice: int | None
-) -> Target:
-    """``target_from``, read with the ORM."""
-    from mappings import repository
-
-    def place_of_choice(choice_id: int) -> tuple[str, str] | None:
-        found = repository.find_choice(session, choice_id)
-        return None if found is None else (found.shop_id, found.variation_id)
-
-    return target_from(
-        shop,
-        variation,
-        choice,
-        place_of_choice=place_of_choice,
-        shops_mapping=lambda variation_id: repository.shops_mapping(session, variation_id),
-    )
-
-
-def edited_choice(session: Session, target: Target) -> int:
-    """The choice an edit of choice values means: the one named, or a mapping's only choice."""
-    from mappings import repository
-
-    if target.choice_id is not None:
-        return target.choice_id
-    mapping = repository.get_mapping(session, target.shop_id, target.variation_id)
-    ids = [c.id for c in mapping.choices if c.id is not None]
-    if len(ids) > 1:
-        raise TargetError(
-            f"the mapping has choices {', '.join(map(str, ids))}: say which with --choice",
-            "'--choice'",
-        )
-    return ids[0]

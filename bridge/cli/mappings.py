@@ -111,7 +111,8 @@ FieldsOption = Annotated[
 def _target(
     session: Session, shop: str | None, variation: str | None, choice: int | None
 ) -> Target:
-    from mappings.targets import TargetError, resolve_target
+    from mappings.repository import resolve_target
+    from mappings.targets import TargetError
 
     try:
         return resolve_target(session, shop, variation, choice)
@@ -618,7 +619,7 @@ def edit(
       pancake-bridge mappings edit --shop 4 --variation v-1 --name "Netflix 1 tháng"
     """
     from mappings import commands, repository
-    from mappings.targets import TargetError, edited_choice
+    from mappings.targets import TargetError
     from mappings.verify import check_placeholders
 
     template = repository.parse_fields(fields)
@@ -635,7 +636,7 @@ def edit(
         choice_id = target.choice_id
         if wants_choice and choice_id is None:
             try:
-                choice_id = edited_choice(session, target)
+                choice_id = repository.edited_choice(session, target)
             except TargetError as exc:
                 raise typer.BadParameter(str(exc), param_hint=exc.param) from None
         if name is not None and target.choice_id is not None:

@@ -28,7 +28,7 @@ from bridge.cli.driver import Reader
 from bridge.db import make_engine
 from bridge.errors import BridgeError, SettingsError
 from mappings import audit, repository
-from mappings.targets import resolve_target
+from mappings.repository import resolve_target
 from tests.bench import cli_startup
 from tests.conftest import Backend, clean_environment, fast_settings
 
