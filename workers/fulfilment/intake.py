@@ -133,9 +133,13 @@ def _intake(ctx: Context, order_pk: int) -> list[Send]:
                 session, order_pk, generation, OrderState.FAILED, error, OrderFailure.OUT_OF_RANGE
             )
     with session_scope(ctx.engine) as session:
-        order = session.get(Order, order_pk)
+        order = session.get(Order, order_pk, with_for_update=True)
         if order is None or order.state != OrderState.PENDING:
             return []  # another intake of the same order got here first
+        if order.generation != generation:
+            # A report came after this read (a cancel, an edit): read again before any line is
+            # made from this one, or its lines would be bought meanwhile.
+            return [Send(INTAKE, order_pk)]
         sends = reconcile(ctx, session, order, remote)
         session.flush()
         # A partial return keeps the sale: the units not returned are still bought.

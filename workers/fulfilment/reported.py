@@ -184,13 +184,20 @@ def _reread(
     conn: Connection, order_pk: int, state: str, now: datetime, lease: timedelta
 ) -> list[Send]:
     """Have intake read the order again. An intake queued or running (``pending``) is made to
-    read it again before it concludes (the generation moves); otherwise one is queued."""
+    read it again before it concludes (the generation moves); otherwise one is queued.
+
+    ``state`` was read before: on PostgreSQL an intake may have concluded since (the read saw
+    the row as it was before that commit). Only a row still pending is left to its intake.
+    """
     table = Order.__table__  # type: ignore[attr-defined]
     bump = table.c.generation + 1
     where = update(table).where(table.c.id == order_pk)
     if state == OrderState.PENDING:
-        conn.execute(where.values(generation=bump))
-        return []
+        still = conn.execute(
+            where.where(table.c.state == OrderState.PENDING).values(generation=bump)
+        )
+        if still.rowcount == 1:
+            return []
     conn.execute(
         where.values(
             state=OrderState.PENDING,

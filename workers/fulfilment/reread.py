@@ -62,8 +62,17 @@ def reread_if_stale(ctx: Context, fulfilment_id: int) -> list[Send] | None:
             set_state(session, line, FulfilmentState.NEEDS_ATTENTION, reason[:500])
         return []
     with session_scope(ctx.engine) as session:
-        order = session.get(Order, order_pk)
+        order = session.get(Order, order_pk, with_for_update=True)
         assert order is not None
+        # A read newer than this one (the intake of a cancel or an edit, run meanwhile) has
+        # made the lines match the order already: it decides, not this older answer.
+        if order.state == OrderState.CANCELLED:
+            event("fulfilment.reread.superseded", id=fulfilment_id)
+            return []
+        if order.read_at is not None and order.read_at > now:
+            event("fulfilment.reread.superseded", id=fulfilment_id)
+            kept = load_line(session, fulfilment_id).state == FulfilmentState.PENDING
+            return None if kept else []
         if remote.status in SALE_OFF:
             event("fulfilment.reread.cancelled", logging.WARNING, id=fulfilment_id)
             order.read_at = ctx.clock()

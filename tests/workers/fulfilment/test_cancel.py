@@ -4,15 +4,24 @@ note writer. Lines not yet bought are never bought; nothing is written into a ca
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from bridge.pancake.client import PancakeClient
 from bridge.states import FulfilmentState, OrderState
 from tests.e2e.world import CANVA, NETFLIX
 from tests.workers.fulfilment.conftest import Desk
+from workers.fulfilment import intake as intaking
+from workers.fulfilment import reported as reporting
 from workers.fulfilment.annotate import annotate
+from workers.fulfilment.bounds import order_problem
 from workers.fulfilment.cancel import ALERT_KIND
 from workers.fulfilment.deliver import deliver
 from workers.fulfilment.intake import intake
 from workers.fulfilment.purchase import purchase
-from workers.queue.dispatch import ANNOTATE, DELIVER, INTAKE, Send
+from workers.queue.dispatch import ANNOTATE, DELIVER, INTAKE, PURCHASE, Send
 
 CANCELLED = 6
 TWO_LINES = [{"variation_id": NETFLIX, "quantity": 1}, {"variation_id": CANVA, "quantity": 1}]
@@ -101,3 +110,90 @@ def test_a_cancelled_order_the_bridge_never_saw_costs_nothing(desk: Desk) -> Non
 
     assert desk.order_reads(order_id) == 0
     assert desk.sandbox.fulfilments() == []
+
+
+def cancelled_meanwhile(desk: Desk, order_id: str, order_pk: int) -> None:
+    """Staff cancel the order, its webhook comes, and the intake it queues runs (if one is)."""
+    desk.sandbox.pancake.set_status(desk.shop_id, order_id, CANCELLED)
+    if desk.report(order_id):
+        assert intake(desk.ctx, order_pk) == []
+
+
+def test_a_line_whose_order_is_cancelled_while_it_reads_the_order_again_buys_nothing(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The line reads its waiting order (still confirmed), and before it records that read the
+    cancel's own intake has read and cancelled the order: the older read must not win."""
+    taken = desk.take_in([{"variation_id": NETFLIX, "quantity": 1}])
+    [line_id] = taken.line_ids
+    desk.clock.advance(desk.ctx.settings.order_reread_seconds + 1)
+    read = PancakeClient.get_order
+    once: list[bool] = []
+
+    def cancel_while_answering(client: PancakeClient, shop_id: str, order_id: str) -> Any:
+        remote = read(client, shop_id, order_id)
+        if not once:
+            once.append(True)
+            cancelled_meanwhile(desk, taken.order_id, taken.order_pk)
+        return remote
+
+    monkeypatch.setattr(PancakeClient, "get_order", cancel_while_answering)
+    sends = purchase(desk.ctx, line_id)
+    monkeypatch.undo()
+    for send in sends:
+        assert send.actor == PURCHASE
+        assert purchase(desk.ctx, send.entity_id) == []
+
+    assert desk.caoshop.ledger == [], "nothing bought for a cancelled sale"
+    assert desk.order_row(taken.order_pk).state == OrderState.CANCELLED
+    assert [line.state for line in desk.lines(taken.order_pk)] == [FulfilmentState.CANCELLED]
+
+
+def test_an_intake_whose_order_is_cancelled_while_it_reads_creates_nothing_to_buy(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Intake read the order confirmed; the cancel's webhook came before intake recorded the
+    read: it reads again before any line is bought."""
+    order_id = desk.place_order([{"variation_id": NETFLIX, "quantity": 1}])
+    order_pk = desk.reported(order_id)
+
+    def cancel_while_judging(*args: Any, **kwargs: Any) -> Any:
+        desk.sandbox.pancake.set_status(desk.shop_id, order_id, CANCELLED)
+        assert desk.report(order_id) == [], "an intake is queued already: it reads again"
+        return order_problem(*args, **kwargs)
+
+    monkeypatch.setattr(intaking, "order_problem", cancel_while_judging)
+    assert intake(desk.ctx, order_pk) == [Send(INTAKE, order_pk)]
+    monkeypatch.undo()
+    assert desk.lines(order_pk) == []
+
+    assert intake(desk.ctx, order_pk) == []
+    assert desk.order_row(order_pk).state == OrderState.CANCELLED
+    assert desk.lines(order_pk) == []
+
+
+def test_a_cancel_reported_while_an_intake_concludes_is_read_again(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL the webhook can read the order still pending while an intake commits it
+    synced: the cancel must still be read, not only counted against an intake that is over."""
+    taken = desk.take_in([{"variation_id": NETFLIX, "quantity": 1}])
+    assert desk.order_row(taken.order_pk).state == OrderState.SYNCED
+    find = reporting._find
+
+    def still_pending(*args: Any) -> Any:
+        known = find(*args)
+        assert known is not None
+        return replace(known, state=OrderState.PENDING)
+
+    monkeypatch.setattr(reporting, "_find", still_pending)
+    desk.sandbox.pancake.set_status(desk.shop_id, taken.order_id, CANCELLED)
+
+    assert desk.report(taken.order_id) == [Send(INTAKE, taken.order_pk)]
+
+    monkeypatch.undo()
+    assert intake(desk.ctx, taken.order_pk) == []
+    assert desk.order_row(taken.order_pk).state == OrderState.CANCELLED
+    [line_id] = taken.line_ids
+    assert purchase(desk.ctx, line_id) == []
+    assert desk.caoshop.ledger == []

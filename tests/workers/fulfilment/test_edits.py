@@ -9,8 +9,11 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from bridge.db import session_scope
 from bridge.dev.simulators.supplier import SupplierSimulator
+from bridge.pancake.client import PancakeClient
 from bridge.pancake.models import PancakeShop
 from bridge.pancake.schemas import items_digest
 from bridge.states import FulfilmentState, OrderState
@@ -277,3 +280,35 @@ def test_a_line_that_waited_sees_the_edit_before_buying(desk: Desk) -> None:
     assert sends == [Send(PURCHASE, rest.id or 0)]
     buy(desk, sends)
     assert units(desk.caoshop) == {331: 2}, "one POS unit of Spotify is 2 supplier units"
+
+
+def test_an_edit_read_by_intake_while_a_line_reads_the_order_again_wins(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A waiting line reads the order (3 units, an edit no report told of); before it records
+    that read, staff make it 2 and the edit's intake records its newer read: the line's older
+    answer must not add the third unit back."""
+    taken = desk.take_in([{"variation_id": NETFLIX, "quantity": 1}])
+    [line] = taken.line_ids
+    [item] = item_ids(desk, taken.order_id)
+    desk.sandbox.pancake.set_item_quantity(desk.shop_id, taken.order_id, item, 3)
+    desk.clock.advance(desk.ctx.settings.order_reread_seconds + 1)
+    read = PancakeClient.get_order
+    intake_sends: list[Send] = []
+    edited: list[bool] = []
+
+    def edited_while_answering(client: PancakeClient, shop_id: str, order_id: str) -> Any:
+        remote = read(client, shop_id, order_id)
+        if not edited:  # the line's read (the intake's own read goes through as it is)
+            edited.append(True)
+            desk.sandbox.pancake.set_item_quantity(desk.shop_id, taken.order_id, item, 2)
+            desk.clock.advance(1)  # the edit's intake reads after the line began its read
+            intake_sends.extend(read_again(desk, taken))
+        return remote
+
+    monkeypatch.setattr(PancakeClient, "get_order", edited_while_answering)
+    sends = purchase(desk.ctx, line)
+    monkeypatch.undo()
+    buy(desk, intake_sends + [send for send in sends if send.actor == PURCHASE])
+
+    assert sum(units(desk.caoshop).values()) == 2, "the order asks for 2 units, bought once"
