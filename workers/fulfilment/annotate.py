@@ -118,7 +118,7 @@ def _annotate_locked(ctx: Context, order_pk: int) -> list[Send]:
             if reason is None:
                 _mark_written(session, row, line, took)
             else:
-                _not_landed(session, row, reason, ctx.clock())
+                _not_landed(session, row, line, reason, ctx.clock())
     if verdict.landed:
         event("order.annotate.written", order=order_id, lines=len(lines), fields=len(planned))
     else:
@@ -207,15 +207,21 @@ def _note_line(ctx: Context, line: Fulfilment) -> NoteLine:
     )
 
 
-def _not_landed(session: Session, row: Fulfilment, reason: str, now: datetime) -> None:
+def _not_landed(
+    session: Session, row: Fulfilment, written: Fulfilment, reason: str, now: datetime
+) -> None:
     """The line's text is not in the order (or the order is not as it was): a line with
     credentials needs a person (its alert comes from alerts.watch); a delay notice that was not
-    written is dropped, with an alert, so that a retry that fails the same way writes one."""
+    written is dropped, with an alert, so that a retry that fails the same way writes one.
+
+    As in ``_mark_written``, ``written`` is the line the write was made from: credentials that
+    arrived since were no part of it, and the note update their delivery asked for writes them.
+    """
     text = reason_text(reason)
-    if row.state in WRITABLE:
+    if written.state in WRITABLE and row.state in WRITABLE:
         row.lease_until = None
         set_state(session, row, FulfilmentState.NEEDS_ATTENTION, text)
-    elif row.delay_notice == DelayNotice.PENDING:
+    elif written.delay_notice == row.delay_notice == DelayNotice.PENDING:
         row.delay_notice = None
         raise_alert(
             session,

@@ -115,7 +115,9 @@ def _refused(ctx: Context, fulfilment_id: int, trans_id: str, exc: SupplierRefus
             bought_at = (attempt.finished_at if attempt else None) or line.updated_at
             waits = now - bought_at < timedelta(seconds=ctx.settings.status_grace_seconds)
         if not waits:
-            _stop(session, line, reason)
+            # Unless another copy of the step delivered it meanwhile: then it stops nothing.
+            if line.state in AWAITING_DELIVERY:
+                _stop(session, line, reason)
             return []
     event("fulfilment.deliver.refused", logging.WARNING, id=fulfilment_id, code=exc.error_code)
     return _wait(ctx, fulfilment_id, error=reason)

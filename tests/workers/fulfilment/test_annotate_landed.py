@@ -277,3 +277,38 @@ def test_a_delay_notice_on_a_locked_order_is_dropped_with_an_alert(desk: Desk) -
     message = desk.open_alerts()[("note_failed", str(line_id))]
     assert "not told of the delay" in message
     assert "locked" in message
+
+
+def test_a_line_delivered_while_its_delay_notice_failed_to_land_waits_for_its_own_note(
+    desk: Desk,
+) -> None:
+    """The note update carried only the line's delay notice, and Pancake dropped it (success,
+    the order unchanged). Meanwhile staff added the missing email, an operator retried, and the
+    line was bought and delivered: its credentials were no part of that write, so the failed
+    write does not send the line to a person; the note update its delivery asked for writes
+    them."""
+    taken = desk.take_in([{"variation_id": CHATGPT, "quantity": 1}], note=STAFF)  # no email
+    [line_id] = taken.line_ids
+    assert purchase(desk.ctx, line_id) == [Send(ANNOTATE, taken.order_pk)]
+    desk.clock.advance(desk.ctx.settings.order_reread_seconds + 1)
+    meanwhile: list[Send] = []
+
+    class DropsTheWrite(_Through):
+        def write_order(
+            self, shop_id: str, order: PancakeOrder, changes: dict[str, Any]
+        ) -> PancakeOrder:
+            staff_write(desk, taken.order_id, bill_email="khach@example.com")
+            assert retry_line(desk.ctx.engine, line_id, desk.clock()).changed
+            [to_deliver] = purchase(desk.ctx, line_id)
+            assert desk.caoshop.complete_pending() == 1  # staff at the supplier fulfil it
+            meanwhile.extend(deliver(desk.ctx, to_deliver.entity_id))
+            return order  # success, and nothing written
+
+    with pancake_client(desk, DropsTheWrite):
+        assert annotate(desk.ctx, taken.order_pk) == []
+
+    assert meanwhile == [Send(ANNOTATE, taken.order_pk)]
+    assert desk.line(line_id).state == FulfilmentState.DELIVERED
+    assert annotate(desk.ctx, taken.order_pk) == []
+    assert credential(desk) in desk.note(taken.order_id)
+    assert desk.line(line_id).state == FulfilmentState.ANNOTATED

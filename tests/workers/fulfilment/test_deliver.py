@@ -3,12 +3,16 @@ credentials, then hand the order to the note writer."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from bridge.states import FulfilmentState
 from tests.e2e.world import CHATGPT, NETFLIX
 from tests.workers.fulfilment.conftest import Desk, Taken
+from workers.fulfilment import deliver as delivering
 from workers.fulfilment.deliver import deliver
+from workers.fulfilment.held import read_held
 from workers.fulfilment.purchase import purchase
 from workers.queue.dispatch import ANNOTATE, DELIVER, Send
 
@@ -145,3 +149,29 @@ def test_an_order_the_supplier_cannot_show_waits_out_the_grace_period_then_stops
     assert line.reason is not None
     assert line.reason.startswith(f"ORDER_NOT_FOUND: supplier cannot show order {line.trans_id}")
     assert desk.credentials(line_id) == []
+
+
+def test_a_refused_read_beside_a_copy_that_delivered_leaves_the_line_delivered(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two copies of a deliver (the line's own timer and the batch poll): one completes the
+    line, then the other's read is refused past the grace. The refusal is about a line that
+    has moved on: it stops nothing."""
+    taken, line_id = bought(desk, CHATGPT)
+    desk.clock.advance(desk.ctx.settings.status_grace_seconds + 1)  # a refusal now stops a line
+    assert desk.caoshop.complete_pending() == 1
+    other: list[list[Send]] = []
+
+    def other_copy_first(*args: Any) -> Any:
+        if not other:
+            other.append([])
+            other[0] = deliver(desk.ctx, line_id)  # its read goes through as it is
+            desk.caoshop.refuse("PRODUCT_NOT_FOUND", path_contains="orders/status")
+        return read_held(*args)
+
+    monkeypatch.setattr(delivering, "read_held", other_copy_first)
+    assert deliver(desk.ctx, line_id) == []
+
+    assert other == [[Send(ANNOTATE, taken.order_pk)]]
+    line = desk.line(line_id)
+    assert (line.state, line.reason) == (FulfilmentState.DELIVERED, None)
