@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import NamedTuple
 
 PlanKey = tuple[str, int]  # (supplier name, plan id)
@@ -86,6 +87,7 @@ class SupplierSnapshot:
     paused: bool = False
     error: str | None = None
     balance: float = 0.0
+    balance_at: datetime | None = None  # when the balance was read (before the catalogue)
     plans: Mapping[int, PlanStock] = field(default_factory=dict)
     unread: frozenset[int] | None = None
     stale: Mapping[int, str] = field(default_factory=dict)

@@ -303,7 +303,8 @@ def _note_balance(ctx: Context, snapshot: SupplierSnapshot) -> None:
     threshold = ctx.settings.alert_balance_threshold
     if snapshot.balance_read and threshold is not None:
         with session_scope(ctx.engine) as session:
-            note_balance(session, snapshot.name, snapshot.balance, threshold, ctx.clock())
+            read_at = snapshot.balance_at or ctx.clock()
+            note_balance(session, snapshot.name, snapshot.balance, threshold, read_at)
 
 
 def _read_catalogue(
@@ -318,6 +319,7 @@ def _read_catalogue(
     wanted = sorted({plan for (owner, plan) in world.mapped_at if owner == name})
     before = client.calls
     try:
+        balance_at = ctx.clock()
         balance = client.balance()
         metrics.supplier_balance(name, balance)
         catalogue = read_catalogue(client, name=name, wanted=wanted, progress=progress)
@@ -347,9 +349,14 @@ def _read_catalogue(
         )
         event("stock.supplier.read_in_part", logging.WARNING, supplier=name, unread=unread)
         return SupplierSnapshot(
-            name, error="read in part", balance=balance, plans=plans, unread=catalogue.unread
+            name,
+            error="read in part",
+            balance=balance,
+            balance_at=balance_at,
+            plans=plans,
+            unread=catalogue.unread,
         )
-    return SupplierSnapshot(name, balance=balance, plans=plans)
+    return SupplierSnapshot(name, balance=balance, balance_at=balance_at, plans=plans)
 
 
 def _with_staleness(

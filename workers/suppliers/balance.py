@@ -41,10 +41,12 @@ def average_order_cost(session: Session, supplier: str, since: datetime) -> floa
 def note_balance(
     session: Session, supplier: str, balance: float, threshold: float | None, now: datetime
 ) -> None:
-    """A balance read of ``supplier``: keep it for the console, and raise or resolve its
-    low-balance alert (none when no threshold is set), inside the caller's transaction."""
-    record_balance(session, supplier, balance, now)
-    if threshold is None:
+    """A balance read of ``supplier`` at ``now``: keep it for the console, and raise or resolve
+    its low-balance alert (none when no threshold is set), inside the caller's transaction.
+
+    A reading older than the one kept (read before a purchase answered, recorded after it)
+    changes nothing: the newer one decided."""
+    if not record_balance(session, supplier, balance, now) or threshold is None:
         return
     if balance >= threshold:
         resolve_alert(

@@ -21,7 +21,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, update
+from sqlalchemy import ColumnElement, Table, not_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -47,8 +47,13 @@ def record_failure(
     _upsert(session, name, kind, error=error[:ERROR_CHARS], error_at=now)
 
 
-def record_balance(session: Session, name: str, balance: float, now: datetime) -> None:
-    record_value(session, name, ReadingKind.BALANCE, json.dumps(balance), now)
+def record_balance(session: Session, name: str, balance: float, read_at: datetime) -> bool:
+    """Keep ``balance`` as read at ``read_at``, unless a reading taken later is kept already
+    (a purchase answered while a stock sync read its catalogue): True when it is kept."""
+    kept = _table().c.read_at
+    newer = kept.is_not(None) & (kept > read_at)
+    value = json.dumps(balance)
+    return _upsert(session, name, ReadingKind.BALANCE, unless=newer, value=value, read_at=read_at)
 
 
 def ask(session: Session, name: str, kind: ReadingKind, now: datetime) -> None:
@@ -124,14 +129,31 @@ def catalogue_of(reading: SupplierReading) -> Catalogue | None:
     )
 
 
-def _upsert(session: Session, name: str, kind: ReadingKind, **values: Any) -> None:
+def _upsert(
+    session: Session,
+    name: str,
+    kind: ReadingKind,
+    *,
+    unless: ColumnElement[bool] | None = None,
+    **values: Any,
+) -> bool:
+    """Insert or update the reading; an existing row for which ``unless`` holds is left as it
+    is. True when a row was written."""
     conn = session.connection()
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    conn.execute(
-        insert(_table())
+    table = _table()
+    written = conn.execute(
+        insert(table)
         .values(supplier_name=name, kind=str(kind), **values)
-        .on_conflict_do_update(index_elements=["supplier_name", "kind"], set_=values)
-    )
+        .on_conflict_do_update(
+            index_elements=["supplier_name", "kind"],
+            set_=values,
+            where=None if unless is None else not_(unless),
+        )
+        # What was written, rather than a row count: psycopg's is -1 for this statement.
+        .returning(table.c.kind)
+    ).first()
+    return written is not None
 
 
 def _table() -> Table:

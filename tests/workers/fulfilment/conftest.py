@@ -261,11 +261,33 @@ def desk(open_desk: DeskFactory) -> Desk:
 
 
 @pytest.fixture
-def pg_desk(migrated_postgres_url: str) -> Iterator[Desk]:
-    """The standard world on PostgreSQL, where two copies of a step really run side by side (on
-    SQLite every transaction waits for the one writer)."""
-    sandbox = Sandbox(fast_settings(migrated_postgres_url))
+def open_pg_desk(migrated_postgres_url: str) -> Iterator[DeskFactory]:
+    """``open_desk`` on PostgreSQL, where two copies of a step really run side by side (on
+    SQLite every transaction waits for the one writer). One desk per test: one database."""
+    opened: list[Sandbox] = []
+
+    def open_(**overrides: object) -> Desk:
+        assert not opened, "one PostgreSQL desk per test"
+        sandbox = Sandbox(fast_settings(migrated_postgres_url, **overrides))
+        opened.append(sandbox)
+        return desk_on(sandbox)
+
     try:
-        yield desk_on(sandbox)
+        yield open_
     finally:
-        sandbox.stop()
+        for sandbox in opened:
+            sandbox.stop()
+
+
+@pytest.fixture
+def pg_desk(open_pg_desk: DeskFactory) -> Desk:
+    return open_pg_desk()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_desk(request: pytest.FixtureRequest) -> DeskFactory:
+    """``open_desk`` on each backend."""
+    factory: DeskFactory = request.getfixturevalue(
+        "open_desk" if request.param == "sqlite" else "open_pg_desk"
+    )
+    return factory
