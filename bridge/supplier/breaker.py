@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from sqlalchemy import or_, update
 from sqlalchemy.engine import Engine
 
 from bridge.db import session_scope
@@ -38,21 +39,39 @@ def record_success(engine: Engine, name: str) -> None:
 def record_failure(
     engine: Engine, settings: Settings, name: str, error: str, now: datetime
 ) -> bool:
-    """Count a transient failure; True when it (re)opens the pause."""
+    """Count a transient failure; True when it (re)opens the pause.
+
+    Failures come in bursts (every worker thread's call times out at once when a supplier goes
+    down), so the count is one UPDATE in the database: read and written back by each thread, on
+    PostgreSQL six failures at once counted as one. The pause never cuts a longer one short (a
+    spent day: ``workers.suppliers.keys.day_spent``).
+    """
+    table = Supplier.__table__  # type: ignore[attr-defined]
+    row = table.c
     with session_scope(engine) as session:
-        supplier = session.get(Supplier, name)
-        if supplier is None:
+        conn = session.connection()
+        counted = conn.execute(
+            update(table)
+            .where(row.name == name)
+            .values(failure_streak=row.failure_streak + 1, last_failure=error[:300])
+            .returning(row.failure_streak)
+        ).first()
+        if counted is None:
             return False
-        supplier.failure_streak += 1
-        supplier.last_failure = error[:300]
-        over = supplier.failure_streak - settings.breaker_threshold
+        streak = int(counted[0])
+        over = streak - settings.breaker_threshold
         paused = over >= 0
         if paused:
             pause = min(
                 settings.breaker_max_pause_seconds, settings.breaker_pause_seconds * 2**over
             )
-            supplier.paused_until = now + timedelta(seconds=pause)
-        session.add(supplier)
+            until = now + timedelta(seconds=pause)
+            conn.execute(
+                update(table)
+                .where(row.name == name)
+                .where(or_(row.paused_until.is_(None), row.paused_until < until))
+                .values(paused_until=until)
+            )
     if paused:
-        event("supplier.paused", logging.WARNING, supplier=name, streak=supplier.failure_streak)
+        event("supplier.paused", logging.WARNING, supplier=name, streak=streak)
     return paused
