@@ -293,8 +293,8 @@ def _failed(
     failures = 0
     with session_scope(ctx.engine) as session:
         for line_id in line_ids:
-            row = session.get(Fulfilment, line_id)
-            if row is None or not _unwritten(row):
+            row = load_line(session, line_id)
+            if not _unwritten(row):
                 continue
             delay = count_failure(ctx, row, f"note update: {error}")
             failures = max(failures, row.failures)

@@ -55,7 +55,9 @@ def _resend(ctx: Context, *, lost_queue: bool) -> list[Send]:
             or_(
                 col(Fulfilment.state).in_([*STEP_FOR_STATE, FulfilmentState.PURCHASING]),
                 col(Fulfilment.delay_notice) == DelayNotice.PENDING,
-            )
+            ),
+            # No lease: parked until an operator's retry (a note that could not be written).
+            col(Fulfilment.lease_until).is_not(None),
         )
         orders = select(Order).where(Order.state == OrderState.PENDING)
         if not lost_queue:

@@ -111,3 +111,19 @@ def test_a_lost_embedded_queue_sends_every_step_again_when_it_is_due(desk: Desk)
     assert intake_send == Send(INTAKE, order_pk)
     assert (settle_send.actor, settle_send.entity_id) == (SETTLE, line_id)
     assert settle_send.delay_seconds == pytest.approx(settle_delay - 0.2)
+
+
+def test_a_lost_embedded_queue_leaves_a_line_parked_for_an_operator_alone(desk: Desk) -> None:
+    """Its delay notice could not be written (Pancake refused the order): the note writer parked
+    the line, without a lease, until an operator's retry. A restart does not undo that."""
+    desk.caoshop.set_stock(319, 0)
+    taken = desk.take_in(NETFLIX_LINE)
+    [line_id] = taken.line_ids
+    assert purchase(desk.ctx, line_id) == [Send(PURCHASE, line_id)]
+    assert purchase(desk.ctx, line_id) == [Send(ANNOTATE, taken.order_pk)]  # the delay notice
+    desk.sandbox.pancake.inject(403, path_contains=f"/orders/{taken.order_id}")
+    assert annotate(desk.ctx, taken.order_pk) == []
+    assert desk.line(line_id).lease_until is None
+
+    assert resend_lost_queue(desk.ctx) == []
+    assert sweep(desk.ctx) == []
