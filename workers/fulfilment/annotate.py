@@ -33,7 +33,7 @@ from bridge.pancake.models import PancakeShop
 from bridge.pancake.order_writes import changed_parts
 from bridge.pancake.schemas import PancakeOrder
 from bridge.pancake.vocabulary import NoteDelivery, NoteField
-from bridge.states import WRITABLE, DelayNotice, FulfilmentState
+from bridge.states import RETRYABLE, WRITABLE, DelayNotice, FulfilmentState
 from bridge.supplier.vocabulary import SupplierStatus
 from workers.alerts.store import raise_alert
 from workers.fulfilment.cancel import gone
@@ -285,9 +285,9 @@ def _failed(
     ctx: Context, order_pk: int, line_ids: list[int], error: str, *, final: bool
 ) -> list[Send]:
     """Transient errors wait and retry; after too many (or a ``final`` one) each line gives up,
-    with an alert: a line with credentials becomes `failed`, and every line is parked (no lease)
-    so the sweep stops sending it, a line that only waits for its delay notice included, until
-    an operator's retry."""
+    with an alert: a line with credentials becomes `failed`, and every line stopped for a person
+    is parked (no lease) so the sweep stops sending it, a line that only waits for its delay
+    notice included, until an operator's retry. A line still being bought keeps its lease."""
     now = ctx.clock()
     give_up = False
     failures = 0
@@ -301,7 +301,10 @@ def _failed(
             if final or delay is None:
                 give_up = True
                 reason = reason_text(f"could not write the note: {error}")
-                row.lease_until = None
+                if row.state in WRITABLE or row.state in RETRYABLE:
+                    row.lease_until = None  # parked until an operator's retry
+                # Else only its delay notice was to be written: it is still being bought (an
+                # operator retried it), and its own step keeps its lease.
                 if row.state in WRITABLE:
                     set_state(session, row, FulfilmentState.FAILED, reason)
                 raise_alert(

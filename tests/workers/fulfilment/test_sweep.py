@@ -12,6 +12,7 @@ from workers.fulfilment.annotate import annotate
 from workers.fulfilment.deliver import deliver
 from workers.fulfilment.intake import intake
 from workers.fulfilment.purchase import Purchase, _decide, purchase
+from workers.fulfilment.redrive import retry_line
 from workers.fulfilment.settle import settle
 from workers.fulfilment.sweep import resend_lost_queue, sweep
 from workers.queue.dispatch import ANNOTATE, DELIVER, INTAKE, PURCHASE, SETTLE, Send
@@ -127,3 +128,28 @@ def test_a_lost_embedded_queue_leaves_a_line_parked_for_an_operator_alone(desk: 
 
     assert resend_lost_queue(desk.ctx) == []
     assert sweep(desk.ctx) == []
+
+
+def test_a_line_being_bought_keeps_its_lease_when_its_delay_notice_cannot_be_written(
+    desk: Desk,
+) -> None:
+    """An operator retried a line whose delay notice was still to be written, and then Pancake
+    refused the note: the notice is given up, but the line's own purchase is not parked."""
+    desk.caoshop.set_stock(319, 0)
+    taken = desk.take_in(NETFLIX_LINE)
+    [line_id] = taken.line_ids
+    assert purchase(desk.ctx, line_id) == [Send(PURCHASE, line_id)]
+    assert purchase(desk.ctx, line_id) == [Send(ANNOTATE, taken.order_pk)]  # the delay notice
+    desk.caoshop.set_stock(319, 5)
+    assert retry_line(desk.ctx.engine, line_id, desk.clock()).changed
+    desk.sandbox.pancake.inject(403, path_contains=f"/orders/{taken.order_id}")
+    assert annotate(desk.ctx, taken.order_pk) == []
+    line = desk.line(line_id)
+    assert line.state == FulfilmentState.PENDING
+    assert line.lease_until is not None
+
+    # Its purchase message was lost: once its lease runs out the sweep sends it again.
+    desk.clock.advance((line.lease_until - desk.clock()).total_seconds() + 1)
+    assert sweep(desk.ctx) == [Send(PURCHASE, line_id)]
+    assert purchase(desk.ctx, line_id) == [Send(DELIVER, line_id, 0.0)]
+    assert len(desk.caoshop.ledger) == 1
