@@ -85,6 +85,7 @@ def _intake(ctx: Context, order_pk: int) -> list[Send]:
         shop_id, order_id, triggers = shop.shop_id, order.order_id, set(shop.trigger_statuses)
         fulfil_from, asked = shop.fulfil_from, order.fulfil_asked_at is not None
         client = ctx.pancake(shop)
+    asked_at = ctx.clock()
     try:
         remote = client.get_order(shop_id, order_id)
     except PancakeUnavailable as exc:
@@ -104,6 +105,7 @@ def _intake(ctx: Context, order_pk: int) -> list[Send]:
         # The order's row first, then its lines: every step that writes both locks them so.
         session.flush()
         if remote.status in SALE_OFF:
+            order.read_at = asked_at
             cancel_lines(ctx, session, order, remote.status)
             note = f"status {remote.status}: cancelled in Pancake"
             return _conclude(session, order_pk, generation, OrderState.CANCELLED, note)
@@ -140,7 +142,7 @@ def _intake(ctx: Context, order_pk: int) -> list[Send]:
             # A report came after this read (a cancel, an edit): read again before any line is
             # made from this one, or its lines would be bought meanwhile.
             return [Send(INTAKE, order_pk)]
-        sends = reconcile(ctx, session, order, remote)
+        sends = reconcile(ctx, session, order, remote, asked_at)
         session.flush()
         # A partial return keeps the sale: the units not returned are still bought.
         return sends + _conclude(session, order_pk, generation, OrderState.SYNCED, None)

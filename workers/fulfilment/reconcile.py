@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
@@ -78,9 +79,13 @@ class _Wanted:
     units: int
 
 
-def reconcile(ctx: Context, session: Session, order: Order, remote: PancakeOrder) -> list[Send]:
+def reconcile(
+    ctx: Context, session: Session, order: Order, remote: PancakeOrder, read_at: datetime
+) -> list[Send]:
     """Match ``order``'s lines to ``remote`` inside the caller's transaction; the sends are due
-    once it commits (new lines to buy, credentials to write again). Records what was read."""
+    once it commits (new lines to buy, credentials to write again). Records what was read, and
+    ``read_at``: when the read was sent, so that of two reads that overlap the one sent later
+    is known (``workers.fulfilment.reread``)."""
     assert order.id is not None
     now = ctx.clock()
     # Taken first, held to the commit: another read of this order waits here, then sees ours.
@@ -107,7 +112,7 @@ def reconcile(ctx: Context, session: Session, order: Order, remote: PancakeOrder
     order.items_digest = remote.items_digest
     # Field placeholders are filled from this copy when a line is bought (or re-bought).
     order.snapshot_enc = ctx.box.encrypt(json.dumps(remote.raw))
-    order.read_at = now
+    order.read_at = read_at
     session.add(order)
     return list(dict.fromkeys(match.sends))  # one note write per order, however many lines
 

@@ -64,23 +64,25 @@ def reread_if_stale(ctx: Context, fulfilment_id: int) -> list[Send] | None:
     with session_scope(ctx.engine) as session:
         order = session.get(Order, order_pk, with_for_update=True)
         assert order is not None
-        # A read newer than this one (the intake of a cancel or an edit, run meanwhile) has
-        # made the lines match the order already: it decides, not this older answer.
-        if order.state == OrderState.CANCELLED:
-            event("fulfilment.reread.superseded", id=fulfilment_id)
-            return []
         if order.read_at is not None and order.read_at > now:
+            # A read sent after this one (the intake of a cancel or an edit, run meanwhile)
+            # has made the lines match the order already: it decides, not this older answer.
             event("fulfilment.reread.superseded", id=fulfilment_id)
             kept = load_line(session, fulfilment_id).state == FulfilmentState.PENDING
             return None if kept else []
         if remote.status in SALE_OFF:
             event("fulfilment.reread.cancelled", logging.WARNING, id=fulfilment_id)
-            order.read_at = ctx.clock()
+            order.read_at = now
             order.state = OrderState.CANCELLED
             order.last_error = f"status {remote.status}: cancelled in Pancake"
             session.add(order)
             session.flush()  # the order's row first, then its lines, as every step locks them
             cancel_lines(ctx, session, order, remote.status)
+            return []
+        if order.state == OrderState.CANCELLED:
+            # An older read cancelled it and this one shows the sale on again: the webhook of
+            # the restore has intake read it again; this line was cancelled with the sale.
+            event("fulfilment.reread.superseded", id=fulfilment_id)
             return []
         problem = order_problem(remote, max_quantity=ctx.settings.intake_max_quantity)
         if problem is not None:
@@ -89,7 +91,7 @@ def reread_if_stale(ctx: Context, fulfilment_id: int) -> list[Send] | None:
             line = load_line(session, fulfilment_id)
             set_state(session, line, FulfilmentState.NEEDS_ATTENTION, reason[:500])
             return []
-        sends = reconcile(ctx, session, order, remote)
+        sends = reconcile(ctx, session, order, remote, now)
         session.flush()
         if load_line(session, fulfilment_id).state != FulfilmentState.PENDING:
             return sends  # the order no longer asks for this line
