@@ -78,7 +78,8 @@ def test_sigkilled_workers_buy_every_line_exactly_once(make_world: MakeWorld) ->
     assert interrupted["adopted"] + interrupted["not_found"] >= 1, "no kill hit a purchase"
     (last_line,) = [row for row in rows if row.order_id == last_order]
     # Its answer was lost with every worker: settlement found the committed order and kept it.
-    assert "adopted" in [a.settlement for a in world.attempts(last_line.id)]
+    settled = [a.settlement for a in world.attempts(last_line.id)]
+    assert "adopted" in settled, f"{last_line.state}: {last_line.reason} {settled}"
     assert len(rows) >= ORDERS + 1
     assert world.double_purchases() == 0, world.ledger_check().problems()
     assert world.lost_lines() == []
