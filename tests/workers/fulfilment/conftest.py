@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -226,15 +226,14 @@ def copy_database(source: Path, target: Path) -> None:
 DeskFactory = Callable[..., Desk]
 
 
-@pytest.fixture
-def open_desk(tmp_path: Path, migrated_database: Path) -> Iterator[DeskFactory]:
-    """Open the standard world with settings overridden (``fast_settings`` keywords)."""
+@contextmanager
+def desks(database_url: Callable[[int], str]) -> Iterator[DeskFactory]:
+    """Open the standard world with settings overridden (``fast_settings`` keywords), the n-th
+    on ``database_url(n)``; every one stopped at the end."""
     opened: list[Sandbox] = []
 
     def open_(**overrides: object) -> Desk:
-        database = tmp_path / f"bridge-{len(opened)}.db"
-        copy_database(migrated_database, database)
-        sandbox = Sandbox(fast_settings(f"sqlite:///{database}", **overrides))
+        sandbox = Sandbox(fast_settings(database_url(len(opened)), **overrides))
         opened.append(sandbox)
         return desk_on(sandbox)
 
@@ -243,6 +242,19 @@ def open_desk(tmp_path: Path, migrated_database: Path) -> Iterator[DeskFactory]:
     finally:
         for sandbox in opened:
             sandbox.stop()
+
+
+@pytest.fixture
+def open_desk(tmp_path: Path, migrated_database: Path) -> Iterator[DeskFactory]:
+    """Open the standard world on SQLite, each desk on its own copy of the migrated file."""
+
+    def copied(n: int) -> str:
+        database = tmp_path / f"bridge-{n}.db"
+        copy_database(migrated_database, database)
+        return f"sqlite:///{database}"
+
+    with desks(copied) as open_:
+        yield open_
 
 
 def desk_on(sandbox: Sandbox) -> Desk:
@@ -264,19 +276,13 @@ def desk(open_desk: DeskFactory) -> Desk:
 def open_pg_desk(migrated_postgres_url: str) -> Iterator[DeskFactory]:
     """``open_desk`` on PostgreSQL, where two copies of a step really run side by side (on
     SQLite every transaction waits for the one writer). One desk per test: one database."""
-    opened: list[Sandbox] = []
 
-    def open_(**overrides: object) -> Desk:
-        assert not opened, "one PostgreSQL desk per test"
-        sandbox = Sandbox(fast_settings(migrated_postgres_url, **overrides))
-        opened.append(sandbox)
-        return desk_on(sandbox)
+    def the_one(n: int) -> str:
+        assert n == 0, "one PostgreSQL desk per test"
+        return migrated_postgres_url
 
-    try:
+    with desks(the_one) as open_:
         yield open_
-    finally:
-        for sandbox in opened:
-            sandbox.stop()
 
 
 @pytest.fixture
