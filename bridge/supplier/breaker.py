@@ -13,7 +13,7 @@ import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from bridge.db import session_scope
 from bridge.logs import event
@@ -65,13 +65,18 @@ def record_failure(
             pause = min(
                 settings.breaker_max_pause_seconds, settings.breaker_pause_seconds * 2**over
             )
-            until = now + timedelta(seconds=pause)
-            conn.execute(
-                update(table)
-                .where(row.name == name)
-                .where(or_(row.paused_until.is_(None), row.paused_until < until))
-                .values(paused_until=until)
-            )
+            pause_until(conn, name, now + timedelta(seconds=pause))
     if paused:
         event("supplier.paused", logging.WARNING, supplier=name, streak=streak)
     return paused
+
+
+def pause_until(conn: Connection, name: str, until: datetime) -> None:
+    """Pause the supplier until ``until``, never shortening a longer pause (a spent day, a
+    breaker pause that doubled)."""
+    row = Supplier.__table__.c  # type: ignore[attr-defined]
+    conn.execute(
+        update(Supplier.__table__)  # type: ignore[attr-defined]
+        .where(row.name == name, or_(row.paused_until.is_(None), row.paused_until < until))
+        .values(paused_until=until)
+    )

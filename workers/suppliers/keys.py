@@ -23,6 +23,7 @@ from sqlalchemy import update
 from sqlmodel import Session
 
 from bridge.logs import event
+from bridge.supplier.breaker import pause_until
 from bridge.supplier.models import Supplier
 from bridge.supplier.refusals import refusal_text
 from bridge.supplier.vocabulary import ACCOUNT_CODES, ErrorCode
@@ -47,10 +48,9 @@ def day_spent(
 ) -> None:
     """Pause the supplier until ``until`` (its next day; never shortening a longer pause) and
     raise the one alert of the spent day."""
+    pause_until(session.connection(), supplier, until)
     row = session.get(Supplier, supplier)
     if row is not None:
-        if row.paused_until is None or row.paused_until < until:
-            row.paused_until = until
         row.last_failure = (
             f"{ErrorCode.DAILY_LIMIT_EXCEEDED}: the key's daily limit is spent until "
             f"{until:%Y-%m-%d %H:%M} UTC"
